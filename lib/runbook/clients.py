@@ -1,0 +1,135 @@
+"""One factory for every Azure SDK client, for the sandbox tenant or real Azure from the same settings."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from azure.core.credentials import TokenCredential
+from azure.identity import ClientSecretCredential, DefaultAzureCredential
+
+from . import PROJECT_ROOT
+
+ARM_SCOPE = "https://management.azure.com/.default"
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+SANDBOX_CONNECTION_ENV = "RUNBOOK_SANDBOX"
+
+
+class TargetError(RuntimeError):
+    """The tenant the run should talk to cannot be reached or is not configured."""
+
+
+@dataclass
+class Target:
+    """Where the clients go: endpoints, the CA to trust, and the credential."""
+
+    kind: str  # "sandbox" or "azure"
+    tenant_id: str
+    arm_url: str = "https://management.azure.com"
+    graph_url: str = "https://graph.microsoft.com"
+    ca_path: str | None = None
+    credential: TokenCredential | None = field(default=None, repr=False)
+    client_kwargs: dict = field(default_factory=dict)
+
+    @property
+    def verify(self) -> str | bool:
+        """Value for `connection_verify`: the sandbox CA, or the system trust store."""
+        return self.ca_path or True
+
+
+def sandbox_connection_path() -> Path:
+    """The connection file of the running sandbox ($RUNBOOK_SANDBOX or <project>/.sandbox/connection.json)."""
+    return Path(os.environ.get(SANDBOX_CONNECTION_ENV) or PROJECT_ROOT / ".sandbox" / "connection.json")
+
+
+def sandbox_target(connection_file: Path | None = None) -> Target:
+    """A Target for the running sandbox tenant, authenticating with a real ClientSecretCredential."""
+    from .sandbox.server import Connection
+
+    path = Path(connection_file or sandbox_connection_path())
+    if not path.exists():
+        raise TargetError(f"no sandbox is running (missing {path}); start one with `runbook sandbox serve` or run `make demo`")
+    conn = Connection.read(path)
+    secret = Path(conn.secret_path).read_text().strip()
+    cred = ClientSecretCredential(conn.tenant_id, conn.client_id, secret, authority=conn.url, disable_instance_discovery=True, connection_verify=conn.ca_path)
+    # the sandbox asks for short waits; keep the SDK's retry policy as it is, only bound the totals
+    return Target("sandbox", conn.tenant_id, conn.url, conn.url, conn.ca_path, cred, {"retry_total": 6, "retry_backoff_factor": 0.2, "polling_interval": 1})
+
+
+def azure_target(tenant_id: str) -> Target:
+    """A Target for real Azure, using azure-identity's default credential chain (CLI, managed identity, env)."""
+    return Target("azure", tenant_id, credential=DefaultAzureCredential(additionally_allowed_tenants=[tenant_id]))
+
+
+class Clients:
+    """Builds SDK clients for a Target; nothing else in the runbook knows which tenant it talks to."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+
+    def _kw(self) -> dict:
+        t = self.target
+        return {"base_url": t.arm_url, "credential_scopes": [ARM_SCOPE], "connection_verify": t.verify, **t.client_kwargs}
+
+    def resource(self, subscription_id: str):
+        """ResourceManagementClient (groups, resources, tags)."""
+        from azure.mgmt.resource.resources import ResourceManagementClient
+        return ResourceManagementClient(self.target.credential, subscription_id, **self._kw())
+
+    def subscriptions(self):
+        """SubscriptionClient (subscriptions, tenants)."""
+        from azure.mgmt.resource.subscriptions import SubscriptionClient
+        return SubscriptionClient(self.target.credential, **self._kw())
+
+    def authorization(self, subscription_id: str):
+        """AuthorizationManagementClient (role assignments and definitions)."""
+        from azure.mgmt.authorization import AuthorizationManagementClient
+        return AuthorizationManagementClient(self.target.credential, subscription_id, **self._kw())
+
+    def managed_services(self):
+        """ManagedServicesClient (Azure Lighthouse registrations)."""
+        from azure.mgmt.managedservices import ManagedServicesClient
+        return ManagedServicesClient(self.target.credential, **self._kw())
+
+    def monitor(self, subscription_id: str):
+        """MonitorManagementClient (action groups, alerts)."""
+        from azure.mgmt.monitor import MonitorManagementClient
+        return MonitorManagementClient(self.target.credential, subscription_id, **self._kw())
+
+    def security(self, subscription_id: str):
+        """SecurityCenter client (Defender for Cloud pricings)."""
+        from azure.mgmt.security import SecurityCenter
+        return SecurityCenter(self.target.credential, subscription_id, **self._kw())
+
+    def policy(self, subscription_id: str):
+        """PolicyClient (policy definitions and assignments)."""
+        from azure.mgmt.resource.policy import PolicyClient
+        return PolicyClient(self.target.credential, subscription_id, **self._kw())
+
+    def locks(self, subscription_id: str):
+        """ManagementLockClient (resource locks)."""
+        from azure.mgmt.resource.locks import ManagementLockClient
+        return ManagementLockClient(self.target.credential, subscription_id, **self._kw())
+
+    def consumption(self, subscription_id: str):
+        """ConsumptionManagementClient (budgets)."""
+        from azure.mgmt.consumption import ConsumptionManagementClient
+        return ConsumptionManagementClient(self.target.credential, subscription_id, **self._kw())
+
+    @cached_property
+    def graph_http(self):
+        """An httpx client trusting the target's CA, for Microsoft Graph."""
+        import httpx
+        return httpx.AsyncClient(verify=self.target.verify, timeout=30)
+
+    def graph(self):
+        """GraphServiceClient pointed at the target's Graph endpoint."""
+        from kiota_authentication_azure.azure_identity_authentication_provider import AzureIdentityAuthenticationProvider
+        from msgraph import GraphRequestAdapter, GraphServiceClient
+        import httpx
+
+        provider = AzureIdentityAuthenticationProvider(self.target.credential, scopes=[GRAPH_SCOPE], allowed_hosts=[self.target.graph_url.split("//", 1)[1].split("/")[0]] if self.target.kind == "sandbox" else None)
+        adapter = GraphRequestAdapter(provider, client=httpx.AsyncClient(verify=self.target.verify, timeout=30))
+        adapter.base_url = f"{self.target.graph_url}/v1.0"
+        return GraphServiceClient(request_adapter=adapter)

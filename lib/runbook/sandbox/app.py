@@ -1,0 +1,97 @@
+"""The sandbox application: faults, authentication, throttling, then identity, Graph or ARM."""
+from __future__ import annotations
+
+import collections
+import json
+import time
+import uuid
+
+from . import graph, identity, ids
+from .arm import Arm
+from .faults import Faults, FaultState, retry_after_headers
+from .http import Request, Response, arm_error, graph_error
+from .state import State
+
+
+class SandboxApp:
+    """Turns a Request into a Response; holds the tenant state and the faults in force."""
+
+    def __init__(self, state: State, faults: Faults | None = None) -> None:
+        self.state = state
+        self.faults = FaultState(faults)
+        self.tokens = identity.TokenIssuer(state)
+        self.arm = Arm(state, self.faults)
+        self.stats: collections.Counter = collections.Counter()
+
+    def handle(self, req: Request) -> Response:
+        """Answer one request; never raises."""
+        try:
+            resp = self._handle(req)
+        except (ValueError, KeyError, TypeError) as exc:  # malformed input must not kill the server
+            resp = arm_error(400, "InvalidRequestContent", f"The request content was invalid and could not be deserialized: {exc}")
+        self.stats[f"status_{resp.status}"] += 1
+        resp.headers.setdefault("x-ms-request-id", str(uuid.uuid4()))
+        resp.headers.setdefault("x-ms-correlation-request-id", req.headers.get("x-ms-correlation-request-id", resp.headers["x-ms-request-id"]))
+        return resp
+
+    def _handle(self, req: Request) -> Response:
+        path = ids.normalise_path(req.path)
+        if path.startswith("/_sandbox/"):
+            return self.admin(req, path)
+        if (answer := identity.handle(req, self.state, self.tokens)) is not None:
+            self.stats["identity"] += 1
+            return answer
+        is_graph = path.lower().startswith("/v1.0/")
+        fault = self.faults.roll()
+        if self.faults.faults.latency_ms:
+            time.sleep(self.faults.faults.latency_ms / 1000)
+        if fault == "drop":
+            self.stats["dropped"] += 1
+            return Response(0, drop=True)
+        if fault == "error":
+            self.stats["injected_errors"] += 1
+            headers = retry_after_headers(self.faults.faults.error_retry_after)
+            if is_graph:
+                resp = graph_error(503, "serviceNotAvailable", "The service is temporarily unavailable (sandbox fault injection).")
+                resp.headers.update(headers)
+                return resp
+            return arm_error(503, "ServiceUnavailable", "The server is currently unable to handle the request (sandbox fault injection).", headers)
+        claims = self.tokens.verify(req.headers.get("authorization"))
+        if claims is None:
+            if is_graph:
+                return graph_error(401, "InvalidAuthenticationToken", "Access token is empty or invalid.")
+            return arm_error(401, "InvalidAuthenticationToken", "The access token is invalid.", {"WWW-Authenticate": f'Bearer authorization_uri="{req.base_url}/{self.state.tenant_id}", error="invalid_token"'})
+        with self.state.lock:
+            if is_graph:
+                self.stats["graph_calls"] += 1
+                return graph.handle(req, self.state)
+            return self.arm_call(req, path, claims["oid"])
+
+    def arm_call(self, req: Request, path: str, principal: str) -> Response:
+        """ARM with per-subscription read/write token buckets and their headers."""
+        kind = "reads" if req.method in ("GET", "HEAD") else "writes"
+        scope = ids.subscription_of(path) or "tenant"
+        allowed, remaining, wait = self.faults.take(scope, kind)
+        self.stats[f"arm_{kind}"] += 1
+        if not allowed:
+            self.stats["throttled"] += 1
+            headers = retry_after_headers(wait)
+            return arm_error(429, "SubscriptionRequestsThrottled", f"Number of '{kind[:-1]}' requests for subscription '{scope}' actor '{principal}' exceeded. Please try again after '{headers['Retry-After']}' seconds after additional tokens are available. Refer to https://aka.ms/arm-throttling", headers)
+        resp = self.arm.handle(req, principal)
+        resp.headers[f"x-ms-ratelimit-remaining-subscription-{kind}"] = str(remaining)
+        return resp
+
+    def admin(self, req: Request, path: str) -> Response:
+        """Loopback-only controls for tests and benchmarks: faults and call statistics."""
+        if path == "/_sandbox/faults":
+            if req.method == "PUT":
+                try:
+                    self.faults.set(Faults.from_dict(json.loads(req.body or b"{}")))
+                except (ValueError, TypeError) as exc:
+                    return Response(400, {"error": str(exc)})
+            return Response(200, self.faults.faults.to_dict())
+        if path == "/_sandbox/stats":
+            if req.method == "DELETE":
+                self.stats.clear()
+            return Response(200, dict(self.stats))
+        return Response(404, {"error": f"no sandbox control at {path}"})

@@ -1,0 +1,66 @@
+"""Request and response values passed between the TLS server and the sandbox application."""
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
+
+
+@dataclass
+class Request:
+    """One HTTP request, already read off the socket."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]  # lower-cased names
+    body: bytes = b""
+    base_url: str = ""
+
+    @classmethod
+    def build(cls, method: str, target: str, headers: dict[str, str], body: bytes, base_url: str) -> "Request":
+        """Split a request target into path and query (query names compare case-insensitively)."""
+        path, _, qs = target.partition("?")
+        query = {k.lower(): v for k, v in parse_qsl(qs, keep_blank_values=True)}
+        return cls(method.upper(), path, query, {k.lower(): v for k, v in headers.items()}, body, base_url)
+
+    def json(self) -> dict:
+        """Body parsed as JSON (an empty body is an empty object)."""
+        if not self.body:
+            return {}
+        return json.loads(self.body)
+
+    @property
+    def api_version(self) -> str | None:
+        """The api-version query parameter."""
+        return self.query.get("api-version")
+
+
+@dataclass
+class Response:
+    """One HTTP response; `drop` closes the connection without answering."""
+
+    status: int
+    body: object = None
+    headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False
+
+    def encoded(self) -> bytes:
+        """Body bytes (JSON unless already bytes)."""
+        if self.body is None:
+            return b""
+        if isinstance(self.body, bytes):
+            return self.body
+        return json.dumps(self.body).encode()
+
+
+def arm_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    """An error in ARM's shape: {"error": {"code", "message"}}."""
+    return Response(status, {"error": {"code": code, "message": message}}, dict(headers or {}))
+
+
+def graph_error(status: int, code: str, message: str) -> Response:
+    """An error in Microsoft Graph's shape, with its innerError request id."""
+    rid = str(uuid.uuid4())
+    return Response(status, {"error": {"code": code, "message": message, "innerError": {"request-id": rid, "client-request-id": rid}}})

@@ -1,0 +1,136 @@
+"""HTTPS server on 127.0.0.1 with a throwaway CA, serving a SandboxApp."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import ssl
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import trustme
+
+from .app import SandboxApp
+from .faults import Faults
+from .fixtures import load_fixture
+from .http import Request
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: "_Server"
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 - stdlib signature
+        """Quiet: the sandbox counts calls instead of printing them."""
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        req = Request.build(self.command, self.path, dict(self.headers.items()), body, self.server.base_url)
+        resp = self.server.app.handle(req)
+        if resp.drop:
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        payload = resp.encoded()
+        self.send_response(resp.status)
+        for k, v in resp.headers.items():
+            self.send_header(k, v)
+        if payload:
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(payload) if self.command != "HEAD" else 0))
+        self.end_headers()
+        if payload and self.command != "HEAD":
+            self.wfile.write(payload)
+
+    do_GET = do_PUT = do_POST = do_PATCH = do_DELETE = do_HEAD = _serve
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+    app: SandboxApp
+    base_url: str
+
+
+@dataclass
+class Connection:
+    """What a client needs to reach a running sandbox (no secret in here)."""
+
+    url: str
+    ca_path: str
+    tenant_id: str
+    client_id: str
+    secret_path: str
+
+    def to_json(self) -> str:
+        """JSON text of the connection."""
+        return json.dumps(self.__dict__, indent=2)
+
+    @classmethod
+    def read(cls, path: Path) -> "Connection":
+        """Read a connection file written by `Sandbox.start`."""
+        return cls(**json.loads(Path(path).read_text()))
+
+
+class Sandbox:
+    """A running sandbox tenant: start(), .connection, stop(); also a context manager."""
+
+    def __init__(self, fixture: str = "demo", state_dir: Path | str = ".sandbox", port: int = 0, faults: Faults | None = None) -> None:
+        self.state_dir = Path(state_dir)
+        self.fixture = fixture
+        self.port = port
+        self.faults = faults
+        self.app: SandboxApp | None = None
+        self._server: _Server | None = None
+        self.connection: Connection | None = None
+
+    def start(self) -> Connection:
+        """Load the fixture, make the CA, listen on 127.0.0.1 and write the connection file."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        loaded = load_fixture(self.fixture)
+        self.app = SandboxApp(loaded.state, self.faults)
+        ca = trustme.CA()
+        cert = ca.issue_cert("127.0.0.1", "localhost")
+        ca_path = self.state_dir / "sandbox-ca.pem"
+        ca.cert_pem.write_to_path(str(ca_path))
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        cert.configure_cert(ctx)
+        self._server = _Server(("127.0.0.1", self.port), _Handler)
+        self._server.socket = ctx.wrap_socket(self._server.socket, server_side=True)
+        self._server.app = self.app
+        port = self._server.server_address[1]
+        self._server.base_url = f"https://127.0.0.1:{port}"
+        threading.Thread(target=self._server.serve_forever, name="sandbox", daemon=True).start()
+        secret_path = self.state_dir / "client-secret"
+        _write_private(secret_path, loaded.client_secret)
+        self.connection = Connection(self._server.base_url, str(ca_path.resolve()), loaded.state.tenant_id, loaded.client_id, str(secret_path.resolve()))
+        (self.state_dir / "connection.json").write_text(self.connection.to_json())
+        return self.connection
+
+    def stop(self) -> None:
+        """Stop listening."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> "Sandbox":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file readable by its owner only (mode 0600) from the first byte."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)

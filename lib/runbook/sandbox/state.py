@@ -1,0 +1,178 @@
+"""The sandbox tenant's state: ARM objects keyed by lower-cased ID, Graph objects, principals."""
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import threading
+import uuid
+from dataclasses import dataclass, field
+
+from . import ids
+
+BUILTIN_ROLES: dict[str, dict] = {
+    "8e3af657-a8ff-443c-a75c-2fe8c4bcb635": {"roleName": "Owner", "actions": ["*"], "notActions": []},
+    "b24988ac-6180-42a0-ab88-20f7382dd24c": {
+        "roleName": "Contributor",
+        "actions": ["*"],
+        "notActions": [
+            "Microsoft.Authorization/*/Delete",
+            "Microsoft.Authorization/*/Write",
+            "Microsoft.Authorization/elevateAccess/Action",
+        ],
+    },
+    "acdd72a7-3385-48ef-bd42-f606fba81ae7": {"roleName": "Reader", "actions": ["*/read"], "notActions": []},
+    "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9": {
+        "roleName": "User Access Administrator",
+        "actions": ["*/read", "Microsoft.Authorization/*"],
+        "notActions": [],
+    },
+    "91c1777a-f3dc-4fae-b103-61d183457e46": {
+        "roleName": "Managed Services Registration assignment Delete Role",
+        "actions": ["Microsoft.ManagedServices/registrationAssignments/read", "Microsoft.ManagedServices/registrationAssignments/delete"],
+        "notActions": [],
+    },
+    "4a9ae827-6dc8-4573-8ac7-8239d42aa03f": {
+        "roleName": "Tag Contributor",
+        "actions": ["Microsoft.Resources/tags/*", "*/read"],
+        "notActions": [],
+    },
+    "749f88d5-cbae-40b8-bcfc-e573ddc772fa": {
+        "roleName": "Monitoring Contributor",
+        "actions": ["*/read", "Microsoft.Insights/*", "Microsoft.AlertsManagement/*"],
+        "notActions": [],
+    },
+    "fb1c8493-542b-48eb-b624-b4c8fea62acd": {
+        "roleName": "Security Admin",
+        "actions": ["*/read", "Microsoft.Security/*", "Microsoft.Authorization/policyAssignments/*", "Microsoft.Authorization/policyDefinitions/*"],
+        "notActions": [],
+    },
+    "36243c78-bf99-498c-9df9-86d9f8d28608": {
+        "roleName": "Resource Policy Contributor",
+        "actions": ["*/read", "Microsoft.Authorization/policyAssignments/*", "Microsoft.Authorization/policyDefinitions/*", "Microsoft.Authorization/policySetDefinitions/*", "Microsoft.PolicyInsights/*"],
+        "notActions": [],
+    },
+}
+ROLE_IDS_BY_NAME = {v["roleName"].lower(): k for k, v in BUILTIN_ROLES.items()}
+
+
+def role_guid(role_definition_id: str) -> str:
+    """The GUID at the end of a role definition ID."""
+    return role_definition_id.rstrip("/").split("/")[-1].lower()
+
+
+def role_allows(role_guid_: str, action: str) -> bool:
+    """Whether a built-in role's actions (minus notActions) cover an action, as ARM matches them."""
+    role = BUILTIN_ROLES.get(role_guid_)
+    if role is None:
+        return False
+    a = action.lower()
+    allowed = any(fnmatch.fnmatchcase(a, p.lower()) for p in role["actions"])
+    denied = any(fnmatch.fnmatchcase(a, p.lower()) for p in role["notActions"])
+    return allowed and not denied
+
+
+@dataclass
+class Operation:
+    """A long-running operation the client polls."""
+
+    id: str
+    polls_left: int
+    done: callable = None  # runs once when the operation completes
+    failed: bool = False
+    resource_id: str = ""
+    finished: bool = False
+
+
+@dataclass
+class State:
+    """Everything the sandbox tenant holds. All access goes through `lock`."""
+
+    tenant_id: str
+    tenant_name: str
+    domain: str
+    arm: dict[str, dict] = field(default_factory=dict)
+    applications: dict[str, dict] = field(default_factory=dict)  # by object id
+    service_principals: dict[str, dict] = field(default_factory=dict)  # by object id
+    secret_hashes: dict[str, list[str]] = field(default_factory=dict)  # appId -> sha256 of secrets
+    operations: dict[str, Operation] = field(default_factory=dict)
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+    # --- ARM store -------------------------------------------------------------------------
+    def get(self, resource_id: str) -> dict | None:
+        """The stored object at an ID, or None."""
+        return self.arm.get(ids.key(resource_id))
+
+    def put(self, obj: dict) -> None:
+        """Store an object under its own `id`."""
+        self.arm[ids.key(obj["id"])] = obj
+
+    def delete_tree(self, resource_id: str) -> int:
+        """Remove an object and everything beneath it; returns how many were removed."""
+        k = ids.key(resource_id)
+        doomed = [x for x in self.arm if x == k or x.startswith(k + "/")]
+        for x in doomed:
+            del self.arm[x]
+        return len(doomed)
+
+    def children(self, prefix: str, resource_type: str | None = None, recursive: bool = False) -> list[dict]:
+        """Objects under a prefix, optionally of one type; direct children unless recursive."""
+        k = ids.key(prefix).rstrip("/") + "/"
+        depth = k.count("/")
+        out = []
+        for key_, obj in self.arm.items():
+            if not key_.startswith(k):
+                continue
+            if resource_type and obj.get("type", "").lower() != resource_type.lower():
+                continue
+            if not recursive and resource_type is None and key_.count("/") != depth:
+                continue
+            out.append(obj)
+        return out
+
+    def subscriptions(self) -> list[dict]:
+        """All subscriptions of the tenant."""
+        return [o for k, o in self.arm.items() if k.count("/") == 2 and k.startswith("/subscriptions/")]
+
+    # --- principals ----------------------------------------------------------------------
+    def add_secret(self, app_id: str, secret: str) -> None:
+        """Remember a client secret by its hash only."""
+        self.secret_hashes.setdefault(app_id.lower(), []).append(hashlib.sha256(secret.encode()).hexdigest())
+
+    def check_secret(self, app_id: str, secret: str) -> bool:
+        """Whether a client secret belongs to an application."""
+        return hashlib.sha256(secret.encode()).hexdigest() in self.secret_hashes.get(app_id.lower(), [])
+
+    def service_principal_by_app(self, app_id: str) -> dict | None:
+        """The service principal of an application id."""
+        return next((sp for sp in self.service_principals.values() if sp["appId"].lower() == app_id.lower()), None)
+
+    # --- authorization -----------------------------------------------------------------
+    def roles_of(self, principal_id: str, scope: str) -> list[tuple[str, str]]:
+        """(role GUID, source) pairs a principal holds at a scope: RBAC at or above it, and Lighthouse."""
+        pid = principal_id.lower()
+        out: list[tuple[str, str]] = []
+        for anc in ids.ancestors(scope):
+            for ra in self.children(anc + "/providers/Microsoft.Authorization/roleAssignments", None):
+                props = ra["properties"]
+                if props["principalId"].lower() == pid:
+                    out.append((role_guid(props["roleDefinitionId"]), "rbac"))
+        sub = ids.subscription_of(scope)
+        if sub:
+            for ra in self.children(f"/subscriptions/{sub}/providers/Microsoft.ManagedServices/registrationAssignments"):
+                definition = self.get(ra["properties"]["registrationDefinitionId"])
+                if not definition:
+                    continue
+                for auth in definition["properties"].get("authorizations", []):
+                    if auth["principalId"].lower() == pid:
+                        out.append((auth["roleDefinitionId"].lower(), "lighthouse"))
+        return out
+
+    def allowed(self, principal_id: str, scope: str, action: str) -> bool:
+        """Whether a principal may perform an action at a scope."""
+        return any(role_allows(g, action) for g, _ in self.roles_of(principal_id, scope))
+
+    def new_operation(self, polls: int, done=None, failed: bool = False, resource_id: str = "") -> Operation:
+        """Register a long-running operation."""
+        op = Operation(str(uuid.uuid4()), polls, done, failed, resource_id)
+        self.operations[op.id] = op
+        return op
