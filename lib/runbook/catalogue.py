@@ -1,0 +1,87 @@
+"""The catalogue of checklist items: every line of the seed checklist, with stage, role, tiers and kind."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+DATA = Path(__file__).parent / "data" / "catalogue.yml"
+TIERS = ("CSP", "Premium", "Full Stack")
+KINDS = ("automated", "attested", "both")
+STATUSES = ("not-verified", "open", "fulfilled", "not-required", "failed")
+DONE_STATUSES = ("fulfilled", "not-required")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One checklist line."""
+
+    id: str
+    stage: int
+    role: str
+    kind: str
+    tiers: tuple[str, ...]
+    text: str
+
+    @property
+    def title(self) -> str:
+        """The seed wording without its role prefix."""
+        return self.text.split(">>", 1)[1].strip() if ">>" in self.text else self.text.strip()
+
+    def applies_to(self, tier: str) -> bool:
+        """Whether the item is part of a tier's onboarding."""
+        return tier in self.tiers
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of the checklist and its notebook."""
+
+    number: int
+    title: str
+    notebook: str
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """All items and stages, in checklist order."""
+
+    version: str
+    stages: tuple[Stage, ...]
+    items: tuple[Item, ...]
+
+    def item(self, item_id: str) -> Item:
+        """An item by id; KeyError names the known ids."""
+        for it in self.items:
+            if it.id == item_id:
+                return it
+        raise KeyError(f"unknown checklist item '{item_id}'")
+
+    def stage(self, number: int) -> Stage:
+        """A stage by number."""
+        for st in self.stages:
+            if st.number == number:
+                return st
+        raise KeyError(f"unknown stage {number}: stages are {', '.join(str(s.number) for s in self.stages)}")
+
+    def for_stage(self, number: int) -> list[Item]:
+        """Items of one stage, in checklist order."""
+        return [it for it in self.items if it.stage == number]
+
+
+@lru_cache(maxsize=1)
+def load() -> Catalogue:
+    """Read and check the catalogue data file."""
+    raw = yaml.safe_load(DATA.read_text())
+    stages = tuple(Stage(int(n), s["title"], s["notebook"]) for n, s in raw["stages"].items())
+    items = []
+    for r in raw["items"]:
+        tiers = TIERS if r["tiers"] == "all" else tuple(r["tiers"])
+        if r["kind"] not in KINDS or not set(tiers) <= set(TIERS):
+            raise ValueError(f"catalogue item {r['id']}: bad kind or tiers")
+        items.append(Item(r["id"], int(r["stage"]), r["role"], r["kind"], tiers, r["text"]))
+    if len({i.id for i in items}) != len(items):
+        raise ValueError("catalogue item ids must be unique")
+    return Catalogue(raw["template_version"], stages, tuple(items))

@@ -1,0 +1,179 @@
+"""The `runbook` command: run, status, checklist, evidence verify, params validate, sandbox serve, demo."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+
+from . import PROJECT_ROOT, catalogue, evidence, params, runner, status
+from .runner import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INCOMPLETE, EXIT_OK
+
+
+def _print_outcome(o: runner.RunOutcome) -> None:
+    counts: dict[str, int] = {}
+    for r in o.items:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    forced = " (FORCED past an incomplete stage)" if o.forced else ""
+    print(f"stage {o.stage}: {o.status}{forced} - " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) + f"  evidence: {status._link(o.run_dir)}")
+    if o.error:
+        print(f"  error: {o.error}")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run one stage or all stages for a customer."""
+    stages = None if args.stage == "all" else [int(args.stage)]
+    if stages and stages[0] not in {s.number for s in catalogue.load().stages}:
+        print(f"error: --stage must be 0-4 or all, not {args.stage}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    outcomes = runner.run_all(args.customer, apply=args.apply, force=args.force, stages=stages, on_outcome=_print_outcome)
+    return max(o.exit_code for o in outcomes) if outcomes else EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Print every item's status for a customer."""
+    params.load(args.customer)
+    df = status.table(args.customer)
+    if args.format == "json":
+        print(df.to_json(orient="records", indent=2))
+    else:
+        with_title = df.drop(columns=["title"])
+        print(with_title.to_string(index=False))
+    return EXIT_OK if set(df.status) <= set(catalogue.DONE_STATUSES) else EXIT_INCOMPLETE
+
+
+def cmd_checklist(args: argparse.Namespace) -> int:
+    """Print the seed checklist with [x] on done items, for the tracking issue."""
+    p = params.load(args.customer)
+    if args.format == "json":
+        df = status.table(args.customer)
+        print(json.dumps({"customer": p.customer, "tenant_id": p.tenant_id, "tenant_name": p.tenant_name, "subscription_ids": p.subscription_ids, "tier": p.tier, "engineer": p.engineer, "sla_project_number": p.sla_project_number, "items": df.to_dict(orient="records")}, indent=2))
+    else:
+        print(status.checklist(p), end="")
+    return EXIT_OK
+
+
+def cmd_evidence_verify(args: argparse.Namespace) -> int:
+    """Check every archived file against its manifest and the hash chain."""
+    problems = evidence.verify(args.customer)
+    if problems:
+        for p in problems:
+            print(f"FAIL {p}")
+        return EXIT_FAILED
+    print(f"ok: {len(evidence.runs(args.customer))} run(s) of '{args.customer}' verified (files and hash chain intact)")
+    return EXIT_OK
+
+
+def cmd_params_validate(args: argparse.Namespace) -> int:
+    """Validate a parameter file without calling Azure."""
+    p = params.load(args.customer)
+    print(f"ok: {params.display_path(params.resolve_path(args.customer))} is valid ({p.tenant_name}, {p.tier}, {len(p.subscription_ids)} subscription(s), {len(p.attestations)} attestation(s))")
+    return EXIT_OK
+
+
+def _faults_from(args: argparse.Namespace):
+    from .sandbox import Faults
+    return Faults(latency_ms=args.latency_ms, error_rate=args.error_rate, drop_rate=args.drop_rate, throttle=args.throttle, seed=args.seed, lro_retry_after=args.lro_retry_after)
+
+
+def cmd_sandbox_serve(args: argparse.Namespace) -> int:
+    """Serve the sandbox tenant until interrupted."""
+    from .sandbox import Sandbox
+    sb = Sandbox(args.fixture, args.state_dir, args.port, _faults_from(args))
+    conn = sb.start()
+    print(f"sandbox tenant '{args.fixture}' serving at {conn.url}")
+    print(f"  CA certificate : {conn.ca_path}")
+    print(f"  tenant         : {conn.tenant_id}")
+    print(f"  client id      : {conn.client_id} (secret in {conn.secret_path}, mode 0600)")
+    print(f"  connection file: {os.path.join(args.state_dir, 'connection.json')}  (export RUNBOOK_SANDBOX=<this path> if not the default)")
+    print("Ctrl-C to stop.", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    sb.stop()
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Start the sandbox, run every stage for the demo customer with apply, print status and evidence."""
+    from .sandbox import Sandbox
+    state_dir = PROJECT_ROOT / ".sandbox"
+    with Sandbox("demo", state_dir) as sb:
+        os.environ["RUNBOOK_SANDBOX"] = str(state_dir / "connection.json")
+        print(f"sandbox tenant serving at {sb.connection.url}; running all stages for 'demo' with --apply")
+        try:
+            runner.run_all("demo", apply=True, on_outcome=_print_outcome)
+        except runner.StageGateError as exc:
+            print(f"stopped: {exc}")
+    print()
+    print(status.table("demo").drop(columns=["title"]).to_string(index=False))
+    problems = evidence.verify("demo")
+    print()
+    print(f"evidence: {status._link(evidence.customer_dir('demo'))}  ({'verified' if not problems else 'PROBLEMS: ' + '; '.join(problems)})")
+    print("checklist for the tracking issue: runbook checklist demo")
+    return EXIT_OK if not problems else EXIT_FAILED
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    ap = argparse.ArgumentParser(prog="runbook", description="Executable onboarding runbook for Azure managed services.")
+    sub = ap.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="run a stage (or all) for a customer with papermill and archive evidence")
+    r.add_argument("customer")
+    r.add_argument("--stage", default="all", help="0-4 or all (default)")
+    r.add_argument("--apply", action="store_true", help="let steps change the tenant (default: dry run)")
+    r.add_argument("--force", action="store_true", help="start even if the previous stage is incomplete (recorded in the evidence)")
+    r.set_defaults(func=cmd_run)
+    for name, fn, fmts in (("status", cmd_status, ["table", "json"]), ("checklist", cmd_checklist, ["markdown", "json"])):
+        s = sub.add_parser(name, help=fn.__doc__)
+        s.add_argument("customer")
+        s.add_argument("--format", choices=fmts, default=fmts[0])
+        s.set_defaults(func=fn)
+    e = sub.add_parser("evidence", help="evidence archive commands").add_subparsers(dest="evidence_command", required=True)
+    v = e.add_parser("verify", help=cmd_evidence_verify.__doc__)
+    v.add_argument("customer")
+    v.set_defaults(func=cmd_evidence_verify)
+    pp = sub.add_parser("params", help="parameter file commands").add_subparsers(dest="params_command", required=True)
+    pv = pp.add_parser("validate", help=cmd_params_validate.__doc__)
+    pv.add_argument("customer", help="customer name (parameters/<customer>.yml) or a path to a .yml file")
+    pv.set_defaults(func=cmd_params_validate)
+    sb = sub.add_parser("sandbox", help="the local sandbox tenant").add_subparsers(dest="sandbox_command", required=True)
+    ss = sb.add_parser("serve", help=cmd_sandbox_serve.__doc__)
+    ss.add_argument("--fixture", default="demo", help="demo, scale-<N>, or a fixture YAML path")
+    ss.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    ss.add_argument("--state-dir", default=str(PROJECT_ROOT / ".sandbox"))
+    ss.add_argument("--latency-ms", type=float, default=0.0, help="latency added to every call")
+    ss.add_argument("--error-rate", type=float, default=0.0, help="share of calls answered 503")
+    ss.add_argument("--drop-rate", type=float, default=0.0, help="share of calls whose connection is dropped")
+    ss.add_argument("--throttle", action="store_true", help="ARM token-bucket throttling per subscription (429 + Retry-After)")
+    ss.add_argument("--lro-retry-after", type=float, default=0.0, help="Retry-After seconds on long-running operations")
+    ss.add_argument("--seed", type=int, default=0)
+    ss.set_defaults(func=cmd_sandbox_serve)
+    d = sub.add_parser("demo", help=cmd_demo.__doc__)
+    d.set_defaults(func=cmd_demo)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: exit 0 done, 1 failure, 2 bad input, 3 stage incomplete."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except params.ParameterError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except runner.StageGateError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INCOMPLETE
+    except evidence.EvidenceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,221 @@
+"""The evidence archive: per run a notebook, its HTML, results.json and a hash-chained manifest."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import secrets as _random
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import nbformat
+
+from . import PROJECT_ROOT, __version__
+
+MANIFEST = "manifest.json"
+RESULTS = "results.json"
+EVIDENCE_ENV = "RUNBOOK_EVIDENCE_DIR"
+
+# What must never be archived. Each pattern names the kind it finds; values are never echoed.
+SECRET_PATTERNS: dict[str, re.Pattern] = {
+    "bearer token": re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
+    "authorization header": re.compile(r"\bBearer\s+[A-Za-z0-9._~+/-]{20,}", re.IGNORECASE),
+    "Entra ID client secret": re.compile(r"(?<![A-Za-z0-9_~.-])[A-Za-z0-9_~.-]{3}\dQ~[A-Za-z0-9_~.-]{31,34}(?![A-Za-z0-9_~.-])"),
+    "storage connection string": re.compile(r"AccountKey=[A-Za-z0-9+/=]{20,}", re.IGNORECASE),
+    "SAS token": re.compile(r"[?&]sig=[A-Za-z0-9%+/=]{16,}", re.IGNORECASE),
+    "shared access key": re.compile(r"SharedAccessKey=[A-Za-z0-9+/=]{16,}", re.IGNORECASE),
+    "password assignment": re.compile(r"(?i)\b(password|passwd|pwd|client_secret)\s*[=:]\s*['\"]?(?!\*{3})[^\s'\"<>,;]{6,}"),
+    "private key": re.compile(r"-----BEGIN (RSA |EC |OPENSSH )?PRIVATE KEY-----"),
+    "absolute home path": re.compile(r"(?<![\w.])(/home/[A-Za-z0-9._-]+|/root|/Users/[A-Za-z0-9._-]+|[A-Za-z]:\\\\?Users\\\\?[A-Za-z0-9._-]+)(?=[/\\\\'\"\s]|$)"),
+}
+
+
+class EvidenceError(RuntimeError):
+    """Evidence could not be archived (e.g. a secret was found) or fails verification."""
+
+
+@dataclass
+class Finding:
+    """Where the secret scan found something, and of what kind (never the value)."""
+
+    file: str
+    where: str
+    kind: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.where}: {self.kind}"
+
+
+def root() -> Path:
+    """Where evidence lives ($RUNBOOK_EVIDENCE_DIR or <project>/evidence)."""
+    return Path(os.environ.get(EVIDENCE_ENV) or PROJECT_ROOT / "evidence")
+
+
+def customer_dir(customer: str) -> Path:
+    """The evidence folder of one customer."""
+    return root() / customer
+
+
+def new_run(customer: str, stage: int) -> tuple[str, Path]:
+    """A fresh run id (sortable by time) and its folder."""
+    run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}Z-stage{stage}-{_random.token_hex(2)}"
+    path = customer_dir(customer) / run_id
+    path.mkdir(parents=True)
+    return run_id, path
+
+
+def runs(customer: str) -> list[Path]:
+    """The customer's run folders, oldest first."""
+    d = customer_dir(customer)
+    return sorted(p for p in d.iterdir() if p.is_dir()) if d.exists() else []
+
+
+def sha256(path: Path) -> str:
+    """SHA-256 of a file."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 16), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _scrub(value: object, replacements: list[tuple[str, str]]) -> object:
+    """Replace machine-specific path prefixes inside output text, lists and dicts."""
+    if isinstance(value, str):
+        for old, new in replacements:
+            value = value.replace(old, new)
+        return value
+    if isinstance(value, list):
+        return [_scrub(v, replacements) for v in value]
+    if isinstance(value, dict):
+        return {k: _scrub(v, replacements) for k, v in value.items()}
+    return value
+
+
+def sanitise_notebook(path: Path) -> None:
+    """Make outputs machine-neutral: project and home paths in tracebacks and papermill metadata."""
+    nb = nbformat.read(path, as_version=4)
+    replacements = [(str(PROJECT_ROOT), "<project>"), (str(Path.home()), "~")]
+    for cell in nb.cells:
+        if cell.get("outputs"):
+            cell["outputs"] = [nbformat.from_dict(_scrub(dict(o), replacements)) for o in cell["outputs"]]
+    pm = nb.metadata.get("papermill", {})
+    for key in ("input_path", "output_path"):
+        if pm.get(key):
+            p = Path(pm[key])
+            try:
+                pm[key] = str(p.resolve().relative_to(PROJECT_ROOT))
+            except ValueError:
+                pm[key] = p.name
+    nbformat.write(nb, path)
+
+
+def scan_text(text: str, file: str, known: tuple[str, ...] = ()) -> list[Finding]:
+    """Secret findings in a text, by line; `known` are secret values that must not appear verbatim."""
+    findings = []
+    for n, line in enumerate(text.splitlines(), 1):
+        for kind, pat in SECRET_PATTERNS.items():
+            if pat.search(line):
+                findings.append(Finding(file, f"line {n}", kind))
+        for value in known:
+            if value and len(value) >= 8 and value in line:
+                findings.append(Finding(file, f"line {n}", "known secret value"))
+    return findings
+
+
+def known_secret_values() -> tuple[str, ...]:
+    """Secrets this machine holds for the runbook (sandbox credential, stored app secrets): never archived."""
+    values = []
+    for candidate in [PROJECT_ROOT / ".sandbox" / "client-secret", *sorted((PROJECT_ROOT / ".secrets").glob("*"))]:
+        if candidate.is_file():
+            values.append(candidate.read_text().strip())
+    env_conn = os.environ.get("RUNBOOK_SANDBOX")
+    if env_conn and Path(env_conn).exists():
+        secret_path = Path(json.loads(Path(env_conn).read_text())["secret_path"])
+        if secret_path.exists():
+            values.append(secret_path.read_text().strip())
+    return tuple(values)
+
+
+def scan_files(paths: list[Path], relative_to: Path) -> list[Finding]:
+    """Secret findings across files to be archived."""
+    known = known_secret_values()
+    out: list[Finding] = []
+    for p in paths:
+        out += scan_text(p.read_text(errors="replace"), str(p.relative_to(relative_to)), known)
+    return out
+
+
+def render_html(notebook: Path, target: Path) -> None:
+    """HTML of an executed notebook without code and without the injected-parameters cell."""
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
+    from traitlets.config import Config
+
+    cfg = Config()
+    cfg.TagRemovePreprocessor.enabled = True
+    cfg.TagRemovePreprocessor.remove_cell_tags = {"injected-parameters"}
+    cfg.HTMLExporter.exclude_input = True
+    cfg.HTMLExporter.exclude_input_prompt = True
+    cfg.HTMLExporter.exclude_output_prompt = True
+    exporter = HTMLExporter(config=cfg)
+    exporter.register_preprocessor(TagRemovePreprocessor(config=cfg), enabled=True)
+    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
+    target.write_text(body)
+
+
+def previous_manifest(customer: str, run_dir: Path) -> dict | None:
+    """The link to the latest earlier run's manifest (run id and hash), or None for the first run."""
+    earlier = [p for p in runs(customer) if p.name < run_dir.name and (p / MANIFEST).exists()]
+    if not earlier:
+        return None
+    prev = earlier[-1]
+    return {"run_id": prev.name, "sha256": sha256(prev / MANIFEST)}
+
+
+def write_manifest(customer: str, run_dir: Path, meta: dict) -> Path:
+    """manifest.json: SHA-256 of every file in the run plus the previous run's manifest hash."""
+    files = {p.name: sha256(p) for p in sorted(run_dir.iterdir()) if p.is_file() and p.name != MANIFEST}
+    manifest = {"customer": customer, "run_id": run_dir.name, **meta, "files": files, "previous_manifest": previous_manifest(customer, run_dir), "runbook_version": __version__}
+    path = run_dir / MANIFEST
+    path.write_text(json.dumps(manifest, indent=2))
+    return path
+
+
+def verify(customer: str) -> list[str]:
+    """Problems in a customer's evidence: edited, missing or extra files, and breaks in the hash chain."""
+    problems: list[str] = []
+    previous: Path | None = None
+    all_runs = runs(customer)
+    if not all_runs:
+        return [f"no evidence for customer '{customer}' (looked in evidence/{customer})"]
+    for run_dir in all_runs:
+        mpath = run_dir / MANIFEST
+        if not mpath.exists():
+            problems.append(f"{run_dir.name}: manifest.json is missing")
+            previous = None
+            continue
+        manifest = json.loads(mpath.read_text())
+        for name, digest in manifest["files"].items():
+            f = run_dir / name
+            if not f.exists():
+                problems.append(f"{run_dir.name}: {name} is missing")
+            elif sha256(f) != digest:
+                problems.append(f"{run_dir.name}: {name} was changed after archiving (SHA-256 differs)")
+        for f in run_dir.iterdir():
+            if f.name != MANIFEST and f.name not in manifest["files"]:
+                problems.append(f"{run_dir.name}: {f.name} is not in the manifest")
+        link = manifest.get("previous_manifest")
+        if previous is None and link is not None and not (run_dir.parent / link["run_id"]).exists():
+            problems.append(f"{run_dir.name}: the previous run {link['run_id']} is missing")
+        elif previous is not None:
+            if link is None:
+                problems.append(f"{run_dir.name}: the chain is broken (no link to {previous.name})")
+            elif link["run_id"] != previous.name:
+                problems.append(f"{run_dir.name}: links to {link['run_id']} but the previous run is {previous.name} (a run is missing)")
+            elif (previous / MANIFEST).exists() and sha256(previous / MANIFEST) != link["sha256"]:
+                problems.append(f"{previous.name}: manifest.json was changed after the next run archived it")
+        previous = run_dir
+    return problems

@@ -1,0 +1,70 @@
+"""The bootstrap notebooks call first: a stage session that runs items and shows their results."""
+from __future__ import annotations
+
+import html
+
+import pandas as pd
+from azure.identity import ClientSecretCredential
+
+from . import catalogue, secrets
+from .clients import Clients, Target, azure_target, sandbox_target
+from .params import Parameters, load
+from .results import ItemResult
+from .steps import REGISTRY
+from .steps.base import Context, attested, execute, not_in_tier
+
+
+def make_clients(params: Parameters) -> Clients:
+    """Clients for the customer's tenant: the sandbox, or Azure with the configured credential."""
+    if params.target == "sandbox":
+        return Clients(sandbox_target())
+    if params.credential is None:
+        return Clients(azure_target(params.tenant_id))
+    cred = ClientSecretCredential(params.tenant_id, params.credential.client_id, secrets.read(params.credential.client_secret))
+    return Clients(Target("azure", params.tenant_id, credential=cred))
+
+
+class Session:
+    """One stage for one customer: runs items in the notebook and keeps their results."""
+
+    def __init__(self, params: Parameters, stage: int, apply: bool = False, run_id: str = "", forced: bool = False) -> None:
+        self.params = params
+        self.stage = catalogue.load().stage(stage)
+        self.apply = apply
+        self.run_id = run_id
+        self.forced = forced
+        self.ctx = Context(params, lambda: make_clients(params), apply)
+        self.results: dict[str, ItemResult] = {}
+
+    def run(self, item_id: str) -> ItemResult:
+        """Run one checklist item of this stage: its automated step, or its attestation."""
+        item = catalogue.load().item(item_id)
+        if item.stage != self.stage.number:
+            raise ValueError(f"{item_id} belongs to stage {item.stage}, not stage {self.stage.number}")
+        if not item.applies_to(self.params.tier):
+            result = not_in_tier(item, self.ctx)
+        elif item.id in REGISTRY:
+            result = execute(REGISTRY[item.id](), self.ctx)
+        else:
+            result = attested(item, self.ctx, automation_pending=item.kind == "automated")
+        self.results[item_id] = result
+        return result
+
+    def summary(self) -> pd.DataFrame:
+        """Status of every item of the stage run so far."""
+        rows = [{"item": r.item_id, "role": r.role, "status": r.status, "summary": r.summary} for r in self.results.values()]
+        return pd.DataFrame(rows, columns=["item", "role", "status", "summary"])
+
+    def _repr_html_(self) -> str:
+        p = self.params
+        rows = {"Customer": f"{p.tenant_name} ({p.customer})", "Tenant": p.tenant_id, "Subscriptions": ", ".join(p.subscription_ids), "Tier": p.tier, "Engineer": p.engineer, "SLA project": p.sla_project_number, "Target": p.target, "Mode": "APPLY: changes will be made" if self.apply else "dry run: nothing will be changed", "Stage gate": "FORCED past an incomplete earlier stage" if self.forced else "passed"}
+        body = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows.items())
+        return f"<h3>Stage {self.stage.number}: {html.escape(self.stage.title)}</h3><table>{body}</table>"
+
+    def __repr__(self) -> str:
+        return f"Session(customer={self.params.customer!r}, stage={self.stage.number}, apply={self.apply})"
+
+
+def start(customer: str, stage: int, apply: bool = False, run_id: str = "", forced: bool = False) -> Session:
+    """Load and validate the customer's parameters and open a stage session (the notebook's bootstrap call)."""
+    return Session(load(customer), stage, apply, run_id, forced)

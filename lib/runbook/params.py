@@ -1,0 +1,311 @@
+"""Customer parameter files: schema, validation with messages that name the file, field and fix."""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from . import PROJECT_ROOT
+from .catalogue import TIERS, load as load_catalogue
+
+PARAMETERS_DIR = PROJECT_ROOT / "parameters"
+GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_SECRET_KEY = re.compile(r"secret|password|passwd|token|connection_?string|sas|api_?key", re.IGNORECASE)
+_CUSTOMER = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+
+# How to fix each field, shown with the error.
+FIXES = {
+    "customer": "use the file name without .yml: lower-case letters, digits and dashes",
+    "tenant_id": "use the Directory (tenant) ID from Entra ID > Overview, a GUID like 6f1c2a9e-4b7d-4e38-9a51-2c8d0e7b3f10",
+    "subscription_ids": "list the subscription IDs (GUIDs) from Azure portal > Subscriptions",
+    "tier": f"use one of: {', '.join(TIERS)}",
+    "target": "use 'sandbox' for the local sandbox tenant or 'azure' for the customer's real tenant",
+    "msp.tenant_id": "use the MSP's own tenant ID (the managing tenant of the Lighthouse offer)",
+    "msp.principal_id": "use the object ID of the MSP's automation service principal",
+    "attestations": "each attestation needs by, at (YYYY-MM-DD) and reference; not-required needs a reason",
+}
+
+
+class ParameterError(ValueError):
+    """A parameter file is missing or invalid; the message names file, field and fix."""
+
+
+def _guid(value: str) -> str:
+    if not isinstance(value, str) or not GUID.match(value):
+        raise ValueError(f"'{value}' is not a GUID")
+    return value.lower()
+
+
+Guid = Annotated[str, Field(min_length=36, max_length=36)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SecretRef(_Strict):
+    """Where a secret lives; parameters hold only this reference, never the value."""
+
+    env: str | None = None
+    file: str | None = None
+    keyvault: str | None = None  # https://<vault>.vault.azure.net/secrets/<name>
+    passwordstate: str | None = None  # PasswordState list/entry id
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "SecretRef":
+        given = [k for k in ("env", "file", "keyvault", "passwordstate") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError("give exactly one of env, file, keyvault, passwordstate")
+        return self
+
+    def describe(self) -> str:
+        """A display form of the reference (never the secret)."""
+        for k in ("env", "file", "keyvault", "passwordstate"):
+            if getattr(self, k):
+                return f"{k}:{getattr(self, k)}"
+        return ""
+
+
+class Authorization(_Strict):
+    """One expected Lighthouse authorization (principal + role) of the MSP's offer."""
+
+    principal_id: Guid
+    role: str
+    principal_name: str = ""
+
+    _g = field_validator("principal_id")(lambda cls, v: _guid(v))
+
+
+class Msp(_Strict):
+    """The managing service provider's identities."""
+
+    name: str = "Intercept"
+    tenant_id: Guid
+    principal_id: Guid
+    accepted_roles: list[str] = ["Owner", "Contributor"]
+    offer_name: str = "Intercept Managed Services"
+    expected_authorizations: list[Authorization] = []
+
+    _g = field_validator("tenant_id", "principal_id")(lambda cls, v: _guid(v))
+
+
+class Contact(_Strict):
+    """A customer contact person."""
+
+    name: str
+    email: str
+    role: str = ""
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, v: str) -> str:
+        if not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", v):
+            raise ValueError(f"'{v}' is not an e-mail address")
+        return v
+
+
+class Credential(_Strict):
+    """How the runbook signs in to a real tenant (omit to use azure-identity's default chain)."""
+
+    client_id: Guid
+    client_secret: SecretRef
+
+
+class AppRegistration(_Strict):
+    """The MSP application created in the customer tenant (Stage 1)."""
+
+    display_name: str = "Intercept Managed Services"
+    roles: list[str] = ["Reader", "Monitoring Contributor", "Tag Contributor"]
+    secret_store: SecretRef
+    secret_valid_days: int = Field(365, ge=1, le=730)
+
+
+class ManagedTag(_Strict):
+    """The tag that marks a resource as managed by the MSP."""
+
+    key: str = "Intercept"
+    value: str = "Managed"
+
+
+class Alerts(_Strict):
+    """Where alerts go."""
+
+    email: str
+    webhook: str | None = None
+
+
+class Budget(_Strict):
+    """The subscription budget agreed with the customer."""
+
+    amount: float = Field(gt=0)
+    currency: str = "EUR"
+    alert_thresholds: list[int] = [80, 100]
+
+
+class Backup(_Strict):
+    """The agreed backup schedule."""
+
+    time: str = "23:00"
+    retention_days: int = Field(30, ge=7, le=9999)
+    rpo_hours: int = 24
+    rto_hours: int = 8
+
+
+class Patching(_Strict):
+    """The agreed patch window."""
+
+    day: Literal["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"] = "Sunday"
+    start: str = "02:00"
+    duration_hours: int = Field(3, ge=1, le=6)
+
+
+class Attestation(_Strict):
+    """A person's record that a human step was done (or is not required)."""
+
+    by: str
+    at: date
+    reference: str
+    status: Literal["fulfilled", "not-required"] = "fulfilled"
+    reason: str = ""
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _reason(self) -> "Attestation":
+        if self.status == "not-required" and not self.reason:
+            raise ValueError("status not-required needs a reason")
+        return self
+
+
+class Parameters(_Strict):
+    """Everything the stages need about one customer."""
+
+    customer: str
+    tenant_id: Guid
+    tenant_name: str
+    subscription_ids: list[Guid] = Field(min_length=1)
+    tier: Literal["CSP", "Premium", "Full Stack"]
+    engineer: str
+    csm: str
+    sla_project_number: str
+    target: Literal["sandbox", "azure"] = "azure"
+    msp: Msp
+    credential: Credential | None = None
+    contacts: list[Contact] = []
+    managed_tag: ManagedTag = ManagedTag()
+    alerts: Alerts | None = None
+    budget: Budget | None = None
+    backup: Backup | None = None
+    patching: Patching | None = None
+    app_registration: AppRegistration | None = None
+    attestations: dict[str, Attestation] = {}
+
+    _g = field_validator("tenant_id")(lambda cls, v: _guid(v))
+
+    @field_validator("subscription_ids")
+    @classmethod
+    def _subs(cls, v: list[str]) -> list[str]:
+        out = [_guid(s) for s in v]
+        if len(set(out)) != len(out):
+            raise ValueError("subscription IDs are listed twice")
+        return out
+
+    @field_validator("customer")
+    @classmethod
+    def _customer(cls, v: str) -> str:
+        if not _CUSTOMER.match(v):
+            raise ValueError(f"'{v}' is not a valid customer name")
+        return v
+
+    @field_validator("attestations")
+    @classmethod
+    def _known_items(cls, v: dict) -> dict:
+        known = {it.id for it in load_catalogue().items}
+        unknown = sorted(set(v) - known)
+        if unknown:
+            raise ValueError(f"unknown checklist item(s) {', '.join(unknown)}; use an id from `runbook status <customer>`")
+        return v
+
+
+def _field_path(loc: tuple) -> str:
+    return ".".join(str(p) for p in loc)
+
+
+def _fix_for(path: str) -> str:
+    for key in sorted(FIXES, key=len, reverse=True):
+        if path == key or path.startswith(key + "."):
+            return FIXES[key]
+    return "see parameters/template.yml for the expected form"
+
+
+def find_literal_secrets(data: object, path: str = "") -> list[str]:
+    """Field paths whose key looks like a secret and whose value is a literal, not a reference."""
+    found = []
+    if isinstance(data, dict):
+        for k, v in data.items():
+            p = f"{path}.{k}" if path else str(k)
+            if _SECRET_KEY.search(str(k)) and isinstance(v, (str, int)) and str(v).strip():
+                found.append(p)
+            found += find_literal_secrets(v, p)
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            found += find_literal_secrets(v, f"{path}.{i}")
+    return found
+
+
+def resolve_path(customer_or_path: str | Path) -> Path:
+    """parameters/<customer>.yml, or a path given directly."""
+    p = Path(customer_or_path)
+    if p.suffix in (".yml", ".yaml"):
+        return p if p.is_absolute() else (Path.cwd() / p)
+    return PARAMETERS_DIR / f"{customer_or_path}.yml"
+
+
+def display_path(path: Path) -> str:
+    """A path relative to the project root when inside it (never a home path in messages)."""
+    try:
+        return str(path.resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return path.name
+
+
+def load(customer_or_path: str | Path) -> Parameters:
+    """Read and validate a parameter file; ParameterError lists every problem with its fix."""
+    path = resolve_path(customer_or_path)
+    shown = display_path(path)
+    if not path.exists():
+        raise ParameterError(f"{shown}: no such parameter file. Fix: copy parameters/template.yml to {shown} and fill it in.")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ParameterError(f"{shown}: not valid YAML ({exc}). Fix: check indentation and quoting.") from None
+    if not isinstance(data, dict):
+        raise ParameterError(f"{shown}: expected a mapping of fields. Fix: start from parameters/template.yml.")
+    problems = [f"{shown}: field '{p}' holds a literal secret. Fix: secrets never live in parameters; give a reference such as {{env: NAME}}, {{keyvault: URL}} or {{passwordstate: ID}}." for p in find_literal_secrets(data)]
+    if problems:
+        raise ParameterError("\n".join(problems))
+    if data.get("customer") != path.stem:
+        problems.append(f"{shown}: field 'customer' is '{data.get('customer')}' but the file is {path.name}. Fix: {FIXES['customer']}.")
+    try:
+        params = Parameters.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            p = _field_path(err["loc"])
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "missing":
+                msg = "is missing"
+            elif err["type"] == "extra_forbidden":
+                msg = "is not a known field (a typo?)"
+            problems.append(f"{shown}: field '{p}' {msg if msg.startswith(('is ', 'holds ')) else ': ' + msg}. Fix: {_fix_for(p)}.")
+        raise ParameterError("\n".join(problems)) from None
+    if problems:
+        raise ParameterError("\n".join(problems))
+    return params
+
+
+def stamp() -> str:
+    """Current UTC time in ISO 8601 (results and evidence use this)."""
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,8 @@
+"""Checklist steps: one module per concern, registered by item id."""
+from __future__ import annotations
+
+from .access import MspAccess
+from .base import Step
+
+#: Automated steps by checklist item id; items not listed here are attested by a person.
+REGISTRY: dict[str, type[Step]] = {cls.item_id: cls for cls in (MspAccess,)}

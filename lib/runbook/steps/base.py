@@ -1,0 +1,138 @@
+"""The shared inspect / plan / apply / verify mechanism every checklist step runs through."""
+from __future__ import annotations
+
+import getpass
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from azure.core.exceptions import AzureError, HttpResponseError
+
+from .. import catalogue
+from ..clients import Clients
+from ..params import Parameters, stamp
+from ..results import Change, ItemResult
+
+
+@dataclass
+class Context:
+    """What a step may use: the customer's parameters, the SDK clients, and whether to apply."""
+
+    params: Parameters
+    clients_factory: object = field(repr=False, default=None)  # () -> Clients, built on first use
+    apply: bool = False
+    ran_by: str = ""
+
+    @cached_property
+    def clients(self) -> Clients:
+        """SDK clients for the customer's tenant (sandbox or Azure), built once."""
+        return self.clients_factory()
+
+    def who(self) -> str:
+        """Who ran the step: the engineer named in the parameters and the OS account."""
+        return self.ran_by or f"{self.params.engineer} ({getpass.getuser()})"
+
+
+@dataclass
+class Observation:
+    """What inspect found: rows to show plus facts the plan and verdict use."""
+
+    rows: list[dict] = field(default_factory=list)
+    facts: dict = field(default_factory=dict)
+
+
+@dataclass
+class Verdict:
+    """A step's judgement of the current state."""
+
+    status: str  # fulfilled | open | failed
+    summary: str
+    missing: list[str] = field(default_factory=list)
+
+
+class Step:
+    """One automated checklist item. Subclasses implement inspect and judge; configuring steps also plan and apply."""
+
+    item_id: str = ""
+
+    def inspect(self, ctx: Context) -> Observation:
+        """Read the current state from the tenant."""
+        raise NotImplementedError
+
+    def plan(self, ctx: Context, obs: Observation) -> list[Change]:
+        """Changes that would bring the tenant to the wanted state (none for check-only steps)."""
+        return []
+
+    def apply(self, ctx: Context, changes: list[Change]) -> list[Change]:
+        """Carry out planned changes; returns those applied."""
+        return []
+
+    def judge(self, ctx: Context, obs: Observation, pending: list[Change]) -> Verdict:
+        """Status of the item given what was observed and what is still pending."""
+        if pending:
+            return Verdict("open", f"{len(pending)} change(s) planned; run with apply to make them.")
+        return Verdict("fulfilled", "The tenant is in the wanted state.")
+
+
+def new_result(item: catalogue.Item, ctx: Context) -> ItemResult:
+    """An empty result for an item, stamped with who and when."""
+    return ItemResult(item.id, item.stage, item.role, item.kind, item.title, started_at=stamp(), ran_by=ctx.who(), apply=ctx.apply)
+
+
+def error_text(exc: Exception) -> str:
+    """A one-line account of an Azure error (code and message, never headers or tokens)."""
+    if isinstance(exc, HttpResponseError) and exc.error is not None:
+        return f"{exc.status_code} {exc.error.code}: {exc.error.message}"
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+
+
+def execute(step: Step, ctx: Context) -> ItemResult:
+    """Inspect, plan, apply when allowed, then inspect again to verify; Azure errors mark the item failed."""
+    item = catalogue.load().item(step.item_id)
+    result = new_result(item, ctx)
+    try:
+        obs = step.inspect(ctx)
+        planned = step.plan(ctx, obs)
+        result.planned = planned
+        pending = planned
+        if planned and ctx.apply:
+            result.applied = step.apply(ctx, planned)
+            obs = step.inspect(ctx)
+            pending = step.plan(ctx, obs)
+        verdict = step.judge(ctx, obs, pending)
+        if result.applied and pending:
+            verdict = Verdict("failed", f"Applied {len(result.applied)} change(s) but {len(pending)} remain after verification.", verdict.missing)
+        result.status, result.summary, result.missing = verdict.status, verdict.summary, verdict.missing
+        result.observed = obs.rows
+    except AzureError as exc:
+        result.status, result.error = "failed", error_text(exc)
+        result.summary = f"Azure answered with an error: {result.error}"
+    result.finished_at = stamp()
+    return result
+
+
+def attested(item: catalogue.Item, ctx: Context, automation_pending: bool = False) -> ItemResult:
+    """Result of a human step from its attestation in the parameters; open until someone attests it."""
+    result = new_result(item, ctx)
+    att = ctx.params.attestations.get(item.id)
+    if att is None:
+        result.status = "not-verified" if automation_pending else "open"
+        what = "automation for this item is not built yet; attest it after checking by hand" if automation_pending else f"awaiting attestation by the {item.role}"
+        result.summary = f"{what}: add attestations.{item.id} with by, at and reference to parameters/{ctx.params.customer}.yml."
+        result.missing = [f"attestation of {item.id}"]
+    else:
+        result.attestation = att.model_dump(mode="json")
+        result.status = att.status
+        suffix = f" Not required: {att.reason}." if att.status == "not-required" else ""
+        pending = " (checked by hand; automation pending)" if automation_pending else ""
+        result.summary = f"Attested by {att.by} on {att.at.isoformat()}{pending}: {att.reference}.{suffix}"
+    result.finished_at = stamp()
+    return result
+
+
+def not_in_tier(item: catalogue.Item, ctx: Context) -> ItemResult:
+    """Result of an item outside the customer's tier."""
+    result = new_result(item, ctx)
+    result.status = "not-required"
+    result.summary = f"Not part of the {ctx.params.tier} tier (applies to {', '.join(item.tiers)})."
+    result.finished_at = stamp()
+    return result
