@@ -60,7 +60,9 @@ def customer_dir(customer: str) -> Path:
 
 def new_run(customer: str, stage: int) -> tuple[str, Path]:
     """A fresh run id (sortable by time) and its folder."""
-    run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}Z-stage{stage}-{_random.token_hex(2)}"
+    now = datetime.now(timezone.utc)
+    # microseconds keep ids in time order even for runs started within one second
+    run_id = f"{now:%Y%m%dT%H%M%S}.{now.microsecond:06d}Z-stage{stage}-{_random.token_hex(2)}"
     path = customer_dir(customer) / run_id
     path.mkdir(parents=True)
     return run_id, path

@@ -1,10 +1,11 @@
 """Customer parameter files: schema, validation with messages that name the file, field and fix."""
 from __future__ import annotations
 
+import os
 import re
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -12,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from . import PROJECT_ROOT
 from .catalogue import TIERS, load as load_catalogue
 
-PARAMETERS_DIR = PROJECT_ROOT / "parameters"
+PARAMETERS_ENV = "RUNBOOK_PARAMETERS_DIR"
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _SECRET_KEY = re.compile(r"secret|password|passwd|token|connection_?string|sas|api_?key", re.IGNORECASE)
 _CUSTOMER = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
@@ -40,7 +41,7 @@ def _guid(value: str) -> str:
     return value.lower()
 
 
-Guid = Annotated[str, Field(min_length=36, max_length=36)]
+Guid = str  # checked by _guid in each model, which names the value in the error
 
 
 class _Strict(BaseModel):
@@ -261,7 +262,12 @@ def resolve_path(customer_or_path: str | Path) -> Path:
     p = Path(customer_or_path)
     if p.suffix in (".yml", ".yaml"):
         return p if p.is_absolute() else (Path.cwd() / p)
-    return PARAMETERS_DIR / f"{customer_or_path}.yml"
+    return parameters_dir() / f"{customer_or_path}.yml"
+
+
+def parameters_dir() -> Path:
+    """Where customer parameter files live ($RUNBOOK_PARAMETERS_DIR or <project>/parameters)."""
+    return Path(os.environ.get(PARAMETERS_ENV) or PROJECT_ROOT / "parameters")
 
 
 def display_path(path: Path) -> str:
@@ -299,7 +305,8 @@ def load(customer_or_path: str | Path) -> Parameters:
                 msg = "is missing"
             elif err["type"] == "extra_forbidden":
                 msg = "is not a known field (a typo?)"
-            problems.append(f"{shown}: field '{p}' {msg if msg.startswith(('is ', 'holds ')) else ': ' + msg}. Fix: {_fix_for(p)}.")
+            sep = " " if msg.startswith(("is ", "holds ")) else ": "
+            problems.append(f"{shown}: field '{p}'{sep}{msg}. Fix: {_fix_for(p)}.")
         raise ParameterError("\n".join(problems)) from None
     if problems:
         raise ParameterError("\n".join(problems))

@@ -74,7 +74,7 @@ def _fill_missing(stage: int, found: list[ItemResult], error: str) -> list[ItemR
     return out
 
 
-def run_stage(customer: str, stage: int, apply: bool = False, force: bool = False, timeout: int = 900, log_output: bool = False) -> RunOutcome:
+def run_stage(customer: str, stage: int, apply: bool = False, force: bool = False, timeout: int = 900, log_output: bool = False, notebook: Path | None = None) -> RunOutcome:
     """Validate, check the gate, execute the stage notebook with papermill, then archive the evidence."""
     params = load(customer)  # ParameterError before any Azure call
     blocking = gate(params.customer, stage)
@@ -82,12 +82,13 @@ def run_stage(customer: str, stage: int, apply: bool = False, force: bool = Fals
         raise StageGateError(stage, blocking)
     st = catalogue.load().stage(stage)
     run_id, run_dir = evidence.new_run(params.customer, stage)
-    output = run_dir / st.notebook
+    source = Path(notebook) if notebook else NOTEBOOKS / st.notebook
+    output = run_dir / source.name
     started = stamp()
     error = ""
     try:
         papermill.execute_notebook(
-            str(NOTEBOOKS / st.notebook), str(output),
+            str(source), str(output),
             parameters={"customer": params.customer, "apply": bool(apply), "run_id": run_id, "forced": bool(blocking)},
             kernel_name=KERNEL, cwd=str(PROJECT_ROOT), log_output=log_output, progress_bar=False,
             execution_timeout=timeout, request_save_on_cell_execute=True,

@@ -25,6 +25,8 @@ class SandboxApp:
 
     def handle(self, req: Request) -> Response:
         """Answer one request; never raises."""
+        if ids.normalise_path(req.path).startswith("/_sandbox/"):
+            return self.admin(req, ids.normalise_path(req.path))  # controls are not counted as calls
         try:
             resp = self._handle(req)
         except (ValueError, KeyError, TypeError) as exc:  # malformed input must not kill the server
@@ -36,8 +38,6 @@ class SandboxApp:
 
     def _handle(self, req: Request) -> Response:
         path = ids.normalise_path(req.path)
-        if path.startswith("/_sandbox/"):
-            return self.admin(req, path)
         if (answer := identity.handle(req, self.state, self.tokens)) is not None:
             self.stats["identity"] += 1
             return answer

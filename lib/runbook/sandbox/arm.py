@@ -488,7 +488,8 @@ class Arm:
             if expand:
                 definition = self.state.get(obj["properties"]["registrationDefinitionId"])
                 if definition:
-                    out = {**out, "properties": {**out["properties"], "registrationDefinition": {"properties": definition["properties"], "id": definition["id"], "type": definition["type"], "name": definition["name"]}}}
+                    dprops = {**definition["properties"], "manageeTenantId": self.state.tenant_id, "manageeTenantName": self.state.tenant_name}
+                    out = {**out, "properties": {**out["properties"], "registrationDefinition": {"properties": dprops, "id": definition["id"], "type": definition["type"], "name": definition["name"]}}}
             return out
         if ap.is_collection and req.method == "GET":
             return self.page(req, [view(o) for o in self.state.children(ap.scope + "/providers/Microsoft.ManagedServices/registrationAssignments")])
@@ -527,7 +528,7 @@ class Arm:
             if tier not in ("Free", "Standard"):
                 return arm_error(400, "InvalidInputJson", "properties.pricingTier must be 'Free' or 'Standard'.")
             stored = self.state.get(f"{ap.scope}/providers/Microsoft.Security/pricings/{plan}") or {"_trial_start": None}
-            stored.update({"id": f"{ap.scope}/providers/Microsoft.Security/pricings/{plan}", "_tier": tier, "_subPlan": props.get("subPlan"), "_extensions": props.get("extensions")})
+            stored.update({"id": f"{ap.scope}/providers/Microsoft.Security/pricings/{plan}", "_tier": tier, "_given": {k: v for k, v in props.items() if k in ("subPlan", "enforce", "extensions")}})
             if tier == "Standard" and stored.get("_trial_start") is None:
                 stored["_trial_start"] = datetime.now(timezone.utc).isoformat()
             if tier == "Standard":
@@ -538,6 +539,22 @@ class Arm:
         if req.method == "DELETE":
             self.state.delete_tree(f"{ap.scope}/providers/Microsoft.Security/pricings/{plan}")
             return Response(200)
+        return None
+
+    def type_microsoft_insights_actiongroups(self, req: Request, ap: ids.ArmPath, spec: specs.TypeSpec) -> Response | None:
+        """Action groups: Azure marks e-mail and SMS receivers Enabled and the group enabled."""
+        if req.method == "PUT":
+            body = req.json()
+            props = body.get("properties") or {}
+            if not props.get("groupShortName") or len(props["groupShortName"]) > 12:
+                return arm_error(400, "InvalidRequestContent", "properties.groupShortName is required and must be at most 12 characters.")
+            for kind in ("emailReceivers", "smsReceivers"):
+                for receiver in props.get(kind) or []:
+                    receiver.setdefault("status", "Enabled")
+            for kind in ("emailReceivers", "smsReceivers", "webhookReceivers", "itsmReceivers", "azureAppPushReceivers", "automationRunbookReceivers", "voiceReceivers", "logicAppReceivers", "azureFunctionReceivers", "armRoleReceivers", "eventHubReceivers"):
+                props.setdefault(kind, [])
+            props.setdefault("enabled", True)
+            return self.put(replace(req, body=json.dumps({**body, "properties": props}).encode()), ap, spec, self.state.get(ap.path))
         return None
 
     def pricing(self, scope: str, plan: str) -> dict:
@@ -553,10 +570,8 @@ class Arm:
             props["freeTrialRemainingTime"] = "P30D"
         if tier == "Standard":
             props["enablementTime"] = stored.get("_enabled")
-        if stored.get("_subPlan"):
-            props["subPlan"] = stored["_subPlan"]
-        if stored.get("_extensions"):
-            props["extensions"] = stored["_extensions"]
+        props.update(stored.get("_given") or {})
+        props["resourcesCoverageStatus"] = "FullyCovered" if tier == "Standard" else "NotCovered"
         props["deprecated"] = False
         return {"id": f"{scope}/providers/Microsoft.Security/pricings/{plan}", "name": plan, "type": "Microsoft.Security/pricings", "properties": props}
 
@@ -583,6 +598,8 @@ class Arm:
             props.setdefault("scope", ap.scope)
             props.setdefault("enforcementMode", "Default")
             props.setdefault("notScopes", [])
+            existing = self.state.get(ap.path)
+            props["instanceId"] = existing["properties"]["instanceId"] if existing else str(uuid.uuid4())
             return self.put(replace(req, body=json.dumps({**body, "properties": props}).encode()), ap, spec, self.state.get(ap.path))
         if ap.is_collection:
             expr = req.query.get("$filter") or ""
@@ -599,7 +616,13 @@ class Arm:
             for field_ in ("category", "amount", "timeGrain", "timePeriod"):
                 if field_ not in props:
                     return arm_error(400, "InvalidBudget", f"The property 'properties.{field_}' is required.")
-            return self.put(req, ap, spec, existing, extra={"eTag": f'"{uuid.uuid4().hex[:16]}"'})
+            spend = {"amount": 0.0, "unit": "EUR"}
+            answer = self.put(req, ap, spec, existing, extra={"eTag": f'"{uuid.uuid4().hex[:15]}"'})
+            if answer.status in (200, 201):
+                stored = self.state.get(ap.path)
+                stored["properties"]["currentSpend"] = spend
+                answer.body = self.view(stored)
+            return answer
         return None
 
     # ------------------------------------------------------------------ queries

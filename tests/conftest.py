@@ -1,0 +1,81 @@
+"""Shared fixtures: a sandbox tenant on a free port, SDK clients for it, isolated evidence folders."""
+from __future__ import annotations
+
+import json
+import shutil
+import ssl
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from runbook import PROJECT_ROOT
+from runbook.clients import Clients, sandbox_target
+from runbook.sandbox import Faults, Sandbox
+
+DEMO_SUBS = ["1a2b3c4d-0001-4e5f-8a9b-0c1d2e3f4a01", "1a2b3c4d-0002-4e5f-8a9b-0c1d2e3f4a02", "1a2b3c4d-0003-4e5f-8a9b-0c1d2e3f4a03"]
+SEED = PROJECT_ROOT.parent / "shared" / "seed" / "onboarding-checklist-template.md"
+
+
+class SandboxHandle:
+    """A running sandbox plus helpers to switch faults and read call counts over its admin API."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self.conn = sandbox.connection
+        self.url = self.conn.url
+        self.connection_file = sandbox.state_dir / "connection.json"
+        self._ctx = ssl.create_default_context(cafile=self.conn.ca_path)
+
+    def admin(self, method: str, path: str, body: dict | None = None) -> dict:
+        req = urllib.request.Request(self.url + path, method=method, data=json.dumps(body).encode() if body is not None else None)
+        with urllib.request.urlopen(req, context=self._ctx) as resp:
+            return json.loads(resp.read() or b"{}")
+
+    def set_faults(self, **switches) -> None:
+        self.admin("PUT", "/_sandbox/faults", Faults(**switches).to_dict())
+
+    def stats(self) -> dict:
+        return self.admin("GET", "/_sandbox/stats")
+
+    def clients(self) -> Clients:
+        return Clients(sandbox_target(self.connection_file))
+
+    @property
+    def state(self):
+        return self.sandbox.app.state
+
+
+@pytest.fixture
+def sandbox(tmp_path_factory, monkeypatch) -> SandboxHandle:
+    """A fresh demo sandbox for one test, registered as the runbook's sandbox ($RUNBOOK_SANDBOX)."""
+    sb = Sandbox("demo", tmp_path_factory.mktemp("sandbox"))
+    sb.start()
+    handle = SandboxHandle(sb)
+    monkeypatch.setenv("RUNBOOK_SANDBOX", str(handle.connection_file))
+    yield handle
+    sb.stop()
+
+
+@pytest.fixture
+def clients(sandbox) -> Clients:
+    """SDK clients authenticated against the sandbox with a real ClientSecretCredential."""
+    return sandbox.clients()
+
+
+@pytest.fixture
+def evidence_dir(tmp_path, monkeypatch) -> Path:
+    """An empty evidence root for one test."""
+    d = tmp_path / "evidence"
+    monkeypatch.setenv("RUNBOOK_EVIDENCE_DIR", str(d))
+    return d
+
+
+@pytest.fixture
+def params_dir(tmp_path, monkeypatch) -> Path:
+    """A parameters folder holding a copy of demo.yml, for tests that edit parameters."""
+    d = tmp_path / "parameters"
+    d.mkdir()
+    shutil.copy(PROJECT_ROOT / "parameters" / "demo.yml", d / "demo.yml")
+    monkeypatch.setenv("RUNBOOK_PARAMETERS_DIR", str(d))
+    return d

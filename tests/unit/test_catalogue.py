@@ -1,0 +1,49 @@
+"""The catalogue holds every line of the seed checklist, in order, with stage, role, tiers and kind."""
+import re
+
+from runbook import catalogue
+from tests.conftest import SEED
+
+
+def seed_lines() -> list[tuple[int, str]]:
+    """(stage, text) of every checkbox line in the seed file."""
+    stage, out = None, []
+    for line in SEED.read_text().splitlines():
+        m = re.match(r"### Stage (\d)", line)
+        if m:
+            stage = int(m.group(1))
+        m = re.match(r"\s*- \[ \] (.*)$", line)
+        if m:
+            out.append((stage, m.group(1).rstrip()))
+    return out
+
+
+def test_every_seed_line_is_an_item_in_order():
+    items = catalogue.load().items
+    assert [(i.stage, i.text.rstrip()) for i in items] == seed_lines()
+
+
+def test_stage_sizes_match_the_seed():
+    cat = catalogue.load()
+    assert [len(cat.for_stage(n)) for n in range(5)] == [2, 5, 11, 15, 7]
+
+
+def test_roles_match_the_seed_prefix():
+    for item in catalogue.load().items:
+        assert item.text.startswith(item.role), item.id
+
+
+def test_tier_rules():
+    cat = catalogue.load()
+    assert cat.item("s3-backup-deployed").tiers == ("Full Stack",)
+    assert cat.item("s3-patching-deployed").tiers == ("Full Stack",)
+    assert set(cat.item("s3-defender-enabled").tiers) == {"Premium", "Full Stack"}
+    assert cat.item("s0-signed-sla").tiers == catalogue.TIERS
+
+
+def test_kinds_and_ids():
+    cat = catalogue.load()
+    assert cat.item("s0-signed-sla").kind == "attested"
+    assert cat.item("s0-msp-authorized").kind == "automated"
+    assert all(re.fullmatch(r"s\d-[a-z0-9-]+", i.id) and i.id.startswith(f"s{i.stage}-") for i in cat.items)
+    assert {i.kind for i in cat.items} <= set(catalogue.KINDS)

@@ -1,0 +1,83 @@
+"""Evidence: manifests and the hash chain catch edits, deletions and additions; the scanner finds secrets."""
+import json
+
+import pytest
+
+from runbook import evidence
+
+
+def make_run(customer: str, stage: int, content: str = "ok") -> str:
+    run_id, d = evidence.new_run(customer, stage)
+    (d / "results.json").write_text(json.dumps({"content": content}))
+    (d / "notes.txt").write_text(content)
+    evidence.write_manifest(customer, d, {"stage": stage, "status": "complete"})
+    return run_id
+
+
+@pytest.fixture
+def three_runs(evidence_dir):
+    ids = [make_run("acme", n) for n in range(3)]
+    return evidence_dir / "acme", ids
+
+
+def test_intact_chain_verifies(three_runs):
+    assert evidence.verify("acme") == []
+    base, ids = three_runs
+    m = json.loads((base / ids[1] / "manifest.json").read_text())
+    assert m["previous_manifest"]["run_id"] == ids[0] and len(m["files"]) == 2
+
+
+def test_edited_file_is_detected(three_runs):
+    base, ids = three_runs
+    (base / ids[1] / "notes.txt").write_text("tampered")
+    assert evidence.verify("acme") == [f"{ids[1]}: notes.txt was changed after archiving (SHA-256 differs)"]
+
+
+def test_missing_and_extra_files_are_detected(three_runs):
+    base, ids = three_runs
+    (base / ids[0] / "notes.txt").unlink()
+    (base / ids[2] / "extra.txt").write_text("x")
+    problems = evidence.verify("acme")
+    assert f"{ids[0]}: notes.txt is missing" in problems and f"{ids[2]}: extra.txt is not in the manifest" in problems
+
+
+def test_deleted_run_breaks_the_chain(three_runs):
+    import shutil
+    base, ids = three_runs
+    shutil.rmtree(base / ids[1])
+    assert any("a run is missing" in p for p in evidence.verify("acme"))
+
+
+def test_edited_manifest_breaks_the_chain(three_runs):
+    base, ids = three_runs
+    m = base / ids[0] / "manifest.json"
+    m.write_text(m.read_text().replace('"complete"', '"edited"'))
+    assert any(p.startswith(f"{ids[0]}: manifest.json was changed") for p in evidence.verify("acme"))
+
+
+def test_no_evidence_is_a_problem(evidence_dir):
+    assert evidence.verify("nobody")
+
+
+@pytest.mark.parametrize("text,kind", [
+    ("token eyJhbGciOiJIUzI1NiJ9.eyJvaWQiOiJ4eHh4eHh4In0.c2lnbmF0dXJlc2lnbmF0dXJl", "bearer token"),
+    ("Authorization: Bearer abcdefghijklmnopqrstuvwxyz012345", "authorization header"),
+    ("secret was Xy78Q~abcdefghijklmnopqrstuvwxyz0123456 ok", "Entra ID client secret"),
+    ("DefaultEndpointsProtocol=https;AccountName=st;AccountKey=c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0==", "storage connection string"),
+    ("https://st.blob.core.windows.net/c?sv=2022-11-02&sig=AbCdEfGhIjKlMnOpQrStUv%3D", "SAS token"),
+    ("password = hunter2hunter2", "password assignment"),
+    ("File /home/eva/project/x.py", "absolute home path"),
+    ("see /root/.cache/thing", "absolute home path"),
+])
+def test_scanner_finds_secrets(text, kind):
+    kinds = [f.kind for f in evidence.scan_text(text, "f")]
+    assert kind in kinds
+
+
+def test_scanner_leaves_clean_text_alone():
+    clean = "Subscription 1a2b3c4d-0001-4e5f-8a9b-0c1d2e3f4a01 has Owner for principal 9a2e4c61-7b3d-4f85-a1c9-0d6e8f2b5a73; secret stored at file:.secrets/demo-app-secret"
+    assert evidence.scan_text(clean, "f") == []
+
+
+def test_scanner_finds_a_known_secret_value():
+    assert [f.kind for f in evidence.scan_text("leak: plainvalue123", "f", ("plainvalue123",))] == ["known secret value"]

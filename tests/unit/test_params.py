@@ -1,0 +1,93 @@
+"""Parameter files: bad input names file, field and fix; secrets are refused; no Azure call is made."""
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from runbook import params
+from runbook.cli import main
+
+
+def write(params_dir, **changes):
+    data = yaml.safe_load((params_dir / "demo.yml").read_text())
+    for key, value in changes.items():
+        if value is None:
+            data.pop(key)
+        else:
+            data[key] = value
+    (params_dir / "demo.yml").write_text(yaml.safe_dump(data))
+
+
+def error_of(customer="demo") -> str:
+    with pytest.raises(params.ParameterError) as exc:
+        params.load(customer)
+    return str(exc.value)
+
+
+def test_demo_parameters_are_valid():
+    p = params.load("demo")
+    assert p.tier == "Full Stack" and len(p.subscription_ids) == 3 and p.target == "sandbox"
+
+
+def test_wrong_guid_names_file_field_and_fix(params_dir):
+    write(params_dir, tenant_id="not-a-guid")
+    msg = error_of()
+    assert "demo.yml" in msg and "'tenant_id'" in msg and "not a GUID" in msg and "Fix:" in msg and "Directory (tenant) ID" in msg
+
+
+def test_unknown_tier(params_dir):
+    write(params_dir, tier="Gold")
+    msg = error_of()
+    assert "'tier'" in msg and "CSP, Premium, Full Stack" in msg
+
+
+def test_missing_field(params_dir):
+    write(params_dir, sla_project_number=None)
+    assert "'sla_project_number' is missing" in error_of()
+
+
+def test_typo_field_is_reported(params_dir):
+    write(params_dir, tenantid="x")
+    assert "'tenantid' is not a known field" in error_of()
+
+
+def test_literal_secret_is_refused(params_dir):
+    write(params_dir, credential={"client_id": "3c9f7e21-5a84-4d6b-b0e2-8f1a6c4d9e57", "client_secret": "abc8Q~supersecretvalue"})
+    msg = error_of()
+    assert "credential.client_secret" in msg and "literal secret" in msg and "supersecretvalue" not in msg
+
+
+def test_secret_reference_is_accepted(params_dir):
+    write(params_dir, credential={"client_id": "3c9f7e21-5a84-4d6b-b0e2-8f1a6c4d9e57", "client_secret": {"env": "RUNBOOK_SECRET"}})
+    assert params.load("demo").credential.client_secret.describe() == "env:RUNBOOK_SECRET"
+
+
+def test_attestation_rules(params_dir):
+    write(params_dir, attestations={"s9-nonsense": {"by": "x", "at": "2026-01-01", "reference": "r"}})
+    assert "unknown checklist item(s) s9-nonsense" in error_of()
+    write(params_dir, attestations={"s0-signed-sla": {"by": "x", "at": "2026-01-01", "reference": "r", "status": "not-required"}})
+    assert "needs a reason" in error_of()
+
+
+def test_customer_must_match_file_name(params_dir):
+    write(params_dir, customer="other")
+    assert "field 'customer' is 'other' but the file is demo.yml" in error_of()
+
+
+def test_missing_file():
+    assert "no such parameter file" in error_of("no-such-customer")
+
+
+def test_cli_exit_code_2_and_no_azure_call(params_dir, sandbox, evidence_dir, capsys):
+    write(params_dir, tenant_id="nope")
+    before = sandbox.stats()
+    assert main(["run", "demo", "--stage", "0"]) == 2
+    assert "'tenant_id'" in capsys.readouterr().err
+    assert sandbox.stats() == before  # not even a token request
+    assert not evidence_dir.exists()
+
+
+def test_params_validate_command():
+    out = subprocess.run([sys.executable, "-m", "runbook.cli", "params", "validate", "demo"], capture_output=True, text=True)
+    assert out.returncode == 0 and "is valid" in out.stdout
