@@ -1,0 +1,40 @@
+"""Notebooks are committed thin and clean: no outputs, one parameters cell, fixed kernel, one call per item."""
+import re
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from runbook import PROJECT_ROOT, catalogue
+
+NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob("*.ipynb"))
+
+
+def test_one_notebook_per_stage():
+    assert [p.name for p in NOTEBOOKS] == [s.notebook for s in catalogue.load().stages]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_without_outputs(path):
+    extra = "metadata.papermill cell.metadata.papermill cell.metadata.execution"
+    out = subprocess.run([sys.executable, "-m", "nbstripout", "--verify", "--extra-keys", extra, str(path)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_thin_and_parameterised(path):
+    nb = nbformat.read(path, as_version=4)
+    assert nb.metadata.kernelspec.name == "python3"
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1 and tagged[0] is code[0]
+    assert 'customer = "demo"' in tagged[0].source and "apply = False" in tagged[0].source
+    for cell in code[1:]:
+        lines = [ln for ln in cell.source.splitlines() if ln.strip()]
+        assert len(lines) <= 3, f"cell holds logic, move it to lib/: {cell.source!r}"
+        assert not re.search(r"^\s*(for|while|if|def|class|try)\b", cell.source, re.M)
+    stage = int(path.name[:2])
+    runs = re.findall(r'session\.run\("([a-z0-9-]+)"\)', "\n".join(c.source for c in code))
+    assert runs == [i.id for i in catalogue.load().for_stage(stage)]
+    assert sum(c.cell_type == "markdown" for c in nb.cells) >= len(runs) + 1

@@ -1,0 +1,97 @@
+"""The real stage notebooks run through papermill against the sandbox, and their evidence is archived."""
+import json
+
+import nbformat
+import pytest
+import yaml
+
+from runbook import evidence, params, runner, status
+from runbook.cli import main
+
+pytestmark = pytest.mark.notebooks
+FIXTURES = __import__("pathlib").Path(__file__).parent / "fixtures"
+
+
+def files_of(run_dir):
+    return sorted(p.name for p in run_dir.iterdir())
+
+
+def test_stage0_archives_notebook_html_results_and_manifest(sandbox, evidence_dir):
+    out = runner.run_stage("demo", 0)
+    assert out.status == "complete" and out.exit_code == 0
+    assert files_of(out.run_dir) == ["00-prerequisites.html", "00-prerequisites.ipynb", "manifest.json", "results.json"]
+    results = json.loads((out.run_dir / "results.json").read_text())
+    assert [(i["item_id"], i["status"]) for i in results["items"]] == [("s0-signed-sla", "fulfilled"), ("s0-msp-authorized", "fulfilled")]
+    assert results["items"][1]["observed"] and results["apply"] is False and results["runbook_version"]
+    html = (out.run_dir / "00-prerequisites.html").read_text()
+    assert "session.run(" not in html and "run_id = " not in html and "Intercept is authorized" in html
+    nb = nbformat.read(out.run_dir / "00-prerequisites.ipynb", as_version=4)
+    assert nb.metadata.papermill.input_path == "notebooks/00-prerequisites.ipynb"
+    assert evidence.verify("demo") == []
+
+
+def test_all_stages_in_order_with_evidence_chain(sandbox, evidence_dir):
+    outcomes = runner.run_all("demo", apply=True)
+    assert [o.status for o in outcomes] == ["complete", "complete", "complete", "complete", "incomplete"]
+    assert outcomes[-1].exit_code == 3
+    df = status.table("demo")
+    assert (df.status == "fulfilled").sum() == 39 and df.set_index("item").loc["s4-first-invoice"].status == "open"
+    assert status.checklist(params.load("demo")).count("[x]") == 39
+    assert evidence.verify("demo") == []
+    manifests = [json.loads((d / "manifest.json").read_text()) for d in evidence.runs("demo")]
+    assert [m["previous_manifest"]["run_id"] if m["previous_manifest"] else None for m in manifests] == [None] + [m["run_id"] for m in manifests[:-1]]
+
+
+def test_gate_blocks_until_forced(sandbox, evidence_dir, params_dir):
+    data = yaml.safe_load((params_dir / "demo.yml").read_text())
+    del data["attestations"]["s0-signed-sla"]
+    (params_dir / "demo.yml").write_text(yaml.safe_dump(data))
+    assert runner.run_stage("demo", 0).status == "incomplete"
+    with pytest.raises(runner.StageGateError) as exc:
+        runner.run_stage("demo", 1)
+    assert "s0-signed-sla (open)" in str(exc.value)
+    assert main(["run", "demo", "--stage", "1"]) == 3  # the CLI reports a closed gate as "stage incomplete"
+    forced = runner.run_stage("demo", 1, force=True)
+    results = json.loads((forced.run_dir / "results.json").read_text())
+    assert results["forced"] is True and results["blocking_items"] == ["s0-signed-sla (open)"]
+    assert "FORCED" in (forced.run_dir / "01-technical-onboarding.html").read_text()
+
+
+def test_failed_run_keeps_partial_evidence(sandbox, evidence_dir):
+    out = runner.run_stage("demo", 0, notebook=FIXTURES / "fails-midway.ipynb")
+    assert out.status == "failed" and "simulated failure" in out.error and out.exit_code == 1
+    results = json.loads((out.run_dir / "results.json").read_text())
+    assert [(i["item_id"], i["status"]) for i in results["items"]] == [("s0-signed-sla", "fulfilled"), ("s0-msp-authorized", "not-verified")]
+    assert results["items"][1]["summary"] == "the run failed before this item"
+    assert (out.run_dir / "fails-midway.ipynb").exists() and (out.run_dir / "fails-midway.html").exists()
+    assert evidence.verify("demo") == []
+
+
+def test_unreachable_sandbox_fails_the_run_with_a_clear_error(sandbox, evidence_dir, monkeypatch, tmp_path):
+    monkeypatch.setenv("RUNBOOK_SANDBOX", str(tmp_path / "nothing-here.json"))
+    out = runner.run_stage("demo", 0)
+    assert out.status == "failed" and "TargetError" in out.error and "runbook sandbox serve" in out.error
+    assert evidence.scan_files([out.run_dir / "00-prerequisites.ipynb"], out.run_dir) == []
+
+
+def test_secret_in_an_output_is_refused(sandbox, evidence_dir):
+    secret = __import__("pathlib").Path(sandbox.conn.secret_path).read_text()
+    with pytest.raises(evidence.EvidenceError) as exc:
+        runner.run_stage("demo", 0, notebook=FIXTURES / "leaks-secret.ipynb")
+    assert "refused to archive" in str(exc.value) and "Entra ID client secret" in str(exc.value)
+    (run_dir,) = evidence.runs("demo")
+    assert files_of(run_dir) == ["manifest.json", "results.json"]
+    assert json.loads((run_dir / "results.json").read_text())["status"] == "refused"
+    for f in run_dir.iterdir():
+        assert secret not in f.read_text()
+
+
+def test_cli_run_status_checklist(sandbox, evidence_dir, capsys):
+    assert main(["run", "demo", "--stage", "0"]) == 0
+    assert "stage 0: complete" in capsys.readouterr().out
+    assert main(["status", "demo", "--format", "json"]) == 3
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 40 and rows[0]["status"] == "fulfilled"
+    assert main(["checklist", "demo"]) == 0
+    assert "   - [x] CSM >> Sales received a signed SLA" in capsys.readouterr().out
+    assert main(["evidence", "verify", "demo"]) == 0
