@@ -45,6 +45,24 @@ class SandboxHandle:
     def state(self):
         return self.sandbox.app.state
 
+    def add_principal(self, name: str, role: str | None = None, scope: str | None = None) -> tuple[str, str, str]:
+        """A new app + service principal with a secret (and optionally a role at a scope): (client id, secret, object id)."""
+        from runbook.sandbox import graph
+        from runbook.sandbox.fixtures import _role_assignment
+        from runbook.sandbox.identity import new_client_secret
+        app = graph.new_application(self.state, name)
+        sp = graph.new_service_principal(self.state, app)
+        secret = new_client_secret()
+        self.state.add_secret(app["appId"], secret)
+        if role:
+            self.state.put(_role_assignment(scope, sp["id"], role))
+        return app["appId"], secret, sp["id"]
+
+    def credential(self, client_id: str, secret: str):
+        """A real ClientSecretCredential for a sandbox principal."""
+        from azure.identity import ClientSecretCredential
+        return ClientSecretCredential(self.conn.tenant_id, client_id, secret, authority=self.url, disable_instance_discovery=True, connection_verify=self.conn.ca_path)
+
 
 @pytest.fixture
 def sandbox(tmp_path_factory, monkeypatch) -> SandboxHandle:

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import os
+import ssl
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 
 from azure.core.credentials import TokenCredential
@@ -117,19 +117,18 @@ class Clients:
         from azure.mgmt.consumption import ConsumptionManagementClient
         return ConsumptionManagementClient(self.target.credential, subscription_id, **self._kw())
 
-    @cached_property
-    def graph_http(self):
-        """An httpx client trusting the target's CA, for Microsoft Graph."""
-        import httpx
-        return httpx.AsyncClient(verify=self.target.verify, timeout=30)
-
     def graph(self):
         """GraphServiceClient pointed at the target's Graph endpoint."""
         from kiota_authentication_azure.azure_identity_authentication_provider import AzureIdentityAuthenticationProvider
         from msgraph import GraphRequestAdapter, GraphServiceClient
         import httpx
 
-        provider = AzureIdentityAuthenticationProvider(self.target.credential, scopes=[GRAPH_SCOPE], allowed_hosts=[self.target.graph_url.split("//", 1)[1].split("/")[0]] if self.target.kind == "sandbox" else None)
-        adapter = GraphRequestAdapter(provider, client=httpx.AsyncClient(verify=self.target.verify, timeout=30))
+        from urllib.parse import urlparse
+
+        # kiota sends the token only to hosts it knows; the sandbox's host must be named explicitly
+        hosts = [urlparse(self.target.graph_url).hostname] if self.target.kind == "sandbox" else ["graph.microsoft.com"]
+        provider = AzureIdentityAuthenticationProvider(self.target.credential, scopes=[GRAPH_SCOPE], allowed_hosts=hosts)
+        verify = ssl.create_default_context(cafile=self.target.ca_path) if self.target.ca_path else True
+        adapter = GraphRequestAdapter(provider, client=httpx.AsyncClient(verify=verify, timeout=30))
         adapter.base_url = f"{self.target.graph_url}/v1.0"
         return GraphServiceClient(request_adapter=adapter)

@@ -85,7 +85,7 @@ def openid_configuration(base: str, tenant: str) -> dict:
 
 def token_error(code: str, aadsts: str, description: str, status: int = 400) -> Response:
     """An OAuth error answer as Entra ID sends it."""
-    return Response(status, {"error": code, "error_description": f"{aadsts}: {description}", "error_codes": [int(aadsts[5:])], "timestamp": time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime())})
+    return Response(status, {"error": code, "error_description": f"{aadsts}: {description}", "error_codes": [int(aadsts[6:])], "timestamp": time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime())})
 
 
 def handle(req: Request, state: State, issuer: TokenIssuer) -> Response | None:

@@ -80,12 +80,13 @@ _add(TypeSpec("Microsoft.Insights/actionGroups", ("2023-01-01", "2024-10-01-prev
 _add(TypeSpec("Microsoft.Insights/metricAlerts", ("2018-03-01", "2024-03-01-preview"), put_created=200))
 _add(TypeSpec("Microsoft.Insights/activityLogAlerts", ("2020-10-01", "2023-01-01-preview", "2017-04-01")))
 _add(TypeSpec("Microsoft.Insights/diagnosticSettings", ("2021-05-01-preview", "2017-05-01-preview"), put_created=200, tracked=False, patch=False))
-_add(TypeSpec("Microsoft.RecoveryServices/vaults", ("2026-11-01", "2025-02-01", "2024-10-01", "2024-04-01", "2023-04-01"), put_lro=True))
+_add(TypeSpec("Microsoft.RecoveryServices/vaults", ("2026-11-01", "2025-02-01", "2024-10-01", "2024-04-01", "2023-04-01"), put_lro=True, delete_lro=True))
 _add(TypeSpec("Microsoft.RecoveryServices/vaults/backupPolicies", ("2026-10-01", "2025-02-01", "2024-10-01", "2024-04-01", "2023-04-01"), put_created=200, tracked=False, patch=False))
 _add(TypeSpec("Microsoft.RecoveryServices/vaults/backupFabrics/protectionContainers/protectedItems", ("2026-10-01", "2025-02-01", "2024-10-01", "2024-04-01"), put_created=200, tracked=False, patch=False))
 _add(TypeSpec("Microsoft.Maintenance/maintenanceConfigurations", ("2023-04-01", "2023-10-01-preview", "2022-11-01-preview"), put_created=200))
 _add(TypeSpec("Microsoft.Maintenance/configurationAssignments", ("2023-04-01", "2023-10-01-preview", "2022-11-01-preview"), put_created=200, tracked=False, patch=False))
-_add(TypeSpec("Microsoft.Consumption/budgets", ("2024-08-01", "2023-11-01", "2023-05-01", "2021-10-01", "2019-10-01"), tracked=False, patch=False))
+# Budgets_Delete declares 200 only.
+_add(TypeSpec("Microsoft.Consumption/budgets", ("2024-08-01", "2023-11-01", "2023-05-01", "2021-10-01", "2019-10-01"), delete_codes=(200, 200), tracked=False, patch=False))
 
 # Paths served by Microsoft.Resources itself, each with its own api-version set.
 RESOURCES_API = ("2025-04-01", "2024-11-01", "2024-07-01", "2024-03-01", "2023-07-01", "2022-09-01", "2021-04-01", "2020-06-01")

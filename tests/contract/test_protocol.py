@@ -1,0 +1,168 @@
+"""ARM protocol behaviour: api-versions, paths, auth, errors, paging, long-running operations, locks."""
+import time
+
+import pytest
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+
+from runbook.clients import ARM_SCOPE
+from tests.conftest import DEMO_SUBS
+from tests.contract.http import Raw
+
+SUB = DEMO_SUBS[0]
+RG_PATH = f"/subscriptions/{SUB}/resourceGroups/rg-prod-web"
+
+
+@pytest.fixture
+def raw(sandbox):
+    r = Raw(sandbox)
+    yield r
+    r.close()
+
+
+def error_code(resp):
+    return resp.json()["error"]["code"]
+
+
+def test_api_version_is_required_and_checked(raw):
+    assert error_code(raw("GET", RG_PATH)) == "MissingApiVersionParameter"
+    bad = raw("GET", RG_PATH + "?api-version=2099-01-01")
+    assert bad.status_code == 400 and error_code(bad) == "InvalidApiVersionParameter" and "2025-04-01" in bad.json()["error"]["message"]
+    bad = raw("GET", f"/subscriptions/{SUB}/providers/Microsoft.Security/pricings?api-version=2099-01-01")
+    assert bad.status_code == 400 and error_code(bad) == "NoRegisteredProviderFound"
+
+
+def test_paths_are_case_insensitive_and_slashes_collapse(raw):
+    for path in (RG_PATH.upper().replace("SUBSCRIPTIONS", "subscriptions"), "//" + RG_PATH.replace("resourceGroups", "resourcegroups//").lstrip("/")):
+        resp = raw("GET", path + "?api-version=2025-04-01")
+        assert resp.status_code == 200, path
+        assert resp.json()["id"] == RG_PATH  # stored casing comes back
+
+
+def test_missing_or_forged_token_is_401(raw):
+    resp = raw("GET", RG_PATH + "?api-version=2025-04-01", token=None)
+    assert resp.status_code == 401 and error_code(resp) == "InvalidAuthenticationToken" and "WWW-Authenticate" in resp.headers
+    head, body, _sig = raw.token.split(".")
+    assert raw("GET", RG_PATH + "?api-version=2025-04-01", token=f"{head}.{body}.forged").status_code == 401
+
+
+def test_role_assignments_are_enforced(sandbox, raw):
+    client_id, secret, oid = sandbox.add_principal("reader", "Reader", f"/subscriptions/{SUB}")
+    token = sandbox.credential(client_id, secret).get_token(ARM_SCOPE).token
+    assert raw("GET", RG_PATH + "?api-version=2025-04-01", token=token).status_code == 200
+    denied = raw("PUT", RG_PATH + "?api-version=2025-04-01", {"location": "westeurope"}, token=token)
+    assert denied.status_code == 403 and error_code(denied) == "AuthorizationFailed"
+    assert "Microsoft.Resources/subscriptions/resourceGroups/write" in denied.json()["error"]["message"] and oid in denied.json()["error"]["message"]
+    subs = raw("GET", "/subscriptions?api-version=2022-12-01", token=token).json()["value"]
+    assert [s["subscriptionId"] for s in subs] == [SUB]  # only what the principal can see
+
+
+def test_contributor_cannot_assign_roles(sandbox, raw):
+    client_id, secret, _ = sandbox.add_principal("contrib", "Contributor", f"/subscriptions/{SUB}")
+    token = sandbox.credential(client_id, secret).get_token(ARM_SCOPE).token
+    body = {"properties": {"roleDefinitionId": "acdd72a7-3385-48ef-bd42-f606fba81ae7", "principalId": "ce2ce14e-85d7-4629-bdbc-454d0519d987"}}
+    resp = raw("PUT", f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleAssignments/05c5a614-a7d6-4502-b150-c2fb455033ff?api-version=2022-04-01", body, token=token)
+    assert resp.status_code == 403 and "Microsoft.Authorization/roleAssignments/write" in resp.json()["error"]["message"]
+
+
+def test_wrong_secret_is_refused_by_the_token_endpoint(sandbox):
+    from azure.core.exceptions import ClientAuthenticationError
+    with pytest.raises(ClientAuthenticationError) as exc:
+        sandbox.credential(sandbox.conn.client_id, "wrong-secret").get_token(ARM_SCOPE)
+    assert "AADSTS7000215" in str(exc.value)
+
+
+def test_not_found_codes(raw):
+    assert error_code(raw("GET", f"/subscriptions/{SUB}/resourceGroups/nope?api-version=2025-04-01")) == "ResourceGroupNotFound"
+    assert error_code(raw("GET", f"{RG_PATH}/providers/Microsoft.Web/sites/nope?api-version=2024-04-01")) == "ResourceNotFound"
+    assert error_code(raw("GET", "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups?api-version=2025-04-01")) == "SubscriptionNotFound"
+    assert raw("HEAD", f"/subscriptions/{SUB}/resourceGroups/nope?api-version=2025-04-01").status_code == 404
+    assert raw("HEAD", RG_PATH + "?api-version=2025-04-01").status_code == 204
+
+
+def test_paging_with_next_link(raw, clients):
+    first = raw("GET", f"/subscriptions/{SUB}/resources?api-version=2025-04-01&$top=10").json()
+    seen, page = list(first["value"]), first
+    while "nextLink" in page:
+        assert page["nextLink"].startswith(raw.base + "/")
+        page = raw("GET", page["nextLink"]).json()
+        seen += page["value"]
+    via_sdk = [r.id for r in clients.resource(SUB).resources.list(top=7)]
+    assert len(seen) == len(via_sdk) == 35 and len({r["id"] for r in seen}) == 35
+
+
+def test_filter_by_tag_and_type(clients):
+    rc = clients.resource(SUB)
+    managed = [r.name for r in rc.resources.list(filter="tagName eq 'Intercept' and tagValue eq 'Managed'")]
+    assert "vm-contoso-dc-01" in managed and "sql-contoso-prod" in managed  # tag names and values match case-insensitively
+    vms = list(rc.resources.list(filter="resourceType eq 'Microsoft.Compute/virtualMachines'"))
+    assert len(vms) == 5
+
+
+def test_resource_group_delete_is_a_long_running_operation(raw, clients):
+    resp = raw("DELETE", RG_PATH + "?api-version=2025-04-01")
+    assert resp.status_code == 202 and "Retry-After" in resp.headers
+    poll = raw("GET", resp.headers["Location"])
+    assert poll.status_code == 202
+    assert raw("GET", resp.headers["Location"]).status_code == 200
+    assert raw("GET", RG_PATH + "?api-version=2025-04-01").status_code == 404
+    assert raw("GET", f"{RG_PATH}/providers/Microsoft.Web/sites/app-contoso-shop-01?api-version=2024-04-01").status_code == 404  # cascade
+    rc = clients.resource(SUB)
+    rc.resource_groups.begin_delete("rg-prod-data").result()
+    assert not rc.resource_groups.check_existence("rg-prod-data")
+
+
+def test_failed_long_running_operation_surfaces_in_the_sdk(sandbox, clients):
+    sandbox.set_faults(lro_fail_types=["Microsoft.RecoveryServices/vaults"])
+    body = {"location": "westeurope", "sku": {"name": "Standard"}, "properties": {}}
+    rid = f"{RG_PATH}/providers/Microsoft.RecoveryServices/vaults/rsv-x"
+    with pytest.raises(HttpResponseError) as exc:
+        clients.resource(SUB).resources.begin_create_or_update_by_id(rid, body, api_version="2026-11-01").result()
+    assert "failed" in str(exc.value).lower()
+
+
+def test_read_only_lock_blocks_writes_with_scope_locked(raw, clients):
+    locks = clients.locks(SUB)
+    locks.management_locks.create_or_update_at_resource_group_level("rg-prod-web", "freeze", {"level": "ReadOnly"})
+    site = f"{RG_PATH}/providers/Microsoft.Web/sites/app-contoso-shop-01"
+    resp = raw("PATCH", f"{site}/providers/Microsoft.Resources/tags/default?api-version=2025-04-01", {"operation": "Merge", "properties": {"tags": {"a": "b"}}})
+    assert resp.status_code == 409 and error_code(resp) == "ScopeLocked" and "rg-prod-web" in resp.json()["error"]["message"]
+    assert raw("GET", f"{site}?api-version=2024-04-01").status_code == 200  # reads still work
+    assert error_code(raw("DELETE", RG_PATH + "?api-version=2025-04-01")) == "ScopeLocked"
+    locks.management_locks.delete_at_resource_group_level("rg-prod-web", "freeze")
+    assert raw("PATCH", f"{site}/providers/Microsoft.Resources/tags/default?api-version=2025-04-01", {"operation": "Merge", "properties": {"tags": {"a": "b"}}}).status_code == 200
+
+
+def test_tag_operations_merge_replace_delete(clients):
+    rc = clients.resource(SUB)
+    rid = f"{RG_PATH}/providers/Microsoft.Web/sites/app-contoso-api-01"
+    tags = rc.tags.begin_update_at_scope(rid, {"operation": "Merge", "properties": {"tags": {"ENV": "production", "owner": "eva"}}}).result().properties.tags
+    assert tags == {"env": "production", "owner": "eva"}  # existing key casing kept, value updated
+    tags = rc.tags.begin_update_at_scope(rid, {"operation": "Delete", "properties": {"tags": {"owner": "eva"}}}).result().properties.tags
+    assert tags == {"env": "production"}
+    tags = rc.tags.begin_update_at_scope(rid, {"operation": "Replace", "properties": {"tags": {"only": "this"}}}).result().properties.tags
+    assert tags == {"only": "this"} and rc.tags.get_at_scope(rid).properties.tags == {"only": "this"}
+
+
+def test_defender_pricing_computes_trial_fields(clients):
+    sec = clients.security(SUB)
+    scope = f"subscriptions/{SUB}"
+    before = sec.pricings.get(scope, "SqlServers")
+    assert before.pricing_tier == "Free" and before.free_trial_remaining_time.days == 30
+    after = sec.pricings.update(scope, "SqlServers", {"pricing_tier": "Standard"})
+    assert after.pricing_tier == "Standard" and after.enablement_time is not None
+    assert 29 <= after.free_trial_remaining_time.days <= 30
+    assert len(sec.pricings.list(scope).value) >= 10
+
+
+def test_unknown_type_and_namespace(raw):
+    assert error_code(raw("GET", f"{RG_PATH}/providers/Microsoft.Web/nonsense/x?api-version=2024-04-01")) == "InvalidResourceType"
+    assert error_code(raw("GET", f"{RG_PATH}/providers/Contoso.Nothing/things/x?api-version=2024-04-01")) == "InvalidResourceNamespace"
+
+
+def test_every_response_carries_request_ids(raw):
+    resp = raw("GET", RG_PATH + "?api-version=2025-04-01")
+    assert resp.headers["x-ms-request-id"] and resp.headers["x-ms-correlation-request-id"]
+    assert int(resp.headers["x-ms-ratelimit-remaining-subscription-reads"]) > 0
+    start = time.monotonic()
+    assert raw("GET", "/tenants?api-version=2022-12-01").json()["value"][0]["tenantId"]
+    assert time.monotonic() - start < 2
