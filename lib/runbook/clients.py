@@ -1,8 +1,12 @@
 """One factory for every Azure SDK client, for the sandbox tenant or real Azure from the same settings."""
 from __future__ import annotations
 
+import asyncio
 import os
 import ssl
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +15,7 @@ from azure.identity import ClientSecretCredential, DefaultAzureCredential
 
 from . import PROJECT_ROOT
 
+T = TypeVar("T")
 ARM_SCOPE = "https://management.azure.com/.default"
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 SANDBOX_CONNECTION_ENV = "RUNBOOK_SANDBOX"
@@ -117,18 +122,31 @@ class Clients:
         from azure.mgmt.consumption import ConsumptionManagementClient
         return ConsumptionManagementClient(self.target.credential, subscription_id, **self._kw())
 
-    def graph(self):
-        """GraphServiceClient pointed at the target's Graph endpoint."""
+    def _graph(self, http):
+        """GraphServiceClient over an httpx client, pointed at the target's Graph endpoint."""
+        from urllib.parse import urlparse
+
         from kiota_authentication_azure.azure_identity_authentication_provider import AzureIdentityAuthenticationProvider
         from msgraph import GraphRequestAdapter, GraphServiceClient
-        import httpx
-
-        from urllib.parse import urlparse
 
         # kiota sends the token only to hosts it knows; the sandbox's host must be named explicitly
         hosts = [urlparse(self.target.graph_url).hostname] if self.target.kind == "sandbox" else ["graph.microsoft.com"]
         provider = AzureIdentityAuthenticationProvider(self.target.credential, scopes=[GRAPH_SCOPE], allowed_hosts=hosts)
-        verify = ssl.create_default_context(cafile=self.target.ca_path) if self.target.ca_path else True
-        adapter = GraphRequestAdapter(provider, client=httpx.AsyncClient(verify=verify, timeout=30))
+        adapter = GraphRequestAdapter(provider, client=http)
         adapter.base_url = f"{self.target.graph_url}/v1.0"
         return GraphServiceClient(request_adapter=adapter)
+
+    def run_graph(self, work: Callable[[object], Awaitable[T]]) -> T:
+        """Run async Graph work to completion from sync code (also inside Jupyter's running loop)."""
+        import httpx
+
+        async def main() -> T:
+            verify = ssl.create_default_context(cafile=self.target.ca_path) if self.target.ca_path else True
+            async with httpx.AsyncClient(verify=verify, timeout=30) as http:
+                return await work(self._graph(http))
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(main())
+        with ThreadPoolExecutor(max_workers=1) as pool:  # a notebook kernel already runs a loop
+            return pool.submit(asyncio.run, main()).result()

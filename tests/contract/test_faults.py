@@ -19,7 +19,7 @@ def tag_all(clients, n: int) -> int:
 
 def test_429_storm_is_survived_with_retry_after(sandbox, clients):
     # a small write bucket refilling fast: many 429s, each asking for a short wait
-    sandbox.set_faults(throttle=True, write_capacity=3, write_refill=10.0)
+    sandbox.set_faults(throttle=True, write_capacity=3, write_refill=10.0, fractional_retry_after=True)
     start = time.monotonic()
     done = tag_all(clients, 15)
     elapsed = time.monotonic() - start

@@ -1,6 +1,4 @@
 """Microsoft Graph endpoints used for the app registration, driven by msgraph-sdk."""
-import asyncio
-
 import pytest
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from msgraph.generated.applications.applications_request_builder import ApplicationsRequestBuilder
@@ -24,7 +22,7 @@ async def scenario(graph):
 
 
 def test_application_password_and_service_principal(clients):
-    app, cred, sp, found, again = asyncio.run(scenario(clients.graph()))
+    app, cred, sp, found, again = clients.run_graph(scenario)
     assert app.app_id and sp.app_id == app.app_id
     assert SECRET_PATTERNS["Entra ID client secret"].search(cred.secret_text)
     assert cred.hint == cred.secret_text[:3] and cred.end_date_time is not None
@@ -33,8 +31,8 @@ def test_application_password_and_service_principal(clients):
 
 
 def test_missing_application_is_a_graph_404(clients):
-    async def get():
-        return await clients.graph().applications.by_application_id("00000000-0000-0000-0000-000000000000").get()
+    async def get(graph):
+        return await graph.applications.by_application_id("00000000-0000-0000-0000-000000000000").get()
     with pytest.raises(ODataError) as exc:
-        asyncio.run(get())
+        clients.run_graph(get)
     assert exc.value.response_status_code == 404 and exc.value.error.code == "Request_ResourceNotFound"

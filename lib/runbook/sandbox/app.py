@@ -50,7 +50,7 @@ class SandboxApp:
             return Response(0, drop=True)
         if fault == "error":
             self.stats["injected_errors"] += 1
-            headers = retry_after_headers(self.faults.faults.error_retry_after)
+            headers = retry_after_headers(self.faults.faults.error_retry_after, self.faults.faults.fractional_retry_after)
             if is_graph:
                 resp = graph_error(503, "serviceNotAvailable", "The service is temporarily unavailable (sandbox fault injection).")
                 resp.headers.update(headers)
@@ -75,7 +75,7 @@ class SandboxApp:
         self.stats[f"arm_{kind}"] += 1
         if not allowed:
             self.stats["throttled"] += 1
-            headers = retry_after_headers(wait)
+            headers = retry_after_headers(wait, self.faults.faults.fractional_retry_after)
             return arm_error(429, "SubscriptionRequestsThrottled", f"Number of '{kind[:-1]}' requests for subscription '{scope}' actor '{principal}' exceeded. Please try again after '{headers['Retry-After']}' seconds after additional tokens are available. Refer to https://aka.ms/arm-throttling", headers)
         resp = self.arm.handle(req, principal)
         resp.headers[f"x-ms-ratelimit-remaining-subscription-{kind}"] = str(remaining)

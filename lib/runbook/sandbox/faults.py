@@ -24,6 +24,7 @@ class Faults:
     lro_retry_after: float = 0.0  # seconds sent as Retry-After on LRO answers
     lro_fail_types: list[str] = field(default_factory=list)  # resource types whose LROs end Failed
     error_retry_after: float = 0.0  # Retry-After sent with injected 503s
+    fractional_retry_after: bool = False  # ARM sends whole seconds; tests may ask for exact fractions
     seed: int = 0
 
     def to_dict(self) -> dict:
@@ -99,6 +100,7 @@ class FaultState:
             return bucket.take()
 
 
-def retry_after_headers(seconds: float) -> dict[str, str]:
-    """Retry-After in whole seconds (as ARM sends) plus the precise wait in milliseconds."""
-    return {"Retry-After": str(max(0, math.ceil(seconds))), "x-ms-retry-after-ms": str(max(0, int(seconds * 1000)))}
+def retry_after_headers(seconds: float, fractional: bool = False) -> dict[str, str]:
+    """Retry-After in whole seconds as ARM sends it (or exact, for fast tests) plus the wait in milliseconds."""
+    value = f"{max(0.0, seconds):.3f}" if fractional else str(max(0, math.ceil(seconds)))
+    return {"Retry-After": value, "x-ms-retry-after-ms": str(max(0, int(seconds * 1000)))}

@@ -20,6 +20,7 @@ from .http import Request
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in separate writes; Nagle would add ~40 ms
     server: "_Server"
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - stdlib signature
