@@ -151,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     ss.add_argument("--error-rate", type=float, default=0.0, help="share of calls answered 503")
     ss.add_argument("--drop-rate", type=float, default=0.0, help="share of calls whose connection is dropped")
     ss.add_argument("--throttle", action="store_true", help="ARM token-bucket throttling per subscription (429 + Retry-After)")
-    ss.add_argument("--lro-retry-after", type=float, default=0.0, help="Retry-After seconds on long-running operations")
+    ss.add_argument("--lro-retry-after", type=float, default=1.0, help="Retry-After seconds on long-running operations")
     ss.add_argument("--seed", type=int, default=0)
     ss.set_defaults(func=cmd_sandbox_serve)
     d = sub.add_parser("demo", help=cmd_demo.__doc__)

@@ -166,3 +166,15 @@ def test_every_response_carries_request_ids(raw):
     start = time.monotonic()
     assert raw("GET", "/tenants?api-version=2022-12-01").json()["value"][0]["tenantId"]
     assert time.monotonic() - start < 2
+
+
+def test_lists_at_each_scope(clients):
+    mon = clients.monitor(SUB)
+    mon.action_groups.create_or_update("rg-prod-web", "ag-web", {"location": "Global", "group_short_name": "web", "enabled": True})
+    mon.action_groups.create_or_update("rg-prod-data", "ag-data", {"location": "Global", "group_short_name": "data", "enabled": True})
+    assert sorted(g.name for g in mon.action_groups.list_by_subscription_id()) == ["ag-data", "ag-web"]
+    assert [g.name for g in mon.action_groups.list_by_resource_group("rg-prod-web")] == ["ag-web"]
+    cons = clients.consumption(SUB)
+    body = {"properties": {"category": "Cost", "amount": 10, "timeGrain": "Monthly", "timePeriod": {"startDate": "2026-12-01T00:00:00Z"}}}
+    cons.budgets.create_or_update(f"/subscriptions/{SUB}", "b1", body)
+    assert [b.name for b in cons.budgets.list(f"/subscriptions/{SUB}")] == ["b1"]

@@ -41,6 +41,8 @@ class SandboxApp:
         if (answer := identity.handle(req, self.state, self.tokens)) is not None:
             self.stats["identity"] += 1
             return answer
+        if path.lower() == "/metadata/endpoints":
+            return Response(200, cloud_metadata(req.base_url))
         is_graph = path.lower().startswith("/v1.0/")
         fault = self.faults.roll()
         if self.faults.faults.latency_ms:
@@ -95,3 +97,23 @@ class SandboxApp:
                 self.stats.clear()
             return Response(200, dict(self.stats))
         return Response(404, {"error": f"no sandbox control at {path}"})
+
+
+def cloud_metadata(base: str) -> dict:
+    """ARM's unauthenticated cloud description (/metadata/endpoints), as azure-cli reads it to register a cloud."""
+    return {
+        "name": "AzureSandbox",
+        "portal": base,
+        "resourceManager": base + "/",
+        "authentication": {"loginEndpoint": base, "audiences": ["https://management.core.windows.net/", "https://management.azure.com/"], "tenant": "common", "identityProvider": "AAD"},
+        "graph": base + "/",
+        "graphAudience": base + "/",
+        "microsoftGraphResourceId": base + "/",
+        "activeDirectoryDataLake": "",
+        "batch": base + "/",
+        "gallery": base + "/",
+        "media": base + "/",
+        "sqlManagement": base + "/",
+        "vmImageAliasDoc": base + "/vm-image-aliases.json",
+        "suffixes": {"keyVaultDns": "vault.sandbox.invalid", "storage": "core.sandbox.invalid", "sqlServerHostname": "database.sandbox.invalid", "acrLoginServer": "azurecr.sandbox.invalid"},
+    }

@@ -94,7 +94,12 @@ class Arm:
         """Location or Azure-AsyncOperation headers pointing back at this sandbox, with Retry-After."""
         url = f"{req.base_url}/subscriptions/{sub}/operation{'results' if kind == 'location' else 'statuses'}/{op_id}?api-version={req.api_version}"
         header = "Location" if kind == "location" else "Azure-AsyncOperation"
-        return {header: url, "Retry-After": str(int(self.faults.faults.lro_retry_after))}
+        return {header: url, "Retry-After": self.lro_retry_after()}
+
+    def lro_retry_after(self) -> str:
+        """Retry-After for long-running operations: whole seconds unless tests asked for fractions."""
+        f = self.faults.faults
+        return f"{f.lro_retry_after:.3f}" if f.fractional_retry_after else str(max(1, round(f.lro_retry_after)))
 
     def start_lro(self, req: Request, sub: str, kind: str, done=None, resource_type: str = "", resource_id: str = "") -> tuple[dict[str, str], bool]:
         """Register an operation; returns its headers and whether it is set to fail."""
@@ -117,6 +122,8 @@ class Arm:
             return self.check_api(req, specs.SUBSCRIPTIONS_API, "tenants") or self.page(req, [{"id": f"/tenants/{self.state.tenant_id}", "tenantId": self.state.tenant_id, "displayName": self.state.tenant_name, "defaultDomain": self.state.domain, "domains": [self.state.domain], "tenantCategory": "Home", "countryCode": "NL"}])
         if low == "/providers/microsoft.resourcegraph/resources" and req.method == "POST":
             return self.check_api(req, specs.GRAPH_QUERY_API, "resources", True) or self.resource_graph(req, principal)
+        if parts[0] == "providers" and len(parts) >= 3:
+            return self.generic(req, principal, path)  # tenant-level provider resources (built-in policy definitions)
         if parts[0] != "subscriptions":
             return arm_error(404, "InvalidResourceType", f"The resource type could not be found for path '{path}'.")
         sub = parts[1]
@@ -232,7 +239,7 @@ class Arm:
         op = self.state.operations.get(op_id)
         if op is None:
             return arm_error(404, "OperationNotFound", f"The operation '{op_id}' could not be found.")
-        retry = {"Retry-After": str(int(self.faults.faults.lro_retry_after))}
+        retry = {"Retry-After": self.lro_retry_after()}
         if op.polls_left > 0:
             op.polls_left -= 1
             return Response(202, None, retry) if kind == "operationresults" else Response(200, {"status": "InProgress"}, retry)
@@ -324,7 +331,8 @@ class Arm:
             return bad
         verb = {"GET": "read", "HEAD": "read", "DELETE": "delete"}.get(req.method, "write")
         target = path if not ap.is_collection else (ap.parent_id or ap.scope)
-        if denied := self.authorize(principal, target, f"{spec.type}/{verb}"):
+        public = ap.scope == "" and verb == "read"  # built-in definitions are readable by every signed-in caller
+        if not public and (denied := self.authorize(principal, target, f"{spec.type}/{verb}")):
             return denied
         hook = getattr(self, "type_" + spec.type.replace("/", "_").replace(".", "_").lower(), None)
         if hook is not None:
@@ -334,9 +342,16 @@ class Arm:
         if ap.is_collection:
             if req.method != "GET":
                 return arm_error(405, "MethodNotAllowed", f"The HTTP method '{req.method}' is not supported for a collection.")
-            items = [o for o in self.state.children(ap.parent_id or ap.scope, spec.type, recursive=True) if ids.key(o["id"]).rsplit("/", 2)[0] == ids.key(path)]
+            items = [o for o in self.state.children(ap.parent_id or ap.scope, spec.type, recursive=True) if self.in_collection(o, ap)]
             return self.page(req, [self.view(o) for o in items if self.matches(o, parse_filter(req.query.get("$filter")))])
         return self.single(req, ap, spec)
+
+    def in_collection(self, obj: dict, collection: ids.ArmPath) -> bool:
+        """Whether an object belongs to a list: child types by exact parent; top-level types anywhere
+        under the listed scope (a subscription list includes its resource groups' resources)."""
+        if ids.key(obj["id"]).rsplit("/", 1)[0] == ids.key(collection.path):
+            return True
+        return len(collection.segments) == 1 and ids.parse(obj["id"]).scope.lower().startswith(collection.scope.lower() + "/")
 
     def view(self, obj: dict) -> dict:
         """Stored object as returned to clients (internal keys removed)."""
@@ -524,8 +539,8 @@ class Arm:
             return Response(200, self.pricing(ap.scope, plan))
         if req.method == "PUT":
             props = req.json().get("properties") or {}
-            tier = props.get("pricingTier")
-            if tier not in ("Free", "Standard"):
+            tier = {"free": "Free", "standard": "Standard"}.get(str(props.get("pricingTier")).lower())
+            if tier is None:
                 return arm_error(400, "InvalidInputJson", "properties.pricingTier must be 'Free' or 'Standard'.")
             stored = self.state.get(f"{ap.scope}/providers/Microsoft.Security/pricings/{plan}") or {"_trial_start": None}
             stored.update({"id": f"{ap.scope}/providers/Microsoft.Security/pricings/{plan}", "_tier": tier, "_given": {k: v for k, v in props.items() if k in ("subPlan", "enforce", "extensions")}})
@@ -608,6 +623,20 @@ class Arm:
             return self.page(req, [self.view(o) for o in found])
         return None
 
+    def type_microsoft_authorization_policydefinitions(self, req: Request, ap: ids.ArmPath, spec: specs.TypeSpec) -> Response | None:
+        """Built-in policy definitions live at tenant scope and are read-only; custom ones are stored."""
+        if ap.scope == "" or (req.method == "GET" and not ap.is_collection and ap.name.lower() in BUILTIN_POLICIES):
+            if req.method != "GET":
+                return arm_error(403, "AuthorizationFailed", "Built-in policy definitions cannot be changed.")
+            if ap.is_collection:
+                return self.page(req, [builtin_policy(g) for g in BUILTIN_POLICIES])
+            if ap.name.lower() not in BUILTIN_POLICIES:
+                return arm_error(404, "PolicyDefinitionNotFound", f"The policy definition '{ap.name}' could not be found.")
+            return Response(200, builtin_policy(ap.name.lower()))
+        if req.method == "GET" and not ap.is_collection and self.state.get(ap.path) is None:
+            return arm_error(404, "PolicyDefinitionNotFound", f"The policy definition '{ap.name}' could not be found.")
+        return None
+
     def type_microsoft_consumption_budgets(self, req: Request, ap: ids.ArmPath, spec: specs.TypeSpec) -> Response | None:
         """Budgets carry an eTag and a computed current spend."""
         if req.method == "PUT":
@@ -651,6 +680,21 @@ class Arm:
         assignments = [o for o in self.all_of_type("Microsoft.Authorization/policyAssignments") if ids.key(scope).startswith(ids.key(o["properties"]["scope"]))]
         results = {"queryResultsUri": f"{req.base_url}{scope}/providers/Microsoft.PolicyInsights/policyStates/latest/queryResults", "nonCompliantResources": 0, "nonCompliantPolicies": 0, "resourceDetails": [], "policyDetails": [], "policyGroupDetails": []}
         return Response(200, {"@odata.context": f"{req.base_url}/$metadata#summary", "@odata.count": 1, "value": [{"@odata.id": None, "@odata.context": f"{req.base_url}/$metadata#summary/$entity", "results": results, "policyAssignments": [{"policyAssignmentId": a["id"], "policySetDefinitionId": "", "results": results, "policyDefinitions": []} for a in assignments]}]})
+
+
+BUILTIN_POLICIES = {
+    "06a78e20-9358-41c9-923c-fb736d382a4d": ("Audit VMs that do not use managed disks", "Audit"),
+    "e56962a6-4747-49cd-b67b-bf8b01975c4c": ("Allowed locations", "Deny"),
+    "871b6d14-10aa-478d-b590-94f262ecfa99": ("Require a tag on resources", "Deny"),
+    "ea3f2387-9b95-492a-a190-fcdc54f7b070": ("Inherit a tag from the resource group if missing", "Modify"),
+    "013e242c-8828-4970-87b3-ab247555486d": ("Azure Backup should be enabled for Virtual Machines", "AuditIfNotExists"),
+}
+
+
+def builtin_policy(guid: str) -> dict:
+    """A built-in policy definition in the Policy API's shape."""
+    name, effect = BUILTIN_POLICIES[guid]
+    return {"id": f"/providers/Microsoft.Authorization/policyDefinitions/{guid}", "name": guid, "type": "Microsoft.Authorization/policyDefinitions", "properties": {"displayName": name, "policyType": "BuiltIn", "mode": "Indexed", "description": name, "metadata": {"category": "General", "version": "1.0.0"}, "version": "1.0.0", "parameters": {}, "policyRule": {"if": {"field": "type", "equals": "Microsoft.Resources/subscriptions"}, "then": {"effect": effect.lower()}}}}
 
 
 def merge_tags(current: dict[str, str], given: dict[str, str]) -> dict[str, str]:

@@ -21,7 +21,7 @@ class Faults:
     write_capacity: int = 200
     write_refill: float = 10.0
     lro_polls: int = 1  # polls answered "in progress" before a long-running operation ends
-    lro_retry_after: float = 0.0  # seconds sent as Retry-After on LRO answers
+    lro_retry_after: float = 1.0  # seconds sent as Retry-After on LRO answers (0 would make clients fall back to 30 s)
     lro_fail_types: list[str] = field(default_factory=list)  # resource types whose LROs end Failed
     error_retry_after: float = 0.0  # Retry-After sent with injected 503s
     fractional_retry_after: bool = False  # ARM sends whole seconds; tests may ask for exact fractions

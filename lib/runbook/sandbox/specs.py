@@ -63,7 +63,7 @@ for _t, _v in _GENERIC_TRACKED:
     _add(TypeSpec(_t, _v))
 
 _ROLE_API = ("2022-04-01", "2020-10-01-preview", "2020-04-01-preview", "2018-01-01-preview", "2015-07-01")
-_POLICY_API = ("2026-06-01", "2025-03-01", "2024-04-01", "2023-04-01", "2022-06-01", "2021-06-01")
+_POLICY_API = ("2026-06-01", "2025-11-01", "2025-03-01", "2024-04-01", "2023-04-01", "2022-06-01", "2021-06-01")
 _LIGHTHOUSE_API = ("2020-02-01-preview", "2022-10-01", "2022-01-01-preview", "2019-09-01")
 _add(TypeSpec("Microsoft.Authorization/roleAssignments", _ROLE_API, tracked=False, patch=False))
 _add(TypeSpec("Microsoft.Authorization/roleDefinitions", _ROLE_API, tracked=False, patch=False))
