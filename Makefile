@@ -4,9 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 $(BIN)/runbook: pyproject.toml
+	@mkdir -p .cache
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
+	@echo "installing the project into $(VENV) (log: .cache/pip-install.log)"
+	@$(BIN)/python -m pip install -q --upgrade pip > .cache/pip-install.log 2>&1 || (tail -30 .cache/pip-install.log; exit 1)
+	@$(BIN)/python -m pip install -q -e '.[test]' >> .cache/pip-install.log 2>&1 || (tail -30 .cache/pip-install.log; exit 1)
 	touch $@
 
 .PHONY: install demo test contract bench clean

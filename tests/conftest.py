@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import ssl
 import urllib.request
 from pathlib import Path
@@ -94,6 +93,9 @@ def params_dir(tmp_path, monkeypatch) -> Path:
     """A parameters folder holding a copy of demo.yml, for tests that edit parameters."""
     d = tmp_path / "parameters"
     d.mkdir()
-    shutil.copy(PROJECT_ROOT / "parameters" / "demo.yml", d / "demo.yml")
+    text = (PROJECT_ROOT / "parameters" / "demo.yml").read_text()
+    # keep the app secret this test creates out of the project's .secrets/
+    text = text.replace("secret_store: {file: .secrets/demo-app-secret}", f"secret_store: {{file: {tmp_path / 'secrets' / 'demo-app-secret'}}}")
+    (d / "demo.yml").write_text(text)
     monkeypatch.setenv("RUNBOOK_PARAMETERS_DIR", str(d))
     return d

@@ -73,14 +73,14 @@ class Clients:
     def __init__(self, target: Target) -> None:
         self.target = target
 
-    def _kw(self) -> dict:
+    def _kw(self, **overrides) -> dict:
         t = self.target
-        return {"base_url": t.arm_url, "credential_scopes": [ARM_SCOPE], "connection_verify": t.verify, **t.client_kwargs}
+        return {"base_url": t.arm_url, "credential_scopes": [ARM_SCOPE], "connection_verify": t.verify, **t.client_kwargs, **overrides}
 
-    def resource(self, subscription_id: str):
-        """ResourceManagementClient (groups, resources, tags)."""
+    def resource(self, subscription_id: str, **overrides):
+        """ResourceManagementClient (groups, resources, tags); overrides such as retry_total=0 go to azure-core."""
         from azure.mgmt.resource.resources import ResourceManagementClient
-        return ResourceManagementClient(self.target.credential, subscription_id, **self._kw())
+        return ResourceManagementClient(self.target.credential, subscription_id, **self._kw(**overrides))
 
     def subscriptions(self):
         """SubscriptionClient (subscriptions, tenants)."""

@@ -141,9 +141,9 @@ def known_secret_values() -> tuple[str, ...]:
     return tuple(values)
 
 
-def scan_files(paths: list[Path], relative_to: Path) -> list[Finding]:
-    """Secret findings across files to be archived."""
-    known = known_secret_values()
+def scan_files(paths: list[Path], relative_to: Path, extra_known: tuple[str, ...] = ()) -> list[Finding]:
+    """Secret findings across files to be archived (plus exact matches of secrets this machine holds)."""
+    known = known_secret_values() + extra_known
     out: list[Finding] = []
     for p in paths:
         out += scan_text(p.read_text(errors="replace"), str(p.relative_to(relative_to)), known)

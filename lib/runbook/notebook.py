@@ -50,6 +50,11 @@ class Session:
         self.results[item_id] = result
         return result
 
+    def resource_sheet(self, regenerate: bool = False):
+        """Generate (if missing) and check the Manageable Resource Sheet; shows what it marks."""
+        from .steps.tagging import prepare_sheet
+        return prepare_sheet(self.ctx, regenerate)
+
     def summary(self) -> pd.DataFrame:
         """Status of every item of the stage run so far."""
         rows = [{"item": r.item_id, "role": r.role, "status": r.status, "summary": r.summary} for r in self.results.values()]

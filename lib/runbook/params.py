@@ -132,6 +132,27 @@ class ManagedTag(_Strict):
     value: str = "Managed"
 
 
+class ResourceSheet(_Strict):
+    """The Manageable Resource Sheet: where it lives and what a new sheet pre-fills in Managed."""
+
+    path: str | None = None  # default parameters/<customer>.resources.xlsx
+    prefill: Literal["", "Yes", "No"] = ""  # "" leaves rows for a person to mark
+
+
+class Tagging(_Strict):
+    """How tagging runs against ARM's write limits."""
+
+    concurrency: int = Field(16, ge=1, le=64)
+
+
+class Monitoring(_Strict):
+    """Where the MSP's monitoring resources are created in each subscription."""
+
+    resource_group: str = "rg-intercept-monitoring"
+    location: str = "westeurope"
+    action_group: str = "ag-intercept"
+
+
 class Alerts(_Strict):
     """Where alerts go."""
 
@@ -197,6 +218,9 @@ class Parameters(_Strict):
     credential: Credential | None = None
     contacts: list[Contact] = []
     managed_tag: ManagedTag = ManagedTag()
+    resource_sheet: ResourceSheet = ResourceSheet()
+    tagging: Tagging = Tagging()
+    monitoring: Monitoring = Monitoring()
     alerts: Alerts | None = None
     budget: Budget | None = None
     backup: Backup | None = None

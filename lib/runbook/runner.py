@@ -100,11 +100,19 @@ def run_stage(customer: str, stage: int, apply: bool = False, force: bool = Fals
     items = _fill_missing(stage, collect(nbformat.read(output, as_version=4)) if output.exists() else [], error)
     done = all(r.status in catalogue.DONE_STATUSES for r in items)
     outcome = RunOutcome(params.customer, stage, run_id, run_dir, "failed" if error else "complete" if done else "incomplete", items, error, bool(blocking))
-    archive(outcome, {"started_at": started, "apply": bool(apply), "blocking_items": blocking})
+    archive(outcome, {"started_at": started, "apply": bool(apply), "blocking_items": blocking}, stored_secrets(params))
     return outcome
 
 
-def archive(outcome: RunOutcome, meta: dict) -> None:
+def stored_secrets(params) -> tuple[str, ...]:
+    """Values of the secrets the customer's parameters point to in local files (never to be archived)."""
+    from . import secrets
+
+    refs = [r for r in (params.app_registration.secret_store if params.app_registration else None, params.credential.client_secret if params.credential else None) if r is not None and r.file]
+    return tuple(secrets.file_path(r).read_text().strip() for r in refs if secrets.file_path(r).exists())
+
+
+def archive(outcome: RunOutcome, meta: dict, known_secrets: tuple[str, ...] = ()) -> None:
     """Sanitise, scan for secrets, render HTML, write results.json and the manifest; refuse on a secret."""
     run_dir = outcome.run_dir
     notebooks = list(run_dir.glob("*.ipynb"))
@@ -117,7 +125,7 @@ def archive(outcome: RunOutcome, meta: dict) -> None:
         "error": outcome.error, **meta, "items": [r.to_dict() for r in outcome.items],
     }
     (run_dir / evidence.RESULTS).write_text(json.dumps(results, indent=2, default=str))
-    findings = evidence.scan_files(sorted(p for p in run_dir.iterdir() if p.is_file()), run_dir)
+    findings = evidence.scan_files(sorted(p for p in run_dir.iterdir() if p.is_file()), run_dir, known_secrets)
     if findings:
         for p in run_dir.iterdir():
             if p.suffix in (".ipynb", ".html"):
@@ -126,7 +134,7 @@ def archive(outcome: RunOutcome, meta: dict) -> None:
         outcome.error = "secret scan: " + "; ".join(str(f) for f in findings)
         results.update(status="refused", error=outcome.error)
         (run_dir / evidence.RESULTS).write_text(json.dumps(results, indent=2, default=str))
-        leftover = evidence.scan_files([run_dir / evidence.RESULTS], run_dir)
+        leftover = evidence.scan_files([run_dir / evidence.RESULTS], run_dir, known_secrets)
         if leftover:
             (run_dir / evidence.RESULTS).write_text(json.dumps({k: v for k, v in results.items() if k != "items"} | {"items": []}, indent=2))
     evidence.write_manifest(outcome.customer, run_dir, {"stage": outcome.stage, "status": outcome.status})

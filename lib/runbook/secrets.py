@@ -12,7 +12,7 @@ class SecretError(RuntimeError):
     """A secret reference cannot be read or written here."""
 
 
-def _file_path(ref: SecretRef) -> Path:
+def file_path(ref: SecretRef) -> Path:
     p = Path(ref.file)
     return p if p.is_absolute() else PROJECT_ROOT / p
 
@@ -25,7 +25,7 @@ def read(ref: SecretRef) -> str:
             raise SecretError(f"environment variable {ref.env} is not set; export it before the run")
         return value
     if ref.file:
-        path = _file_path(ref)
+        path = file_path(ref)
         if not path.exists():
             raise SecretError(f"secret file {ref.file} does not exist")
         return path.read_text().strip()
@@ -35,7 +35,7 @@ def read(ref: SecretRef) -> str:
 def store(ref: SecretRef, value: str) -> str:
     """Write a new secret to its store; returns the reference to show instead of the value."""
     if ref.file:
-        path = _file_path(ref)
+        path = file_path(ref)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.unlink(missing_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

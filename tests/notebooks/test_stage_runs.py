@@ -30,7 +30,7 @@ def test_stage0_archives_notebook_html_results_and_manifest(sandbox, evidence_di
     assert evidence.verify("demo") == []
 
 
-def test_all_stages_in_order_with_evidence_chain(sandbox, evidence_dir):
+def test_all_stages_in_order_with_evidence_chain(sandbox, evidence_dir, params_dir):
     outcomes = runner.run_all("demo", apply=True)
     assert [o.status for o in outcomes] == ["complete", "complete", "complete", "complete", "incomplete"]
     assert outcomes[-1].exit_code == 3
@@ -95,3 +95,24 @@ def test_cli_run_status_checklist(sandbox, evidence_dir, capsys):
     assert main(["checklist", "demo"]) == 0
     assert "   - [x] CSM >> Sales received a signed SLA" in capsys.readouterr().out
     assert main(["evidence", "verify", "demo"]) == 0
+
+
+def test_stage1_twice_with_apply_then_nothing_to_do(sandbox, evidence_dir, params_dir, capsys):
+    assert main(["run", "demo", "--stage", "0"]) == 0
+    assert main(["run", "demo", "--stage", "1", "--apply"]) == 0
+    assert main(["run", "demo", "--stage", "1", "--apply"]) == 0
+    first, second = [json.loads((d / "results.json").read_text()) for d in evidence.runs("demo")[1:]]
+    automated = ["s1-app-registration", "s1-tag-managed-resources", "s1-monitoring-alerting"]
+    by_id = lambda run: {i["item_id"]: i for i in run["items"]}  # noqa: E731
+    for item in automated:
+        assert by_id(first)[item]["status"] == "fulfilled" and by_id(first)[item]["applied"], item
+        assert by_id(second)[item]["status"] == "fulfilled" and by_id(second)[item]["planned"] == [], item
+    assert (params_dir / "demo.resources.xlsx").exists()
+    secret = (params_dir.parent / "secrets" / "demo-app-secret").read_text()
+    sandbox_secret = __import__("pathlib").Path(sandbox.conn.secret_path).read_text()
+    for run_dir in evidence.runs("demo"):
+        for f in run_dir.iterdir():
+            text = f.read_text()
+            assert secret not in text and sandbox_secret not in text, f
+            assert evidence.scan_text(text, f.name) == [], f
+    assert evidence.verify("demo") == []

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 from .access import MspAccess
+from .app_registration import AppRegistration
 from .base import Step
+from .monitoring import MonitoringAlerting
+from .tagging import TagManagedResources
 
 #: Automated steps by checklist item id; items not listed here are attested by a person.
-REGISTRY: dict[str, type[Step]] = {cls.item_id: cls for cls in (MspAccess,)}
+REGISTRY: dict[str, type[Step]] = {cls.item_id: cls for cls in (MspAccess, AppRegistration, TagManagedResources, MonitoringAlerting)}

@@ -50,7 +50,7 @@ class MspAccess(Step):
                     rows.append({"subscription": sub, "source": "Lighthouse", "principal": principal, "role": role, "detail": f"{dprops.registration_definition_name} (managed by {dprops.managed_by_tenant_id})", "msp": (dprops.managed_by_tenant_id or "").lower() == p.msp.tenant_id})
         return Observation(rows, {"subscriptions": per_sub})
 
-    def judge(self, ctx: Context, obs: Observation, pending: list) -> Verdict:
+    def judge(self, ctx: Context, obs: Observation, pending: list, applied: list) -> Verdict:
         """Fulfilled when each subscription grants an accepted role by RBAC or carries the expected offer."""
         p = ctx.params
         accepted = {r.lower() for r in p.msp.accepted_roles}

@@ -13,6 +13,10 @@ from ..params import Parameters, stamp
 from ..results import Change, ItemResult
 
 
+class StepInputError(ValueError):
+    """A step cannot run because of its inputs (parameters, a marked workbook); the message says the fix."""
+
+
 @dataclass
 class Context:
     """What a step may use: the customer's parameters, the SDK clients, and whether to apply."""
@@ -66,11 +70,14 @@ class Step:
         """Carry out planned changes; returns those applied."""
         return []
 
-    def judge(self, ctx: Context, obs: Observation, pending: list[Change]) -> Verdict:
-        """Status of the item given what was observed and what is still pending."""
+    def judge(self, ctx: Context, obs: Observation, pending: list[Change], applied: list[Change]) -> Verdict:
+        """Status of the item given what was observed, what is still pending and what was applied."""
+        if pending and applied:
+            return Verdict("failed", f"Applied {len(applied)} change(s) but {len(pending)} remain after verification.", [f"{c.action}: {c.target}" for c in pending[:50]])
         if pending:
-            return Verdict("open", f"{len(pending)} change(s) planned; run with apply to make them.")
-        return Verdict("fulfilled", "The tenant is in the wanted state.")
+            return Verdict("open", f"{len(pending)} change(s) planned; run with apply to make them.", [f"{c.action}: {c.target}" for c in pending[:50]])
+        done = f" after applying {len(applied)} change(s)" if applied else ""
+        return Verdict("fulfilled", f"The tenant is in the wanted state{done}.")
 
 
 def new_result(item: catalogue.Item, ctx: Context) -> ItemResult:
@@ -98,14 +105,15 @@ def execute(step: Step, ctx: Context) -> ItemResult:
             result.applied = step.apply(ctx, planned)
             obs = step.inspect(ctx)
             pending = step.plan(ctx, obs)
-        verdict = step.judge(ctx, obs, pending)
-        if result.applied and pending:
-            verdict = Verdict("failed", f"Applied {len(result.applied)} change(s) but {len(pending)} remain after verification.", verdict.missing)
+        verdict = step.judge(ctx, obs, pending, result.applied)
         result.status, result.summary, result.missing = verdict.status, verdict.summary, verdict.missing
         result.observed = obs.rows
     except AzureError as exc:
         result.status, result.error = "failed", error_text(exc)
         result.summary = f"Azure answered with an error: {result.error}"
+    except StepInputError as exc:
+        result.status, result.error = "failed", str(exc)
+        result.summary = str(exc)
     result.finished_at = stamp()
     return result
 

@@ -1,0 +1,44 @@
+"""Progress for long steps: a tqdm bar in notebooks, a plain line every 10% elsewhere (logs stay readable)."""
+from __future__ import annotations
+
+import sys
+import time
+from contextlib import contextmanager
+
+
+def in_notebook() -> bool:
+    """Whether we run inside a Jupyter kernel (interactive or papermill)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
+
+
+class _Lines:
+    """A minimal progress reporter that prints at most one line per 10% step."""
+
+    def __init__(self, total: int, desc: str) -> None:
+        self.total, self.desc, self.n, self.next_mark, self.start = total, desc, 0, 0.1, time.monotonic()
+
+    def update(self, k: int = 1) -> None:
+        self.n += k
+        if self.total and (self.n / self.total >= self.next_mark or self.n == self.total):
+            while self.next_mark <= self.n / self.total:
+                self.next_mark += 0.1
+            print(f"{self.desc}: {self.n}/{self.total} ({time.monotonic() - self.start:.1f} s)", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def progress(total: int, desc: str):
+    """A progress reporter with `.update(n)`, suited to where the code runs."""
+    if total == 0:
+        yield _Lines(0, desc)
+        return
+    if in_notebook():
+        from tqdm.auto import tqdm
+        with tqdm(total=total, desc=desc, mininterval=1.0) as bar:
+            yield bar
+    else:
+        yield _Lines(total, desc)

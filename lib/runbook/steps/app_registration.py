@@ -1,0 +1,148 @@
+"""Stage 1: the MSP's app registration in the customer tenant: application, service principal, roles, secret."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from azure.core.exceptions import HttpResponseError
+
+from .. import secrets
+from ..results import Change
+from .base import Context, Observation, Step, Verdict
+
+CREDENTIAL_NAME = "intercept-runbook"
+RENEW_BEFORE = timedelta(days=30)  # a secret closer than this to expiry is replaced
+
+
+async def _find(graph, display_name: str):
+    """Applications with the display name, and the service principal of the first."""
+    from kiota_abstractions.base_request_configuration import RequestConfiguration
+    from msgraph.generated.applications.applications_request_builder import ApplicationsRequestBuilder
+    from msgraph.generated.service_principals.service_principals_request_builder import ServicePrincipalsRequestBuilder
+
+    quoted = display_name.replace("'", "''")
+    query = ApplicationsRequestBuilder.ApplicationsRequestBuilderGetQueryParameters(filter=f"displayName eq '{quoted}'")
+    apps = (await graph.applications.get(RequestConfiguration(query_parameters=query))).value or []
+    sp = None
+    if len(apps) == 1:
+        sq = ServicePrincipalsRequestBuilder.ServicePrincipalsRequestBuilderGetQueryParameters(filter=f"appId eq '{apps[0].app_id}'")
+        found = (await graph.service_principals.get(RequestConfiguration(query_parameters=sq))).value or []
+        sp = found[0] if found else None
+    return apps, sp
+
+
+def _valid_credential(app) -> object | None:
+    """The runbook's client secret on the app if it is valid for at least RENEW_BEFORE."""
+    horizon = datetime.now(timezone.utc) + RENEW_BEFORE
+    for cred in app.password_credentials or []:
+        end = cred.end_date_time
+        if cred.display_name == CREDENTIAL_NAME and end is not None and end.astimezone(timezone.utc) > horizon:
+            return cred
+    return None
+
+
+def assignment_name(scope: str, principal_id: str, role_guid: str) -> str:
+    """A deterministic role assignment name, so re-runs address the same assignment."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{scope.lower()}|{principal_id.lower()}|{role_guid.lower()}"))
+
+
+class AppRegistration(Step):
+    """Find or create the MSP application and its service principal, assign roles, store a secret."""
+
+    item_id = "s1-app-registration"
+
+    def inspect(self, ctx: Context) -> Observation:
+        """The application by display name, its service principal, secret, and role assignments."""
+        cfg = ctx.params.app_registration
+        apps, sp = ctx.clients.run_graph(lambda g: _find(g, cfg.display_name))
+        app = apps[0] if len(apps) == 1 else None
+        cred = _valid_credential(app) if app else None
+        stored = cred is not None and (not cfg.secret_store.file or secrets.file_path(cfg.secret_store).exists())
+        rows = [{"object": "application", "name": cfg.display_name, "id": app.app_id if app else "", "state": "exists" if app else ("AMBIGUOUS" if apps else "missing")},
+                {"object": "service principal", "name": cfg.display_name, "id": sp.id if sp else "", "state": "exists" if sp else "missing"},
+                {"object": "client secret", "name": CREDENTIAL_NAME, "id": str(cred.key_id) if cred else "", "state": f"valid until {cred.end_date_time:%Y-%m-%d}, stored at {cfg.secret_store.describe()}" if stored else ("valid but not in the secret store" if cred else "missing")}]
+        roles: dict[tuple[str, str], bool] = {}
+        guids: dict[str, str] = {}
+        for sub in ctx.params.subscription_ids:
+            scope = f"/subscriptions/{sub}"
+            auth = ctx.clients.authorization(sub)
+            held = set()
+            if sp is not None:
+                held = {ra.role_definition_id.rsplit("/", 1)[-1].lower() for ra in auth.role_assignments.list_for_scope(scope, filter=f"principalId eq '{sp.id}'")}
+            for role in cfg.roles:
+                if role not in guids:
+                    found = list(auth.role_definitions.list(scope, filter=f"roleName eq '{role}'"))
+                    if not found:
+                        raise ValueError(f"role '{role}' in app_registration.roles does not exist; use a built-in role name such as Reader")
+                    guids[role] = found[0].name.lower()
+                roles[(sub, role)] = guids[role] in held
+                rows.append({"object": "role assignment", "name": role, "id": scope, "state": "assigned" if roles[(sub, role)] else "missing"})
+        return Observation(rows, {"apps": apps, "app": app, "sp": sp, "stored_secret": stored, "roles": roles, "guids": guids})
+
+    def plan(self, ctx: Context, obs: Observation) -> list[Change]:
+        """What is missing, in the order it must be created."""
+        f, cfg = obs.facts, ctx.params.app_registration
+        if len(f["apps"]) > 1:
+            return []  # ambiguous: judged as failed, nothing is changed
+        changes = []
+        if f["app"] is None:
+            changes.append(Change(cfg.display_name, "create application"))
+        if f["sp"] is None:
+            changes.append(Change(cfg.display_name, "create service principal"))
+        if not f["stored_secret"]:
+            changes.append(Change(cfg.display_name, "add client secret", {"store": cfg.secret_store.describe(), "valid_days": cfg.secret_valid_days}))
+        for (sub, role), held in f["roles"].items():
+            if not held:
+                changes.append(Change(f"/subscriptions/{sub}", "assign role", {"role": role}))
+        return changes
+
+    def apply(self, ctx: Context, changes: list[Change]) -> list[Change]:
+        """Create what the plan lists; the new secret goes straight to its store and is never returned."""
+        from msgraph.generated.applications.item.add_password.add_password_post_request_body import AddPasswordPostRequestBody
+        from msgraph.generated.models.application import Application
+        from msgraph.generated.models.password_credential import PasswordCredential
+        from msgraph.generated.models.service_principal import ServicePrincipal
+
+        cfg = ctx.params.app_registration
+        actions = {c.action for c in changes}
+
+        async def graph_work(graph):
+            apps, sp = await _find(graph, cfg.display_name)
+            app = apps[0] if apps else await graph.applications.post(Application(display_name=cfg.display_name, sign_in_audience="AzureADMyOrg"))
+            if sp is None:
+                sp = await graph.service_principals.post(ServicePrincipal(app_id=app.app_id))
+            if "add client secret" in actions:
+                end = datetime.now(timezone.utc) + timedelta(days=cfg.secret_valid_days)
+                cred = await graph.applications.by_application_id(app.id).add_password.post(AddPasswordPostRequestBody(password_credential=PasswordCredential(display_name=CREDENTIAL_NAME, end_date_time=end)))
+                secrets.store(cfg.secret_store, cred.secret_text)
+            return sp.id
+
+        sp_id = ctx.clients.run_graph(graph_work)
+        applied = [c for c in changes if c.action != "assign role"]
+        guids = {}
+        for c in changes:
+            if c.action != "assign role":
+                continue
+            sub = c.target.rsplit("/", 1)[-1]
+            auth = ctx.clients.authorization(sub)
+            role = c.detail["role"]
+            guids[role] = guids.get(role) or list(auth.role_definitions.list(c.target, filter=f"roleName eq '{role}'"))[0].name.lower()
+            body = {"role_definition_id": f"{c.target}/providers/Microsoft.Authorization/roleDefinitions/{guids[role]}", "principal_id": sp_id, "principal_type": "ServicePrincipal"}
+            try:
+                auth.role_assignments.create(c.target, assignment_name(c.target, sp_id, guids[role]), body)
+            except HttpResponseError as exc:
+                if not (exc.error is not None and exc.error.code == "RoleAssignmentExists"):
+                    raise
+            applied.append(c)
+        return applied
+
+    def judge(self, ctx: Context, obs: Observation, pending: list[Change], applied: list[Change]) -> Verdict:
+        """Fulfilled when the app, its principal, a stored valid secret and every role exist."""
+        f, cfg = obs.facts, ctx.params.app_registration
+        if len(f["apps"]) > 1:
+            return Verdict("failed", f"{len(f['apps'])} applications are named '{cfg.display_name}'; the runbook will not guess which one is the MSP's.", [f"delete or rename the duplicates of '{cfg.display_name}' in Entra ID"])
+        if pending:
+            return super().judge(ctx, obs, pending, applied)
+        app = f["app"]
+        done = f" ({len(applied)} change(s) applied)" if applied else ""
+        return Verdict("fulfilled", f"Application {app.app_id} with its service principal, {len(f['roles'])} role assignment(s) and a client secret stored at {cfg.secret_store.describe()}{done}.")

@@ -1,0 +1,152 @@
+"""Stage 1: tag every managed resource (from the Manageable Resource Sheet) with the MSP's managed tag."""
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
+
+from azure.core.exceptions import HttpResponseError
+
+from .. import sheet
+from ..inventory import Resource, customer_resources
+from ..pacing import Pacer, paced_call
+from ..progress import progress
+from ..results import Change
+from .base import Context, Observation, Step, Verdict, error_text
+
+
+def managed_marking(ctx: Context, resources: list[Resource]) -> sheet.Marking:
+    """The marked sheet, checked against the resources that exist now."""
+    path = sheet.sheet_path(ctx.params.customer, ctx.params.resource_sheet.path)
+    return sheet.read(path, {r.key for r in resources})
+
+
+def tag_change(resource: Resource, key: str, value: str) -> Change | None:
+    """The merge needed to give a resource key=value, reusing an existing key's casing; None if already so."""
+    existing_key = resource.tag_key(key)
+    if existing_key is not None and resource.tags[existing_key] == value:
+        return None
+    use_key = existing_key or key  # tag names are case-insensitive: never add a second casing
+    return Change(resource.id, "merge tag", {"key": use_key, "value": value, "was": resource.tags.get(existing_key) if existing_key else None})
+
+
+class TagManagedResources(Step):
+    """Merge the managed tag onto every resource marked Yes; never replaces or removes other tags."""
+
+    item_id = "s1-tag-managed-resources"
+
+    def __init__(self) -> None:
+        self.outcomes: dict[str, str] = {}  # resource id -> "locked" / error text, from the last apply
+
+    def inspect(self, ctx: Context) -> Observation:
+        """Resources, the marked sheet, and each managed resource's current tag."""
+        resources = customer_resources(ctx.clients, ctx.params.subscription_ids, ctx.params.monitoring.resource_group)
+        marking = managed_marking(ctx, resources)
+        key, value = ctx.params.managed_tag.key, ctx.params.managed_tag.value
+        rows = []
+        for r in resources:
+            marked = r.key in marking.managed
+            current = r.tag_value(key)
+            if marked or current is not None:
+                rows.append({"resource": r.id, "type": r.type, "marked managed": "Yes" if marked else ("No" if r.key in marking.unmanaged else "unmarked"), f"tag {key}": current if current is not None else "", "tag key casing": r.tag_key(key) or ""})
+        return Observation(rows, {"resources": resources, "marking": marking})
+
+    def plan(self, ctx: Context, obs: Observation) -> list[Change]:
+        """One merge per managed resource that lacks the tag or has another value."""
+        key, value = ctx.params.managed_tag.key, ctx.params.managed_tag.value
+        managed = obs.facts["marking"].managed
+        changes = [tag_change(r, key, value) for r in obs.facts["resources"] if r.key in managed]
+        return [c for c in changes if c is not None]
+
+    def apply(self, ctx: Context, changes: list[Change]) -> list[Change]:
+        """Merge tags with bounded concurrency, paced per subscription under ARM's write limits;
+        locked resources are recorded, not fatal."""
+        self.outcomes = {}
+        self.pacer = Pacer()
+        applied: list[Change] = []
+        lock = threading.Lock()
+        clients: dict[str, object] = {}
+
+        def client_for(sub: str):
+            with lock:
+                if sub not in clients:
+                    # the pacer does the retrying: one waiting policy for all workers, not one per call
+                    clients[sub] = ctx.clients.resource(sub, retry_total=0)
+                return clients[sub]
+
+        def one(change: Change) -> tuple[Change, str]:
+            sub = change.target.split("/")[2].lower()
+            body = {"operation": "Merge", "properties": {"tags": {change.detail["key"]: change.detail["value"]}}}
+            try:
+                paced_call(self.pacer, sub, lambda: client_for(sub).tags.begin_update_at_scope(change.target, body).result())
+                return change, "applied"
+            except HttpResponseError as exc:
+                if exc.status_code == 409 and exc.error is not None and exc.error.code == "ScopeLocked":
+                    return change, "locked"
+                return change, error_text(exc)
+
+        with progress(total=len(changes), desc="tagging") as bar, ThreadPoolExecutor(max_workers=ctx.params.tagging.concurrency) as pool:
+            for future in as_completed([pool.submit(one, c) for c in changes]):
+                change, outcome = future.result()
+                bar.update(1)
+                if outcome == "applied":
+                    applied.append(change)
+                else:
+                    self.outcomes[change.target.lower()] = outcome
+        return applied
+
+    def judge(self, ctx: Context, obs: Observation, pending: list[Change], applied: list[Change]) -> Verdict:
+        """Fulfilled when nothing is pending; locked resources leave the item open, named one by one."""
+        marking = obs.facts["marking"]
+        counts = f"{len(marking.managed)} marked managed, {len(marking.unmanaged)} not managed, {len(marking.unmarked)} unmarked"
+        locked = [c for c in pending if self.outcomes.get(c.target.lower()) == "locked"]
+        errors = [c for c in pending if c not in locked and c.target.lower() in self.outcomes]
+        missing = [f"{c.target}: locked (409 ScopeLocked); remove the ReadOnly lock or tag it by hand" for c in locked]
+        missing += [f"{c.target}: {self.outcomes[c.target.lower()]}" for c in errors]
+        if marking.unmarked:
+            missing.append(f"{len(marking.unmarked)} resource(s) are not marked Yes or No in {marking.path.name}")
+        if errors:
+            return Verdict("failed", f"{len(applied)} tagged, {len(errors)} failed, {len(locked)} locked ({counts}).", missing)
+        if pending and applied:
+            return Verdict("open", f"{len(applied)} tagged; {len(locked)} locked resource(s) could not be tagged ({counts}).", missing)
+        if pending:
+            return Verdict("open", f"{len(pending)} resource(s) to tag; run with apply to tag them ({counts}).", missing + [f"merge {c.detail['key']}={c.detail['value']}: {c.target}" for c in pending[:20]])
+        if marking.unmarked:
+            return Verdict("open", f"Every resource marked managed carries the tag, but the sheet is not fully marked ({counts}).", missing)
+        done = f"{len(applied)} tagged now; " if applied else ""
+        return Verdict("fulfilled", f"{done}every managed resource carries {ctx.params.managed_tag.key}={ctx.params.managed_tag.value} ({counts}).")
+
+
+class SheetSummary:
+    """What the Manageable Resource Sheet holds, for display in the notebook."""
+
+    def __init__(self, marking: sheet.Marking, created: bool, by_type: dict[str, dict[str, int]]) -> None:
+        self.marking, self.created, self.by_type = marking, created, by_type
+
+    def _repr_html_(self) -> str:
+        m = self.marking
+        head = f"<p><b>{'Generated' if self.created else 'Read'}</b> <code>{m.path.name}</code>: {len(m.managed)} marked managed, {len(m.unmanaged)} not managed, {len(m.unmarked)} unmarked, {len(m.not_in_sheet)} newer than the sheet.</p>"
+        rows = "".join(f"<tr><td>{t}</td><td>{c.get('Yes', 0)}</td><td>{c.get('No', 0)}</td><td>{c.get('', 0)}</td></tr>" for t, c in sorted(self.by_type.items()))
+        return head + f"<table><thead><tr><th>type</th><th>Yes</th><th>No</th><th>unmarked</th></tr></thead><tbody>{rows}</tbody></table>"
+
+    def __repr__(self) -> str:
+        m = self.marking
+        return f"{m.path.name}: {len(m.managed)} managed, {len(m.unmanaged)} not managed, {len(m.unmarked)} unmarked, {len(m.not_in_sheet)} newer than the sheet"
+
+
+def prepare_sheet(ctx: Context, regenerate: bool = False) -> SheetSummary:
+    """Generate the customer's sheet if it does not exist (or when asked), then read and check it."""
+    from ..inventory import subscription_names
+
+    p = ctx.params
+    path = sheet.sheet_path(p.customer, p.resource_sheet.path)
+    resources = customer_resources(ctx.clients, p.subscription_ids, p.monitoring.resource_group)
+    created = regenerate or not path.exists()
+    if created:
+        sheet.write(path, resources, subscription_names(ctx.clients, p.subscription_ids), p.resource_sheet.prefill, (p.managed_tag.key, p.managed_tag.value))
+    marking = sheet.read(path, {r.key for r in resources})
+    by_type: dict[str, dict[str, int]] = {}
+    for r in resources:
+        mark = "Yes" if r.key in marking.managed else "No" if r.key in marking.unmanaged else ""
+        by_type.setdefault(r.type, {}).setdefault(mark, 0)
+        by_type[r.type][mark] += 1
+    return SheetSummary(marking, created, by_type)
