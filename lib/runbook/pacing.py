@@ -1,73 +1,48 @@
-"""Client-side pacing of ARM writes per subscription, so many workers share ARM's limits without a stampede.
+"""Shared waiting for ARM throttling per subscription, so many workers respect ARM's limits together.
 
-ARM throttles per subscription with a token bucket and answers 429 + Retry-After. Letting every worker
-retry on its own makes them all wake together and fail together until their retry budgets run out.
-Here the workers of one subscription share a pacer: a 429 pauses all of them for Retry-After and halves
-the send rate; each success raises it a little (additive increase, multiplicative decrease).
+ARM throttles per subscription with a token bucket and answers 429 + Retry-After. If every worker
+retries on its own (the SDK's policy), they keep hitting an empty bucket and exhaust their retry
+budgets. Here the workers of one subscription share a gate: a 429 closes it for Retry-After for all of
+them, while the bucket refills; then they go again at full speed. Measured against the floor of ARM's
+refill rate in benchmarks/tagging.py.
 """
 from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
 
 from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 
 
-@dataclass
-class _Lane:
-    rate: float
-    next_at: float = 0.0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
 class Pacer:
-    """Per-subscription send rate with a shared pause after throttling."""
+    """Per-subscription gates that a 429 closes for everyone until its Retry-After has passed."""
 
-    def __init__(self, start_rate: float = 50.0, min_rate: float = 0.5, max_rate: float = 500.0, step: float = 1.0) -> None:
-        self.start_rate, self.min_rate, self.max_rate, self.step = start_rate, min_rate, max_rate, step
-        self._lanes: dict[str, _Lane] = {}
+    def __init__(self) -> None:
+        self._open_at: dict[str, float] = {}
         self._lock = threading.Lock()
         self.throttled = 0
         self.retried_errors = 0
 
-    def _lane(self, key: str) -> _Lane:
-        with self._lock:
-            return self._lanes.setdefault(key, _Lane(self.start_rate))
-
     def acquire(self, key: str) -> None:
-        """Wait for this subscription's next send slot."""
-        lane = self._lane(key)
-        with lane.lock:
-            now = time.monotonic()
-            at = max(now, lane.next_at)
-            lane.next_at = at + 1.0 / lane.rate
-        if at > now:
-            time.sleep(at - now)
-
-    def succeeded(self, key: str) -> None:
-        """A call went through: speed up a little."""
-        lane = self._lane(key)
-        with lane.lock:
-            lane.rate = min(self.max_rate, lane.rate + self.step)
+        """Wait until this subscription's gate is open."""
+        while True:
+            with self._lock:
+                wait = self._open_at.get(key, 0.0) - time.monotonic()
+            if wait <= 0:
+                return
+            time.sleep(wait)
 
     def throttled_for(self, key: str, retry_after: float) -> None:
-        """ARM said 429: everyone on this subscription waits, and the rate halves."""
-        lane = self._lane(key)
-        with lane.lock:
+        """ARM said 429: close the gate for everyone on this subscription."""
+        with self._lock:
             self.throttled += 1
-            lane.rate = max(self.min_rate, lane.rate / 2)
-            lane.next_at = max(lane.next_at, time.monotonic() + retry_after)
-
-    def rate(self, key: str) -> float:
-        """Current send rate of a subscription (calls per second)."""
-        return self._lane(key).rate
+            self._open_at[key] = max(self._open_at.get(key, 0.0), time.monotonic() + retry_after)
 
 
 def retry_after_seconds(exc: HttpResponseError, default: float = 1.0) -> float:
-    """The wait an ARM error asks for (retry-after-ms, x-ms-retry-after-ms or Retry-After)."""
+    """The wait an ARM error asks for (Retry-After first, as azure-core reads it, then the millisecond forms)."""
     headers = {k.lower(): v for k, v in (exc.response.headers.items() if exc.response is not None else [])}
-    for name, scale in (("retry-after-ms", 1000.0), ("x-ms-retry-after-ms", 1000.0), ("retry-after", 1.0)):
+    for name, scale in (("retry-after", 1.0), ("retry-after-ms", 1000.0), ("x-ms-retry-after-ms", 1000.0)):
         if headers.get(name):
             try:
                 return float(headers[name]) / scale
@@ -105,5 +80,4 @@ def paced_call(pacer: Pacer, key: str, call, max_errors: int = 5, deadline_s: fl
             pacer.retried_errors += 1
             time.sleep(min(8.0, 0.2 * 2 ** errors))
             continue
-        pacer.succeeded(key)
         return out

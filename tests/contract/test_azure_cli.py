@@ -5,62 +5,28 @@ with ours. Each command must succeed and see the state our SDK calls made, and t
 """
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-from runbook import PROJECT_ROOT
+from runbook.sandbox.azcli import AzCli, ensure_installed
 from tests.conftest import DEMO_SUBS
 
 pytestmark = pytest.mark.azcli
-AZCLI_VERSION = "2.91.0"
-VENV = PROJECT_ROOT / ".cache" / "azcli"
 SUB = DEMO_SUBS[0]
 
 
 @pytest.fixture(scope="session")
-def az_bin() -> Path:
-    """azure-cli in its own venv, installed once and reused across runs."""
-    az = VENV / "bin" / "az"
-    marker = VENV / f".installed-{AZCLI_VERSION}"
-    if not marker.exists():
-        log = PROJECT_ROOT / ".cache" / "azcli-install.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("w") as out:
-            subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True, stdout=out, stderr=out)
-            subprocess.run([str(VENV / "bin" / "python"), "-m", "pip", "install", "-q", f"azure-cli=={AZCLI_VERSION}"], check=True, stdout=out, stderr=out, timeout=1500)
-        marker.touch()
-    return az
-
-
-class Az:
-    """Runs az with a private config dir, trusting the sandbox CA, and parses JSON output."""
-
-    def __init__(self, az_bin: Path, sandbox, config_dir: Path) -> None:
-        self.bin = az_bin
-        self.env = {**os.environ, "AZURE_CONFIG_DIR": str(config_dir), "REQUESTS_CA_BUNDLE": sandbox.conn.ca_path, "AZURE_CORE_COLLECT_TELEMETRY": "false", "AZURE_CORE_ONLY_SHOW_ERRORS": "true", "AZURE_CORE_INSTANCE_DISCOVERY": "false", "AZURE_CORE_NO_COLOR": "true"}
-
-    def __call__(self, *args: str):
-        out = subprocess.run([str(self.bin), *args, "-o", "json"], env=self.env, capture_output=True, text=True, timeout=120)
-        assert out.returncode == 0, f"az {' '.join(args)} failed: {out.stderr[-2000:]}"
-        return json.loads(out.stdout) if out.stdout.strip() else None
+def az_bin():
+    """azure-cli in its own venv (.cache/azcli), installed once and reused across runs."""
+    return ensure_installed()
 
 
 @pytest.fixture
-def az(az_bin, sandbox, tmp_path) -> Az:
+def az(az_bin, sandbox, tmp_path) -> AzCli:
     """az signed in to the sandbox as the runbook's service principal, on the production subscription."""
-    run = Az(az_bin, sandbox, tmp_path / "azure-config")
-    run("cloud", "register", "--name", "Sandbox", "--endpoint-resource-manager", sandbox.url)
-    run("cloud", "set", "--name", "Sandbox")
-    secret = Path(sandbox.conn.secret_path).read_text()
-    accounts = run("login", "--service-principal", "-u", sandbox.conn.client_id, "-p", secret, "--tenant", sandbox.conn.tenant_id)
+    cli = AzCli(az_bin, sandbox.conn, tmp_path / "azure-config")
+    accounts = cli.login(SUB)
     assert sorted(a["id"] for a in accounts) == sorted(DEMO_SUBS)
-    run("account", "set", "--subscription", SUB)
-    return run
+    return cli
 
 
 def test_groups_both_ways(az, clients):

@@ -101,6 +101,6 @@ class FaultState:
 
 
 def retry_after_headers(seconds: float, fractional: bool = False) -> dict[str, str]:
-    """Retry-After in whole seconds as ARM sends it (or exact, for fast tests) plus the wait in milliseconds."""
+    """Retry-After in whole seconds, as ARM sends it; exact fractions only when tests ask for them."""
     value = f"{max(0.0, seconds):.3f}" if fractional else str(max(0, math.ceil(seconds)))
-    return {"Retry-After": value, "x-ms-retry-after-ms": str(max(0, int(seconds * 1000)))}
+    return {"Retry-After": value}

@@ -29,6 +29,18 @@ def tag_change(resource: Resource, key: str, value: str) -> Change | None:
     return Change(resource.id, "merge tag", {"key": use_key, "value": value, "was": resource.tags.get(existing_key) if existing_key else None})
 
 
+def interleave_by_subscription(changes: list[Change]) -> list[Change]:
+    """Round-robin the changes over subscriptions, so every subscription's write budget is used at once."""
+    lanes: dict[str, list[Change]] = {}
+    for c in changes:
+        lanes.setdefault(c.target.split("/")[2].lower(), []).append(c)
+    out: list[Change] = []
+    queues = list(lanes.values())
+    for i in range(max((len(q) for q in queues), default=0)):
+        out += [q[i] for q in queues if i < len(q)]
+    return out
+
+
 class TagManagedResources(Step):
     """Merge the managed tag onto every resource marked Yes; never replaces or removes other tags."""
 
@@ -85,7 +97,7 @@ class TagManagedResources(Step):
                 return change, error_text(exc)
 
         with progress(total=len(changes), desc="tagging") as bar, ThreadPoolExecutor(max_workers=ctx.params.tagging.concurrency) as pool:
-            for future in as_completed([pool.submit(one, c) for c in changes]):
+            for future in as_completed([pool.submit(one, c) for c in interleave_by_subscription(changes)]):
                 change, outcome = future.result()
                 bar.update(1)
                 if outcome == "applied":
