@@ -36,10 +36,10 @@ from runbook.steps.base import Context  # noqa: E402
 from runbook.steps.tagging import TagManagedResources, prepare_sheet  # noqa: E402
 
 
-def scale_params(workdir: Path, subscription_ids: list[str], concurrency: int) -> None:
-    """A parameter file for the generated tenant, every resource pre-marked managed."""
+def scale_params(workdir: Path, n: int, subscription_ids: list[str], concurrency: int) -> None:
+    """A parameter file for the generated tenant, every resource pre-marked managed in its own sheet."""
     demo = yaml.safe_load((ROOT / "parameters" / "demo.yml").read_text())
-    demo.update(subscription_ids=subscription_ids, resource_sheet={"prefill": "Yes"}, tagging={"concurrency": concurrency}, attestations={})
+    demo.update(subscription_ids=subscription_ids, resource_sheet={"prefill": "Yes", "path": str(workdir / f"sheet-{n}.xlsx")}, tagging={"concurrency": concurrency}, attestations={})
     demo["app_registration"]["secret_store"] = {"file": str(workdir / "secret")}
     (workdir / "demo.yml").write_text(yaml.safe_dump(demo))
 
@@ -49,7 +49,7 @@ def run_size(n: int, latency_ms: float, concurrency: int, az_sample: int, workdi
     faults = Faults(latency_ms=latency_ms, throttle=True, write_capacity=200, write_refill=10.0, read_capacity=250, read_refill=25.0, seed=1)
     with Sandbox(f"scale-{n}", workdir / f"sb-{n}", faults=faults) as sb:
         subs = [s["subscriptionId"] for s in sb.app.state.subscriptions()]
-        scale_params(workdir, subs, concurrency)
+        scale_params(workdir, n, subs, concurrency)
         clients = Clients(sandbox_target(sb.state_dir / "connection.json"))
         ctx = Context(P.load("demo"), lambda: clients, apply=True, ran_by="benchmark")
         prepare_sheet(ctx)

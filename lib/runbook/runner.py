@@ -21,6 +21,20 @@ KERNEL = "python3"
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
 
 
+def _ipc_kernel_manager():
+    """A kernel manager whose channels are Unix sockets, not plain TCP on localhost (ipykernel warns,
+    rightly, that TCP carries code and outputs unencrypted)."""
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    class IpcKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _default_transport(self) -> str:
+            return "ipc"
+
+    return IpcKernelManager
+
+
 class StageGateError(RuntimeError):
     """An earlier stage still has items that are not fulfilled or not-required."""
 
@@ -91,7 +105,7 @@ def run_stage(customer: str, stage: int, apply: bool = False, force: bool = Fals
             str(source), str(output),
             parameters={"customer": params.customer, "apply": bool(apply), "run_id": run_id, "forced": bool(blocking)},
             kernel_name=KERNEL, cwd=str(PROJECT_ROOT), log_output=log_output, progress_bar=False,
-            execution_timeout=timeout, request_save_on_cell_execute=True,
+            execution_timeout=timeout, request_save_on_cell_execute=True, kernel_manager_class=_ipc_kernel_manager(),
         )
     except PapermillExecutionError as exc:
         error = f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}"

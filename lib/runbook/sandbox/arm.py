@@ -101,11 +101,11 @@ class Arm:
         f = self.faults.faults
         return f"{f.lro_retry_after:.3f}" if f.fractional_retry_after else str(max(1, round(f.lro_retry_after)))
 
-    def start_lro(self, req: Request, sub: str, kind: str, done=None, resource_type: str = "", resource_id: str = "") -> tuple[dict[str, str], bool]:
-        """Register an operation; returns its headers and whether it is set to fail."""
+    def start_lro(self, req: Request, sub: str, kind: str, done=None, resource_type: str = "", resource_id: str = "", on_fail=None) -> tuple[dict[str, str], bool]:
+        """Register an operation; returns its headers and whether it is set to fail (then `on_fail` runs instead of `done`)."""
         f = self.faults.faults
         failed = resource_type.lower() in {t.lower() for t in f.lro_fail_types}
-        op = self.state.new_operation(f.lro_polls, done, failed, resource_id)
+        op = self.state.new_operation(f.lro_polls, on_fail if failed else done, failed, resource_id)
         return self.lro_headers(req, op.id, sub, kind), failed
 
     # ------------------------------------------------------------------ dispatch
@@ -245,7 +245,7 @@ class Arm:
             return Response(202, None, retry) if kind == "operationresults" else Response(200, {"status": "InProgress"}, retry)
         if not op.finished:
             op.finished = True
-            if op.done and not op.failed:
+            if op.done:
                 op.done()
         if op.failed:
             error = {"code": "InternalServerError", "message": f"The long-running operation on '{op.resource_id}' failed (sandbox fault injection)."}
@@ -255,13 +255,9 @@ class Arm:
         return Response(200) if kind == "operationresults" else Response(200, {"status": "Succeeded"})
 
     # ------------------------------------------------------------------ tags and /resources
-    def scope_object(self, scope: str) -> dict | None:
-        """The object whose tags a tags/default call addresses."""
-        return self.state.get(scope)
-
     def tags(self, req: Request, principal: str, scope: str) -> Response:
         """Microsoft.Resources/tags/default at a scope: GET, PUT (replace), PATCH (Merge/Replace/Delete), DELETE."""
-        obj = self.scope_object(scope)
+        obj = self.state.get(scope)
         if obj is None:
             return arm_error(404, "ResourceNotFound", f"The Resource '{scope}' was not found.")
         action = "Microsoft.Resources/tags/" + ("read" if req.method == "GET" else "delete" if req.method == "DELETE" else "write")
@@ -417,15 +413,9 @@ class Arm:
             sub = ids.subscription_of(ap.path) or self.state.subscriptions()[0]["subscriptionId"]
             props["provisioningState"] = "Accepted"
 
-            def finish() -> None:
-                props["provisioningState"] = "Succeeded"
-            headers, failed = self.start_lro(req, sub, "async", finish, spec.type, obj["id"])
-            if failed:
-                # a failed create leaves the resource in Failed state, as ARM does
-                def fail() -> None:
-                    props["provisioningState"] = "Failed"
-                self.state.operations[headers["Azure-AsyncOperation"].split("/")[-1].split("?")[0]].done = fail
-                self.state.operations[headers["Azure-AsyncOperation"].split("/")[-1].split("?")[0]].failed = True
+            def settle(state: str):
+                return lambda: props.__setitem__("provisioningState", state)
+            headers, _ = self.start_lro(req, sub, "async", settle("Succeeded"), spec.type, obj["id"], on_fail=settle("Failed"))
             self.state.put(obj)
             return Response(201, self.view(obj), headers)
         if spec.tracked or spec.put_lro:
