@@ -22,14 +22,45 @@ def _print_outcome(o: runner.RunOutcome) -> None:
         print(f"  error: {o.error}")
 
 
+def _stream_papermill_log() -> None:
+    """papermill forwards the kernel's output through its logger: show it plainly on stderr."""
+    import logging
+
+    log = logging.getLogger("papermill")
+    if not any(getattr(h, "_runbook", False) for h in log.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("  | %(message)s"))
+        handler._runbook = True
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Run one stage or all stages for a customer."""
+    if args.log_output:
+        _stream_papermill_log()
     stages = None if args.stage == "all" else [int(args.stage)]
     if stages and stages[0] not in {s.number for s in catalogue.load().stages}:
         print(f"error: --stage must be 0-4 or all, not {args.stage}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    outcomes = runner.run_all(args.customer, apply=args.apply, force=args.force, stages=stages, on_outcome=_print_outcome)
+    outcomes = runner.run_all(args.customer, apply=args.apply, force=args.force, stages=stages, on_outcome=_print_outcome, timeout=args.timeout, log_output=args.log_output)
     return max(o.exit_code for o in outcomes) if outcomes else EXIT_OK
+
+
+def cmd_sheet(args: argparse.Namespace) -> int:
+    """Generate (if missing) and check a customer's Manageable Resource Sheet."""
+    from .notebook import start
+    from .sheet import SheetError
+
+    session = start(args.customer, stage=1)
+    try:
+        summary = session.resource_sheet(regenerate=args.regenerate)
+    except SheetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(repr(summary))
+    print(f"sheet: {params.display_path(summary.marking.path)}")
+    return EXIT_OK if not summary.marking.unmarked else EXIT_INCOMPLETE
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -128,7 +159,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--stage", default="all", help="0-4 or all (default)")
     r.add_argument("--apply", action="store_true", help="let steps change the tenant (default: dry run)")
     r.add_argument("--force", action="store_true", help="start even if the previous stage is incomplete (recorded in the evidence)")
+    r.add_argument("--timeout", type=int, default=900, help="seconds a single cell may run (default 900)")
+    r.add_argument("--log-output", action="store_true", help="stream the notebook's output (progress lines, prints) to this terminal")
     r.set_defaults(func=cmd_run)
+    sh = sub.add_parser("sheet", help=cmd_sheet.__doc__)
+    sh.add_argument("customer")
+    sh.add_argument("--regenerate", action="store_true", help="write a fresh sheet from the tenant (marks already tagged resources Yes)")
+    sh.set_defaults(func=cmd_sheet)
     for name, fn, fmts in (("status", cmd_status, ["table", "json"]), ("checklist", cmd_checklist, ["markdown", "json"])):
         s = sub.add_parser(name, help=fn.__doc__)
         s.add_argument("customer")

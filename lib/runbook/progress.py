@@ -1,9 +1,13 @@
 """Progress for long steps: a tqdm bar in notebooks, a plain line every 10% elsewhere (logs stay readable)."""
 from __future__ import annotations
 
+import os
 import sys
 import time
 from contextlib import contextmanager
+
+
+BATCH_ENV = "RUNBOOK_BATCH"  # set by the runner: the notebook runs under papermill, lines beat widgets
 
 
 def in_notebook() -> bool:
@@ -17,7 +21,7 @@ def in_notebook() -> bool:
 
 
 class _Lines:
-    """A minimal progress reporter that prints at most one line per 10% step."""
+    """A text progress bar printed as one line per 10% step (readable in logs and papermill's log output)."""
 
     def __init__(self, total: int, desc: str) -> None:
         self.total, self.desc, self.n, self.next_mark, self.start = total, desc, 0, 0.1, time.monotonic()
@@ -27,7 +31,8 @@ class _Lines:
         if self.total and (self.n / self.total >= self.next_mark or self.n == self.total):
             while self.next_mark <= self.n / self.total:
                 self.next_mark += 0.1
-            print(f"{self.desc}: {self.n}/{self.total} ({time.monotonic() - self.start:.1f} s)", file=sys.stderr, flush=True)
+            done = int(20 * self.n / self.total)
+            print(f"{self.desc} [{'#' * done}{'.' * (20 - done)}] {self.n}/{self.total} ({time.monotonic() - self.start:.1f} s)", file=sys.stderr, flush=True)
 
 
 @contextmanager
@@ -36,7 +41,7 @@ def progress(total: int, desc: str):
     if total == 0:
         yield _Lines(0, desc)
         return
-    if in_notebook():
+    if in_notebook() and not os.environ.get(BATCH_ENV):
         from tqdm.auto import tqdm
         with tqdm(total=total, desc=desc, mininterval=1.0) as bar:
             yield bar

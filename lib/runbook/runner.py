@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from papermill.exceptions import PapermillExecutionError
 
 from . import PROJECT_ROOT, __version__, catalogue, evidence, status
 from .params import load, stamp
+from .progress import BATCH_ENV
 from .results import ItemResult, collect
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
@@ -100,6 +102,7 @@ def run_stage(customer: str, stage: int, apply: bool = False, force: bool = Fals
     output = run_dir / source.name
     started = stamp()
     error = ""
+    os.environ[BATCH_ENV] = "1"  # the kernel inherits it: progress as plain lines, not widgets
     try:
         papermill.execute_notebook(
             str(source), str(output),
@@ -111,6 +114,8 @@ def run_stage(customer: str, stage: int, apply: bool = False, force: bool = Fals
         error = f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
     except Exception as exc:  # kernel died, timeout: keep what was saved, mark the run failed
         error = f"{type(exc).__name__}: {exc}"
+    finally:
+        os.environ.pop(BATCH_ENV, None)
     items = _fill_missing(stage, collect(nbformat.read(output, as_version=4)) if output.exists() else [], error)
     done = all(r.status in catalogue.DONE_STATUSES for r in items)
     outcome = RunOutcome(params.customer, stage, run_id, run_dir, "failed" if error else "complete" if done else "incomplete", items, error, bool(blocking))
@@ -156,11 +161,11 @@ def archive(outcome: RunOutcome, meta: dict, known_secrets: tuple[str, ...] = ()
         raise evidence.EvidenceError(f"refused to archive run {outcome.run_id}: {outcome.error}. Remove the secret from the notebook outputs (print references, never values) and run again.")
 
 
-def run_all(customer: str, apply: bool = False, force: bool = False, stages: list[int] | None = None, on_outcome=None) -> list[RunOutcome]:
+def run_all(customer: str, apply: bool = False, force: bool = False, stages: list[int] | None = None, on_outcome=None, **run_kwargs) -> list[RunOutcome]:
     """Run stages in order; stops at the first stage whose gate is closed (unless forced)."""
     outcomes = []
     for n in stages if stages is not None else [s.number for s in catalogue.load().stages]:
-        outcome = run_stage(customer, n, apply=apply, force=force)
+        outcome = run_stage(customer, n, apply=apply, force=force, **run_kwargs)
         outcomes.append(outcome)
         if on_outcome:
             on_outcome(outcome)

@@ -116,3 +116,20 @@ def test_stage1_twice_with_apply_then_nothing_to_do(sandbox, evidence_dir, param
             assert secret not in text and sandbox_secret not in text, f
             assert evidence.scan_text(text, f.name) == [], f
     assert evidence.verify("demo") == []
+
+
+def test_sheet_command_generates_then_checks(sandbox, params_dir, capsys):
+    assert main(["sheet", "demo"]) == 0
+    assert "57 managed" in capsys.readouterr().out
+    from openpyxl import load_workbook
+    wb = load_workbook(params_dir / "demo.resources.xlsx")
+    wb["Resources"]["J3"] = "Maybe"
+    wb.save(params_dir / "demo.resources.xlsx")
+    assert main(["sheet", "demo"]) == 2
+    assert "row 3: Managed is 'Maybe'" in capsys.readouterr().err
+
+
+def test_log_output_streams_progress_lines(sandbox, evidence_dir, params_dir, caplog):
+    assert main(["run", "demo", "--stage", "0"]) == 0
+    assert main(["run", "demo", "--stage", "1", "--apply", "--log-output"]) == 0
+    assert "tagging [####################] 50/50" in caplog.text

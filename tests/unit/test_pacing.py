@@ -1,0 +1,31 @@
+"""The per-subscription throttle gate and the progress line."""
+import time
+
+from runbook.pacing import Pacer
+from runbook.progress import _Lines
+from runbook.steps.tagging import interleave_by_subscription
+from runbook.results import Change
+
+
+def test_a_429_closes_the_gate_for_every_worker_of_that_subscription():
+    pacer = Pacer()
+    pacer.throttled_for("sub-a", 0.3)
+    start = time.monotonic()
+    pacer.acquire("sub-b")  # other subscriptions are not held up
+    assert time.monotonic() - start < 0.05
+    pacer.acquire("sub-a")
+    assert time.monotonic() - start >= 0.29 and pacer.throttled == 1
+
+
+def test_changes_alternate_between_subscriptions():
+    changes = [Change(f"/subscriptions/{s}/resourceGroups/r/providers/A.B/c/{i}", "merge tag") for s, i in [("a", 1), ("a", 2), ("a", 3), ("b", 1)]]
+    order = [c.target.split("/")[2] + c.target[-1] for c in interleave_by_subscription(changes)]
+    assert order == ["a1", "b1", "a2", "a3"]
+
+
+def test_progress_prints_a_bar_per_tenth(capsys):
+    bar = _Lines(20, "tagging")
+    for _ in range(20):
+        bar.update(1)
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 10 and lines[-1].startswith("tagging [####################] 20/20")
