@@ -47,14 +47,14 @@ class SandboxHandle:
     def add_principal(self, name: str, role: str | None = None, scope: str | None = None) -> tuple[str, str, str]:
         """A new app + service principal with a secret (and optionally a role at a scope): (client id, secret, object id)."""
         from runbook.sandbox import graph
-        from runbook.sandbox.fixtures import _role_assignment
+        from runbook.sandbox.fixtures import role_assignment
         from runbook.sandbox.identity import new_client_secret
         app = graph.new_application(self.state, name)
         sp = graph.new_service_principal(self.state, app)
         secret = new_client_secret()
         self.state.add_secret(app["appId"], secret)
         if role:
-            self.state.put(_role_assignment(scope, sp["id"], role))
+            self.state.put(role_assignment(scope, sp["id"], role))
         return app["appId"], secret, sp["id"]
 
     def credential(self, client_id: str, secret: str):
