@@ -64,7 +64,7 @@ class Session:
         p = self.params
         rows = {"Customer": f"{p.tenant_name} ({p.customer})", "Tenant": p.tenant_id, "Subscriptions": ", ".join(p.subscription_ids), "Tier": p.tier, "Engineer": p.engineer, "SLA project": p.sla_project_number, "Target": p.target, "Mode": "APPLY: changes will be made" if self.apply else "dry run: nothing will be changed", "Stage gate": "FORCED past an incomplete earlier stage" if self.forced else "passed"}
         body = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows.items())
-        return f"<h3>Stage {self.stage.number}: {html.escape(self.stage.title)}</h3><table>{body}</table>"
+        return f"<h4>Run settings</h4><table>{body}</table>"
 
     def __repr__(self) -> str:
         return f"Session(customer={self.params.customer!r}, stage={self.stage.number}, apply={self.apply})"

@@ -40,6 +40,7 @@ def test_429_carries_arm_headers_and_body(sandbox):
     assert codes[0].headers["x-ms-ratelimit-remaining-subscription-reads"] == "1"
     throttled = codes[2]
     assert int(throttled.headers["Retry-After"]) >= 1 and throttled.json()["error"]["code"] == "SubscriptionRequestsThrottled"
+    assert throttled.headers["x-ms-ratelimit-remaining-subscription-reads"] == "0"
     raw.close()
 
 

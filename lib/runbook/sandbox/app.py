@@ -77,7 +77,7 @@ class SandboxApp:
         self.stats[f"arm_{kind}"] += 1
         if not allowed:
             self.stats["throttled"] += 1
-            headers = retry_after_headers(wait, self.faults.faults.fractional_retry_after)
+            headers = {**retry_after_headers(wait, self.faults.faults.fractional_retry_after), f"x-ms-ratelimit-remaining-subscription-{kind}": "0"}
             return arm_error(429, "SubscriptionRequestsThrottled", f"Number of '{kind[:-1]}' requests for subscription '{scope}' actor '{principal}' exceeded. Please try again after '{headers['Retry-After']}' seconds after additional tokens are available. Refer to https://aka.ms/arm-throttling", headers)
         resp = self.arm.handle(req, principal)
         resp.headers[f"x-ms-ratelimit-remaining-subscription-{kind}"] = str(remaining)
