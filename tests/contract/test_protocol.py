@@ -2,7 +2,7 @@
 import time
 
 import pytest
-from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.core.exceptions import HttpResponseError
 
 from runbook.clients import ARM_SCOPE
 from tests.conftest import DEMO_SUBS

@@ -5,6 +5,7 @@ import fnmatch
 import hashlib
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import ids
@@ -77,7 +78,7 @@ class Operation:
 
     id: str
     polls_left: int
-    done: callable = None  # runs once when the operation completes
+    done: Callable[[], None] | None = None  # runs once when the operation completes
     failed: bool = False
     resource_id: str = ""
     finished: bool = False

@@ -53,7 +53,7 @@ class TagManagedResources(Step):
         """Resources, the marked sheet, and each managed resource's current tag."""
         resources = customer_resources(ctx.clients, ctx.params.subscription_ids, ctx.params.monitoring.resource_group)
         marking = managed_marking(ctx, resources)
-        key, value = ctx.params.managed_tag.key, ctx.params.managed_tag.value
+        key = ctx.params.managed_tag.key
         rows = []
         for r in resources:
             marked = r.key in marking.managed
