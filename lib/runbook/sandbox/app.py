@@ -71,7 +71,7 @@ class SandboxApp:
 
     def arm_call(self, req: Request, path: str, principal: str) -> Response:
         """ARM with per-subscription read/write token buckets and their headers."""
-        kind = "reads" if req.method in ("GET", "HEAD") else "writes"
+        kind = "reads" if req.method in ("GET", "HEAD") else "deletes" if req.method == "DELETE" else "writes"
         scope = ids.subscription_of(path) or "tenant"
         allowed, remaining, wait = self.faults.take(scope, kind)
         self.stats[f"arm_{kind}"] += 1

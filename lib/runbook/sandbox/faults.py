@@ -18,7 +18,7 @@ class Faults:
     throttle: bool = False  # ARM-style token buckets per subscription
     read_capacity: int = 250  # ARM's documented bucket sizes and refill rates per second
     read_refill: float = 25.0
-    write_capacity: int = 200
+    write_capacity: int = 200  # deletes have a bucket of the same size of their own, as in ARM
     write_refill: float = 10.0
     lro_polls: int = 1  # polls answered "in progress" before a long-running operation ends
     lro_retry_after: float = 1.0  # seconds sent as Retry-After on LRO answers (0 would make clients fall back to 30 s)
@@ -88,7 +88,7 @@ class FaultState:
         return None
 
     def take(self, scope: str, kind: str) -> tuple[bool, int, float]:
-        """Take a token for a read or write on a subscription; always allowed when throttling is off."""
+        """Take a token for a read, write or delete on a subscription; always allowed when throttling is off."""
         f = self.faults
         if not f.throttle:
             return True, (f.read_capacity if kind == "reads" else f.write_capacity) - 1, 0.0
