@@ -178,3 +178,12 @@ def test_lists_at_each_scope(clients):
     body = {"properties": {"category": "Cost", "amount": 10, "timeGrain": "Monthly", "timePeriod": {"startDate": "2026-12-01T00:00:00Z"}}}
     cons.budgets.create_or_update(f"/subscriptions/{SUB}", "b1", body)
     assert [b.name for b in cons.budgets.list(f"/subscriptions/{SUB}")] == ["b1"]
+
+
+def test_tenant_scope_serves_only_built_in_definitions(sandbox, raw):
+    client_id, secret, _ = sandbox.add_principal("nobody")
+    token = sandbox.credential(client_id, secret).get_token(ARM_SCOPE).token
+    builtin = raw("GET", "/providers/Microsoft.Authorization/policyDefinitions/e56962a6-4747-49cd-b67b-bf8b01975c4c?api-version=2026-06-01", token=token)
+    assert builtin.status_code == 200 and builtin.json()["properties"]["policyType"] == "BuiltIn"
+    leak = raw("GET", "/providers/Microsoft.Insights/actionGroups?api-version=2023-01-01", token=token)
+    assert leak.status_code == 400 and error_code(leak) == "InvalidResourceType"

@@ -13,6 +13,8 @@ from .faults import FaultState
 from .http import Request, Response, arm_error
 from .state import BUILTIN_ROLES, State
 
+# Types served at tenant scope (/providers/...): built-in definitions anyone signed in may read.
+TENANT_LEVEL_TYPES = ("microsoft.authorization/policydefinitions", "microsoft.authorization/policysetdefinitions", "microsoft.authorization/roledefinitions")
 DEFENDER_PLANS = (
     "VirtualMachines", "SqlServers", "AppServices", "StorageAccounts", "SqlServerVirtualMachines",
     "KeyVaults", "Arm", "OpenSourceRelationalDatabases", "Containers", "CosmosDbs", "CloudPosture", "Api",
@@ -123,7 +125,9 @@ class Arm:
         if low == "/providers/microsoft.resourcegraph/resources" and req.method == "POST":
             return self.check_api(req, specs.GRAPH_QUERY_API, "resources", True) or self.resource_graph(req, principal)
         if parts[0] == "providers" and len(parts) >= 3:
-            return self.generic(req, principal, path)  # tenant-level provider resources (built-in policy definitions)
+            if "/".join(parts[1:3]) not in TENANT_LEVEL_TYPES:
+                return arm_error(400, "InvalidResourceType", f"The resource type '{'/'.join(path.split('/')[2:4])}' is not available at tenant scope.")
+            return self.generic(req, principal, path)  # built-in definitions, readable by every signed-in caller
         if parts[0] != "subscriptions":
             return arm_error(404, "InvalidResourceType", f"The resource type could not be found for path '{path}'.")
         sub = parts[1]
@@ -327,7 +331,7 @@ class Arm:
             return bad
         verb = {"GET": "read", "HEAD": "read", "DELETE": "delete"}.get(req.method, "write")
         target = path if not ap.is_collection else (ap.parent_id or ap.scope)
-        public = ap.scope == "" and verb == "read"  # built-in definitions are readable by every signed-in caller
+        public = ap.scope == "" and verb == "read"  # only TENANT_LEVEL_TYPES get here with an empty scope
         if not public and (denied := self.authorize(principal, target, f"{spec.type}/{verb}")):
             return denied
         hook = getattr(self, "type_" + spec.type.replace("/", "_").replace(".", "_").lower(), None)

@@ -118,6 +118,9 @@ class TagManagedResources(Step):
             missing.append(f"{len(marking.unmarked)} resource(s) are not marked Yes or No in {marking.path.name}")
         if errors:
             return Verdict("failed", f"{len(applied)} tagged, {len(errors)} failed, {len(locked)} locked ({counts}).", missing)
+        unexplained = [c for c in pending if c.target.lower() not in self.outcomes]
+        if applied and unexplained:
+            return Verdict("failed", f"{len(applied)} tagged, but verification still finds {len(unexplained)} managed resource(s) without the tag ({counts}).", missing + [c.target for c in unexplained[:20]])
         if pending and applied:
             return Verdict("open", f"{len(applied)} tagged; {len(locked)} locked resource(s) could not be tagged ({counts}).", missing)
         if pending:
