@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import sys
 import time
 from contextlib import contextmanager
 
@@ -21,7 +20,7 @@ def in_notebook() -> bool:
 
 
 class _Lines:
-    """A text progress bar printed as one line per 10% step (readable in logs and papermill's log output)."""
+    """A text progress bar, one line per 10% step on stdout (not stderr: it is not an error in the evidence)."""
 
     def __init__(self, total: int, desc: str) -> None:
         self.total, self.desc, self.n, self.next_mark, self.start = total, desc, 0, 0.1, time.monotonic()
@@ -32,7 +31,7 @@ class _Lines:
             while self.next_mark <= self.n / self.total:
                 self.next_mark += 0.1
             done = int(20 * self.n / self.total)
-            print(f"{self.desc} [{'#' * done}{'.' * (20 - done)}] {self.n}/{self.total} ({time.monotonic() - self.start:.1f} s)", file=sys.stderr, flush=True)
+            print(f"{self.desc} [{'#' * done}{'.' * (20 - done)}] {self.n}/{self.total} ({time.monotonic() - self.start:.1f} s)", flush=True)
 
 
 @contextmanager

@@ -27,5 +27,5 @@ def test_progress_prints_a_bar_per_tenth(capsys):
     bar = _Lines(20, "tagging")
     for _ in range(20):
         bar.update(1)
-    lines = capsys.readouterr().err.splitlines()
+    lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 10 and lines[-1].startswith("tagging [####################] 20/20")
