@@ -10,6 +10,7 @@ import nbformat
 from . import __version__
 
 MIMETYPE = "application/vnd.runbook.item+json"
+HTML_ROWS = 500  # tables longer than this are cut in the HTML; results.json keeps every row
 
 
 @dataclass
@@ -83,11 +84,13 @@ class ItemResult:
             a = self.attestation
             parts.append(f"<p>Attested by {html.escape(str(a.get('by')))} on {html.escape(str(a.get('at')))}: {html.escape(str(a.get('reference')))}</p>")
         if self.observed:
-            parts.append(_table(self.observed))
+            parts.append(_table(self.observed[:HTML_ROWS]))
+            if len(self.observed) > HTML_ROWS:
+                parts.append(f"<p>... and {len(self.observed) - HTML_ROWS} more rows in results.json</p>")
         for label, changes in (("Planned changes", self.planned), ("Applied changes", self.applied)):
             if changes:
-                rows = [{"action": c.action, "target": c.target, **{k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in c.detail.items()}} for c in changes[:200]]
-                more = f"<p>... and {len(changes) - 200} more</p>" if len(changes) > 200 else ""
+                rows = [{"action": c.action, "target": c.target, **{k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in c.detail.items()}} for c in changes[:HTML_ROWS]]
+                more = f"<p>... and {len(changes) - HTML_ROWS} more in results.json</p>" if len(changes) > HTML_ROWS else ""
                 parts.append(f"<p><b>{label} ({len(changes)})</b></p>" + _table(rows) + more)
         return "\n".join(parts)
 
