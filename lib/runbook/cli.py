@@ -36,15 +36,31 @@ def _stream_papermill_log() -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run one stage or all stages for a customer."""
+    """Run one stage or all stages for one or more customers (a batch goes on past a customer's error)."""
     if args.log_output:
         _stream_papermill_log()
-    stages = None if args.stage == "all" else [int(args.stage)]
+    stages = None if args.stage == "all" else [int(args.stage)] if args.stage.isdigit() else [-1]
     if stages and stages[0] not in {s.number for s in catalogue.load().stages}:
         print(f"error: --stage must be 0-4 or all, not {args.stage}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    outcomes = runner.run_all(args.customer, apply=args.apply, force=args.force, stages=stages, on_outcome=_print_outcome, timeout=args.timeout, log_output=args.log_output)
-    return max(o.exit_code for o in outcomes) if outcomes else EXIT_OK
+    codes = []
+    for customer in args.customers:
+        if len(args.customers) > 1:
+            print(f"== {customer}")
+        try:
+            outcomes = runner.run_all(customer, apply=args.apply, force=args.force, stages=stages, on_outcome=_print_outcome, timeout=args.timeout, log_output=args.log_output)
+            codes.append(max((o.exit_code for o in outcomes), default=EXIT_OK))
+        except params.ParameterError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            codes.append(EXIT_BAD_INPUT)
+        except runner.StageGateError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            codes.append(EXIT_INCOMPLETE)
+        except evidence.EvidenceError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            codes.append(EXIT_FAILED)
+    # the worst outcome decides: a failure, then bad input, then an incomplete stage
+    return next((c for c in (EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INCOMPLETE) if c in codes), EXIT_OK)
 
 
 def cmd_sheet(args: argparse.Namespace) -> int:
@@ -154,8 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     ap = argparse.ArgumentParser(prog="runbook", description="Executable onboarding runbook for Azure managed services.")
     sub = ap.add_subparsers(dest="command", required=True)
-    r = sub.add_parser("run", help="run a stage (or all) for a customer with papermill and archive evidence")
-    r.add_argument("customer")
+    r = sub.add_parser("run", help="run a stage (or all) for one or more customers with papermill and archive evidence")
+    r.add_argument("customers", nargs="+", metavar="customer", help="parameters/<customer>.yml; several run one after another")
     r.add_argument("--stage", default="all", help="0-4 or all (default)")
     r.add_argument("--apply", action="store_true", help="let steps change the tenant (default: dry run)")
     r.add_argument("--force", action="store_true", help="start even if the previous stage is incomplete (recorded in the evidence)")

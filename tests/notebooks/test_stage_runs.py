@@ -133,3 +133,13 @@ def test_log_output_streams_progress_lines(sandbox, evidence_dir, params_dir, ca
     assert main(["run", "demo", "--stage", "0"]) == 0
     assert main(["run", "demo", "--stage", "1", "--apply", "--log-output"]) == 0
     assert "tagging [####################] 50/50" in caplog.text
+
+
+def test_batch_run_goes_on_past_a_bad_customer(sandbox, evidence_dir, params_dir, capsys):
+    (params_dir / "broken.yml").write_text((params_dir / "demo.yml").read_text().replace("customer: demo", "customer: broken").replace("tier: Full Stack", "tier: Gold"))
+    assert main(["run", "broken", "demo", "--stage", "0"]) == 2
+    out = capsys.readouterr()
+    assert "== demo" in out.out and "stage 0: complete" in out.out
+    assert "broken.yml: field 'tier'" in out.err
+    assert len(evidence.runs("demo")) == 1 and evidence.runs("broken") == []
+    assert main(["run", "demo", "--stage", "9"]) == 2
