@@ -25,6 +25,24 @@ class TargetError(RuntimeError):
     """The tenant the run should talk to cannot be reached or is not configured."""
 
 
+@dataclass(frozen=True)
+class CloudEndpoints:
+    """Endpoints and token audiences of one Azure cloud."""
+
+    arm_url: str
+    authority: str
+    graph_url: str
+    arm_scope: str = ARM_SCOPE
+    graph_scope: str = GRAPH_SCOPE
+
+
+KNOWN_CLOUDS = {
+    "AzureCloud": CloudEndpoints("https://management.azure.com", "https://login.microsoftonline.com", "https://graph.microsoft.com"),
+    "AzureUSGovernment": CloudEndpoints("https://management.usgovcloudapi.net", "https://login.microsoftonline.us", "https://graph.microsoft.us", "https://management.usgovcloudapi.net/.default", "https://graph.microsoft.us/.default"),
+    "AzureChinaCloud": CloudEndpoints("https://management.chinacloudapi.cn", "https://login.chinacloudapi.cn", "https://microsoftgraph.chinacloudapi.cn", "https://management.chinacloudapi.cn/.default", "https://microsoftgraph.chinacloudapi.cn/.default"),
+}
+
+
 @dataclass
 class Target:
     """Where the clients go: endpoints, the CA to trust, and the credential."""
@@ -36,6 +54,8 @@ class Target:
     ca_path: str | None = None
     credential: TokenCredential | None = field(default=None, repr=False)
     client_kwargs: dict = field(default_factory=dict)
+    arm_scope: str = ARM_SCOPE
+    graph_scope: str = GRAPH_SCOPE
 
     @property
     def verify(self) -> str | bool:
@@ -62,9 +82,17 @@ def sandbox_target(connection_file: Path | None = None) -> Target:
     return Target("sandbox", conn.tenant_id, conn.url, conn.url, conn.ca_path, cred, {"retry_total": 6, "retry_backoff_factor": 0.2, "polling_interval": 1})
 
 
-def azure_target(tenant_id: str) -> Target:
-    """A Target for real Azure, using azure-identity's default credential chain (CLI, managed identity, env)."""
-    return Target("azure", tenant_id, credential=DefaultAzureCredential(additionally_allowed_tenants=[tenant_id]))
+def azure_target(tenant_id: str, cloud: CloudEndpoints | None = None, client_id: str | None = None, client_secret: str | None = None, ca_path: str | None = None) -> Target:
+    """A Target for an Azure cloud: a client secret when given, else azure-identity's default chain
+    (environment, managed identity, Azure CLI, ...). A custom cloud skips MSAL's instance discovery."""
+    cloud = cloud or KNOWN_CLOUDS["AzureCloud"]
+    custom = cloud not in KNOWN_CLOUDS.values()
+    extra = {"connection_verify": ca_path} if ca_path else {}
+    if client_id and client_secret:
+        cred = ClientSecretCredential(tenant_id, client_id, client_secret, authority=cloud.authority, disable_instance_discovery=custom, **extra)
+    else:
+        cred = DefaultAzureCredential(authority=cloud.authority, additionally_allowed_tenants=[tenant_id], disable_instance_discovery=custom)
+    return Target("azure", tenant_id, cloud.arm_url, cloud.graph_url, ca_path, cred, arm_scope=cloud.arm_scope, graph_scope=cloud.graph_scope)
 
 
 class Clients:
@@ -75,7 +103,7 @@ class Clients:
 
     def _kw(self, **overrides) -> dict:
         t = self.target
-        return {"base_url": t.arm_url, "credential_scopes": [ARM_SCOPE], "connection_verify": t.verify, **t.client_kwargs, **overrides}
+        return {"base_url": t.arm_url, "credential_scopes": [t.arm_scope], "connection_verify": t.verify, **t.client_kwargs, **overrides}
 
     def resource(self, subscription_id: str, **overrides):
         """ResourceManagementClient (groups, resources, tags); overrides such as retry_total=0 go to azure-core."""
@@ -129,9 +157,9 @@ class Clients:
         from kiota_authentication_azure.azure_identity_authentication_provider import AzureIdentityAuthenticationProvider
         from msgraph import GraphRequestAdapter, GraphServiceClient
 
-        # kiota sends the token only to hosts it knows; the sandbox's host must be named explicitly
-        hosts = [urlparse(self.target.graph_url).hostname] if self.target.kind == "sandbox" else ["graph.microsoft.com"]
-        provider = AzureIdentityAuthenticationProvider(self.target.credential, scopes=[GRAPH_SCOPE], allowed_hosts=hosts)
+        # kiota sends the token only to hosts it is told about: name the target's Graph host
+        hosts = [urlparse(self.target.graph_url).hostname]
+        provider = AzureIdentityAuthenticationProvider(self.target.credential, scopes=[self.target.graph_scope], allowed_hosts=hosts)
         adapter = GraphRequestAdapter(provider, client=http)
         adapter.base_url = f"{self.target.graph_url}/v1.0"
         return GraphServiceClient(request_adapter=adapter)

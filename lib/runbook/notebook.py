@@ -4,10 +4,8 @@ from __future__ import annotations
 import html
 
 import pandas as pd
-from azure.identity import ClientSecretCredential
-
 from . import catalogue, secrets
-from .clients import Clients, Target, azure_target, sandbox_target
+from .clients import KNOWN_CLOUDS, Clients, CloudEndpoints, azure_target, sandbox_target
 from .params import Parameters, load
 from .results import ItemResult
 from .steps import REGISTRY
@@ -15,13 +13,17 @@ from .steps.base import Context, attested, execute, not_in_tier
 
 
 def make_clients(params: Parameters) -> Clients:
-    """Clients for the customer's tenant: the sandbox, or Azure with the configured credential."""
+    """Clients for the customer's tenant: the sandbox, or an Azure cloud with the configured credential."""
     if params.target == "sandbox":
         return Clients(sandbox_target())
-    if params.credential is None:
-        return Clients(azure_target(params.tenant_id))
-    cred = ClientSecretCredential(params.tenant_id, params.credential.client_id, secrets.read(params.credential.client_secret))
-    return Clients(Target("azure", params.tenant_id, credential=cred))
+    c = params.cloud
+    if c.name == "custom":
+        arm = c.arm_endpoint.rstrip("/")
+        cloud = CloudEndpoints(arm, c.authority.rstrip("/"), (c.graph_endpoint or arm).rstrip("/"))
+    else:
+        cloud = KNOWN_CLOUDS[c.name]
+    secret = secrets.read(params.credential.client_secret) if params.credential else None
+    return Clients(azure_target(params.tenant_id, cloud, params.credential.client_id if params.credential else None, secret, c.ca_bundle))
 
 
 class Session:

@@ -28,6 +28,7 @@ FIXES = {
     "msp.tenant_id": "use the MSP's own tenant ID (the managing tenant of the Lighthouse offer)",
     "msp.principal_id": "use the object ID of the MSP's automation service principal",
     "attestations": "each attestation needs by, at (YYYY-MM-DD) and reference; not-required needs a reason",
+    "cloud": "use name AzureCloud, AzureUSGovernment or AzureChinaCloud, or name: custom with arm_endpoint and authority",
 }
 
 
@@ -107,6 +108,24 @@ class Contact(_Strict):
         if not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", v):
             raise ValueError(f"'{v}' is not an e-mail address")
         return v
+
+
+class Cloud(_Strict):
+    """Which Azure cloud the customer lives in; `custom` names its endpoints (e.g. Azure Stack, a test cloud)."""
+
+    name: Literal["AzureCloud", "AzureUSGovernment", "AzureChinaCloud", "custom"] = "AzureCloud"
+    arm_endpoint: str | None = None
+    authority: str | None = None
+    graph_endpoint: str | None = None
+    ca_bundle: str | None = None  # PEM file to trust, for a custom cloud with a private CA
+
+    @model_validator(mode="after")
+    def _custom_needs_endpoints(self) -> "Cloud":
+        if self.name == "custom" and not (self.arm_endpoint and self.authority):
+            raise ValueError("a custom cloud needs arm_endpoint and authority")
+        if self.name != "custom" and (self.arm_endpoint or self.authority or self.graph_endpoint or self.ca_bundle):
+            raise ValueError(f"endpoints are fixed for {self.name}; set name: custom to give your own")
+        return self
 
 
 class Credential(_Strict):
@@ -215,6 +234,7 @@ class Parameters(_Strict):
     sla_project_number: str
     target: Literal["sandbox", "azure"] = "azure"
     msp: Msp
+    cloud: Cloud = Cloud()
     credential: Credential | None = None
     contacts: list[Contact] = []
     managed_tag: ManagedTag = ManagedTag()

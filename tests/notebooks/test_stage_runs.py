@@ -143,3 +143,29 @@ def test_batch_run_goes_on_past_a_bad_customer(sandbox, evidence_dir, params_dir
     assert "broken.yml: field 'tier'" in out.err
     assert len(evidence.runs("demo")) == 1 and evidence.runs("broken") == []
     assert main(["run", "demo", "--stage", "9"]) == 2
+
+
+def test_real_target_path_with_a_custom_cloud(sandbox, evidence_dir, params_dir):
+    """target: azure, as for a customer, with the sandbox registered as a custom cloud (like az cloud register)."""
+    text = (params_dir / "demo.yml").read_text().replace("target: sandbox", "target: azure")
+    text += (f"cloud: {{name: custom, arm_endpoint: '{sandbox.url}', authority: '{sandbox.url}', ca_bundle: '{sandbox.conn.ca_path}'}}\n"
+             f"credential: {{client_id: {sandbox.conn.client_id}, client_secret: {{file: '{sandbox.conn.secret_path}'}}}}\n")
+    (params_dir / "demo.yml").write_text(text)
+    p = params.load("demo")
+    assert p.target == "azure" and p.cloud.name == "custom" and p.credential.client_secret.file
+    out = runner.run_stage("demo", 0)
+    assert out.status == "complete", out.error
+    dry = runner.run_stage("demo", 1)  # Graph and ARM through the same real-target path, nothing applied
+    assert {r.item_id: r.status for r in dry.items}["s1-app-registration"] == "open"
+    secret = __import__("pathlib").Path(sandbox.conn.secret_path).read_text()
+    assert all(secret not in f.read_text() for d in evidence.runs("demo") for f in d.iterdir())
+
+
+def test_cloud_settings_are_validated(params_dir):
+    text = (params_dir / "demo.yml").read_text()
+    (params_dir / "demo.yml").write_text(text + "cloud: {name: custom}\n")
+    with pytest.raises(params.ParameterError, match="a custom cloud needs arm_endpoint and authority"):
+        params.load("demo")
+    (params_dir / "demo.yml").write_text(text + "cloud: {name: AzureUSGovernment, arm_endpoint: 'https://x'}\n")
+    with pytest.raises(params.ParameterError, match="endpoints are fixed for AzureUSGovernment"):
+        params.load("demo")
