@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
+import threading
 import ssl
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -96,59 +98,63 @@ def azure_target(tenant_id: str, cloud: CloudEndpoints | None = None, client_id:
 
 
 class Clients:
-    """Builds SDK clients for a Target; nothing else in the runbook knows which tenant it talks to."""
+    """Builds SDK clients for a Target, once per kind, subscription and settings (they are thread-safe and
+    keep their connections); nothing else in the runbook knows which tenant it talks to."""
 
     def __init__(self, target: Target) -> None:
         self.target = target
+        self._made: dict[tuple, object] = {}
+        self._lock = threading.Lock()
 
     def _kw(self, **overrides) -> dict:
         t = self.target
         return {"base_url": t.arm_url, "credential_scopes": [t.arm_scope], "connection_verify": t.verify, **t.client_kwargs, **overrides}
 
+    def _client(self, module: str, name: str, subscription_id: str | None = None, **overrides):
+        """The client class `name` from `module`, built on first use for these arguments."""
+        key = (name, subscription_id, tuple(sorted(overrides.items())))
+        with self._lock:
+            if key not in self._made:
+                cls = getattr(importlib.import_module(module), name)
+                args = (self.target.credential,) + ((subscription_id,) if subscription_id is not None else ())
+                self._made[key] = cls(*args, **self._kw(**overrides))
+            return self._made[key]
+
     def resource(self, subscription_id: str, **overrides):
         """ResourceManagementClient (groups, resources, tags); overrides such as retry_total=0 go to azure-core."""
-        from azure.mgmt.resource.resources import ResourceManagementClient
-        return ResourceManagementClient(self.target.credential, subscription_id, **self._kw(**overrides))
+        return self._client("azure.mgmt.resource.resources", "ResourceManagementClient", subscription_id, **overrides)
 
     def subscriptions(self):
         """SubscriptionClient (subscriptions, tenants)."""
-        from azure.mgmt.resource.subscriptions import SubscriptionClient
-        return SubscriptionClient(self.target.credential, **self._kw())
+        return self._client("azure.mgmt.resource.subscriptions", "SubscriptionClient")
 
     def authorization(self, subscription_id: str):
         """AuthorizationManagementClient (role assignments and definitions)."""
-        from azure.mgmt.authorization import AuthorizationManagementClient
-        return AuthorizationManagementClient(self.target.credential, subscription_id, **self._kw())
+        return self._client("azure.mgmt.authorization", "AuthorizationManagementClient", subscription_id)
 
     def managed_services(self):
         """ManagedServicesClient (Azure Lighthouse registrations)."""
-        from azure.mgmt.managedservices import ManagedServicesClient
-        return ManagedServicesClient(self.target.credential, **self._kw())
+        return self._client("azure.mgmt.managedservices", "ManagedServicesClient")
 
     def monitor(self, subscription_id: str):
         """MonitorManagementClient (action groups, alerts)."""
-        from azure.mgmt.monitor import MonitorManagementClient
-        return MonitorManagementClient(self.target.credential, subscription_id, **self._kw())
+        return self._client("azure.mgmt.monitor", "MonitorManagementClient", subscription_id)
 
     def security(self, subscription_id: str):
         """SecurityCenter client (Defender for Cloud pricings)."""
-        from azure.mgmt.security import SecurityCenter
-        return SecurityCenter(self.target.credential, subscription_id, **self._kw())
+        return self._client("azure.mgmt.security", "SecurityCenter", subscription_id)
 
     def policy(self, subscription_id: str):
         """PolicyClient (policy definitions and assignments)."""
-        from azure.mgmt.resource.policy import PolicyClient
-        return PolicyClient(self.target.credential, subscription_id, **self._kw())
+        return self._client("azure.mgmt.resource.policy", "PolicyClient", subscription_id)
 
     def locks(self, subscription_id: str):
         """ManagementLockClient (resource locks)."""
-        from azure.mgmt.resource.locks import ManagementLockClient
-        return ManagementLockClient(self.target.credential, subscription_id, **self._kw())
+        return self._client("azure.mgmt.resource.locks", "ManagementLockClient", subscription_id)
 
     def consumption(self, subscription_id: str):
         """ConsumptionManagementClient (budgets)."""
-        from azure.mgmt.consumption import ConsumptionManagementClient
-        return ConsumptionManagementClient(self.target.credential, subscription_id, **self._kw())
+        return self._client("azure.mgmt.consumption", "ConsumptionManagementClient", subscription_id)
 
     def _graph(self, http):
         """GraphServiceClient over an httpx client, pointed at the target's Graph endpoint."""

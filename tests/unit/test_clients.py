@@ -15,7 +15,7 @@ def test_sovereign_cloud_endpoints_and_scopes(params_dir):
     assert rc._config.credential_scopes == ["https://management.usgovcloudapi.net/.default"]
     assert clients.target.arm_scope == "https://management.usgovcloudapi.net/.default"
     assert clients.target.graph_url == "https://graph.microsoft.us"
-    rc.close()
+
 
 
 def test_public_cloud_is_the_default(params_dir):

@@ -77,6 +77,7 @@ class AppRegistration(Step):
                     guids[role] = found[0].name.lower()
                 roles[(sub, role)] = guids[role] in held
                 rows.append({"object": "role assignment", "name": role, "id": scope, "state": "assigned" if roles[(sub, role)] else "missing"})
+        self.role_guids = guids  # apply assigns by these ids; no second lookup
         return Observation(rows, {"apps": apps, "app": app, "sp": sp, "stored_secret": stored, "roles": roles, "guids": guids})
 
     def plan(self, ctx: Context, obs: Observation) -> list[Change]:
@@ -119,17 +120,14 @@ class AppRegistration(Step):
 
         sp_id = ctx.clients.run_graph(graph_work)
         applied = [c for c in changes if c.action != "assign role"]
-        guids = {}
         for c in changes:
             if c.action != "assign role":
                 continue
-            sub = c.target.rsplit("/", 1)[-1]
-            auth = ctx.clients.authorization(sub)
-            role = c.detail["role"]
-            guids[role] = guids.get(role) or list(auth.role_definitions.list(c.target, filter=f"roleName eq '{role}'"))[0].name.lower()
-            body = {"role_definition_id": f"{c.target}/providers/Microsoft.Authorization/roleDefinitions/{guids[role]}", "principal_id": sp_id, "principal_type": "ServicePrincipal"}
+            auth = ctx.clients.authorization(c.target.rsplit("/", 1)[-1])
+            guid = self.role_guids[c.detail["role"]]
+            body = {"role_definition_id": f"{c.target}/providers/Microsoft.Authorization/roleDefinitions/{guid}", "principal_id": sp_id, "principal_type": "ServicePrincipal"}
             try:
-                auth.role_assignments.create(c.target, assignment_name(c.target, sp_id, guids[role]), body)
+                auth.role_assignments.create(c.target, assignment_name(c.target, sp_id, guid), body)
             except HttpResponseError as exc:
                 if not (exc.error is not None and exc.error.code == "RoleAssignmentExists"):
                     raise

@@ -1,7 +1,6 @@
 """Stage 1: tag every managed resource (from the Manageable Resource Sheet) with the MSP's managed tag."""
 from __future__ import annotations
 
-import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from azure.core.exceptions import HttpResponseError
@@ -75,21 +74,14 @@ class TagManagedResources(Step):
         self.outcomes = {}
         self.pacer = Pacer()
         applied: list[Change] = []
-        lock = threading.Lock()
-        clients: dict[str, object] = {}
-
-        def client_for(sub: str):
-            with lock:
-                if sub not in clients:
-                    # the pacer does the retrying: one waiting policy for all workers, not one per call
-                    clients[sub] = ctx.clients.resource(sub, retry_total=0)
-                return clients[sub]
 
         def one(change: Change) -> tuple[Change, str]:
             sub = change.target.split("/")[2].lower()
             body = {"operation": "Merge", "properties": {"tags": {change.detail["key"]: change.detail["value"]}}}
+            # retry_total=0: the pacer does the retrying, one waiting policy for all workers
+            client = ctx.clients.resource(sub, retry_total=0)
             try:
-                paced_call(self.pacer, sub, lambda: client_for(sub).tags.begin_update_at_scope(change.target, body).result())
+                paced_call(self.pacer, sub, lambda: client.tags.begin_update_at_scope(change.target, body).result())
                 return change, "applied"
             except HttpResponseError as exc:
                 if exc.status_code == 409 and exc.error is not None and exc.error.code == "ScopeLocked":
