@@ -27,11 +27,12 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lib"))
+sys.path.insert(0, str(ROOT))
 
 from runbook import params as P  # noqa: E402
 from runbook.clients import Clients, sandbox_target  # noqa: E402
-from runbook.sandbox import Faults, Sandbox  # noqa: E402
-from runbook.sandbox.azcli import AzCli, ensure_installed  # noqa: E402
+from azure_sandbox import Faults, Sandbox  # noqa: E402
+from tests.support.azcli import AzCli, ensure_installed  # noqa: E402
 from runbook.steps.base import Context  # noqa: E402
 from runbook.steps.tagging import TagManagedResources, prepare_sheet  # noqa: E402
 
@@ -47,7 +48,7 @@ def scale_params(workdir: Path, n: int, subscription_ids: list[str], concurrency
 def run_size(n: int, latency_ms: float, concurrency: int, az_sample: int, workdir: Path) -> dict:
     """Tag n resources once with the runbook and time a sample of az calls."""
     faults = Faults(latency_ms=latency_ms, throttle=True, write_capacity=200, write_refill=10.0, read_capacity=250, read_refill=25.0, seed=1)
-    with Sandbox(f"scale-{n}", workdir / f"sb-{n}", faults=faults) as sb:
+    with Sandbox(f"scale-{n}", workdir / f"sb-{n}", faults=faults, base=ROOT / "lib" / "runbook" / "data" / "sandbox-demo.yml") as sb:
         subs = [s["subscriptionId"] for s in sb.app.state.subscriptions()]
         scale_params(workdir, n, subs, concurrency)
         clients = Clients(sandbox_target(sb.state_dir / "connection.json"))

@@ -10,8 +10,9 @@ import pytest
 
 from runbook import PROJECT_ROOT
 from runbook.clients import Clients, sandbox_target
-from runbook.sandbox import Faults, Sandbox
+from azure_sandbox import Faults, Sandbox
 
+DEMO_FIXTURE = PROJECT_ROOT / "lib" / "runbook" / "data" / "sandbox-demo.yml"
 DEMO_SUBS = ["1a2b3c4d-0001-4e5f-8a9b-0c1d2e3f4a01", "1a2b3c4d-0002-4e5f-8a9b-0c1d2e3f4a02", "1a2b3c4d-0003-4e5f-8a9b-0c1d2e3f4a03"]
 SEED = PROJECT_ROOT.parent / "shared" / "seed" / "onboarding-checklist-template.md"
 
@@ -46,9 +47,9 @@ class SandboxHandle:
 
     def add_principal(self, name: str, role: str | None = None, scope: str | None = None) -> tuple[str, str, str]:
         """A new app + service principal with a secret (and optionally a role at a scope): (client id, secret, object id)."""
-        from runbook.sandbox import graph
-        from runbook.sandbox.fixtures import role_assignment
-        from runbook.sandbox.identity import new_client_secret
+        from azure_sandbox.core.identity import new_client_secret
+        from azure_sandbox.fixtures import role_assignment
+        from azure_sandbox.providers import graph
         app = graph.new_application(self.state, name)
         sp = graph.new_service_principal(self.state, app)
         secret = new_client_secret()
@@ -66,7 +67,7 @@ class SandboxHandle:
 @pytest.fixture
 def sandbox(tmp_path_factory, monkeypatch) -> SandboxHandle:
     """A fresh demo sandbox for one test, registered as the runbook's sandbox ($RUNBOOK_SANDBOX)."""
-    sb = Sandbox("demo", tmp_path_factory.mktemp("sandbox"))
+    sb = Sandbox(DEMO_FIXTURE, tmp_path_factory.mktemp("sandbox"))
     sb.start()
     handle = SandboxHandle(sb)
     monkeypatch.setenv("RUNBOOK_SANDBOX", str(handle.connection_file))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 import json
 import os
 import signal
@@ -120,15 +121,23 @@ def cmd_params_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _sandbox(fixture: str, state_dir, port: int = 0, faults=None):
+    """A sandbox tenant through the emulator's public entry point; `demo` and `scale-<N>` use the runbook's demo
+    customer (lib/runbook/data/sandbox-demo.yml) as their tenant."""
+    from azure_sandbox import Sandbox
+
+    demo = Path(__file__).parent / "data" / "sandbox-demo.yml"
+    return Sandbox(demo if fixture == "demo" else fixture, state_dir, port, faults, base=demo)
+
+
 def _faults_from(args: argparse.Namespace):
-    from .sandbox import Faults
+    from azure_sandbox import Faults
     return Faults(latency_ms=args.latency_ms, error_rate=args.error_rate, drop_rate=args.drop_rate, throttle=args.throttle, seed=args.seed, lro_retry_after=args.lro_retry_after)
 
 
 def cmd_sandbox_serve(args: argparse.Namespace) -> int:
     """Serve the sandbox tenant until interrupted."""
-    from .sandbox import Sandbox
-    sb = Sandbox(args.fixture, args.state_dir, args.port, _faults_from(args))
+    sb = _sandbox(args.fixture, args.state_dir, args.port, _faults_from(args))
     conn = sb.start()
     print(f"sandbox tenant '{args.fixture}' serving at {conn.url}")
     print(f"  CA certificate : {conn.ca_path}")
@@ -148,9 +157,8 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Start the sandbox, run every stage for the demo customer with apply, print status and evidence."""
-    from .sandbox import Sandbox
     state_dir = PROJECT_ROOT / ".sandbox"
-    with Sandbox("demo", state_dir) as sb:
+    with _sandbox("demo", state_dir) as sb:
         os.environ["RUNBOOK_SANDBOX"] = str(state_dir / "connection.json")
         print(f"sandbox tenant serving at {sb.connection.url}; running all stages for 'demo' with --apply")
         try:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import json
 import os
 import threading
 import ssl
@@ -72,16 +73,19 @@ def sandbox_connection_path() -> Path:
 
 def sandbox_target(connection_file: Path | None = None) -> Target:
     """A Target for the running sandbox tenant, authenticating with a real ClientSecretCredential."""
-    from .sandbox.server import Connection
-
     path = Path(connection_file or sandbox_connection_path())
     if not path.exists():
         raise TargetError(f"no sandbox is running (missing {path}); start one with `runbook sandbox serve` or run `make demo`")
-    conn = Connection.read(path)
-    secret = Path(conn.secret_path).read_text().strip()
-    cred = ClientSecretCredential(conn.tenant_id, conn.client_id, secret, authority=conn.url, disable_instance_discovery=True, connection_verify=conn.ca_path)
+    # the documented connection file: url, ca_path, tenant_id, client_id, secret_path (the secret itself is not in it)
+    try:
+        conn = json.loads(path.read_text())
+        url, ca_path, tenant_id, client_id = conn["url"], conn["ca_path"], conn["tenant_id"], conn["client_id"]
+        secret = Path(conn["secret_path"]).read_text().strip()
+    except (OSError, ValueError, KeyError) as exc:
+        raise TargetError(f"the sandbox connection file {path} is unreadable ({type(exc).__name__}: {exc}); restart the sandbox with `runbook sandbox serve`") from None
+    cred = ClientSecretCredential(tenant_id, client_id, secret, authority=url, disable_instance_discovery=True, connection_verify=ca_path)
     # the sandbox asks for short waits; keep the SDK's retry policy as it is, only bound the totals
-    return Target("sandbox", conn.tenant_id, conn.url, conn.url, conn.ca_path, cred, {"retry_total": 6, "retry_backoff_factor": 0.2, "polling_interval": 1})
+    return Target("sandbox", tenant_id, url, url, ca_path, cred, {"retry_total": 6, "retry_backoff_factor": 0.2, "polling_interval": 1})
 
 
 def azure_target(tenant_id: str, cloud: CloudEndpoints | None = None, client_id: str | None = None, client_secret: str | None = None, ca_path: str | None = None) -> Target:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from runbook.sandbox.azcli import AzCli, ensure_installed
+from tests.support.azcli import AzCli, ensure_installed
 from tests.conftest import DEMO_SUBS
 
 pytestmark = pytest.mark.azcli

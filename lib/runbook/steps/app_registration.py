@@ -46,6 +46,25 @@ def assignment_name(scope: str, principal_id: str, role_guid: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{scope.lower()}|{principal_id.lower()}|{role_guid.lower()}"))
 
 
+ASSIGNING_ROLES = {"owner", "user access administrator", "role based access control administrator"}
+
+
+def _lighthouse_only(ctx: Context, auth, scope: str) -> str | None:
+    """The Lighthouse offer through which the runbook reaches a subscription when it holds no RBAC role there that may
+    assign roles (then Azure refuses role assignments to the app: a delegated User Access Administrator may assign
+    roles only to managed identities); None when the runbook assigns roles here by RBAC."""
+    runbook = ctx.params.msp.principal_id
+    names = {d.name.lower(): d.role_name.lower() for d in auth.role_definitions.list(scope)}
+    held = {names.get(ra.role_definition_id.rsplit("/", 1)[-1].lower(), "") for ra in auth.role_assignments.list_for_scope(scope, filter=f"principalId eq '{runbook}'")}
+    if held & ASSIGNING_ROLES:
+        return None
+    for reg in ctx.clients.managed_services().registration_assignments.list(scope, expand_registration_definition=True):
+        definition = reg.properties.registration_definition if reg.properties else None
+        if definition is not None and definition.properties is not None and (definition.properties.managed_by_tenant_id or "").lower() == ctx.params.msp.tenant_id:
+            return definition.properties.registration_definition_name or reg.name
+    return None
+
+
 class AppRegistration(Step):
     """Find or create the MSP application and its service principal, assign roles, store a secret."""
 
@@ -63,9 +82,15 @@ class AppRegistration(Step):
                 {"object": "client secret", "name": CREDENTIAL_NAME, "id": str(cred.key_id) if cred else "", "state": f"valid until {cred.end_date_time:%Y-%m-%d}, stored at {cfg.secret_store.describe()}" if stored else ("valid but not in the secret store" if cred else "missing")}]
         roles: dict[tuple[str, str], bool] = {}
         guids: dict[str, str] = {}
+        via_lighthouse: dict[str, str] = {}  # subscription -> offer: roles there come from the offer, not from here
         for sub in ctx.params.subscription_ids:
             scope = f"/subscriptions/{sub}"
             auth = ctx.clients.authorization(sub)
+            offer = _lighthouse_only(ctx, auth, scope)
+            if offer is not None:
+                via_lighthouse[sub] = offer
+                rows.append({"object": "role assignment", "name": ", ".join(cfg.roles), "id": scope, "state": f"not needed: the MSP manages this subscription through the Lighthouse offer '{offer}', which can assign roles only to managed identities"})
+                continue
             held = set()
             if sp is not None:
                 held = {ra.role_definition_id.rsplit("/", 1)[-1].lower() for ra in auth.role_assignments.list_for_scope(scope, filter=f"principalId eq '{sp.id}'")}
@@ -78,7 +103,7 @@ class AppRegistration(Step):
                 roles[(sub, role)] = guids[role] in held
                 rows.append({"object": "role assignment", "name": role, "id": scope, "state": "assigned" if roles[(sub, role)] else "missing"})
         self.role_guids = guids  # apply assigns by these ids; no second lookup
-        return Observation(rows, {"apps": apps, "app": app, "sp": sp, "stored_secret": stored, "roles": roles, "guids": guids})
+        return Observation(rows, {"apps": apps, "app": app, "sp": sp, "stored_secret": stored, "roles": roles, "guids": guids, "via_lighthouse": via_lighthouse})
 
     def plan(self, ctx: Context, obs: Observation) -> list[Change]:
         """What is missing, in the order it must be created."""
@@ -143,4 +168,5 @@ class AppRegistration(Step):
             return super().judge(ctx, obs, pending, applied)
         app = f["app"]
         done = f" ({len(applied)} change(s) applied)" if applied else ""
-        return Verdict("fulfilled", f"Application {app.app_id} with its service principal, {len(f['roles'])} role assignment(s) and a client secret stored at {cfg.secret_store.describe()}{done}.")
+        lighthouse = f" ({len(f['via_lighthouse'])} subscription(s) managed through Lighthouse need none)" if f["via_lighthouse"] else ""
+        return Verdict("fulfilled", f"Application {app.app_id} with its service principal, {len(f['roles'])} role assignment(s){lighthouse} and a client secret stored at {cfg.secret_store.describe()}{done}.")

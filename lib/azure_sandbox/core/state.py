@@ -1,7 +1,6 @@
 """The sandbox tenant's state: ARM objects keyed by lower-cased ID, Graph objects, principals."""
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import threading
 import uuid
@@ -9,67 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import ids
-
-BUILTIN_ROLES: dict[str, dict] = {
-    "8e3af657-a8ff-443c-a75c-2fe8c4bcb635": {"roleName": "Owner", "actions": ["*"], "notActions": []},
-    "b24988ac-6180-42a0-ab88-20f7382dd24c": {
-        "roleName": "Contributor",
-        "actions": ["*"],
-        "notActions": [
-            "Microsoft.Authorization/*/Delete",
-            "Microsoft.Authorization/*/Write",
-            "Microsoft.Authorization/elevateAccess/Action",
-        ],
-    },
-    "acdd72a7-3385-48ef-bd42-f606fba81ae7": {"roleName": "Reader", "actions": ["*/read"], "notActions": []},
-    "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9": {
-        "roleName": "User Access Administrator",
-        "actions": ["*/read", "Microsoft.Authorization/*"],
-        "notActions": [],
-    },
-    "91c1777a-f3dc-4fae-b103-61d183457e46": {
-        "roleName": "Managed Services Registration assignment Delete Role",
-        "actions": ["Microsoft.ManagedServices/registrationAssignments/read", "Microsoft.ManagedServices/registrationAssignments/delete"],
-        "notActions": [],
-    },
-    "4a9ae827-6dc8-4573-8ac7-8239d42aa03f": {
-        "roleName": "Tag Contributor",
-        "actions": ["Microsoft.Resources/tags/*", "*/read"],
-        "notActions": [],
-    },
-    "749f88d5-cbae-40b8-bcfc-e573ddc772fa": {
-        "roleName": "Monitoring Contributor",
-        "actions": ["*/read", "Microsoft.Insights/*", "Microsoft.AlertsManagement/*"],
-        "notActions": [],
-    },
-    "fb1c8493-542b-48eb-b624-b4c8fea62acd": {
-        "roleName": "Security Admin",
-        "actions": ["*/read", "Microsoft.Security/*", "Microsoft.Authorization/policyAssignments/*", "Microsoft.Authorization/policyDefinitions/*"],
-        "notActions": [],
-    },
-    "36243c78-bf99-498c-9df9-86d9f8d28608": {
-        "roleName": "Resource Policy Contributor",
-        "actions": ["*/read", "Microsoft.Authorization/policyAssignments/*", "Microsoft.Authorization/policyDefinitions/*", "Microsoft.Authorization/policySetDefinitions/*", "Microsoft.PolicyInsights/*"],
-        "notActions": [],
-    },
-}
-ROLE_IDS_BY_NAME = {v["roleName"].lower(): k for k, v in BUILTIN_ROLES.items()}
-
-
-def role_guid(role_definition_id: str) -> str:
-    """The GUID at the end of a role definition ID."""
-    return role_definition_id.rstrip("/").split("/")[-1].lower()
-
-
-def role_allows(role_guid_: str, action: str) -> bool:
-    """Whether a built-in role's actions (minus notActions) cover an action, as ARM matches them."""
-    role = BUILTIN_ROLES.get(role_guid_)
-    if role is None:
-        return False
-    a = action.lower()
-    allowed = any(fnmatch.fnmatchcase(a, p.lower()) for p in role["actions"])
-    denied = any(fnmatch.fnmatchcase(a, p.lower()) for p in role["notActions"])
-    return allowed and not denied
+from .rbac import role_allows, role_guid
 
 
 @dataclass
@@ -94,6 +33,7 @@ class State:
     arm: dict[str, dict] = field(default_factory=dict)
     applications: dict[str, dict] = field(default_factory=dict)  # by object id
     service_principals: dict[str, dict] = field(default_factory=dict)  # by object id
+    directory: dict[str, dict] = field(default_factory=dict)  # users and groups by lower-cased object id
     secret_hashes: dict[str, list[str]] = field(default_factory=dict)  # appId -> sha256 of secrets
     operations: dict[str, Operation] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
@@ -167,6 +107,25 @@ class State:
                     if auth["principalId"].lower() == pid:
                         out.append((auth["roleDefinitionId"].lower(), "lighthouse"))
         return out
+
+    def lighthouse_grants(self, principal_id: str, scope: str) -> list[dict]:
+        """The Lighthouse authorizations (principalId, roleDefinitionId, delegatedRoleDefinitionIds) a principal holds
+        on the subscription of a scope."""
+        pid = principal_id.lower()
+        sub = ids.subscription_of(scope)
+        out: list[dict] = []
+        if sub:
+            for ra in self.children(f"/subscriptions/{sub}/providers/Microsoft.ManagedServices/registrationAssignments"):
+                definition = self.get(ra["properties"]["registrationDefinitionId"])
+                for auth in (definition or {}).get("properties", {}).get("authorizations", []):
+                    if auth["principalId"].lower() == pid:
+                        out.append(auth)
+        return out
+
+    def principal(self, object_id: str) -> dict | None:
+        """A directory object by object id: a service principal (application or managed identity), user or group."""
+        oid = object_id.lower()
+        return self.service_principals.get(oid) or next((sp for k, sp in self.service_principals.items() if k.lower() == oid), None) or self.directory.get(oid)
 
     def allowed(self, principal_id: str, scope: str, action: str) -> bool:
         """Whether a principal may perform an action at a scope."""

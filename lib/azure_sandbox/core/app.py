@@ -6,10 +6,11 @@ import json
 import time
 import uuid
 
-from . import graph, identity, ids
+from ..providers import graph, registry
+from . import identity, ids
 from .arm import Arm
 from .faults import Faults, FaultState, retry_after_headers
-from .http import Request, Response, arm_error, graph_error
+from .http import ArmError, Request, Response, arm_error, graph_error
 from .state import State
 
 
@@ -20,7 +21,10 @@ class SandboxApp:
         self.state = state
         self.faults = FaultState(faults)
         self.tokens = identity.TokenIssuer(state)
-        self.arm = Arm(state, self.faults)
+        self.registry = registry()
+        for provider in self.registry.providers:
+            provider.seed(state)
+        self.arm = Arm(state, self.faults, self.registry)
         self.stats: collections.Counter = collections.Counter()
 
     def handle(self, req: Request) -> Response:
@@ -29,8 +33,10 @@ class SandboxApp:
             return self.admin(req, ids.normalise_path(req.path))  # controls are not counted as calls
         try:
             resp = self._handle(req)
-        except (ValueError, KeyError, TypeError) as exc:  # malformed input must not kill the server
-            resp = arm_error(400, "InvalidRequestContent", f"The request content was invalid and could not be deserialized: {exc}")
+        except ArmError as exc:
+            resp = exc.response(graph=ids.normalise_path(req.path).lower().startswith("/v1.0/"))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:  # malformed input must not kill the server
+            resp = arm_error(400, "InvalidRequestContent", f"The request content was invalid and could not be deserialized: '{type(exc).__name__}: {exc}'.")
         self.stats[f"status_{resp.status}"] += 1
         resp.headers.setdefault("x-ms-request-id", str(uuid.uuid4()))
         resp.headers.setdefault("x-ms-correlation-request-id", req.headers.get("x-ms-correlation-request-id", resp.headers["x-ms-request-id"]))
@@ -58,16 +64,28 @@ class SandboxApp:
                 resp.headers.update(headers)
                 return resp
             return arm_error(503, "ServiceUnavailable", "The server is currently unable to handle the request (sandbox fault injection).", headers)
-        claims = self.tokens.verify(req.headers.get("authorization"))
-        if claims is None:
-            if is_graph:
-                return graph_error(401, "InvalidAuthenticationToken", "Access token is empty or invalid.")
-            return arm_error(401, "InvalidAuthenticationToken", "The access token is invalid.", {"WWW-Authenticate": f'Bearer authorization_uri="{req.base_url}/{self.state.tenant_id}", error="invalid_token"'})
+        try:
+            claims = self.tokens.verify(req.headers.get("authorization"), "graph" if is_graph else "arm")
+        except ArmError as exc:
+            if not is_graph:
+                exc.headers["WWW-Authenticate"] = f'Bearer authorization_uri="{req.base_url}/{self.state.tenant_id}", error="invalid_token", error_description="{exc.code}"'
+            raise
         with self.state.lock:
             if is_graph:
                 self.stats["graph_calls"] += 1
                 return graph.handle(req, self.state)
+            self.check_tenant(claims, path)
             return self.arm_call(req, path, claims["oid"])
+
+    def check_tenant(self, claims: dict, path: str) -> None:
+        """A token's tenant must own the subscription or manage it through Azure Lighthouse."""
+        tid = str(claims.get("tid", "")).lower()
+        if tid == self.state.tenant_id.lower():
+            return
+        sub = ids.subscription_of(path)
+        managing = {str((self.state.get(a["properties"]["registrationDefinitionId"]) or {}).get("properties", {}).get("managedByTenantId", "")).lower() for a in self.arm.all_of_type("Microsoft.ManagedServices/registrationAssignments") if sub is None or ids.subscription_of(a["id"]) == sub}
+        if tid not in managing:
+            raise identity.wrong_tenant(tid, self.state.tenant_id)
 
     def arm_call(self, req: Request, path: str, principal: str) -> Response:
         """ARM with per-subscription read/write token buckets and their headers."""

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import trustme
 
+from ..fixtures import Loaded, load_fixture
 from .app import SandboxApp
 from .faults import Faults
-from .fixtures import load_fixture
 from .http import Request
 
 
@@ -82,7 +82,9 @@ class Connection:
 class Sandbox:
     """A running sandbox tenant: start(), .connection, stop(); also a context manager."""
 
-    def __init__(self, fixture: str = "demo", state_dir: Path | str = ".sandbox", port: int = 0, faults: Faults | None = None) -> None:
+    def __init__(self, fixture: str | Path | dict, state_dir: Path | str = ".sandbox", port: int = 0, faults: Faults | None = None, base: str | Path | dict | None = None) -> None:
+        """`fixture`: fixture data, a fixture YAML path, or `scale-<N>` (tenant and MSP principal from `base`)."""
+        self.base = base
         self.state_dir = Path(state_dir)
         self.fixture = fixture
         self.port = port
@@ -94,7 +96,7 @@ class Sandbox:
     def start(self) -> Connection:
         """Load the fixture, make the CA, listen on 127.0.0.1 and write the connection file."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        loaded = load_fixture(self.fixture)
+        loaded: Loaded = load_fixture(self.fixture, self.base)
         self.app = SandboxApp(loaded.state, self.faults)
         ca = trustme.CA()
         cert = ca.issue_cert("127.0.0.1", "localhost")

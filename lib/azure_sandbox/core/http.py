@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 
 @dataclass
@@ -21,15 +21,22 @@ class Request:
     @classmethod
     def build(cls, method: str, target: str, headers: dict[str, str], body: bytes, base_url: str) -> "Request":
         """Split a request target into path and query (query names compare case-insensitively)."""
-        path, _, qs = target.partition("?")
+        raw_path, _, qs = target.partition("?")
+        path = unquote(raw_path)  # ARM percent-decodes names: spaces and unicode in group and resource names
         query = {k.lower(): v for k, v in parse_qsl(qs, keep_blank_values=True)}
         return cls(method.upper(), path, query, {k.lower(): v for k, v in headers.items()}, body, base_url)
 
     def json(self) -> dict:
-        """Body parsed as JSON (an empty body is an empty object)."""
+        """Body parsed as a JSON object (an empty body is an empty object); anything else is ARM's 400."""
         if not self.body:
             return {}
-        return json.loads(self.body)
+        try:
+            value = json.loads(self.body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ArmError(400, "InvalidRequestContent", f"The request content was invalid and could not be deserialized: '{exc}'.") from None
+        if not isinstance(value, dict):
+            raise ArmError(400, "InvalidRequestContent", f"The request content was invalid and could not be deserialized: 'Cannot deserialize the current JSON {type(value).__name__} into an object; a JSON object is required'.")
+        return value
 
     @property
     def api_version(self) -> str | None:
@@ -53,6 +60,22 @@ class Response:
         if isinstance(self.body, bytes):
             return self.body
         return json.dumps(self.body).encode()
+
+
+class ArmError(Exception):
+    """Raised anywhere while serving a request: answered as ARM's (or Graph's) error body with this status and code."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status, self.code, self.message, self.headers = status, code, message, dict(headers or {})
+
+    def response(self, graph: bool = False) -> "Response":
+        """The error as a response in ARM's or Graph's shape."""
+        if graph:
+            resp = graph_error(self.status, self.code, self.message)
+            resp.headers.update(self.headers)
+            return resp
+        return arm_error(self.status, self.code, self.message, self.headers)
 
 
 def arm_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:

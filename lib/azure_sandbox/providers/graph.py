@@ -5,12 +5,17 @@ import re
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from .arm import parse_filter
-from .http import Request, Response, graph_error
-from .identity import new_client_secret
-from .state import State
+from ..core.http import Request, Response, graph_error
+from ..core.identity import new_client_secret
+from ..core.state import State
 
 _APP_BY_APPID = re.compile(r"^applications\(appid='([^']+)'\)$", re.IGNORECASE)
+_EQ = re.compile(r"(\w+)\s+eq\s+'((?:[^']|'')*)'", re.IGNORECASE)
+
+
+def parse_filter(expr: str | None) -> dict[str, str]:
+    """The `name eq 'value'` terms of an OData $filter (all the runbook's Graph calls use)."""
+    return {m.group(1).lower(): m.group(2).replace("''", "'") for m in _EQ.finditer(expr or "")}
 
 
 def _now() -> str:
@@ -27,6 +32,14 @@ def new_application(state: State, display_name: str, app_id: str | None = None, 
 def new_service_principal(state: State, app: dict, object_id: str | None = None) -> dict:
     """Create the service principal of an application."""
     sp = {"id": object_id or str(uuid.uuid4()), "appId": app["appId"], "displayName": app["displayName"], "servicePrincipalType": "Application", "accountEnabled": True, "appOwnerOrganizationId": state.tenant_id, "servicePrincipalNames": [app["appId"]], "tags": []}
+    state.service_principals[sp["id"]] = sp
+    return sp
+
+
+def new_managed_identity(state: State, name: str, resource_id: str) -> dict:
+    """The service principal Azure creates for a system-assigned managed identity of a resource."""
+    app_id = str(uuid.uuid4())
+    sp = {"id": str(uuid.uuid4()), "appId": app_id, "displayName": name, "servicePrincipalType": "ManagedIdentity", "accountEnabled": True, "appOwnerOrganizationId": None, "servicePrincipalNames": [app_id, f"https://identity.azure.net/{resource_id}"], "alternativeNames": ["isExplicit=False", resource_id], "tags": []}
     state.service_principals[sp["id"]] = sp
     return sp
 

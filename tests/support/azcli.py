@@ -7,8 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .. import PROJECT_ROOT
-from .server import Connection
+from azure_sandbox import Connection
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 AZCLI_VERSION = "2.91.0"
 VENV = PROJECT_ROOT / ".cache" / "azcli"

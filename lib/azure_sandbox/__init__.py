@@ -1,0 +1,12 @@
+"""The sandbox tenant: a local, stateful HTTPS emulator of Azure Resource Manager, Entra ID tokens and Graph.
+
+Public API: `Sandbox` (start/stop, a context manager), `Connection` (what a client needs; written as
+`<state_dir>/connection.json`), `Faults` (throttling, latency, errors, drops), `load_fixture`.
+`python -m azure_sandbox serve --fixture FILE` serves one from the command line. This package never imports the
+runbook; the runbook reaches it only through the connection file.
+"""
+from .core.faults import Faults
+from .core.server import Connection, Sandbox
+from .fixtures import load_fixture
+
+__all__ = ["Connection", "Faults", "Sandbox", "load_fixture"]

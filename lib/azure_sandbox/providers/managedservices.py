@@ -1,0 +1,93 @@
+"""Microsoft.ManagedServices (Azure Lighthouse): registration definitions (offers) and assignments.
+
+Spec: specification/managedservices/resource-manager/Microsoft.ManagedServices/preview/2020-02-01-preview/
+managedservices.json (RegistrationDefinitionProperties: authorizations and managedByTenantId required).
+Rules: learn.microsoft.com/azure/lighthouse/concepts/tenants-users-roles (Owner, and roles with DataActions, cannot be
+delegated; User Access Administrator only with delegatedRoleDefinitionIds), .../how-to/onboard-customer.
+"""
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from ..core import ids
+from ..core.http import ArmError, Request, Response, arm_error
+from ..core.provider import Provider, TypeSpec
+from ..core.rbac import BUILTIN_ROLES, OWNER, USER_ACCESS_ADMINISTRATOR, role_guid
+
+if TYPE_CHECKING:
+    from ..core.arm import Arm
+
+API = ("2020-02-01-preview", "2022-10-01", "2022-01-01-preview", "2019-09-01")
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+
+
+class ManagedServices(Provider):
+    """Lighthouse offers and their assignment to a subscription."""
+
+    namespace = "Microsoft.ManagedServices"
+    types = (
+        TypeSpec("Microsoft.ManagedServices/registrationDefinitions", API, put_lro=True, tracked=False, patch=False, model="azure.mgmt.managedservices.models:RegistrationDefinition", invalid_code="InvalidPayload"),
+        TypeSpec("Microsoft.ManagedServices/registrationAssignments", API, put_lro=True, delete_lro=True, tracked=False, patch=False, model="azure.mgmt.managedservices.models:RegistrationAssignment", invalid_code="InvalidPayload"),
+    )
+
+    def validate_registrationdefinitions(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, body: dict) -> None:
+        """An offer needs authorizations, a managing tenant other than the customer's, delegable roles only."""
+        props = body["properties"] if isinstance(body.get("properties"), dict) else {}
+        if not _GUID.match(ap.name):
+            raise ArmError(400, "InvalidRegistrationDefinitionId", f"The registration definition id '{ap.name}' must be a GUID.")
+        managed_by = str(props.get("managedByTenantId", ""))
+        if not _GUID.match(managed_by):
+            raise ArmError(400, "InvalidPayload", f"The managedByTenantId '{managed_by}' is not a valid tenant id (GUID).")
+        if managed_by.lower() == arm.state.tenant_id.lower():
+            raise ArmError(400, "CannotDelegateToSelf", "The managedByTenantId must be a tenant other than the customer's own tenant: a tenant cannot delegate to itself.")
+        auths = props.get("authorizations") or []
+        if not auths:
+            raise ArmError(400, "InvalidPayload", "The registration definition must contain at least one authorization.")
+        for auth in auths:
+            role = role_guid(str(auth.get("roleDefinitionId", "")))
+            if role == OWNER:
+                raise ArmError(400, "InvalidAuthorization", "The role definition 'Owner' (8e3af657-a8ff-443c-a75c-2fe8c4bcb635) is not supported in an authorization: the Owner role cannot be delegated through Azure Lighthouse.")
+            if role not in BUILTIN_ROLES:
+                raise ArmError(400, "InvalidAuthorization", f"The role definition '{role}' is not a built-in role that can be delegated through Azure Lighthouse.")
+            delegated = auth.get("delegatedRoleDefinitionIds") or []
+            if role == USER_ACCESS_ADMINISTRATOR and not delegated:
+                raise ArmError(400, "InvalidAuthorization", "An authorization with the User Access Administrator role must specify delegatedRoleDefinitionIds: the roles it may assign to managed identities.")
+            if delegated and role != USER_ACCESS_ADMINISTRATOR:
+                raise ArmError(400, "InvalidAuthorization", "delegatedRoleDefinitionIds may be given only with the User Access Administrator role.")
+            for d in delegated:
+                if role_guid(d) in (OWNER, USER_ACCESS_ADMINISTRATOR) or role_guid(d) not in BUILTIN_ROLES:
+                    raise ArmError(400, "InvalidAuthorization", f"The role '{role_guid(d)}' cannot be listed in delegatedRoleDefinitionIds.")
+
+    def validate_registrationassignments(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, body: dict) -> None:
+        """An assignment names an existing definition."""
+        def_id = str((body.get("properties") or {}).get("registrationDefinitionId", ""))
+        if arm.state.get(def_id) is None:
+            raise ArmError(400, "RegistrationDefinitionNotFound", f"The registration definition '{def_id}' could not be found.")
+
+    def on_registrationassignments(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, principal: str) -> Response | None:
+        """$expandRegistrationDefinition inlines the offer in each assignment."""
+        expand = req.query.get("$expandregistrationdefinition", "").lower() == "true"
+
+        def view(obj: dict) -> dict:
+            out = arm.view(obj)
+            if expand:
+                definition = arm.state.get(obj["properties"]["registrationDefinitionId"])
+                if definition:
+                    dprops = {**definition["properties"], "manageeTenantId": arm.state.tenant_id, "manageeTenantName": arm.state.tenant_name}
+                    out = {**out, "properties": {**out["properties"], "registrationDefinition": {"properties": dprops, "id": definition["id"], "type": definition["type"], "name": definition["name"]}}}
+            return out
+        if ap.is_collection and req.method == "GET":
+            return arm.page(req, [view(o) for o in arm.state.children(ap.scope + "/providers/Microsoft.ManagedServices/registrationAssignments")])
+        if req.method == "GET":
+            obj = arm.state.get(ap.path)
+            return Response(200, view(obj)) if obj else arm.not_found(ap, spec)
+        return None
+
+    def on_registrationdefinitions(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, principal: str) -> Response | None:
+        """A definition in use by an assignment cannot be deleted."""
+        if req.method == "DELETE":
+            for a in arm.all_of_type("Microsoft.ManagedServices/registrationAssignments"):
+                if ids.key(a["properties"]["registrationDefinitionId"]) == ids.key(ap.path):
+                    return arm_error(409, "RegistrationDefinitionInUse", f"The registration definition '{ap.name}' is assigned by '{a['id']}' and cannot be deleted.")
+        return None

@@ -1,0 +1,206 @@
+"""Microsoft.Resources: subscriptions, tenants, locations, resource groups, tags at any scope, /resources, providers.
+
+Spec: specification/resources/resource-manager/Microsoft.Resources/resources/stable/2025-04-01/resources.json and
+.../subscriptions/stable/2022-12-01/subscriptions.json (azure-rest-api-specs).
+"""
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from ..core import ids, locations, rules, schema
+from ..core.http import ArmError, Request, Response, arm_error
+from ..core.provider import Provider, Route
+
+if TYPE_CHECKING:
+    from ..core.arm import Arm
+
+RESOURCES_API = ("2025-04-01", "2024-11-01", "2024-07-01", "2024-03-01", "2023-07-01", "2022-09-01", "2021-04-01", "2020-06-01")
+SUBSCRIPTIONS_API = ("2022-12-01", "2021-01-01", "2020-01-01", "2019-11-01", "2016-06-01")
+_SUB = r"/subscriptions/[^/]+"
+_RG_MODEL = "azure.mgmt.resource.resources.models:ResourceGroup"
+
+
+def merge_tags(current: dict[str, str], given: dict[str, str]) -> dict[str, str]:
+    """Merge tags the way ARM does: names compare case-insensitively, the stored casing is kept."""
+    out = dict(current)
+    lower = {k.lower(): k for k in out}
+    for k, v in given.items():
+        out[lower.get(k.lower(), k)] = v
+    return out
+
+
+class Resources(Provider):
+    """Microsoft.Resources and the subscription-level paths served by ARM itself."""
+
+    namespace = "Microsoft.Resources"
+    routes = (
+        Route(r"/subscriptions", "list_subscriptions", SUBSCRIPTIONS_API, "subscriptions", ("GET",)),
+        Route(r"/tenants", "list_tenants", SUBSCRIPTIONS_API, "tenants", ("GET",)),
+        Route(_SUB, "get_subscription", SUBSCRIPTIONS_API, "subscriptions", ("GET",)),
+        Route(_SUB + r"/locations", "list_locations", SUBSCRIPTIONS_API, "locations", ("GET",)),
+        Route(r"(?P<scope>.*)/providers/microsoft\.resources/tags/default", "tags", RESOURCES_API, "tags"),
+        Route(_SUB + r"(/resourcegroups/[^/]+)?/resources", "list_resources", RESOURCES_API, "resources", ("GET",)),
+        Route(_SUB + r"/resourcegroups", "list_groups", RESOURCES_API, "resourceGroups", ("GET",)),
+        Route(_SUB + r"/resourcegroups/(?P<rg>[^/]+)", "group", RESOURCES_API, "resourceGroups"),
+        Route(_SUB + r"/providers(/(?P<ns>[^/]+)(/register)?)?", "providers", RESOURCES_API, "providers"),
+    )
+
+    # ------------------------------------------------------------------ subscriptions, tenants, locations
+    def list_subscriptions(self, arm: Arm, req: Request, principal: str, m: re.Match[str], path: str) -> Response:
+        """Subscriptions the caller holds any role on (as ARM filters them)."""
+        return arm.page(req, [_subscription_view(s) for s in arm.state.subscriptions() if arm.state.roles_of(principal, s["id"])])
+
+    def list_tenants(self, arm: Arm, req: Request, principal: str, m: re.Match[str], path: str) -> Response:
+        """The tenant the caller signed in to."""
+        s = arm.state
+        return arm.page(req, [{"id": f"/tenants/{s.tenant_id}", "tenantId": s.tenant_id, "displayName": s.tenant_name, "defaultDomain": s.domain, "domains": [s.domain], "tenantCategory": "Home", "countryCode": "NL"}])
+
+    def get_subscription(self, arm: Arm, req: Request, principal: str, m: re.Match[str], path: str) -> Response:
+        """One subscription, if the caller can see it."""
+        obj = arm.state.get(path)
+        assert obj is not None  # the router checked it exists
+        if not arm.state.roles_of(principal, obj["id"]):
+            return arm_error(403, "AuthorizationFailed", f"The client '{principal}' with object id '{principal}' does not have authorization to perform action 'Microsoft.Resources/subscriptions/read' over scope '{obj['id']}' or the scope is invalid.")
+        return Response(200, _subscription_view(obj))
+
+    def list_locations(self, arm: Arm, req: Request, principal: str, m: re.Match[str], path: str) -> Response:
+        """Subscriptions_ListLocations: the regions `location` is validated against."""
+        return Response(200, {"value": locations.listing(ids.subscription_of(path) or "")})
+
+    def providers(self, arm: Arm, req: Request, principal: str, m: re.Match[str], path: str) -> Response:
+        """Resource provider registrations; everything the sandbox serves is registered."""
+        sub = ids.subscription_of(path)
+        namespaces = arm.registry.namespaces()
+
+        def view(ns: str) -> dict:
+            types = sorted((spec.type.split("/", 1)[1], spec) for spec in arm.registry.types.values() if spec.type.lower().startswith(ns.lower() + "/"))
+            return {"id": f"/subscriptions/{sub}/providers/{ns}", "namespace": ns, "registrationState": "Registered", "resourceTypes": [{"resourceType": t, "locations": ["West Europe", "North Europe"], "apiVersions": list(spec.api_versions)} for t, spec in types]}
+        if m.group("ns") is None:
+            return arm.page(req, [view(ns) for ns in sorted(namespaces.values())])
+        match = namespaces.get(m.group("ns"))
+        if match is None:
+            return arm_error(404, "InvalidResourceNamespace", f"The resource namespace '{m.group('ns')}' is invalid.")
+        return Response(200, view(match))
+
+    # ------------------------------------------------------------------ resource groups
+    def list_groups(self, arm: Arm, req: Request, principal: str, m: re.Match[str], path: str) -> Response:
+        """Resource groups of a subscription, with the tagName/tagValue $filter ResourceGroups_List supports."""
+        sub = ids.subscription_of(path)
+        if denied := arm.authorize(principal, f"/subscriptions/{sub}", "Microsoft.Resources/subscriptions/resourceGroups/read"):
+            return denied
+        terms = rules.parse_filter(req.query.get("$filter"), rules.GROUP_FILTERS)
+        groups = arm.state.children(f"/subscriptions/{sub}/resourcegroups")
+        return arm.page(req, [g for g in groups if arm.matches(g, terms)])
+
+    def group(self, arm: Arm, req: Request, principal: str, m: re.Match[str], path: str) -> Response:
+        """GET/HEAD/PUT/PATCH/DELETE of one resource group."""
+        sub = ids.subscription_of(path)
+        name = path.split("/")[4]
+        rid = f"/subscriptions/{sub}/resourceGroups/{name}"
+        existing = arm.state.get(rid)
+        action = {"GET": "read", "HEAD": "read", "DELETE": "delete"}.get(req.method, "write")
+        if denied := arm.authorize(principal, rid, f"Microsoft.Resources/subscriptions/resourceGroups/{action}"):
+            return denied
+        if req.method == "HEAD":
+            return Response(204 if existing else 404)
+        if req.method == "GET":
+            return Response(200, existing)
+        if req.method == "PUT":
+            body = req.json()
+            rules.check_group_name(name)
+            region = rules.check_location(body.get("location"), resource_group=True)
+            schema.validate(body, _RG_MODEL, skip=("location",))
+            tags = rules.check_tags(body.get("tags"))
+            if existing and existing["location"].lower() != region:
+                return arm_error(409, "InvalidResourceGroupLocation", f"Invalid resource group location '{body['location']}'. The Resource group already exists in location '{existing['location']}'.")
+            if existing and (locked := arm.check_locks(rid, "PUT")):
+                return locked
+            obj = {"id": existing["id"] if existing else rid, "name": existing["name"] if existing else name, "type": "Microsoft.Resources/resourceGroups", "location": region, "tags": tags, "properties": {"provisioningState": "Succeeded"}}
+            if body.get("managedBy"):
+                obj["managedBy"] = body["managedBy"]
+            arm.state.put(obj)
+            return Response(200 if existing else 201, obj)
+        if req.method == "PATCH":
+            assert existing is not None
+            body = req.json()
+            if "location" in body and rules.check_location(body["location"], resource_group=True) != existing["location"]:
+                return arm_error(400, "InvalidResourceGroupLocation", "The location of an existing resource group cannot be changed.")
+            tags = rules.check_tags(body.get("tags")) if "tags" in body else None
+            if locked := arm.check_locks(rid, "PATCH"):
+                return locked
+            if tags is not None:
+                existing["tags"] = tags
+            return Response(200, existing)
+        if req.method == "DELETE":
+            if locked := _check_locks_below(arm, rid):
+                return locked
+            headers, _ = arm.start_lro(req, sub or "", "location", lambda: arm.state.delete_tree(rid), "Microsoft.Resources/resourceGroups", rid)
+            return Response(202, None, headers)
+        return arm_error(405, "MethodNotAllowed", f"The HTTP method '{req.method}' is not supported.")
+
+    # ------------------------------------------------------------------ tags and /resources
+    def tags(self, arm: Arm, req: Request, principal: str, m: re.Match[str], path: str) -> Response:
+        """Microsoft.Resources/tags/default at a scope: GET, PUT (replace), PATCH (Merge/Replace/Delete), DELETE."""
+        scope = path[: len(m.group("scope"))]
+        obj = arm.state.get(scope)
+        if obj is None:
+            return arm_error(404, "ResourceNotFound", f"The Resource '{scope}' was not found.")
+        action = "Microsoft.Resources/tags/" + ("read" if req.method == "GET" else "delete" if req.method == "DELETE" else "write")
+        if denied := arm.authorize(principal, scope, action):
+            return denied
+        current: dict = obj.setdefault("tags", {}) or {}
+        if req.method in ("PUT", "PATCH"):
+            body = req.json()
+            props = body.get("properties")
+            if not isinstance(props, dict):
+                raise ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be deserialized: 'Required property 'properties' not found in JSON. Path ''.'")
+            given = rules.check_tags(props.get("tags"), where="properties.tags")
+            if req.method == "PUT":
+                current = given
+            else:
+                operation = str(body.get("operation") or "").lower()
+                if operation == "merge":
+                    current = merge_tags(current, given)
+                elif operation == "replace":
+                    current = given
+                elif operation == "delete":
+                    current = {k: v for k, v in current.items() if not any(k.lower() == gk.lower() and (gv in ("", None) or gv == v) for gk, gv in given.items())}
+                else:
+                    raise ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be deserialized: 'Error converting value for 'operation': must be one of Merge, Replace, Delete.'")
+            current = rules.check_tags(current)  # the merged result must stay within the limits too
+        elif req.method == "DELETE":
+            current = {}
+        if req.method != "GET" and (locked := arm.check_locks(scope, "PUT")):
+            return locked
+        obj["tags"] = current
+        return Response(200, {"id": f"{obj['id']}/providers/Microsoft.Resources/tags/default", "name": "default", "type": "Microsoft.Resources/tags", "properties": {"tags": current}})
+
+    def list_resources(self, arm: Arm, req: Request, principal: str, m: re.Match[str], path: str) -> Response:
+        """Tracked resources under a subscription or resource group, filtered and paged as Resources_List documents."""
+        scope = path[: -len("/resources")]
+        if denied := arm.authorize(principal, scope, "Microsoft.Resources/subscriptions/resources/read"):
+            return denied
+        terms = rules.parse_filter(req.query.get("$filter"), rules.RESOURCE_FILTERS, functions=True, exclusive_tags=True)
+        prefix = ids.key(scope) + "/"
+        found = []
+        for k, obj in arm.state.arm.items():
+            if not k.startswith(prefix) or "/resourcegroups/" not in k or k.count("/") < 8:
+                continue
+            spec = arm.registry.lookup(obj.get("type", ""))
+            if spec is not None and spec.tracked and arm.matches(obj, terms):
+                found.append({k2: v for k2, v in obj.items() if k2 != "properties" and not k2.startswith("_")})
+        return arm.page(req, found)
+
+
+def _subscription_view(obj: dict) -> dict:
+    """A subscription as the Subscriptions API returns it."""
+    return {k: v for k, v in obj.items() if k != "type"}
+
+
+def _check_locks_below(arm: Arm, rid: str) -> Response | None:
+    """A resource group cannot be deleted while any lock sits on it or inside it."""
+    for lock in arm.state.children(rid, "Microsoft.Authorization/locks"):
+        lock_scope = lock["id"].split("/providers/Microsoft.Authorization/locks/")[0]
+        return arm_error(409, "ScopeLocked", f"The scope '{rid}' cannot perform delete operation because following scope(s) are locked: '{lock_scope}'. Please remove the lock and try again.")
+    return arm.check_locks(rid, "DELETE")
