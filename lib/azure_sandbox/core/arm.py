@@ -22,10 +22,18 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def canonical_id(ap: ids.ArmPath, spec: TypeSpec) -> str:
-    """The ID as ARM spells it: resourceGroups and the type segments in their documented casing, names as given."""
+def canonical_id(ap: ids.ArmPath, spec: TypeSpec, state: State | None = None) -> str:
+    """The ID as ARM spells it: resourceGroups and the type segments in their documented casing, the resource group
+    as it was created (whatever casing the request used), the new resource's name as given."""
     scope = re.sub(r"/resourcegroups/", "/resourceGroups/", ap.scope, flags=re.IGNORECASE)
     scope = re.sub(r"^/subscriptions/", "/subscriptions/", scope, flags=re.IGNORECASE)
+    rg_name = ids.resource_group_of(scope)
+    if state is not None and rg_name is not None:
+        group = state.get(f"/subscriptions/{ids.subscription_of(scope)}/resourcegroups/{rg_name}")
+        if group is not None:
+            parts = scope.split("/")
+            parts[4] = group["name"]
+            scope = "/".join(parts)
     ns, *types = spec.type.split("/")
     segs = list(ap.segments)
     for i, t in enumerate(types):
@@ -107,24 +115,6 @@ class Arm:
     def view(obj: dict) -> dict:
         """Stored object as returned to clients (internal keys removed)."""
         return {k: v for k, v in obj.items() if not k.startswith("_")}
-
-    @staticmethod
-    def matches(obj: dict, terms: dict[str, str]) -> bool:
-        """Whether an object satisfies tagName/tagValue/resourceType/name/location/substringof filter terms."""
-        tags = {k.lower(): v for k, v in (obj.get("tags") or {}).items()}
-        if "tagname" in terms:
-            value = tags.get(terms["tagname"].lower())
-            if value is None or ("tagvalue" in terms and value.lower() != terms["tagvalue"].lower()):
-                return False
-        for field_, attr in (("resourcetype", "type"), ("name", "name"), ("location", "location")):
-            if field_ in terms and str(obj.get(attr, "")).lower() != terms[field_].lower():
-                return False
-        if "resourcegroup" in terms and (ids.resource_group_of(obj["id"]) or "") != terms["resourcegroup"].lower():
-            return False
-        for k, v in terms.items():
-            if k.startswith("substringof:") and v.lower() not in str(obj.get(k.split(":", 1)[1], "")).lower():
-                return False
-        return True
 
     @staticmethod
     def not_found(ap: ids.ArmPath, spec: TypeSpec) -> Response:
@@ -213,9 +203,9 @@ class Arm:
         if ap.is_collection:
             if req.method != "GET":
                 return arm_error(405, "MethodNotAllowed", f"The HTTP method '{req.method}' is not supported for a collection.")
-            terms = rules.parse_filter(req.query.get("$filter"), ("tagname", "tagvalue", "name", "location"))
+            terms = rules.parse_filter(req.query.get("$filter"), ("tagname", "tagvalue", "name", "location"), combinations=({"tagname", "tagvalue"},))
             items = [o for o in self.state.children(ap.parent_id or ap.scope, spec.type, recursive=True) if self.in_collection(o, ap)]
-            return self.page(req, [self.view(o) for o in items if self.matches(o, terms)])
+            return self.page(req, [self.view(o) for o in items if rules.matches(o, terms)])
         return self.single(req, ap, spec)
 
     def validate_write(self, req: Request, ap: ids.ArmPath, spec: TypeSpec, provider: Any) -> None:
@@ -276,7 +266,7 @@ class Arm:
     def put(self, req: Request, ap: ids.ArmPath, spec: TypeSpec, existing: dict | None, extra: dict | None = None, body: dict | None = None) -> Response:
         """Create or replace a resource; 201/200 per spec, LRO when the spec says so. `body` overrides the request's."""
         body = req.json() if body is None else body
-        obj = {"id": existing["id"] if existing else canonical_id(ap, spec), "name": ap.name, "type": spec.type}
+        obj = {"id": existing["id"] if existing else canonical_id(ap, spec, self.state), "name": ap.name, "type": spec.type}
         for k, v in body.items():
             if k not in ("id", "name", "type"):
                 obj[k] = v

@@ -17,6 +17,7 @@ class Request:
     headers: dict[str, str]  # lower-cased names
     body: bytes = b""
     base_url: str = ""
+    _parsed: dict | None = field(default=None, repr=False)
 
     @classmethod
     def build(cls, method: str, target: str, headers: dict[str, str], body: bytes, base_url: str) -> "Request":
@@ -28,14 +29,18 @@ class Request:
 
     def json(self) -> dict:
         """Body parsed as a JSON object (an empty body is an empty object); anything else is ARM's 400."""
+        if self._parsed is not None:
+            return self._parsed  # one object per request: validators may normalise it for the handlers after them
         if not self.body:
-            return {}
+            self._parsed = {}
+            return self._parsed
         try:
             value = json.loads(self.body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ArmError(400, "InvalidRequestContent", f"The request content was invalid and could not be deserialized: '{exc}'.") from None
         if not isinstance(value, dict):
             raise ArmError(400, "InvalidRequestContent", f"The request content was invalid and could not be deserialized: 'Cannot deserialize the current JSON {type(value).__name__} into an object; a JSON object is required'.")
+        self._parsed = value
         return value
 
     @property

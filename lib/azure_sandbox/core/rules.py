@@ -13,6 +13,7 @@ Sources (cited again in tests/contract/test_rules.py):
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from . import locations
@@ -92,37 +93,92 @@ def check_name(name: str, rule: tuple[int, int, str] | None, type_name: str) -> 
 
 
 # ------------------------------------------------------------------------------------------------------- $filter
-def parse_filter(expr: str | None, allowed: tuple[str, ...], functions: bool = False, exclusive_tags: bool = False) -> dict[str, str]:
-    """The `name eq 'value'` terms of an OData $filter joined by `and`, or ARM's 400 for a form it does not support.
+_TERM = re.compile(r"^\s*([\w/]+)\s+(eq|ne)\s+'((?:[^']|'')*)'\s*$", re.IGNORECASE)
+_SUBSTRINGOF = re.compile(r"^\s*substringof\(\s*'((?:[^']|'')*)'\s*,\s*(\w+)\s*\)\s*$", re.IGNORECASE)
+# Resources_List (resources.json 2025-04-01, the $filter parameter's description):
+RESOURCE_PROPERTIES = ("location", "resourcetype", "name", "resourcegroup", "identity", "identity/principalid", "plan", "plan/publisher", "plan/product", "plan/name", "plan/version", "plan/promotioncode")
+RESOURCE_COMBINATIONS = ({"substringof", "resourcetype"}, {"plan", "plan/publisher", "plan/name"}, {"identity", "identity/principalid"}, {"tagname", "tagvalue"})
+SUBSTRING_PROPERTIES = ("name", "resourcegroup")
+GROUP_PROPERTIES = ("tagname", "tagvalue")
 
-    `allowed` are the lower-cased property names this list accepts. ARM accepts tagName/tagValue together, and does
-    not combine a tag filter with other properties on /resources (resources.json: "you cannot use a tag filter with
-    other filters"); `substringof(value, name)` only where `functions` is set."""
-    if not expr:
-        return {}
-    terms: dict[str, str] = {}
-    for clause in re.split(r"\s+and\s+", expr.strip(), flags=re.IGNORECASE):
-        m = _FILTER_TERM.match(clause)
+
+@dataclass(frozen=True)
+class Term:
+    """One comparison of a $filter: property, operator (eq, ne, substringof) and value."""
+
+    prop: str
+    op: str
+    value: str
+
+
+def parse_filter(expr: str | None, allowed: tuple[str, ...], substringof: tuple[str, ...] = (), combinations: tuple[set[str], ...] = ()) -> list[Term]:
+    """The terms of an OData $filter, or ARM's 400 for a form the list does not support.
+
+    `allowed`: properties that may be compared with eq/ne; tagName/tagValue (eq only) where listed; `substringof`:
+    properties substringof() may search; `combinations`: which properties may appear together (any single property
+    may appear alone; substringof clauses may be joined with `or`)."""
+    if not expr or not expr.strip():
+        return []
+    terms: list[Term] = []
+    joiners = re.findall(r"\s+(and|or)\s+", expr, flags=re.IGNORECASE)
+    for clause in re.split(r"\s+(?:and|or)\s+", expr.strip(), flags=re.IGNORECASE):
+        m = _TERM.match(clause)
         if m and m.group(1).lower() in allowed:
-            if m.group(1).lower() in terms:
-                _bad_filter(expr, f"'{m.group(1)}' appears twice")
-            terms[m.group(1).lower()] = m.group(2).replace("''", "'")
+            if m.group(1).lower() in ("tagname", "tagvalue") and m.group(2).lower() != "eq":
+                _bad_filter(expr, f"'{m.group(1)}' supports only eq")
+            terms.append(Term(m.group(1).lower(), m.group(2).lower(), m.group(3).replace("''", "'")))
             continue
-        f = _FILTER_FUNC.match(clause)
-        if f and functions:
-            terms[f"{f.group(1).lower()}:{f.group(3).strip(chr(39)).lower() if f.group(1).lower() == 'substringof' else f.group(2).strip(chr(39)).lower()}"] = (f.group(2) if f.group(1).lower() == "substringof" else f.group(3)).strip("'")
+        f = _SUBSTRINGOF.match(clause)
+        if f and f.group(2).lower() in substringof:
+            terms.append(Term(f.group(2).lower(), "substringof", f.group(1).replace("''", "'")))
             continue
-        _bad_filter(expr, f"'{clause.strip()}' is not supported")
-    if "tagvalue" in terms and "tagname" not in terms:
+        _bad_filter(expr, f"'{clause.strip()}' is not a supported filter")
+    kinds = {"substringof" if t.op == "substringof" else t.prop for t in terms}
+    if any(j.lower() == "or" for j in joiners) and kinds != {"substringof"}:
+        _bad_filter(expr, "'or' may only join substringof() clauses")
+    if "tagvalue" in kinds and "tagname" not in kinds:
         _bad_filter(expr, "tagValue requires tagName")
-    if exclusive_tags and "tagname" in terms and any(k not in ("tagname", "tagvalue") for k in terms):
-        _bad_filter(expr, "a tag filter cannot be combined with other filters")
+    if len(kinds) > 1 and not any(kinds <= combo for combo in combinations):
+        _bad_filter(expr, f"the properties {', '.join(sorted(kinds))} cannot be combined")
     return terms
+
+
+def matches(obj: dict[str, Any], terms: list[Term], group_of: str | None = None) -> bool:
+    """Whether an ARM object satisfies the terms (or-joined substringof clauses: any of them)."""
+    tags = {k.lower(): v for k, v in (obj.get("tags") or {}).items()}
+    subs = [t for t in terms if t.op == "substringof"]
+    if subs and not any(t.value.lower() in _prop(obj, t.prop, group_of).lower() for t in subs):
+        return False
+    for t in terms:
+        if t.op == "substringof":
+            continue
+        if t.prop == "tagname":
+            if t.value.lower() not in tags:
+                return False
+            continue
+        if t.prop == "tagvalue":
+            name = next(x.value for x in terms if x.prop == "tagname").lower()
+            if tags.get(name, "").lower() != t.value.lower():
+                return False
+            continue
+        equal = _prop(obj, t.prop, group_of).lower() == t.value.lower()
+        if equal != (t.op == "eq"):
+            return False
+    return True
+
+
+def _prop(obj: dict[str, Any], prop: str, group_of: str | None) -> str:
+    if prop == "resourcetype":
+        return str(obj.get("type", ""))
+    if prop == "resourcegroup":
+        return group_of or ""
+    node: Any = obj
+    for part in prop.split("/"):
+        node = node.get(part, "") if isinstance(node, dict) else ""
+        if isinstance(node, dict):
+            node = {k.lower(): v for k, v in node.items()}
+    return str(node or "")
 
 
 def _bad_filter(expr: str, why: str) -> None:
     raise ArmError(400, "InvalidFilterInQueryString", f"The filter expression '{expr}' is invalid: {why}.")
-
-
-RESOURCE_FILTERS = ("tagname", "tagvalue", "resourcetype", "name", "location", "resourcegroup", "identity/principalid", "plan/publisher", "plan/product", "plan/name", "plan/version", "plan/promotioncode")
-GROUP_FILTERS = ("tagname", "tagvalue")

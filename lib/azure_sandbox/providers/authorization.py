@@ -54,7 +54,7 @@ class Authorization(Provider):
             role = BUILTIN_ROLES[guid]
             return {"id": f"{scope}/providers/Microsoft.Authorization/roleDefinitions/{guid}", "name": guid, "type": "Microsoft.Authorization/roleDefinitions", "properties": {"roleName": role["roleName"], "type": "BuiltInRole", "description": role["roleName"], "assignableScopes": ["/"], "permissions": [{"actions": role["actions"], "notActions": role["notActions"], "dataActions": [], "notDataActions": []}]}}
         if ap.is_collection:
-            terms = rules.parse_filter(req.query.get("$filter"), ("rolename", "type"))
+            terms = {t.prop: t.value for t in rules.parse_filter(req.query.get("$filter"), ("rolename", "type"), combinations=({"rolename", "type"},))}
             found = [view(g) for g, r in BUILTIN_ROLES.items() if "rolename" not in terms or r["roleName"].lower() == terms["rolename"].lower()]
             return arm.page(req, found)
         if ap.name.lower() not in BUILTIN_ROLES:
@@ -87,7 +87,8 @@ class Authorization(Provider):
         if ap.is_collection:
             expr = req.query.get("$filter") or ""
             at_scope = expr.strip().lower().startswith("atscope()")
-            terms = rules.parse_filter(re.sub(r"^\s*atscope\(\)\s*(and\s*)?", "", expr, flags=re.IGNORECASE), ("principalid", "assignedto")) if expr else {}
+            rest = re.sub(r"^\s*atscope\(\)\s*(and\s*)?", "", expr, flags=re.IGNORECASE)
+            terms = {t.prop: t.value for t in rules.parse_filter(rest, ("principalid", "assignedto"))}
             scope_key = ids.key(ap.scope or "/")
             above = set(ids.ancestors(ap.scope)) if ap.scope else set()
             found = []
@@ -115,7 +116,7 @@ class Authorization(Provider):
                 return Response(200, existing) if same else arm_error(400, "RoleAssignmentUpdateNotPermitted", "Tenant ID, application ID, principal ID, and scope are not allowed to be updated.")
             from ..core.arm import canonical_id, now_iso
             stamp = now_iso()
-            obj = {"id": canonical_id(ap, spec), "name": ap.name, "type": spec.type, "properties": {"roleDefinitionId": f"{ap.scope}/providers/Microsoft.Authorization/roleDefinitions/{guid}", "principalId": props["principalId"], "principalType": props.get("principalType") or principal_type_of(arm.state.principal(props["principalId"]) or {}), "scope": ap.scope, "condition": None, "conditionVersion": None, "createdOn": stamp, "updatedOn": stamp, "createdBy": principal, "updatedBy": principal, "delegatedManagedIdentityResourceId": props.get("delegatedManagedIdentityResourceId"), "description": props.get("description")}}
+            obj = {"id": canonical_id(ap, spec, arm.state), "name": ap.name, "type": spec.type, "properties": {"roleDefinitionId": f"{ap.scope}/providers/Microsoft.Authorization/roleDefinitions/{guid}", "principalId": props["principalId"], "principalType": props.get("principalType") or principal_type_of(arm.state.principal(props["principalId"]) or {}), "scope": ap.scope, "condition": None, "conditionVersion": None, "createdOn": stamp, "updatedOn": stamp, "createdBy": principal, "updatedBy": principal, "delegatedManagedIdentityResourceId": props.get("delegatedManagedIdentityResourceId"), "description": props.get("description")}}
             arm.state.put(obj)
             return Response(201, obj)
         if req.method == "DELETE":

@@ -89,9 +89,9 @@ class Resources(Provider):
         sub = ids.subscription_of(path)
         if denied := arm.authorize(principal, f"/subscriptions/{sub}", "Microsoft.Resources/subscriptions/resourceGroups/read"):
             return denied
-        terms = rules.parse_filter(req.query.get("$filter"), rules.GROUP_FILTERS)
+        terms = rules.parse_filter(req.query.get("$filter"), rules.GROUP_PROPERTIES, combinations=({"tagname", "tagvalue"},))
         groups = arm.state.children(f"/subscriptions/{sub}/resourcegroups")
-        return arm.page(req, [g for g in groups if arm.matches(g, terms)])
+        return arm.page(req, [g for g in groups if rules.matches(g, terms)])
 
     def group(self, arm: Arm, req: Request, principal: str, m: re.Match[str], path: str) -> Response:
         """GET/HEAD/PUT/PATCH/DELETE of one resource group."""
@@ -181,15 +181,17 @@ class Resources(Provider):
         scope = path[: -len("/resources")]
         if denied := arm.authorize(principal, scope, "Microsoft.Resources/subscriptions/resources/read"):
             return denied
-        terms = rules.parse_filter(req.query.get("$filter"), rules.RESOURCE_FILTERS, functions=True, exclusive_tags=True)
+        terms = rules.parse_filter(req.query.get("$filter"), rules.RESOURCE_PROPERTIES + ("tagname", "tagvalue"), rules.SUBSTRING_PROPERTIES, rules.RESOURCE_COMBINATIONS)
+        # "When you filter by a tag name and value, the tags for each resource are not returned in the results."
+        hide_tags = {t.prop for t in terms} >= {"tagname", "tagvalue"}
         prefix = ids.key(scope) + "/"
         found = []
         for k, obj in arm.state.arm.items():
             if not k.startswith(prefix) or "/resourcegroups/" not in k or k.count("/") < 8:
                 continue
             spec = arm.registry.lookup(obj.get("type", ""))
-            if spec is not None and spec.tracked and arm.matches(obj, terms):
-                found.append({k2: v for k2, v in obj.items() if k2 != "properties" and not k2.startswith("_")})
+            if spec is not None and spec.tracked and rules.matches(obj, terms, ids.resource_group_of(k)):
+                found.append({k2: v for k2, v in obj.items() if k2 != "properties" and not k2.startswith("_") and not (hide_tags and k2 == "tags")})
         return arm.page(req, found)
 
 
