@@ -81,3 +81,33 @@ def test_budgets_seen_by_cli(az, clients):
     clients.consumption(SUB).budgets.create_or_update(f"/subscriptions/{SUB}", "monthly", budget)
     (listed,) = az("consumption", "budget", "list")
     assert listed["name"] == "monthly" and float(listed["amount"]) == 4500
+
+
+def test_role_assignments_and_definitions_both_ways(az, clients):
+    """az role (authorization 2022-04-01 / 2022-05-01-preview, Graph directoryObjects/getByIds for names)."""
+    assert az("role", "definition", "list", "--name", "Backup Contributor", "--query", "[].roleName") == ["Backup Contributor"]
+    user = "ce2ce14e-85d7-4629-bdbc-454d0519d987"
+    az("role", "assignment", "create", "--assignee-object-id", user, "--assignee-principal-type", "User", "--role", "Reader", "--scope", f"/subscriptions/{SUB}")
+    sdk = [ra for ra in clients.authorization(SUB).role_assignments.list_for_scope(f"/subscriptions/{SUB}", filter=f"principalId eq '{user}'")]
+    assert [ra.role_definition_id.rsplit("/", 1)[-1] for ra in sdk] == ["acdd72a7-3385-48ef-bd42-f606fba81ae7"]
+    listed = az("role", "assignment", "list", "--all", "--query", "[].[roleDefinitionName, principalName]")
+    assert ["Reader", "anna.devries@contosodemo.onmicrosoft.com"] in listed
+    failed = az.run("role", "assignment", "create", "--assignee-object-id", "00000000-0000-0000-0000-0000000000aa", "--assignee-principal-type", "ServicePrincipal", "--role", "Reader", "--scope", f"/subscriptions/{SUB}", check=False)
+    assert failed.returncode != 0 and "PrincipalNotFound" in failed.stderr
+
+
+def test_lighthouse_backup_log_analytics_and_predefined_tags(az, clients):
+    """az managedservices (2019-06-01), az backup vault (2026-07-01), az monitor log-analytics (2025-02-01),
+    az tag create/add-value/list (tagNames, 2024-11-01)."""
+    shared = DEMO_SUBS[2]
+    offers = az("managedservices", "assignment", "list", "--subscription", shared, "--include-definition", "true", "--query", "[].properties.registrationDefinition.properties.registrationDefinitionName")
+    assert offers == ["Intercept Managed Services"]
+    az("backup", "vault", "create", "-g", "rg-prod-vms", "-n", "rsv-cli", "-l", "westeurope")
+    assert "rsv-cli" in az("backup", "vault", "list", "--query", "[].name")
+    az("monitor", "log-analytics", "workspace", "create", "-g", "rg-prod-vms", "-n", "law-cli", "-l", "westeurope")
+    names = [r.name for r in clients.resource(SUB).resources.list(filter="resourceType eq 'Microsoft.OperationalInsights/workspaces'")]
+    assert "law-cli" in names
+    az("tag", "create", "--name", "costcenter")
+    az("tag", "add-value", "--name", "costcenter", "--value", "4100")
+    tags = {t["tagName"]: [v["tagValue"] for v in t["values"]] for t in az("tag", "list")}
+    assert "4100" in tags["costcenter"] and "prod" in tags["env"]

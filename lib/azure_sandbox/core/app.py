@@ -65,7 +65,7 @@ class SandboxApp:
                 return resp
             return arm_error(503, "ServiceUnavailable", "The server is currently unable to handle the request (sandbox fault injection).", headers)
         try:
-            claims = self.tokens.verify(req.headers.get("authorization"), "graph" if is_graph else "arm")
+            claims = self.tokens.verify(req.headers.get("authorization"), "graph" if is_graph else "arm", req.base_url)
         except ArmError as exc:
             if not is_graph:
                 exc.headers["WWW-Authenticate"] = f'Bearer authorization_uri="{req.base_url}/{self.state.tenant_id}", error="invalid_token", error_description="{exc.code}"'

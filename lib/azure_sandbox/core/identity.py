@@ -52,8 +52,9 @@ class TokenIssuer:
         sig = _b64(hmac.new(self.key, f"{head}.{body}".encode(), hashlib.sha256).digest())
         return f"{head}.{body}.{sig}"
 
-    def verify(self, authorization: str | None, api: str = "arm") -> dict:
-        """Claims of a bearer token valid for `api` ("arm" or "graph"), else ArmError as that API refuses it."""
+    def verify(self, authorization: str | None, api: str = "arm", base_url: str = "") -> dict:
+        """Claims of a bearer token valid for `api` ("arm" or "graph"), else ArmError as that API refuses it.
+        The sandbox's own URL is the Graph resource id its cloud metadata advertises (azure-cli asks for it)."""
         graph = api == "graph"
         invalid = ArmError(401, "InvalidAuthenticationToken", "Access token is empty or invalid." if graph else "The access token is invalid.")
         if not authorization or not authorization.lower().startswith("bearer "):
@@ -79,7 +80,7 @@ class TokenIssuer:
             if graph:
                 raise ArmError(401, "InvalidAuthenticationToken", "Lifetime validation failed, the token is not yet valid.")
             raise ArmError(401, "InvalidAuthenticationToken", f"The access token is not yet valid: its not-before UTC time '{nbf}' is later than current UTC time '{stamp}'.")
-        allowed = GRAPH_AUDIENCES if graph else ARM_AUDIENCES
+        allowed = GRAPH_AUDIENCES + (base_url, base_url + "/") if graph else ARM_AUDIENCES
         if claims.get("aud") not in allowed:
             if graph:
                 raise ArmError(401, "InvalidAuthenticationToken", "Access token validation failure. Invalid audience.")
@@ -145,7 +146,7 @@ def handle(req: Request, state: State, issuer: TokenIssuer) -> Response | None:
         return token_error("invalid_client", "AADSTS7000215", "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.", 401)
     scope = form.get("scope", "") or form.get("resource", "")
     audience = scope.split()[0].removesuffix("/.default") if scope else "https://management.azure.com"
-    if audience not in KNOWN_RESOURCES:
+    if audience not in KNOWN_RESOURCES + (req.base_url, req.base_url + "/"):
         return token_error("invalid_resource", "AADSTS500011", f"The resource principal named {audience} was not found in the tenant named {state.tenant_name}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.")
     token = issuer.issue(app_id, sp["id"], audience, f"{req.base_url}/{state.tenant_id}/v2.0")
     return Response(200, {"token_type": "Bearer", "expires_in": TOKEN_LIFETIME_S, "ext_expires_in": TOKEN_LIFETIME_S, "access_token": token})

@@ -21,7 +21,7 @@ from ..core.rbac import BUILTIN_ROLES, role_allows, role_guid
 if TYPE_CHECKING:
     from ..core.arm import Arm
 
-ROLE_API = ("2022-04-01", "2020-10-01-preview", "2020-04-01-preview", "2018-01-01-preview", "2015-07-01")
+ROLE_API = ("2022-04-01", "2022-05-01-preview", "2020-10-01-preview", "2020-04-01-preview", "2018-01-01-preview", "2015-07-01")
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 PRINCIPAL_TYPES = ("User", "Group", "ServicePrincipal", "ForeignGroup", "Device")
 

@@ -85,9 +85,24 @@ def handle(req: Request, state: State) -> Response:
         return Response(200, app) if app else _missing(m.group(1))
     if head == "applications":
         return _applications(req, state, parts[1:])
+    if head == "directoryobjects" and len(parts) == 2 and parts[1].lower() == "getbyids" and req.method == "POST":
+        return _get_by_ids(req, state)
     if head == "serviceprincipals":
         return _service_principals(req, state, parts[1:])
     return graph_error(400, "BadRequest", f"Resource not found for the segment '{parts[0]}'.")
+
+
+def _get_by_ids(req: Request, state: State) -> Response:
+    """directoryObjects/getByIds: the users, groups and service principals among the given ids (azure-cli names the
+    principals of role assignments with it)."""
+    out = []
+    for oid in req.json().get("ids") or []:
+        obj = state.principal(str(oid))
+        if obj is None:
+            continue
+        kind = "#microsoft.graph.servicePrincipal" if "servicePrincipalType" in obj else f"#microsoft.graph.{str(obj.get('@type', 'User')).lower()}"
+        out.append({"@odata.type": kind, **{k: v for k, v in obj.items() if not k.startswith("@")}})
+    return _collection(req, "directoryObjects", out)
 
 
 def _applications(req: Request, state: State, parts: list[str]) -> Response:

@@ -18,7 +18,7 @@ from ..core.rbac import BUILTIN_ROLES, OWNER, USER_ACCESS_ADMINISTRATOR, role_gu
 if TYPE_CHECKING:
     from ..core.arm import Arm
 
-API = ("2020-02-01-preview", "2022-10-01", "2022-01-01-preview", "2019-09-01")
+API = ("2020-02-01-preview", "2022-10-01", "2022-01-01-preview", "2019-09-01", "2019-06-01")
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 
 

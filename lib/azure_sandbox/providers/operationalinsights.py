@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..core.provider import Provider, TypeSpec
 
-API = ("2023-09-01", "2022-10-01", "2021-06-01", "2020-08-01")
+API = ("2025-02-01", "2023-09-01", "2022-10-01", "2021-06-01", "2020-08-01")
 
 
 class OperationalInsights(Provider):

@@ -44,6 +44,8 @@ class Resources(Provider):
         Route(_SUB + r"/resourcegroups", "list_groups", RESOURCES_API, "resourceGroups", ("GET",)),
         Route(_SUB + r"/resourcegroups/(?P<rg>[^/]+)", "group", RESOURCES_API, "resourceGroups"),
         Route(_SUB + r"/providers(/(?P<ns>[^/]+)(/register)?)?", "providers", RESOURCES_API, "providers"),
+        Route(_SUB + r"/tagnames", "list_tag_names", RESOURCES_API, "tagNames", ("GET",)),
+        Route(_SUB + r"/tagnames/(?P<tag>[^/]+)(/tagvalues/(?P<value>[^/]+))?", "tag_name", RESOURCES_API, "tagNames", ("PUT", "DELETE")),
     )
 
     # ------------------------------------------------------------------ subscriptions, tenants, locations
@@ -195,9 +197,68 @@ class Resources(Provider):
         return arm.page(req, found)
 
 
+    # ------------------------------------------------------------------ predefined tags (Tags_List / Tags_CreateOrUpdate)
+    def list_tag_names(self, arm: Arm, req: Request, principal: str, m: re.Match[str], path: str) -> Response:
+        """Tags_List: the union of the tags on resources, resource groups and the subscription, plus predefined names,
+        each with its values and how often it is used."""
+        sub = ids.subscription_of(path) or ""
+        if denied := arm.authorize(principal, f"/subscriptions/{sub}", "Microsoft.Resources/tags/read"):
+            return denied
+        sub_obj = arm.state.get(f"/subscriptions/{sub}") or {}
+        names: dict[str, dict[str, int]] = {n.lower(): {} for n in sub_obj.get("_tag_names", {})}
+        casing: dict[str, str] = {n.lower(): n for n in sub_obj.get("_tag_names", {})}
+        for k, obj in arm.state.arm.items():
+            if ids.subscription_of(k) != sub:
+                continue
+            for name, value in (obj.get("tags") or {}).items():
+                casing.setdefault(name.lower(), name)
+                counts = names.setdefault(name.lower(), {})
+                counts[value] = counts.get(value, 0) + 1
+        for name, values in sub_obj.get("_tag_names", {}).items():
+            for v in values:
+                names[name.lower()].setdefault(v, 0)
+        base = f"/subscriptions/{sub}/tagNames"
+        return arm.page(req, [{"id": f"{base}/{casing[n]}", "tagName": casing[n], "count": {"type": "Total", "value": sum(vals.values())}, "values": [{"id": f"{base}/{casing[n]}/tagValues/{v}", "tagValue": v, "count": {"type": "Total", "value": c}} for v, c in sorted(vals.items())]} for n, vals in sorted(names.items())])
+
+    def tag_name(self, arm: Arm, req: Request, principal: str, m: re.Match[str], path: str) -> Response:
+        """Tags_CreateOrUpdate(Value) and Tags_Delete(Value): predefined tag names and values of a subscription."""
+        sub = ids.subscription_of(path) or ""
+        action = "Microsoft.Resources/tags/" + ("delete" if req.method == "DELETE" else "write")
+        if denied := arm.authorize(principal, f"/subscriptions/{sub}", action):
+            return denied
+        name = path.split("/")[4]
+        value = path.split("/")[6] if m.group("value") is not None else None
+        rules.check_tags({name: value or ""})
+        if req.method == "PUT" and name.lower().startswith(("microsoft", "azure", "windows")):
+            raise ArmError(400, "InvalidTagName", f"The tag name '{name}' has a prefix reserved for Azure use: 'microsoft', 'azure' or 'windows'.")
+        sub_obj = arm.state.get(f"/subscriptions/{sub}")
+        assert sub_obj is not None
+        predefined: dict[str, list[str]] = sub_obj.setdefault("_tag_names", {})
+        key = next((n for n in predefined if n.lower() == name.lower()), None)
+        base = f"/subscriptions/{sub}/tagNames"
+        if req.method == "PUT":
+            existed = key is not None if value is None else (key is not None and value in predefined[key])
+            key = key or name
+            predefined.setdefault(key, [])
+            if value is not None and value not in predefined[key]:
+                predefined[key].append(value)
+            body = {"id": f"{base}/{key}", "tagName": key, "count": {"type": "Total", "value": 0}} if value is None else {"id": f"{base}/{key}/tagValues/{value}", "tagValue": value, "count": {"type": "Total", "value": 0}}
+            return Response(200 if existed else 201, body)
+        if key is None:
+            return Response(204)
+        in_use = any(name.lower() in {t.lower() for t in (o.get("tags") or {})} for k, o in arm.state.arm.items() if ids.subscription_of(k) == sub)
+        if value is None:
+            if in_use:
+                raise ArmError(409, "TagNameInUse", f"The tag name '{name}' cannot be deleted because it is in use by one or more resources.")
+            del predefined[key]
+        elif value in predefined[key]:
+            predefined[key].remove(value)
+        return Response(200)
+
+
 def _subscription_view(obj: dict) -> dict:
     """A subscription as the Subscriptions API returns it."""
-    return {k: v for k, v in obj.items() if k != "type"}
+    return {k: v for k, v in obj.items() if k != "type" and not k.startswith("_")}
 
 
 def _check_locks_below(arm: Arm, rid: str) -> Response | None:
