@@ -40,7 +40,9 @@ def test_paths_are_case_insensitive_and_slashes_collapse(raw):
 
 def test_missing_or_forged_token_is_401(raw):
     resp = raw("GET", RG_PATH + "?api-version=2025-04-01", token=None)
-    assert resp.status_code == 401 and error_code(resp) == "InvalidAuthenticationToken" and "WWW-Authenticate" in resp.headers
+    assert resp.status_code == 401 and error_code(resp) == "AuthenticationFailed" and "WWW-Authenticate" in resp.headers
+    resp = raw("GET", RG_PATH + "?api-version=2025-04-01", headers={"Authorization": "Basic abc"}, token=None)
+    assert resp.status_code == 401 and error_code(resp) == "InvalidAuthenticationToken"
     head, body, _sig = raw.token.split(".")
     assert raw("GET", RG_PATH + "?api-version=2025-04-01", token=f"{head}.{body}.forged").status_code == 401
 

@@ -57,6 +57,8 @@ class TokenIssuer:
         The sandbox's own URL is the Graph resource id its cloud metadata advertises (azure-cli asks for it)."""
         graph = api == "graph"
         invalid = ArmError(401, "InvalidAuthenticationToken", "Access token is empty or invalid." if graph else "The access token is invalid.")
+        if not authorization and not graph:
+            raise ArmError(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.")
         if not authorization or not authorization.lower().startswith("bearer "):
             raise invalid
         token = authorization.split(" ", 1)[1].strip()

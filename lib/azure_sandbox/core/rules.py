@@ -71,7 +71,7 @@ def check_location(value: Any, *, resource_group: bool = False, allow_global: bo
 def check_group_name(name: str) -> None:
     """Resource group names: 1-90 of letters, digits, _ - . ( ), not ending in a period."""
     if not _RG_NAME.match(name) or name.endswith("."):
-        raise ArmError(400, "InvalidResourceGroup", f"The provided resource group name '{name}' has these invalid characters: '{_bad_chars(name)}'. The name can only be a letter, digit, '-', '.', '(', ')' or '_'.")
+        raise ArmError(400, "InvalidResourceGroup", f"The provided resource group name '{name}' has these invalid characters: '{_bad_chars(name)}'. The name can only be a letter, digit, '-', '.', '(', ')' or '_'. See https://aka.ms/ResourceGroupNamingRestrictions for more information.")
 
 
 def _bad_chars(name: str) -> str:
