@@ -145,17 +145,17 @@ def test_tag_limits_on_every_write_path(raw):
     """At most 50 tags; name <= 512, value <= 256; names without < > % & \\ ? /; values are strings. Source:
     learn.microsoft.com/azure/azure-resource-manager/management/tag-resources#limitations."""
     tags_api = f"{VM}/providers/Microsoft.Resources/tags/default{V}"
-    refused(raw("PUT", tags_api, {"properties": {"tags": many(51)}}), 400, "InvalidTagsCount")
-    refused(raw("PATCH", tags_api, {"operation": "Merge", "properties": {"tags": many(51)}}), 400, "InvalidTagsCount")
-    refused(raw("PUT", f"/subscriptions/{SUB}/resourcegroups/rg-tags{V}", {"location": "westeurope", "tags": many(51)}), 400, "InvalidTagsCount")
-    refused(raw("PATCH", RG + V, {"tags": many(51)}), 400, "InvalidTagsCount")
+    refused(raw("PUT", tags_api, {"properties": {"tags": many(51)}}), 400, "InvalidTags")
+    refused(raw("PATCH", tags_api, {"operation": "Merge", "properties": {"tags": many(51)}}), 400, "InvalidTags")
+    refused(raw("PUT", f"/subscriptions/{SUB}/resourcegroups/rg-tags{V}", {"location": "westeurope", "tags": many(51)}), 400, "InvalidTags")
+    refused(raw("PATCH", RG + V, {"tags": many(51)}), 400, "InvalidTags")
     action_group = f"{RG}/providers/Microsoft.Insights/actionGroups/ag-tags?api-version=2023-01-01"
-    refused(raw("PUT", action_group, {"location": "Global", "tags": many(60), "properties": {"groupShortName": "ag", "enabled": True}}), 400, "InvalidTagsCount")
+    refused(raw("PUT", action_group, {"location": "Global", "tags": many(60), "properties": {"groupShortName": "ag", "enabled": True}}), 400, "InvalidTags")
     # merging 45 new tags into a resource holding 6 goes over the limit
     assert raw("PUT", tags_api, {"properties": {"tags": many(6)}}).status_code == 200
-    refused(raw("PATCH", tags_api, {"operation": "Merge", "properties": {"tags": {f"n{i}": "v" for i in range(45)}}}), 400, "InvalidTagsCount")
+    refused(raw("PATCH", tags_api, {"operation": "Merge", "properties": {"tags": {f"n{i}": "v" for i in range(45)}}}), 400, "InvalidTags")
     assert raw("PATCH", tags_api, {"operation": "Merge", "properties": {"tags": {f"n{i}": "v" for i in range(44)}}}).status_code == 200
-    refused(raw("PATCH", tags_api, {"operation": "Merge", "properties": {"tags": {"x" * 513: "v"}}}), 400, "InvalidTagNameLength")
+    refused(raw("PATCH", tags_api, {"operation": "Merge", "properties": {"tags": {"x" * 513: "v"}}}), 400, "InvalidTagName")
     refused(raw("PATCH", tags_api, {"operation": "Merge", "properties": {"tags": {"k": "v" * 257}}}), 400, "InvalidTagValueLength")
     for bad in ("a<b", "a>b", "50%", "a&b", "a\\b", "a?b", "a/b"):
         refused(raw("PATCH", tags_api, {"operation": "Merge", "properties": {"tags": {bad: "v"}}}), 400, "InvalidTagNameCharacters")
@@ -163,7 +163,7 @@ def test_tag_limits_on_every_write_path(raw):
     refused(raw("PATCH", tags_api, {"operation": "Merge", "properties": {"tags": {"k": 5}}}), 400, "InvalidRequestContent")
     refused(raw("PATCH", tags_api, {"operation": "Upsert", "properties": {"tags": {"k": "v"}}}), 400, "InvalidRequestContent")
     ok = raw("PATCH", tags_api, {"operation": "Merge", "properties": {"tags": {"t00": "w", "x" * 512: "v" * 256}}})
-    refused(ok, 400, "InvalidTagsCount")  # 51 with the long one
+    refused(ok, 400, "InvalidTags")  # 51 with the long one
     ok = raw("PUT", tags_api, {"properties": {"tags": {**many(49), "x" * 512: "v" * 256}}})
     assert ok.status_code == 200 and len(ok.json()["properties"]["tags"]) == 50
 
@@ -231,6 +231,7 @@ def test_role_assignment_rules(sandbox, raw):
     _, _, sp = sandbox.add_principal("assignee")
     refused(raw("PUT", *assignment(scope, "not-a-guid", READER, sp)), 400, "InvalidRoleAssignmentId")
     refused(raw("PUT", *assignment(scope, str(uuid.uuid4()), READER, str(uuid.uuid4()))), 400, "PrincipalNotFound")
+    refused(raw("PUT", *assignment(scope, str(uuid.uuid4()), READER, "not-a-guid")), 400, "InvalidPrincipalId")
     refused(raw("PUT", *assignment(scope, str(uuid.uuid4()), READER, sp, "User")), 400, "UnmatchedPrincipalType")
     refused(raw("PUT", *assignment(scope, str(uuid.uuid4()), str(uuid.uuid4()), sp)), 400, "RoleDefinitionDoesNotExist")
     refused(raw("PUT", *assignment(scope, str(uuid.uuid4()), READER, sp, "Robot")), 400, "InvalidRoleAssignmentRequest")
@@ -256,19 +257,27 @@ def definition(managed_by: str = MSP_TENANT, auths: list[dict] | None = None) ->
 
 
 def test_lighthouse_definition_rules(sandbox, raw):
-    """Owner cannot be delegated; User Access Administrator needs delegatedRoleDefinitionIds; authorizations and a
-    managing tenant other than the customer's are required. Sources: managedservices.json (2020-02-01-preview)
+    """Owner (and roles with data actions, e.g. Log Analytics Contributor) cannot be delegated; User Access
+    Administrator needs delegatedRoleDefinitionIds; authorizations and a managing tenant other than the customer's
+    are required; offers live at subscription scope. Sources: managedservices.json (2020-02-01-preview)
     RegistrationDefinitionProperties (required: managedByTenantId, authorizations); learn.microsoft.com/azure/
-    lighthouse/concepts/tenants-users-roles (role support: Owner not supported, UAA only to assign to managed
-    identities)."""
+    lighthouse/concepts/tenants-users-roles (role support); MicrosoftDocs/azure-docs#52919 and #80795 (code
+    InvalidRegistrationDefinitionCreateRequest, "is restricted for registration definition");
+    Azure/Azure-Lighthouse-samples#137 (data-action roles) and #31 (InvalidRegistrationDefinitionUri)."""
     url = f"/subscriptions/{SUB}/providers/Microsoft.ManagedServices/registrationDefinitions/{uuid.uuid4()}?api-version=2020-02-01-preview"
     owner = [{"principalId": str(uuid.uuid4()), "roleDefinitionId": OWNER}]
     uaa = [{"principalId": str(uuid.uuid4()), "roleDefinitionId": UAA}]
-    refused(raw("PUT", url, definition(auths=owner)), 400, "InvalidAuthorization")
-    refused(raw("PUT", url, definition(auths=uaa)), 400, "InvalidAuthorization")
-    refused(raw("PUT", url, {"properties": {"managedByTenantId": MSP_TENANT}}), 400, "InvalidPayload")
-    refused(raw("PUT", url, definition(auths=[])), 400, "InvalidPayload")
-    refused(raw("PUT", url, definition(managed_by=sandbox.conn.tenant_id)), 400, "CannotDelegateToSelf")
+    bad = "InvalidRegistrationDefinitionCreateRequest"
+    resp = raw("PUT", url, definition(auths=owner))
+    refused(resp, 400, bad)
+    assert "is restricted for registration definition" in resp.json()["error"]["message"]
+    refused(raw("PUT", url, definition(auths=[{"principalId": str(uuid.uuid4()), "roleDefinitionId": "92aaf0da-9dab-42b6-94a3-d43ce8d16293"}])), 400, bad)
+    refused(raw("PUT", url, definition(auths=uaa)), 400, bad)
+    refused(raw("PUT", url, {"properties": {"managedByTenantId": MSP_TENANT}}), 400, "InvalidRequestContent")
+    refused(raw("PUT", url, definition(auths=[])), 400, bad)
+    refused(raw("PUT", url, definition(managed_by=sandbox.conn.tenant_id)), 400, bad)
+    rg_scope = url.replace(f"/subscriptions/{SUB}/", f"/subscriptions/{SUB}/resourceGroups/rg-prod-web/")
+    refused(raw("PUT", rg_scope, definition()), 400, "InvalidRegistrationDefinitionUri")
     uaa[0]["delegatedRoleDefinitionIds"] = [CONTRIBUTOR]
     assert raw("PUT", url, definition(auths=uaa)).status_code == 201
 
@@ -297,4 +306,4 @@ def test_sdk_surfaces_refusals_as_http_errors(clients):
     assert err.value.status_code == 400 and err.value.error.code == "LocationNotAvailableForResourceGroup"
     with pytest.raises(HttpResponseError) as err:
         clients.resource(SUB).tags.begin_update_at_scope(VM, {"operation": "Merge", "properties": {"tags": many(51)}})
-    assert err.value.status_code == 400 and err.value.error.code == "InvalidTagsCount"
+    assert err.value.status_code == 400 and err.value.error.code == "InvalidTags"

@@ -35,16 +35,16 @@ def check_tags(tags: Any, *, where: str = "tags") -> dict[str, str]:
     if not isinstance(tags, dict):
         raise ArmError(400, "InvalidRequestContent", f"The request content was invalid and could not be deserialized: 'Expected an object for '{where}'.'")
     if len(tags) > MAX_TAGS:
-        raise ArmError(400, "InvalidTagsCount", f"The number of tags ({len(tags)}) exceeds the maximum of {MAX_TAGS} per resource, resource group or subscription.")
+        raise ArmError(400, "InvalidTags", f"Too many tags specified. Requested tag count - '{len(tags)}'. Maximum number of tags allowed - '{MAX_TAGS}'.")
     for name, value in tags.items():
         if not isinstance(value, str):
             raise ArmError(400, "InvalidRequestContent", f"The request content was invalid and could not be deserialized: 'Unexpected value for tag '{name}': tag values must be strings. Path '{where}.{name}'.'")
         if not name or not name.strip():
-            raise ArmError(400, "InvalidTagName", "The tag name must not be empty or whitespace.")
+            raise ArmError(400, "InvalidTagName", "The tag name must be non-null, non-empty and non-whitespace only. Please provide an actual value.")
         if len(name) > MAX_TAG_NAME:
-            raise ArmError(400, "InvalidTagNameLength", f"The tag name '{name[:40]}...' exceeds the maximum length of {MAX_TAG_NAME} characters.")
+            raise ArmError(400, "InvalidTagName", f"Tag key too large. Following tag name '{name}' exceeded the maximum length. Maximum allowed length for tag name - '{MAX_TAG_NAME}' characters.")
         if len(value) > MAX_TAG_VALUE:
-            raise ArmError(400, "InvalidTagValueLength", f"The value of tag '{name}' exceeds the maximum length of {MAX_TAG_VALUE} characters.")
+            raise ArmError(400, "InvalidTagValueLength", f"Tag value too large. Following tag value '{value}' exceeded the maximum length. Maximum allowed length for tag value - '{MAX_TAG_VALUE}' characters.")
         if any(c in FORBIDDEN_TAG_CHARS or ord(c) < 32 for c in name):
             raise ArmError(400, "InvalidTagNameCharacters", f"The tag names '{name}' have reserved characters '<,>,%,&,\\,?,/' or control characters.")
     return dict(tags)
@@ -181,4 +181,4 @@ def _prop(obj: dict[str, Any], prop: str, group_of: str | None) -> str:
 
 
 def _bad_filter(expr: str, why: str) -> None:
-    raise ArmError(400, "InvalidFilterInQueryString", f"The filter expression '{expr}' is invalid: {why}.")
+    raise ArmError(400, "InvalidFilterInQueryString", f"Invalid $filter '{expr}' specified in the query string ({why}).")

@@ -64,12 +64,14 @@ class Authorization(Provider):
     # ------------------------------------------------------------------ role assignments
     def validate_roleassignments(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, body: dict) -> None:
         """Name a GUID, role exists, principal exists with the stated type, delegated UAA limits (Lighthouse)."""
+        if not _GUID.match(str((body.get("properties") or {}).get("principalId", ""))):
+            raise ArmError(400, "InvalidPrincipalId", f"The Principal ID '{(body.get('properties') or {}).get('principalId')}' is not valid. Principal ID must be a GUID.")
         if not _GUID.match(ap.name):
             raise ArmError(400, "InvalidRoleAssignmentId", f"The role assignment ID '{ap.name}' is not valid. The role assignment ID must be a GUID.")
         props = body.get("properties") or {}
         guid = role_guid(props["roleDefinitionId"])
         if guid not in BUILTIN_ROLES:
-            raise ArmError(400, "RoleDefinitionDoesNotExist", f"The specified role definition with ID '{guid}' does not exist.")
+            raise ArmError(400, "RoleDefinitionDoesNotExist", f"The specified role definition with ID '{guid.replace('-', '')}' does not exist.")
         pid = str(props["principalId"])
         obj = arm.state.principal(pid)
         if obj is None:
@@ -77,10 +79,10 @@ class Authorization(Provider):
         given = props.get("principalType")
         if given is not None:
             if given not in PRINCIPAL_TYPES:
-                raise ArmError(400, "InvalidRoleAssignmentRequest", f"The request content was invalid and could not be deserialized: 'Error converting value \"{given}\" to type 'PrincipalType'. Path 'properties.principalType'.'")
+                raise ArmError(400, "InvalidRoleAssignmentRequest", f"The PrincipalType property '{given}' is not valid. It must be 'User', 'Group' or 'ServicePrincipal'.")
             actual = principal_type_of(obj)
             if given != actual:
-                raise ArmError(400, "UnmatchedPrincipalType", f"The PrincipalId '{pid.replace('-', '')}' has type '{actual}' , which is different from specified PrincipalType '{given}'.")
+                raise ArmError(400, "UnmatchedPrincipalType", f"The PrincipalId '{pid.replace('-', '')}' has type '{actual}' , which is different from specified PrinciaplType '{given}'.")
 
     def on_roleassignments(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, principal: str) -> Response | None:
         """Role assignments: scope/principal filters on lists, delegation limits and conflicts on PUT."""

@@ -19,6 +19,10 @@ if TYPE_CHECKING:
     from ..core.arm import Arm
 
 API = ("2020-02-01-preview", "2022-10-01", "2022-01-01-preview", "2019-09-01", "2019-06-01")
+BAD = "InvalidRegistrationDefinitionCreateRequest"
+# Roles Lighthouse refuses although they are built-in: Owner; roles with data actions or restricted actions
+# (Log Analytics Contributor is refused since 2025-06: Azure/Azure-Lighthouse-samples#137)
+RESTRICTED_ROLES = {OWNER, "92aaf0da-9dab-42b6-94a3-d43ce8d16293"}
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 
 
@@ -27,37 +31,40 @@ class ManagedServices(Provider):
 
     namespace = "Microsoft.ManagedServices"
     types = (
-        TypeSpec("Microsoft.ManagedServices/registrationDefinitions", API, put_lro=True, tracked=False, patch=False, model="azure.mgmt.managedservices.models:RegistrationDefinition", invalid_code="InvalidPayload"),
-        TypeSpec("Microsoft.ManagedServices/registrationAssignments", API, put_lro=True, delete_lro=True, tracked=False, patch=False, model="azure.mgmt.managedservices.models:RegistrationAssignment", invalid_code="InvalidPayload"),
+        TypeSpec("Microsoft.ManagedServices/registrationDefinitions", API, put_lro=True, tracked=False, patch=False, model="azure.mgmt.managedservices.models:RegistrationDefinition", invalid_code="InvalidRequestContent"),
+        TypeSpec("Microsoft.ManagedServices/registrationAssignments", API, put_lro=True, delete_lro=True, tracked=False, patch=False, model="azure.mgmt.managedservices.models:RegistrationAssignment", invalid_code="InvalidRequestContent"),
     )
 
     def validate_registrationdefinitions(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, body: dict) -> None:
-        """An offer needs authorizations, a managing tenant other than the customer's, delegable roles only."""
-        props = body["properties"] if isinstance(body.get("properties"), dict) else {}
+        """An offer lives at subscription scope, names a managing tenant other than the customer's, and grants
+        delegable built-in roles only (User Access Administrator only with the roles it may assign)."""
+        if not re.fullmatch(r"/subscriptions/[^/]+", ap.scope, flags=re.IGNORECASE):
+            raise ArmError(400, "InvalidRegistrationDefinitionUri", f"The registration definition request scope '{ap.scope}' should be '/subscriptions/<subscriptionId>'.")
         if not _GUID.match(ap.name):
-            raise ArmError(400, "InvalidRegistrationDefinitionId", f"The registration definition id '{ap.name}' must be a GUID.")
-        managed_by = str(props.get("managedByTenantId", ""))
+            raise ArmError(400, BAD, f"The registration definition id '{ap.name}' must be a GUID.")
+        props = body["properties"]
+        me = f"{ap.scope}/providers/Microsoft.ManagedServices/registrationDefinitions/{ap.name}"
+        managed_by = str(props["managedByTenantId"])
         if not _GUID.match(managed_by):
-            raise ArmError(400, "InvalidPayload", f"The managedByTenantId '{managed_by}' is not a valid tenant id (GUID).")
+            raise ArmError(400, BAD, f"The managed by tenant id '{managed_by}' in registration definition '{me}' is not a valid tenant id.")
         if managed_by.lower() == arm.state.tenant_id.lower():
-            raise ArmError(400, "CannotDelegateToSelf", "The managedByTenantId must be a tenant other than the customer's own tenant: a tenant cannot delegate to itself.")
-        auths = props.get("authorizations") or []
-        if not auths:
-            raise ArmError(400, "InvalidPayload", "The registration definition must contain at least one authorization.")
-        for auth in auths:
-            role = role_guid(str(auth.get("roleDefinitionId", "")))
-            if role == OWNER:
-                raise ArmError(400, "InvalidAuthorization", "The role definition 'Owner' (8e3af657-a8ff-443c-a75c-2fe8c4bcb635) is not supported in an authorization: the Owner role cannot be delegated through Azure Lighthouse.")
+            raise ArmError(400, BAD, f"The managed by tenant '{managed_by}' cannot be the same as the tenant of the registration definition scope '{ap.scope}'.")
+        if not props["authorizations"]:
+            raise ArmError(400, BAD, f"The registration definition '{me}' must contain at least one authorization.")
+        for auth in props["authorizations"]:
+            role = role_guid(str(auth["roleDefinitionId"]))
+            if role in RESTRICTED_ROLES:
+                raise ArmError(400, BAD, f"The role definition '{role}' is restricted for registration definition '{me}'. Restricted role definitions are '{';'.join(sorted(RESTRICTED_ROLES))}'.")
             if role not in BUILTIN_ROLES:
-                raise ArmError(400, "InvalidAuthorization", f"The role definition '{role}' is not a built-in role that can be delegated through Azure Lighthouse.")
+                raise ArmError(400, BAD, f"The role definition '{role}' is not a built-in role definition; only built-in roles can be delegated in registration definition '{me}'.")
             delegated = auth.get("delegatedRoleDefinitionIds") or []
             if role == USER_ACCESS_ADMINISTRATOR and not delegated:
-                raise ArmError(400, "InvalidAuthorization", "An authorization with the User Access Administrator role must specify delegatedRoleDefinitionIds: the roles it may assign to managed identities.")
+                raise ArmError(400, BAD, f"The delegatedRoleDefinitionIds must be specified for role definition '{role}' in registration definition '{me}'.")
             if delegated and role != USER_ACCESS_ADMINISTRATOR:
-                raise ArmError(400, "InvalidAuthorization", "delegatedRoleDefinitionIds may be given only with the User Access Administrator role.")
+                raise ArmError(400, BAD, f"The delegatedRoleDefinitionIds can be specified only for role definition '{USER_ACCESS_ADMINISTRATOR}' in registration definition '{me}'.")
             for d in delegated:
                 if role_guid(d) in (OWNER, USER_ACCESS_ADMINISTRATOR) or role_guid(d) not in BUILTIN_ROLES:
-                    raise ArmError(400, "InvalidAuthorization", f"The role '{role_guid(d)}' cannot be listed in delegatedRoleDefinitionIds.")
+                    raise ArmError(400, BAD, f"The role definition '{role_guid(d)}' cannot be delegated in delegatedRoleDefinitionIds of registration definition '{me}'.")
 
     def validate_registrationassignments(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, body: dict) -> None:
         """An assignment names an existing definition."""
