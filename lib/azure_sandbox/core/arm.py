@@ -219,7 +219,7 @@ class Arm:
                 rules.check_location(body.get("location"), allow_global=spec.global_location, global_only=spec.global_only, type_name=spec.type)
         if "tags" in body:
             rules.check_tags(body["tags"])
-        check = provider.validator(spec)
+        check = provider.validator(spec) if req.method == "PUT" else None  # PATCH bodies are partial
         if check is not None:
             check(self, req, ap, spec, body)
 
