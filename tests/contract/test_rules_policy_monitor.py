@@ -34,7 +34,8 @@ SITE = f"{RG}/providers/Microsoft.Web/sites/app-contoso-shop-01"
 PLAN = f"{RG}/providers/Microsoft.Web/serverfarms/asp-contoso-shop-01"
 KV = f"{RG}/providers/Microsoft.KeyVault/vaults/kv-contoso-prod"
 STORAGE = f"{RG}/providers/Microsoft.Storage/storageAccounts/stcontosoprodweb"
-SQLDB = f"/subscriptions/{SUB}/resourceGroups/rg-prod-data/providers/Microsoft.Sql/servers/sql-contoso-prod/databases/shop"
+SQLDB = f"/subscriptions/{SUB}/resourceGroups/rg-prod-data/providers/Microsoft.Sql/servers/sql-contoso-prod" \
+        "/databases/shop"
 AG_API = "api-version=2023-01-01"
 MA_API = "api-version=2018-03-01"
 ALA_API = "api-version=2020-10-01"
@@ -63,12 +64,14 @@ def assign(raw, name: str, definition: str, parameters: dict | None = None, **ex
 def test_builtins_are_listed_at_subscription_and_tenant_scope_with_customs_only_at_theirs(raw):
     """PolicyDefinitions_List / _ListBuiltIn (policyDefinitions.json): a subscription list holds the built-ins and
     the subscription's custom definitions; the tenant list only built-ins."""
-    custom = {"properties": {"displayName": "custom", "mode": "All", "policyRule": {"if": {"field": "type", "equals": "x"}, "then": {"effect": "audit"}}}}
+    rule = {"if": {"field": "type", "equals": "x"}, "then": {"effect": "audit"}}
+    custom = {"properties": {"displayName": "custom", "mode": "All", "policyRule": rule}}
     assert raw("PUT", f"{PD}/my-custom?{POLICY_API}", custom).status_code == 201
     sub_names = {d["name"] for d in raw("GET", f"{PD}?{POLICY_API}").json()["value"]}
     tenant = raw("GET", f"/providers/Microsoft.Authorization/policyDefinitions?{POLICY_API}").json()["value"]
     assert "my-custom" in sub_names and UPDATE_CHECKS.rsplit("/", 1)[1] in sub_names
-    assert "my-custom" not in {d["name"] for d in tenant} and all(d["properties"]["policyType"] == "BuiltIn" for d in tenant)
+    assert "my-custom" not in {d["name"] for d in tenant}
+    assert all(d["properties"]["policyType"] == "BuiltIn" for d in tenant)
     builtin_only = raw("GET", f"{PD}?{POLICY_API}&$filter=policyType eq 'BuiltIn'").json()["value"]
     assert "my-custom" not in {d["name"] for d in builtin_only} and len(builtin_only) == len(tenant)
     sets = raw("GET", f"{PSD}?{POLICY_API}").json()["value"]
@@ -81,17 +84,20 @@ def test_builtin_definitions_carry_parameters_and_remediation_roles(clients):
     pc = clients.policy(SUB)
     backup = pc.policy_definitions.get_built_in(VM_BACKUP_TAG.rsplit("/", 1)[1])
     assert backup.display_name.startswith("Configure backup on virtual machines with a given tag")
-    assert backup.parameters["effect"].default_value == "deployIfNotExists" and backup.parameters["backupPolicyId"].default_value is None
+    assert backup.parameters["effect"].default_value == "deployIfNotExists"
+    assert backup.parameters["backupPolicyId"].default_value is None
     assert "9980e02c-c2be-4d73-94e8-173b1dc7cf3c" in str(backup.policy_rule["then"]["details"]["roleDefinitionIds"])
     checks = pc.policy_definitions.get_built_in(UPDATE_CHECKS.rsplit("/", 1)[1])
-    assert checks.policy_rule["then"]["effect"] == "modify" and checks.parameters["assessmentMode"].allowed_values == ["ImageDefault", "AutomaticByPlatform"]
+    assert checks.policy_rule["then"]["effect"] == "modify"
+    assert checks.parameters["assessmentMode"].allowed_values == ["ImageDefault", "AutomaticByPlatform"]
     mcsb = pc.policy_set_definitions.get_built_in(MCSB.rsplit("/", 1)[1])
     assert mcsb.policy_type == "BuiltIn" and mcsb.policy_definitions
 
 
 def test_builtins_cannot_be_changed(raw):
     """Built-in definitions are read-only (policyDefinitions.json: CreateOrUpdate is for custom definitions)."""
-    refused(raw("DELETE", f"/providers/Microsoft.Authorization/policyDefinitions/{ALLOWED_LOCATIONS.rsplit('/', 1)[1]}?{POLICY_API}"), 403, "AuthorizationFailed")
+    refused(raw("DELETE", f"{ALLOWED_LOCATIONS}?{POLICY_API}"),
+            403, "AuthorizationFailed")
 
 
 # ====================================================================== policy: set definitions
@@ -106,14 +112,16 @@ def test_set_definition_parameters_must_be_defined_by_the_member(raw):
     """'The policy set definition 'X' is attempting to assign the parameter(s) 'effect' which are not defined in the
     policy definition ...': 400 UndefinedPolicyParameter (gettek/terraform-azurerm-policy-as-code#47,
     Azure/enterprise-azure-policy-as-code#1076)."""
-    body = {"properties": {"policyDefinitions": [{"policyDefinitionId": MANAGED_DISKS, "parameters": {"effect": {"value": "Audit"}}}]}}
+    member = {"policyDefinitionId": MANAGED_DISKS, "parameters": {"effect": {"value": "Audit"}}}
+    body = {"properties": {"policyDefinitions": [member]}}
     refused(raw("PUT", f"{PSD}/s2?{POLICY_API}", body), 400, "UndefinedPolicyParameter")
 
 
 def test_set_definition_values_must_be_allowed(raw):
     """A literal value outside the member's allowedValues: 400 PolicyParameterValueNotAllowed
     (salesforce/cloud-guardrails#53 quotes Azure refusing a policy set definition so)."""
-    body = {"properties": {"policyDefinitions": [{"policyDefinitionId": DEFENDER_SERVERS, "parameters": {"effect": {"value": "Deny"}}}]}}
+    member = {"policyDefinitionId": DEFENDER_SERVERS, "parameters": {"effect": {"value": "Deny"}}}
+    body = {"properties": {"policyDefinitions": [member]}}
     refused(raw("PUT", f"{PSD}/s3?{POLICY_API}", body), 400, "PolicyParameterValueNotAllowed")
 
 
@@ -127,7 +135,8 @@ def test_set_definition_missing_member_parameter_is_refused(raw):
 def test_custom_definition_default_must_be_an_allowed_value(raw):
     """defaultValue outside allowedValues: 400 PolicyParameterAllowedAndDefaultValuesMismatch
     (Azure/azure-monitor-baseline-alerts#917 quotes Azure's answer)."""
-    body = {"properties": {"mode": "All", "parameters": {"windowSize": {"type": "String", "allowedValues": ["PT5M", "PT15M"], "defaultValue": "PT1M"}},
+    window = {"type": "String", "allowedValues": ["PT5M", "PT15M"], "defaultValue": "PT1M"}
+    body = {"properties": {"mode": "All", "parameters": {"windowSize": window},
                            "policyRule": {"if": {"field": "type", "equals": "x"}, "then": {"effect": "audit"}}}}
     refused(raw("PUT", f"{PD}/bad-default?{POLICY_API}", body), 400, "PolicyParameterAllowedAndDefaultValuesMismatch")
 
@@ -136,9 +145,11 @@ def test_set_definition_example_shape_succeeds(raw):
     """createPolicySetDefinition.json example shape: members with parameters bound to set parameters."""
     body = {"properties": {"displayName": "Cost Management", "metadata": {"category": "Cost Management"},
                            "parameters": {"namePrefix": {"type": "String", "defaultValue": "myPrefix"}},
-                           "policyDefinitions": [{"policyDefinitionId": ALLOWED_LOCATIONS, "policyDefinitionReferenceId": "Limit_Skus",
-                                                  "parameters": {"listOfAllowedLocations": {"value": ["westeurope"]}}},
-                                                 {"policyDefinitionId": DEFENDER_SERVERS, "parameters": {"effect": {"value": "[parameters('namePrefix')]"}}}]}}
+                           "policyDefinitions": [
+                               {"policyDefinitionId": ALLOWED_LOCATIONS, "policyDefinitionReferenceId": "Limit_Skus",
+                                "parameters": {"listOfAllowedLocations": {"value": ["westeurope"]}}},
+                               {"policyDefinitionId": DEFENDER_SERVERS,
+                                "parameters": {"effect": {"value": "[parameters('namePrefix')]"}}}]}}
     resp = raw("PUT", f"{PSD}/CostManagement?{POLICY_API}", body)
     assert resp.status_code == 201, resp.text
     assert resp.json()["properties"]["policyType"] == "Custom"
@@ -149,7 +160,9 @@ def test_assignment_definition_must_exist(raw):
     """Unknown definition: 404 PolicyDefinitionNotFound; unknown initiative: 404 PolicySetDefinitionNotFound
     (Azure/azure-powershell PolicyTests.ps1 error strings; az policy assignment create reports the same codes)."""
     refused(assign(raw, "a1", BUILTIN + "00000000-0000-0000-0000-000000000000"), 404, "PolicyDefinitionNotFound")
-    refused(assign(raw, "a2", "/providers/Microsoft.Authorization/policySetDefinitions/00000000-0000-0000-0000-000000000000"), 404, "PolicySetDefinitionNotFound")
+    no_set = "/providers/Microsoft.Authorization/policySetDefinitions/00000000-0000-0000-0000-000000000000"
+    refused(assign(raw, "a2", no_set),
+            404, "PolicySetDefinitionNotFound")
 
 
 def test_assignment_required_parameter_missing(raw):
@@ -169,9 +182,11 @@ def test_assignment_unknown_parameter(raw):
 
 def test_assignment_value_not_in_allowed_values(raw):
     """'The value 'deny' is not allowed for policy parameter 'effect' ... The allowed values are ...':
-    400 PolicyParameterValueNotAllowed, compared case-sensitively (Azure/terraform-azurerm-caf-enterprise-scale#1313)."""
+    400 PolicyParameterValueNotAllowed, compared case-sensitively
+    (Azure/terraform-azurerm-caf-enterprise-scale#1313)."""
     refused(assign(raw, "a5", DEFENDER_SERVERS, {"effect": {"value": "Deny"}}), 400, "PolicyParameterValueNotAllowed")
-    refused(assign(raw, "a6", DEFENDER_SERVERS, {"effect": {"value": "auditifnotexists"}}), 400, "PolicyParameterValueNotAllowed")
+    refused(assign(raw, "a6", DEFENDER_SERVERS, {"effect": {"value": "auditifnotexists"}}),
+            400, "PolicyParameterValueNotAllowed")
     assert assign(raw, "a7", DEFENDER_SERVERS, {"effect": {"value": "Disabled"}}).status_code == 201
 
 
@@ -187,7 +202,9 @@ def test_dine_and_modify_need_a_managed_identity(raw):
     ResourceIdentityRequired, also for an initiative containing one (Azure/azure-cli#13150,
     Azure/azure-powershell#11996); a definition that can deploy needs it even when assigned with effect Disabled."""
     refused(assign(raw, "m1", INHERIT_TAG, {"tagName": {"value": "env"}}), 400, "ResourceIdentityRequired")
-    refused(assign(raw, "m2", KV_DIAGNOSTICS, {"logAnalytics": {"value": "/x"}, "effect": {"value": "Disabled"}}), 400, "ResourceIdentityRequired")
+    disabled = {"logAnalytics": {"value": "/x"}, "effect": {"value": "Disabled"}}
+    refused(assign(raw, "m2", KV_DIAGNOSTICS, disabled),
+            400, "ResourceIdentityRequired")
     body = {"properties": {"policyDefinitions": [{"policyDefinitionId": UPDATE_CHECKS}]}}
     assert raw("PUT", f"{PSD}/updates?{POLICY_API}", body).status_code == 201
     refused(assign(raw, "m3", f"{PSD}/updates"), 400, "ResourceIdentityRequired")
@@ -196,8 +213,11 @@ def test_dine_and_modify_need_a_managed_identity(raw):
 def test_identity_needs_a_location(raw):
     """assignment-structure docs: 'location ... required when utilizing managed identity'. Code inferred:
     400 LocationRequired (ARM's code for a missing location)."""
-    refused(assign(raw, "m4", INHERIT_TAG, {"tagName": {"value": "env"}}, identity={"type": "SystemAssigned"}), 400, "LocationRequired")
-    refused(assign(raw, "m5", INHERIT_TAG, {"tagName": {"value": "env"}}, identity={"type": "SystemAssigned"}, location="mars"), 400, "LocationNotAvailableForResourceType")
+    tag, system = {"tagName": {"value": "env"}}, {"type": "SystemAssigned"}
+    refused(assign(raw, "m4", INHERIT_TAG, tag, identity=system),
+            400, "LocationRequired")
+    refused(assign(raw, "m5", INHERIT_TAG, tag, identity=system, location="mars"),
+            400, "LocationNotAvailableForResourceType")
 
 
 def test_enforcement_mode_is_an_enum(raw):
@@ -213,26 +233,32 @@ def test_system_identity_is_a_managed_identity_principal_that_can_get_roles_unti
     """createPolicyAssignmentWithIdentity.json: identity.principalId is a service principal (servicePrincipalType
     ManagedIdentity) the remediation roles are assigned to; it goes with the assignment (remediate-resources docs)."""
     params = {"vaultLocation": {"value": "westeurope"}, "inclusionTagValue": {"value": ["true"]},
-              "backupPolicyId": {"value": f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/v/backupPolicies/p"}}
-    resp = assign(raw, "backup-tagged", VM_BACKUP_TAG, params, identity={"type": "SystemAssigned"}, location="westeurope")
+              "backupPolicyId": {"value": f"{RG}/providers/Microsoft.RecoveryServices/vaults/v/backupPolicies/p"}}
+    system = {"type": "SystemAssigned"}
+    resp = assign(raw, "backup-tagged", VM_BACKUP_TAG, params, identity=system, location="westeurope")
     assert resp.status_code == 201, resp.text
     pid = resp.json()["identity"]["principalId"]
     assert sandbox.state.service_principals[pid]["servicePrincipalType"] == "ManagedIdentity"
-    again = assign(raw, "backup-tagged", VM_BACKUP_TAG, params, identity={"type": "SystemAssigned"}, location="westeurope")
+    again = assign(raw, "backup-tagged", VM_BACKUP_TAG, params, identity=system, location="westeurope")
     assert again.status_code == 200 and again.json()["identity"]["principalId"] == pid
-    role = {"properties": {"roleDefinitionId": f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/9980e02c-c2be-4d73-94e8-173b1dc7cf3c", "principalId": pid, "principalType": "ServicePrincipal"}}
+    vm_contributor = f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/" \
+                     "9980e02c-c2be-4d73-94e8-173b1dc7cf3c"
+    role = {"properties": {"roleDefinitionId": vm_contributor, "principalId": pid, "principalType": "ServicePrincipal"}}
     ra = f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleAssignments"
     assert raw("PUT", f"{ra}/2b1f5b4a-3f7e-4c1d-9a8e-1c2d3e4f5a6b?api-version=2022-04-01", role).status_code == 201
     assert raw("DELETE", f"{PA}/backup-tagged?{POLICY_API}").status_code == 200
     assert pid not in sandbox.state.service_principals
-    refused(raw("PUT", f"{ra}/3c2a6c5b-4a8f-4d2e-8b9f-2d3e4f5a6b7c?api-version=2022-04-01", role), 400, "PrincipalNotFound")
+    gone = raw("PUT", f"{ra}/3c2a6c5b-4a8f-4d2e-8b9f-2d3e4f5a6b7c?api-version=2022-04-01", role)
+    refused(gone,
+            400, "PrincipalNotFound")
 
 
 def test_assignment_examples_succeed(raw, clients):
     """createPolicyAssignment.json / createPolicyAssignmentWithIdentity.json shapes, an initiative, and the SDK."""
     resp = assign(raw, "EnforceNaming", MANAGED_DISKS, displayName="Enforce resource naming rules")
     assert resp.status_code == 201 and resp.json()["properties"]["enforcementMode"] == "Default"
-    resp = assign(raw, "updates", UPDATE_CHECKS, {"osType": {"value": "Linux"}}, identity={"type": "SystemAssigned"}, location="westeurope")
+    linux, system = {"osType": {"value": "Linux"}}, {"type": "SystemAssigned"}
+    resp = assign(raw, "updates", UPDATE_CHECKS, linux, identity=system, location="westeurope")
     assert resp.status_code == 201 and resp.json()["identity"]["principalId"]
     assert assign(raw, "mcsb", MCSB, {"vmBackupEffect": {"value": "Disabled"}}).status_code == 201
     pc = clients.policy(SUB)
@@ -245,7 +271,8 @@ def test_assignment_examples_succeed(raw, clients):
 def test_policy_states_summarize_still_answers(raw):
     """policyStates.json PolicyStates_SummarizeForSubscription: one summary listing the assignments at the scope."""
     assert assign(raw, "audit-disks", MANAGED_DISKS).status_code == 201
-    resp = raw("POST", f"/subscriptions/{SUB}/providers/Microsoft.PolicyInsights/policyStates/latest/summarize?api-version=2019-10-01")
+    states = f"/subscriptions/{SUB}/providers/Microsoft.PolicyInsights/policyStates/latest"
+    resp = raw("POST", f"{states}/summarize?api-version=2019-10-01")
     assert resp.status_code == 200
     assert any(a["policyAssignmentId"].endswith("/audit-disks") for a in resp.json()["value"][0]["policyAssignments"])
 
@@ -255,20 +282,24 @@ def test_policy_states_summarize_still_answers(raw):
 def test_metric_definitions_of_each_alerted_type(raw, api):
     """metricDefinitions_API.json MetricDefinitions_List; names/units from the Azure Monitor supported-metrics
     reference; every metric of lib/runbook/data/baseline_alerts.yml is defined for its type."""
-    expect = {VM: ("Percentage CPU", "Percent"), STORAGE: ("Availability", "Percent"), SQLDB: ("dtu_consumption_percent", "Percent"),
+    expect = {VM: ("Percentage CPU", "Percent"), STORAGE: ("Availability", "Percent"),
+              SQLDB: ("dtu_consumption_percent", "Percent"),
               SITE: ("Http5xx", "Count"), PLAN: ("CpuPercentage", "Percent"), KV: ("Availability", "Percent")}
     for rid, (name, unit) in expect.items():
         resp = raw("GET", f"{rid}/providers/Microsoft.Insights/metricDefinitions?api-version={api}")
         assert resp.status_code == 200, resp.text
         found = {d["name"]["value"]: d for d in resp.json()["value"]}
         assert found[name]["unit"] == unit and found[name]["metricAvailabilities"], rid
-    vm = {d["name"]["value"] for d in raw("GET", f"{VM}/providers/Microsoft.Insights/metricDefinitions?api-version={api}").json()["value"]}
+    listed = raw("GET", f"{VM}/providers/Microsoft.Insights/metricDefinitions?api-version={api}").json()["value"]
+    vm = {d["name"]["value"] for d in listed}
     assert "VmAvailabilityMetric" in vm and "cpu_percent" not in vm
 
 
 def test_metric_definitions_of_a_missing_resource_and_via_sdk(raw, clients):
     """A resource that does not exist: 404 ResourceNotFound (ARM); the SDK (2024-02-01) reads the list."""
-    refused(raw("GET", f"{RG}/providers/Microsoft.Web/sites/nope/providers/Microsoft.Insights/metricDefinitions?api-version=2018-01-01"), 404, "ResourceNotFound")
+    missing = f"{RG}/providers/Microsoft.Web/sites/nope/providers/Microsoft.Insights/metricDefinitions"
+    refused(raw("GET", f"{missing}?api-version=2018-01-01"),
+            404, "ResourceNotFound")
     names = {d.name.value for d in clients.monitor(SUB).metric_definitions.list(SQLDB)}
     assert {"cpu_percent", "dtu_consumption_percent", "storage_percent"} <= names
 
@@ -279,8 +310,9 @@ def metric_alert(scope: str = VM, metric: str = "Percentage CPU", **props) -> di
     body = {"location": "global", "properties": {"description": "d", "severity": 3, "enabled": True, "scopes": [scope],
             "evaluationFrequency": "PT1M", "windowSize": "PT15M",
             "criteria": {"odata.type": "Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria",
-                         "allOf": [{"name": "High_CPU_80", "metricName": metric, "operator": "GreaterThan", "threshold": 80.5,
-                                    "timeAggregation": "Average", "criterionType": "StaticThresholdCriterion"}]},
+                         "allOf": [{"name": "High_CPU_80", "metricName": metric, "operator": "GreaterThan",
+                                    "threshold": 80.5, "timeAggregation": "Average",
+                                    "criterionType": "StaticThresholdCriterion"}]},
             "autoMitigate": True, "actions": []}}
     body["properties"].update(props)
     return body
@@ -358,10 +390,12 @@ def test_metric_alert_example_and_baseline_metrics_succeed(raw):
     """The single-resource example, with an existing action group, and one alert per baseline metric."""
     ag = {"location": "Global", "properties": {"groupShortName": "msp", "enabled": True}}
     assert raw("PUT", f"{INSIGHTS}/actionGroups/ag?{AG_API}", ag).status_code == 201
-    resp = put_alert(raw, "highcpu", metric_alert(actions=[{"actionGroupId": f"{INSIGHTS}/actionGroups/ag", "webHookProperties": {"key11": "value11"}}]))
+    action = {"actionGroupId": f"{INSIGHTS}/actionGroups/ag", "webHookProperties": {"key11": "value11"}}
+    resp = put_alert(raw, "highcpu", metric_alert(actions=[action]))
     assert resp.status_code == 200, resp.text
     for rid, metric, agg in ((STORAGE, "Availability", "Average"), (SQLDB, "dtu_consumption_percent", "Average"),
-                             (SITE, "Http5xx", "Total"), (PLAN, "CpuPercentage", "Average"), (KV, "Availability", "Average"),
+                             (SITE, "Http5xx", "Total"), (PLAN, "CpuPercentage", "Average"),
+                             (KV, "Availability", "Average"),
                              (VM, "VmAvailabilityMetric", "Average")):
         body = metric_alert(scope=rid, metric=metric)
         body["properties"]["criteria"]["allOf"][0]["timeAggregation"] = agg
@@ -373,9 +407,11 @@ def action_group(**props) -> dict:
     """The createOrUpdateActionGroup.json example body (2023-01-01), with overrides."""
     body = {"location": "Global", "tags": {}, "properties": {
         "groupShortName": "sample", "enabled": True,
-        "emailReceivers": [{"name": "John Doe's email", "emailAddress": "johndoe@email.com", "useCommonAlertSchema": False}],
+        "emailReceivers": [{"name": "John Doe's email", "emailAddress": "johndoe@email.com",
+                            "useCommonAlertSchema": False}],
         "smsReceivers": [{"name": "John Doe's mobile", "countryCode": "1", "phoneNumber": "1234567890"}],
-        "webhookReceivers": [{"name": "Sample webhook 1", "serviceUri": "http://www.example.com/webhook1", "useCommonAlertSchema": True}],
+        "webhookReceivers": [{"name": "Sample webhook 1", "serviceUri": "http://www.example.com/webhook1",
+                              "useCommonAlertSchema": True}],
         "voiceReceivers": [{"name": "Sample voice", "countryCode": "1", "phoneNumber": "1234567890"}]}}
     body["properties"].update(props)
     return body
@@ -401,10 +437,16 @@ def test_action_group_receivers_are_checked(raw):
     (learn.microsoft.com/azure/azure-monitor/alerts/action-groups). Codes inferred from the RP's naming pattern."""
     dup = action_group(webhookReceivers=[{"name": "John Doe's email", "serviceUri": "https://example.com/x"}])
     refused(put_ag(raw, "ag2", dup), 400, "ReceiverNamesAreNotUnique")
-    refused(put_ag(raw, "ag2", action_group(emailReceivers=[{"name": "e", "emailAddress": "not-an-address"}])), 400, "EmailAddressIsInvalid")
-    refused(put_ag(raw, "ag2", action_group(smsReceivers=[{"name": "s", "countryCode": "+31", "phoneNumber": "612345678"}])), 400, "SmsReceiverCountryCodeIsInvalid")
-    refused(put_ag(raw, "ag2", action_group(smsReceivers=[{"name": "s", "countryCode": "31", "phoneNumber": "06-1234"}])), 400, "SmsReceiverPhoneNumberIsInvalid")
-    refused(put_ag(raw, "ag2", action_group(webhookReceivers=[{"name": "w", "serviceUri": "example.com/hook"}])), 400, "WebhookReceiverServiceUriIsInvalid")
+    bad_mail = [{"name": "e", "emailAddress": "not-an-address"}]
+    refused(put_ag(raw, "ag2", action_group(emailReceivers=bad_mail)),
+            400, "EmailAddressIsInvalid")
+    refused(put_ag(raw, "ag2", action_group(smsReceivers=[{"name": "s", "countryCode": "+31", "phoneNumber": "6123"}])),
+            400, "SmsReceiverCountryCodeIsInvalid")
+    refused(put_ag(raw, "ag2", action_group(smsReceivers=[{"name": "s", "countryCode": "31", "phoneNumber": "06-12"}])),
+            400, "SmsReceiverPhoneNumberIsInvalid")
+    bad_hook = [{"name": "w", "serviceUri": "example.com/hook"}]
+    refused(put_ag(raw, "ag2", action_group(webhookReceivers=bad_hook)),
+            400, "WebhookReceiverServiceUriIsInvalid")
 
 
 def test_action_group_example_succeeds(raw):
@@ -420,8 +462,11 @@ def test_action_group_example_succeeds(raw):
 def activity_alert(**props) -> dict:
     """The ActivityLogAlertRule_CreateOrUpdate.json example body (2020-10-01), with overrides."""
     body = {"location": "Global", "tags": {}, "properties": {
-        "scopes": [f"/subscriptions/{SUB}"], "condition": {"allOf": [{"field": "category", "equals": "Administrative"}, {"field": "level", "equals": "Error"}]},
-        "actions": {"actionGroups": [{"actionGroupId": f"{INSIGHTS}/actionGroups/SampleActionGroup", "webhookProperties": {"sampleWebhookProperty": "SamplePropertyValue"}}]},
+        "scopes": [f"/subscriptions/{SUB}"],
+        "condition": {"allOf": [{"field": "category", "equals": "Administrative"},
+                                {"field": "level", "equals": "Error"}]},
+        "actions": {"actionGroups": [{"actionGroupId": f"{INSIGHTS}/actionGroups/SampleActionGroup",
+                                      "webhookProperties": {"sampleWebhookProperty": "SamplePropertyValue"}}]},
         "enabled": True, "description": "Description of sample Activity Log Alert rule."}}
     body["properties"].update(props)
     return body
@@ -439,7 +484,9 @@ def test_activity_log_alert_needs_condition_and_existing_scopes(raw):
     del body["properties"]["condition"]
     refused(put_ala(raw, "ala1", body), 400, "BadRequest")
     refused(put_ala(raw, "ala1", activity_alert(scopes=[])), 400, "BadRequest")
-    refused(put_ala(raw, "ala1", activity_alert(scopes=[f"/subscriptions/{SUB}/resourceGroups/rg-nope"])), 400, "BadRequest")
+    nowhere = [f"/subscriptions/{SUB}/resourceGroups/rg-nope"]
+    refused(put_ala(raw, "ala1", activity_alert(scopes=nowhere)),
+            400, "BadRequest")
     body = activity_alert()
     del body["properties"]["actions"]
     refused(put_ala(raw, "ala1", body), 400, "BadRequest")
@@ -448,7 +495,8 @@ def test_activity_log_alert_needs_condition_and_existing_scopes(raw):
 def test_activity_log_alert_location_is_global(raw):
     """activityLogAlerts_API.json: 'Since Azure Activity Log Alerts is a global service, the location of the rules
     should always be 'global''; another location: 400 LocationNotAvailableForResourceType."""
-    refused(put_ala(raw, "ala2", {**activity_alert(), "location": "westeurope"}), 400, "LocationNotAvailableForResourceType")
+    refused(put_ala(raw, "ala2", {**activity_alert(), "location": "westeurope"}),
+            400, "LocationNotAvailableForResourceType")
 
 
 def test_activity_log_alert_example_succeeds(raw):

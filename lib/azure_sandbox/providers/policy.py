@@ -1,11 +1,12 @@
 """Microsoft.Authorization policy: definitions and initiatives (built-in ones read-only and listed at every scope,
 custom ones at their scope), assignments.
 
-Spec: specification/resources/resource-manager/Microsoft.Authorization/policy/stable/2026-06-01 (policyDefinitions.json,
-policySetDefinitions.json, policyAssignments.json). Rules: learn.microsoft.com/azure/governance/policy/concepts/
-assignment-structure (identity and location for deployIfNotExists / modify), .../concepts/definition-structure-parameters
-(required parameters have no defaultValue; allowedValues), .../how-to/remediate-resources (the identity's principal and
-its roles). Error codes as Azure answers them (sources in tests/contract/test_rules_policy_monitor.py):
+Spec: specification/resources/resource-manager/Microsoft.Authorization/policy/stable/2026-06-01
+(policyDefinitions.json, policySetDefinitions.json, policyAssignments.json). Rules: learn.microsoft.com/azure/
+governance/policy/concepts/assignment-structure (identity and location for deployIfNotExists / modify),
+.../concepts/definition-structure-parameters (required parameters have no defaultValue; allowedValues),
+.../how-to/remediate-resources (the identity's principal and its roles). Error codes as Azure answers them
+(sources in tests/contract/test_rules_policy_monitor.py):
 PolicyDefinitionNotFound, PolicySetDefinitionNotFound, MissingPolicyParameter, UndefinedPolicyParameter,
 PolicyParameterValueNotAllowed, PolicyParameterAllowedAndDefaultValuesMismatch, ResourceIdentityRequired.
 Built-ins are data: data/policy_builtins.yml.
@@ -42,7 +43,8 @@ REMEDIATING = {"deployifnotexists": "DeployIfNotExists", "modify": "Modify"}
 def _builtins() -> dict[str, dict[str, dict]]:
     """The built-in definitions and initiatives of data/policy_builtins.yml, keyed by lower-cased GUID."""
     data = yaml.safe_load(_DATA.read_text())
-    return {kind: {g.lower(): v for g, v in (data.get(kind) or {}).items()} for kind in ("definitions", "setDefinitions")}
+    kinds = ("definitions", "setDefinitions")
+    return {kind: {g.lower(): v for g, v in (data.get(kind) or {}).items()} for kind in kinds}
 
 
 BUILTIN_POLICIES: dict[str, dict] = _builtins()["definitions"]
@@ -61,9 +63,10 @@ def builtin_policy(guid: str) -> dict:
         else:
             details["deployment"] = {"properties": {"mode": "incremental", "template": {}}}
         then["details"] = details
-    props = {"displayName": d["displayName"], "policyType": "BuiltIn", "mode": "Indexed", "description": d["displayName"],
-             "metadata": {"category": d["category"], "version": d["version"]}, "version": d["version"],
-             "parameters": d.get("parameters") or {}, "policyRule": {"if": {"field": "type", "equals": "*"}, "then": then}}
+    props = {"displayName": d["displayName"], "policyType": "BuiltIn", "mode": "Indexed",
+             "description": d["displayName"], "metadata": {"category": d["category"], "version": d["version"]},
+             "version": d["version"], "parameters": d.get("parameters") or {},
+             "policyRule": {"if": {"field": "type", "equals": "*"}, "then": then}}
     return {"id": _DEF_PREFIX + guid.lower(), "name": guid.lower(), "type": "Microsoft.Authorization/policyDefinitions",
             "properties": props}
 
@@ -75,8 +78,8 @@ def builtin_set(guid: str) -> dict:
     props = {"displayName": d["displayName"], "policyType": "BuiltIn", "description": d["displayName"],
              "metadata": {"category": d["category"], "version": d["version"]}, "version": d["version"],
              "parameters": d.get("parameters") or {}, "policyDefinitions": members, "policyDefinitionGroups": []}
-    return {"id": _SET_PREFIX + guid.lower(), "name": guid.lower(), "type": "Microsoft.Authorization/policySetDefinitions",
-            "properties": props}
+    return {"id": _SET_PREFIX + guid.lower(), "name": guid.lower(),
+            "type": "Microsoft.Authorization/policySetDefinitions", "properties": props}
 
 
 def _possible_effects(effect: Any, parameters: dict) -> set[str]:
@@ -121,20 +124,26 @@ def check_parameters(given: dict, declared: dict, who: str, target: str) -> None
     given = given or {}
     missing = [n for n, d in declared.items() if "defaultValue" not in d and n not in given]
     if missing:
-        raise ArmError(400, "MissingPolicyParameter", f"The {who} is missing the parameter(s) '{_names(missing)}' as defined in the {target}.")
+        raise ArmError(400, "MissingPolicyParameter",
+                       f"The {who} is missing the parameter(s) '{_names(missing)}' as defined in the {target}.")
     undefined = [n for n in given if n not in declared]
     if undefined:
         verb = "has" if who.startswith("policy assignment") else "is attempting to assign"
-        raise ArmError(400, "UndefinedPolicyParameter", f"The {who} {verb} the parameter(s) '{_names(undefined)}' which are not defined in the {target}.")
+        raise ArmError(400, "UndefinedPolicyParameter", f"The {who} {verb} the parameter(s) '{_names(undefined)}' "
+                                                        f"which are not defined in the {target}.")
     for name, wrapper in given.items():
         allowed = declared[name].get("allowedValues")
         value = wrapper.get("value") if isinstance(wrapper, dict) else wrapper
         if not allowed or _is_expression(value):
             continue
-        for item in value if isinstance(value, list) and declared[name].get("type", "").lower() == "array" else [value]:
+        is_array = isinstance(value, list) and str(declared[name].get("type", "")).lower() == "array"
+        for item in value if is_array else [value]:
             if item not in allowed:
                 shown = str(item).lower() if isinstance(item, bool) else item
-                raise ArmError(400, "PolicyParameterValueNotAllowed", f"The value '{shown}' is not allowed for policy parameter '{name}' in {target}. The allowed values are '{', '.join(str(a) for a in allowed)}'.")
+                listed = ", ".join(str(a) for a in allowed)
+                raise ArmError(400, "PolicyParameterValueNotAllowed",
+                               f"The value '{shown}' is not allowed for policy parameter '{name}' in {target}. "
+                               f"The allowed values are '{listed}'.")
 
 
 class Policy(Provider):
@@ -142,9 +151,12 @@ class Policy(Provider):
 
     namespace = "Microsoft.Authorization"
     types = (
-        TypeSpec("Microsoft.Authorization/policyAssignments", API, tracked=False, model=f"{_MODELS}:PolicyAssignment", invalid_code="InvalidRequestContent"),
-        TypeSpec("Microsoft.Authorization/policyDefinitions", API, tracked=False, patch=False, model=f"{_MODELS}:PolicyDefinition", tenant_level=True),
-        TypeSpec("Microsoft.Authorization/policySetDefinitions", API, tracked=False, patch=False, model=f"{_MODELS}:PolicySetDefinition", tenant_level=True),
+        TypeSpec("Microsoft.Authorization/policyAssignments", API, tracked=False,
+                 model=f"{_MODELS}:PolicyAssignment", invalid_code="InvalidRequestContent"),
+        TypeSpec("Microsoft.Authorization/policyDefinitions", API, tracked=False, patch=False,
+                 model=f"{_MODELS}:PolicyDefinition", tenant_level=True),
+        TypeSpec("Microsoft.Authorization/policySetDefinitions", API, tracked=False, patch=False,
+                 model=f"{_MODELS}:PolicySetDefinition", tenant_level=True),
     )
 
     # ------------------------------------------------------------------ lookups
@@ -170,43 +182,55 @@ class Policy(Provider):
         """A member of an initiative, or 404 PolicyDefinitionNotFound."""
         found = self.definition(arm, member_id)
         if found is None:
-            raise ArmError(404, "PolicyDefinitionNotFound", f"The policy definition '{member_id.rstrip('/').split('/')[-1]}' could not be found.")
+            name = member_id.rstrip("/").split("/")[-1]
+            raise ArmError(404, "PolicyDefinitionNotFound", f"The policy definition '{name}' could not be found.")
         return found
 
     # ------------------------------------------------------------------ definitions
-    def validate_policydefinitions(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, body: dict) -> None:
+    def validate_policydefinitions(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec,
+                                   body: dict) -> None:
         """A parameter's defaultValue must be one of its allowedValues."""
         params = (body.get("properties") or {}).get("parameters") or {}
         for name, decl in params.items():
             if isinstance(decl, dict) and decl.get("allowedValues") and "defaultValue" in decl:
-                default = decl["defaultValue"]
-                values = default if isinstance(default, list) and str(decl.get("type", "")).lower() == "array" else [default]
-                if any(v not in decl["allowedValues"] for v in values):
-                    raise ArmError(400, "PolicyParameterAllowedAndDefaultValuesMismatch", f"The policy '{ap.name}' defines parameter '{name}' with a default value '{default}' that is not one of its allowed values '{', '.join(str(a) for a in decl['allowedValues'])}'.")
+                default, allowed = decl["defaultValue"], decl["allowedValues"]
+                is_array = isinstance(default, list) and str(decl.get("type", "")).lower() == "array"
+                if any(v not in allowed for v in (default if is_array else [default])):
+                    listed = ", ".join(str(a) for a in allowed)
+                    raise ArmError(400, "PolicyParameterAllowedAndDefaultValuesMismatch",
+                                   f"The policy '{ap.name}' defines parameter '{name}' with a default value "
+                                   f"'{default}' that is not one of its allowed values '{listed}'.")
 
-    def validate_policysetdefinitions(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, body: dict) -> None:
+    def validate_policysetdefinitions(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec,
+                                      body: dict) -> None:
         """Every member exists; the parameters passed to a member are those it declares, with allowed values."""
         for member in (body.get("properties") or {}).get("policyDefinitions") or []:
             found = self._member(arm, str(member.get("policyDefinitionId", "")))
             declared = found["properties"].get("parameters") or {}
-            check_parameters(member.get("parameters") or {}, declared, f"policy set definition '{ap.name}'", f"policy definition '{found['name']}'")
+            check_parameters(member.get("parameters") or {}, declared, f"policy set definition '{ap.name}'",
+                             f"policy definition '{found['name']}'")
 
     def _list(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, builtins: list[dict]) -> Response:
         """Built-ins plus the custom objects stored at the listed scope, filtered by policyType / category."""
-        custom = [] if ap.scope == "" else [arm.view(o) for o in arm.state.children(ap.scope + "/providers/" + spec.type)]
+        stored = arm.state.children(ap.scope + "/providers/" + spec.type) if ap.scope else []
+        custom = [arm.view(o) for o in stored]
         items = builtins + custom
         expr = req.query.get("$filter")
         if expr:
             m = _FILTER.match(expr)
             if not m:
-                raise ArmError(400, "InvalidFilterInQueryString", f"The filter expression '{expr}' is invalid: only policyType eq '...' or category eq '...' is supported.")
+                raise ArmError(400, "InvalidFilterInQueryString",
+                               f"The filter expression '{expr}' is invalid: only policyType eq '...' or "
+                               "category eq '...' is supported.")
             if m.group(1).lower() == "policytype":
                 items = [o for o in items if str(o["properties"].get("policyType", "")).lower() == m.group(2).lower()]
             else:
-                items = [o for o in items if str((o["properties"].get("metadata") or {}).get("category", "")) == m.group(2)]
+                items = [o for o in items
+                         if str((o["properties"].get("metadata") or {}).get("category", "")) == m.group(2)]
         return arm.page(req, items)
 
-    def _serve(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, builtin_names: dict, view: Any, kind: str, code: str) -> Response | None:
+    def _serve(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, builtin_names: dict, view: Any,
+               kind: str, code: str) -> Response | None:
         """GET/PUT/DELETE of definitions or initiatives: built-ins read-only, customs at their scope."""
         builtin_name = ap.name.lower() in builtin_names
         if req.method != "GET":
@@ -228,45 +252,60 @@ class Policy(Provider):
             return arm_error(404, code, f"The {kind} '{ap.name}' could not be found.")
         return Response(200, arm.view(obj))
 
-    def on_policydefinitions(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, principal: str) -> Response | None:
+    def on_policydefinitions(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec,
+                             principal: str) -> Response | None:
         """Built-ins live at tenant scope and are read-only; lists at any scope include them, as Azure lists them."""
-        return self._serve(arm, req, ap, spec, BUILTIN_POLICIES, builtin_policy, "policy definition", "PolicyDefinitionNotFound")
+        return self._serve(arm, req, ap, spec, BUILTIN_POLICIES, builtin_policy, "policy definition",
+                           "PolicyDefinitionNotFound")
 
-    def on_policysetdefinitions(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, principal: str) -> Response | None:
+    def on_policysetdefinitions(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec,
+                                principal: str) -> Response | None:
         """Built-in initiatives like built-in definitions: tenant scope, read-only, listed at every scope."""
-        return self._serve(arm, req, ap, spec, BUILTIN_SETS, builtin_set, "policy set definition", "PolicySetDefinitionNotFound")
+        return self._serve(arm, req, ap, spec, BUILTIN_SETS, builtin_set, "policy set definition",
+                           "PolicySetDefinitionNotFound")
 
     # ------------------------------------------------------------------ assignments
     def _assigned(self, arm: Arm, def_id: str) -> tuple[dict, str, list[dict]]:
         """(definition or initiative, how Azure names it in errors, the policy definitions it applies)."""
+        name = def_id.rstrip("/").split("/")[-1]
         if "/policysetdefinitions/" in def_id.lower():
             found = self.set_definition(arm, def_id)
             if found is None:
-                raise ArmError(404, "PolicySetDefinitionNotFound", f"The policy set definition '{def_id.rstrip('/').split('/')[-1]}' could not be found.")
-            members = [self._member(arm, m["policyDefinitionId"]) for m in found["properties"].get("policyDefinitions") or []]
+                raise ArmError(404, "PolicySetDefinitionNotFound",
+                               f"The policy set definition '{name}' could not be found.")
+            refs = found["properties"].get("policyDefinitions") or []
+            members = [self._member(arm, m["policyDefinitionId"]) for m in refs]
             return found, f"policy set definition '{found['name']}'", members
         found = self.definition(arm, def_id)
         if found is None:
-            raise ArmError(404, "PolicyDefinitionNotFound", f"The policy definition '{def_id.rstrip('/').split('/')[-1]}' could not be found.")
+            raise ArmError(404, "PolicyDefinitionNotFound", f"The policy definition '{name}' could not be found.")
         return found, f"policy definition '{found['name']}'", [found]
 
-    def validate_policyassignments(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, body: dict) -> None:
+    def validate_policyassignments(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec,
+                                   body: dict) -> None:
         """The definition exists; parameters as declared; DINE/Modify (also inside an initiative) need an identity,
         and an identity needs a location."""
         props = body.get("properties") or {}
         def_id = props.get("policyDefinitionId")
         if not def_id:
-            raise ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be deserialized: 'Required property 'policyDefinitionId' not found in JSON. Path 'properties'.'")
+            raise ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be "
+                                                         "deserialized: 'Required property 'policyDefinitionId' not "
+                                                         "found in JSON. Path 'properties'.'")
         found, target, members = self._assigned(arm, str(def_id))
-        check_parameters(props.get("parameters") or {}, found["properties"].get("parameters") or {}, f"policy assignment '{ap.name}'", target)
+        declared = found["properties"].get("parameters") or {}
+        check_parameters(props.get("parameters") or {}, declared, f"policy assignment '{ap.name}'", target)
         effects = {e for e in (remediating_effect(m) for m in members) if e}
         identity_type = str((body.get("identity") or {}).get("type", "None")).lower()
         if effects and identity_type not in ("systemassigned", "userassigned"):
-            what = "'Modify' policy definitions" if effects == {"Modify"} else "'DeployIfNotExists' policy definitions or policy definitions that contain a deployment in the effect details"
-            raise ArmError(400, "ResourceIdentityRequired", f"The policy assignment '{ap.name}' request is invalid. Policy assignments must include a 'managed identity' when assigning {what}.")
+            what = ("'Modify' policy definitions" if effects == {"Modify"} else "'DeployIfNotExists' policy "
+                    "definitions or policy definitions that contain a deployment in the effect details")
+            raise ArmError(400, "ResourceIdentityRequired",
+                           f"The policy assignment '{ap.name}' request is invalid. Policy assignments must include "
+                           f"a 'managed identity' when assigning {what}.")
         if identity_type != "none":
             if not body.get("location"):
-                raise ArmError(400, "LocationRequired", "The location property is required for a policy assignment with a managed identity.")
+                raise ArmError(400, "LocationRequired",
+                               "The location property is required for a policy assignment with a managed identity.")
             rules.check_location(body["location"], type_name="Microsoft.Authorization/policyAssignments")
 
     @staticmethod
@@ -276,10 +315,12 @@ class Policy(Provider):
         if str(identity.get("type", "")).lower() == "systemassigned" and identity.get("principalId"):
             arm.state.service_principals.pop(identity["principalId"], None)
 
-    def on_policyassignments(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, principal: str) -> Response | None:
+    def on_policyassignments(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec,
+                             principal: str) -> Response | None:
         """Defaults Azure fills in; a system-assigned identity is a service principal in the directory while the
         assignment (with that identity) exists."""
-        if req.method in ("PUT", "DELETE") and not ap.is_collection and (locked := arm.check_locks(ap.path, req.method)):
+        single_write = req.method in ("PUT", "DELETE") and not ap.is_collection
+        if single_write and (locked := arm.check_locks(ap.path, req.method)):
             return locked
         if req.method == "PUT":
             body = req.json()
@@ -309,6 +350,11 @@ class Policy(Provider):
         if ap.is_collection:
             expr = req.query.get("$filter") or ""
             above = set(ids.ancestors(ap.scope))
-            found = [o for o in arm.all_of_type(spec.type) if ids.key(o["properties"]["scope"]) in above or ("atscope()" not in expr.lower() and ids.key(o["properties"]["scope"]).startswith(ids.key(ap.scope) + "/"))]
+            below = "atscope()" not in expr.lower()
+
+            def listed(o: dict) -> bool:
+                scope = ids.key(o["properties"]["scope"])
+                return scope in above or (below and scope.startswith(ids.key(ap.scope) + "/"))
+            found = [o for o in arm.all_of_type(spec.type) if listed(o)]
             return arm.page(req, [arm.view(o) for o in found])
         return None
