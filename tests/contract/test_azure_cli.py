@@ -54,7 +54,9 @@ def test_policy_assignments_both_ways(az, clients):
     az("policy", "assignment", "create", "--name", "from-cli", "--policy", "06a78e20-9358-41c9-923c-fb736d382a4d", "--scope", scope)
     pc = clients.policy(SUB)
     assert "from-cli" in [a.name for a in pc.policy_assignments.list()]
-    pc.policy_assignments.create(scope, "from-sdk", {"properties": {"policyDefinitionId": "/providers/Microsoft.Authorization/policyDefinitions/e56962a6-4747-49cd-b67b-bf8b01975c4c", "parameters": {"listOfAllowedLocations": {"value": ["westeurope"]}}}})
+    # Allowed locations declares listOfAllowedLocations without a default: Azure refuses the assignment without it
+    allowed = {"listOfAllowedLocations": {"value": ["westeurope"]}}
+    pc.policy_assignments.create(scope, "from-sdk", {"properties": {"policyDefinitionId": "/providers/Microsoft.Authorization/policyDefinitions/e56962a6-4747-49cd-b67b-bf8b01975c4c", "parameters": allowed}})
     assert {"from-cli", "from-sdk"} <= set(az("policy", "assignment", "list", "--query", "[].name"))
 
 

@@ -214,7 +214,8 @@ class Arm:
         if req.method == "PUT":
             rules.check_name(ap.name, spec.name_rule, spec.type)
             if spec.model:
-                schema.validate(body, spec.model, spec.invalid_code, skip=("location",) if spec.tracked else ())
+                skip = (("location",) if spec.tracked else ()) + spec.schema_skip
+                schema.validate(body, spec.model, spec.invalid_code, skip=skip)
             if spec.tracked:
                 rules.check_location(body.get("location"), allow_global=spec.global_location, global_only=spec.global_only, type_name=spec.type)
         if "tags" in body:

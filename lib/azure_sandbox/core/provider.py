@@ -37,6 +37,7 @@ class TypeSpec:
     name_rule: tuple[int, int, str] | None = None  # (min length, max length, regex) of the resource name
     invalid_code: str = "InvalidRequestContent"  # this RP's error code for a body its schema refuses
     tenant_level: bool = False  # also readable at tenant scope (/providers/...)
+    schema_skip: tuple[str, ...] = ()  # dotted body paths the schema leaves to the provider's validate_<type> rules
 
     @property
     def key(self) -> str:

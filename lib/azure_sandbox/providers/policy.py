@@ -1,14 +1,25 @@
-"""Microsoft.Authorization policy: definitions (built-in, read-only, listed at every scope), set definitions,
-assignments.
+"""Microsoft.Authorization policy: definitions and initiatives (built-in ones read-only and listed at every scope,
+custom ones at their scope), assignments.
 
-Spec: specification/resources/resource-manager/Microsoft.Authorization/policy/stable/2026-06-01 (policyDefinitions.json,
-policyAssignments.json). Rules: learn.microsoft.com/azure/governance/policy/concepts/assignment-structure (identity and
-location for deployIfNotExists / modify), .../how-to/remediate-resources (the identity's principal and its roles).
+Spec: specification/resources/resource-manager/Microsoft.Authorization/policy/stable/2026-06-01
+(policyDefinitions.json, policySetDefinitions.json, policyAssignments.json). Rules: learn.microsoft.com/azure/
+governance/policy/concepts/assignment-structure (identity and location for deployIfNotExists / modify),
+.../concepts/definition-structure-parameters (required parameters have no defaultValue; allowedValues),
+.../how-to/remediate-resources (the identity's principal and its roles). Error codes as Azure answers them
+(sources in tests/contract/test_rules_policy_monitor.py):
+PolicyDefinitionNotFound, PolicySetDefinitionNotFound, MissingPolicyParameter, UndefinedPolicyParameter,
+PolicyParameterValueNotAllowed, PolicyParameterAllowedAndDefaultValuesMismatch, ResourceIdentityRequired.
+Built-ins are data: data/policy_builtins.yml.
 """
 from __future__ import annotations
 
+import re
 import uuid
-from typing import TYPE_CHECKING
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
 
 from ..core import ids, rules
 from ..core.http import ArmError, Request, Response, arm_error
@@ -19,24 +30,120 @@ if TYPE_CHECKING:
 
 API = ("2026-06-01", "2025-11-01", "2025-03-01", "2024-04-01", "2023-04-01", "2022-06-01", "2021-06-01")
 _MODELS = "azure.mgmt.resource.policy.models"
+_DATA = Path(__file__).resolve().parent / "data" / "policy_builtins.yml"
+_DEF_PREFIX = "/providers/Microsoft.Authorization/policyDefinitions/"
+_SET_PREFIX = "/providers/Microsoft.Authorization/policySetDefinitions/"
+_ROLE_PREFIX = "/providers/Microsoft.Authorization/roleDefinitions/"
+_PARAM_REF = re.compile(r"^\[\s*parameters\(\s*'([^']+)'\s*\)\s*\]$", re.IGNORECASE)
+_FILTER = re.compile(r"^\s*(policyType|category)\s+eq\s+'([^']*)'\s*$", re.IGNORECASE)
+REMEDIATING = {"deployifnotexists": "DeployIfNotExists", "modify": "Modify"}
 
-# guid -> (display name, effect, parameters, roleDefinitionIds needed by its deployment/modify)
-BUILTIN_POLICIES: dict[str, tuple[str, str, dict, list[str]]] = {
-    "06a78e20-9358-41c9-923c-fb736d382a4d": ("Audit VMs that do not use managed disks", "Audit", {}, []),
-    "e56962a6-4747-49cd-b67b-bf8b01975c4c": ("Allowed locations", "Deny", {"listOfAllowedLocations": {"type": "Array", "metadata": {"displayName": "Allowed locations", "strongType": "location"}}}, []),
-    "871b6d14-10aa-478d-b590-94f262ecfa99": ("Require a tag on resources", "Deny", {"tagName": {"type": "String", "metadata": {"displayName": "Tag Name"}}}, []),
-    "ea3f2387-9b95-492a-a190-fcdc54f7b070": ("Inherit a tag from the resource group if missing", "Modify", {"tagName": {"type": "String", "metadata": {"displayName": "Tag Name"}}}, ["/providers/microsoft.authorization/roleDefinitions/b24988ac-6180-42a0-ab88-20f7382dd24c"]),
-    "013e242c-8828-4970-87b3-ab247555486d": ("Azure Backup should be enabled for Virtual Machines", "AuditIfNotExists", {"effect": {"type": "String", "allowedValues": ["AuditIfNotExists", "Disabled"], "defaultValue": "AuditIfNotExists"}}, []),
-}
+
+@lru_cache(maxsize=1)
+def _builtins() -> dict[str, dict[str, dict]]:
+    """The built-in definitions and initiatives of data/policy_builtins.yml, keyed by lower-cased GUID."""
+    data = yaml.safe_load(_DATA.read_text())
+    kinds = ("definitions", "setDefinitions")
+    return {kind: {g.lower(): v for g, v in (data.get(kind) or {}).items()} for kind in kinds}
+
+
+BUILTIN_POLICIES: dict[str, dict] = _builtins()["definitions"]
+BUILTIN_SETS: dict[str, dict] = _builtins()["setDefinitions"]
 
 
 def builtin_policy(guid: str) -> dict:
-    """A built-in policy definition in the Policy API's shape."""
-    name, effect, parameters, roles = BUILTIN_POLICIES[guid]
-    then: dict = {"effect": effect.lower()}
+    """A built-in policy definition in the Policy API's shape (policyRule reduced to its effect and details)."""
+    d = BUILTIN_POLICIES[guid.lower()]
+    then: dict[str, Any] = {"effect": d["effect"]}
+    roles = [_ROLE_PREFIX + r for r in d.get("roleDefinitionIds") or []]
     if roles:
-        then["details"] = {"roleDefinitionIds": roles, "operations": [{"operation": "add", "field": "[concat('tags[', parameters('tagName'), ']')]", "value": "[resourcegroup().tags[parameters('tagName')]]"}]}
-    return {"id": f"/providers/Microsoft.Authorization/policyDefinitions/{guid}", "name": guid, "type": "Microsoft.Authorization/policyDefinitions", "properties": {"displayName": name, "policyType": "BuiltIn", "mode": "Indexed", "description": name, "metadata": {"category": "General", "version": "1.0.0"}, "version": "1.0.0", "parameters": parameters, "policyRule": {"if": {"field": "type", "equals": "Microsoft.Resources/subscriptions"}, "then": then}}}
+        details: dict[str, Any] = {"roleDefinitionIds": roles}
+        if "modify" in _possible_effects(d["effect"], d.get("parameters") or {}):
+            details["operations"] = [{"operation": "addOrReplace", "field": "tags", "value": "[parameters('tagName')]"}]
+        else:
+            details["deployment"] = {"properties": {"mode": "incremental", "template": {}}}
+        then["details"] = details
+    props = {"displayName": d["displayName"], "policyType": "BuiltIn", "mode": "Indexed",
+             "description": d["displayName"], "metadata": {"category": d["category"], "version": d["version"]},
+             "version": d["version"], "parameters": d.get("parameters") or {},
+             "policyRule": {"if": {"field": "type", "equals": "*"}, "then": then}}
+    return {"id": _DEF_PREFIX + guid.lower(), "name": guid.lower(), "type": "Microsoft.Authorization/policyDefinitions",
+            "properties": props}
+
+
+def builtin_set(guid: str) -> dict:
+    """A built-in initiative (policy set definition) in the Policy API's shape."""
+    d = BUILTIN_SETS[guid.lower()]
+    members = [{**m, "policyDefinitionId": _DEF_PREFIX + m["policyDefinitionId"]} for m in d["policyDefinitions"]]
+    props = {"displayName": d["displayName"], "policyType": "BuiltIn", "description": d["displayName"],
+             "metadata": {"category": d["category"], "version": d["version"]}, "version": d["version"],
+             "parameters": d.get("parameters") or {}, "policyDefinitions": members, "policyDefinitionGroups": []}
+    return {"id": _SET_PREFIX + guid.lower(), "name": guid.lower(),
+            "type": "Microsoft.Authorization/policySetDefinitions", "properties": props}
+
+
+def _possible_effects(effect: Any, parameters: dict) -> set[str]:
+    """Every effect a rule can take (lower case): a literal, or the allowed / default values of its effect parameter."""
+    m = _PARAM_REF.match(str(effect))
+    if not m:
+        return {str(effect).lower()}
+    decl = next((v for k, v in parameters.items() if k.lower() == m.group(1).lower()), {})
+    values = list(decl.get("allowedValues") or []) + ([decl["defaultValue"]] if "defaultValue" in decl else [])
+    return {str(v).lower() for v in values}
+
+
+def remediating_effect(definition: dict) -> str | None:
+    """'DeployIfNotExists' or 'Modify' when a definition can deploy or modify (then its assignment needs an identity).
+
+    Azure decides on what the definition can do, not on the effect an assignment picks: a definition whose effect
+    parameter allows DeployIfNotExists, or whose details hold a deployment, needs the identity."""
+    props = definition.get("properties") or {}
+    then = ((props.get("policyRule") or {}).get("then")) or {}
+    effects = _possible_effects(then.get("effect", ""), props.get("parameters") or {})
+    if "modify" in effects:
+        return "Modify"
+    if "deployifnotexists" in effects or "deployment" in (then.get("details") or {}):
+        return "DeployIfNotExists"
+    return None
+
+
+def _names(values: list[str]) -> str:
+    return ",".join(values)
+
+
+def _is_expression(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith("[") and value.endswith("]") and not value.startswith("[[")
+
+
+def check_parameters(given: dict, declared: dict, who: str, target: str) -> None:
+    """ARM's refusal of parameter values against the parameters a definition declares.
+
+    `who` names the assigner ("policy assignment 'x'" / "policy set definition 'x'"), `target` the definition
+    ("policy definition 'g'" / "policy set definition 'g'"). Required = declared without defaultValue. allowedValues
+    compare case-sensitively (Azure refused 'deny' where 'Deny' was allowed)."""
+    given = given or {}
+    missing = [n for n, d in declared.items() if "defaultValue" not in d and n not in given]
+    if missing:
+        raise ArmError(400, "MissingPolicyParameter",
+                       f"The {who} is missing the parameter(s) '{_names(missing)}' as defined in the {target}.")
+    undefined = [n for n in given if n not in declared]
+    if undefined:
+        verb = "has" if who.startswith("policy assignment") else "is attempting to assign"
+        raise ArmError(400, "UndefinedPolicyParameter", f"The {who} {verb} the parameter(s) '{_names(undefined)}' "
+                                                        f"which are not defined in the {target}.")
+    for name, wrapper in given.items():
+        allowed = declared[name].get("allowedValues")
+        value = wrapper.get("value") if isinstance(wrapper, dict) else wrapper
+        if not allowed or _is_expression(value):
+            continue
+        is_array = isinstance(value, list) and str(declared[name].get("type", "")).lower() == "array"
+        for item in value if is_array else [value]:
+            if item not in allowed:
+                shown = str(item).lower() if isinstance(item, bool) else item
+                listed = ", ".join(str(a) for a in allowed)
+                raise ArmError(400, "PolicyParameterValueNotAllowed",
+                               f"The value '{shown}' is not allowed for policy parameter '{name}' in {target}. "
+                               f"The allowed values are '{listed}'.")
 
 
 class Policy(Provider):
@@ -44,47 +151,177 @@ class Policy(Provider):
 
     namespace = "Microsoft.Authorization"
     types = (
-        TypeSpec("Microsoft.Authorization/policyAssignments", API, tracked=False, model=f"{_MODELS}:PolicyAssignment", invalid_code="InvalidRequestContent"),
-        TypeSpec("Microsoft.Authorization/policyDefinitions", API, tracked=False, patch=False, model=f"{_MODELS}:PolicyDefinition", tenant_level=True),
-        TypeSpec("Microsoft.Authorization/policySetDefinitions", API, tracked=False, patch=False, model=f"{_MODELS}:PolicySetDefinition", tenant_level=True),
+        TypeSpec("Microsoft.Authorization/policyAssignments", API, tracked=False,
+                 model=f"{_MODELS}:PolicyAssignment", invalid_code="InvalidRequestContent"),
+        TypeSpec("Microsoft.Authorization/policyDefinitions", API, tracked=False, patch=False,
+                 model=f"{_MODELS}:PolicyDefinition", tenant_level=True),
+        TypeSpec("Microsoft.Authorization/policySetDefinitions", API, tracked=False, patch=False,
+                 model=f"{_MODELS}:PolicySetDefinition", tenant_level=True),
     )
 
-    def definition(self, arm: Arm, definition_id: str) -> dict | None:
+    # ------------------------------------------------------------------ lookups
+    @staticmethod
+    def definition(arm: Arm, definition_id: str) -> dict | None:
         """A policy definition by id: a built-in, or a custom one stored at its scope."""
         guid = definition_id.rstrip("/").split("/")[-1].lower()
-        if definition_id.lower().startswith("/providers/microsoft.authorization/policydefinitions/") and guid in BUILTIN_POLICIES:
+        if definition_id.lower().startswith(_DEF_PREFIX.lower()) and guid in BUILTIN_POLICIES:
             return builtin_policy(guid)
-        return arm.state.get(definition_id)
+        obj = arm.state.get(definition_id)
+        return obj if obj and obj.get("type", "").lower() == "microsoft.authorization/policydefinitions" else None
 
-    def validate_policyassignments(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, body: dict) -> None:
-        """The definition exists; required parameters are given; DINE/Modify need an identity and a location."""
+    @staticmethod
+    def set_definition(arm: Arm, set_id: str) -> dict | None:
+        """An initiative by id: a built-in, or a custom one stored at its scope."""
+        guid = set_id.rstrip("/").split("/")[-1].lower()
+        if set_id.lower().startswith(_SET_PREFIX.lower()) and guid in BUILTIN_SETS:
+            return builtin_set(guid)
+        obj = arm.state.get(set_id)
+        return obj if obj and obj.get("type", "").lower() == "microsoft.authorization/policysetdefinitions" else None
+
+    def _member(self, arm: Arm, member_id: str) -> dict:
+        """A member of an initiative, or 404 PolicyDefinitionNotFound."""
+        found = self.definition(arm, member_id)
+        if found is None:
+            name = member_id.rstrip("/").split("/")[-1]
+            raise ArmError(404, "PolicyDefinitionNotFound", f"The policy definition '{name}' could not be found.")
+        return found
+
+    # ------------------------------------------------------------------ definitions
+    def validate_policydefinitions(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec,
+                                   body: dict) -> None:
+        """A parameter's defaultValue must be one of its allowedValues."""
+        params = (body.get("properties") or {}).get("parameters") or {}
+        for name, decl in params.items():
+            if isinstance(decl, dict) and decl.get("allowedValues") and "defaultValue" in decl:
+                default, allowed = decl["defaultValue"], decl["allowedValues"]
+                is_array = isinstance(default, list) and str(decl.get("type", "")).lower() == "array"
+                if any(v not in allowed for v in (default if is_array else [default])):
+                    listed = ", ".join(str(a) for a in allowed)
+                    raise ArmError(400, "PolicyParameterAllowedAndDefaultValuesMismatch",
+                                   f"The policy '{ap.name}' defines parameter '{name}' with a default value "
+                                   f"'{default}' that is not one of its allowed values '{listed}'.")
+
+    def validate_policysetdefinitions(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec,
+                                      body: dict) -> None:
+        """Every member exists; the parameters passed to a member are those it declares, with allowed values."""
+        for member in (body.get("properties") or {}).get("policyDefinitions") or []:
+            found = self._member(arm, str(member.get("policyDefinitionId", "")))
+            declared = found["properties"].get("parameters") or {}
+            check_parameters(member.get("parameters") or {}, declared, f"policy set definition '{ap.name}'",
+                             f"policy definition '{found['name']}'")
+
+    def _list(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, builtins: list[dict]) -> Response:
+        """Built-ins plus the custom objects stored at the listed scope, filtered by policyType / category."""
+        stored = arm.state.children(ap.scope + "/providers/" + spec.type) if ap.scope else []
+        custom = [arm.view(o) for o in stored]
+        items = builtins + custom
+        expr = req.query.get("$filter")
+        if expr:
+            m = _FILTER.match(expr)
+            if not m:
+                raise ArmError(400, "InvalidFilterInQueryString",
+                               f"The filter expression '{expr}' is invalid: only policyType eq '...' or "
+                               "category eq '...' is supported.")
+            if m.group(1).lower() == "policytype":
+                items = [o for o in items if str(o["properties"].get("policyType", "")).lower() == m.group(2).lower()]
+            else:
+                items = [o for o in items
+                         if str((o["properties"].get("metadata") or {}).get("category", "")) == m.group(2)]
+        return arm.page(req, items)
+
+    def _serve(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, builtin_names: dict, view: Any,
+               kind: str, code: str) -> Response | None:
+        """GET/PUT/DELETE of definitions or initiatives: built-ins read-only, customs at their scope."""
+        builtin_name = ap.name.lower() in builtin_names
+        if req.method != "GET":
+            if ap.scope == "" or builtin_name:
+                return arm_error(403, "AuthorizationFailed", f"Built-in {kind}s cannot be changed.")
+            if locked := arm.check_locks(ap.path, req.method):
+                return locked
+            if req.method == "PUT":
+                body = req.json()
+                body.setdefault("properties", {})["policyType"] = "Custom"
+                return arm.put(req, ap, spec, arm.state.get(ap.path), body=body)
+            return None
+        if ap.is_collection:
+            return self._list(arm, req, ap, spec, [view(g) for g in builtin_names])
+        if builtin_name:
+            return Response(200, view(ap.name.lower()))
+        obj = arm.state.get(ap.path) if ap.scope else None
+        if obj is None:
+            return arm_error(404, code, f"The {kind} '{ap.name}' could not be found.")
+        return Response(200, arm.view(obj))
+
+    def on_policydefinitions(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec,
+                             principal: str) -> Response | None:
+        """Built-ins live at tenant scope and are read-only; lists at any scope include them, as Azure lists them."""
+        return self._serve(arm, req, ap, spec, BUILTIN_POLICIES, builtin_policy, "policy definition",
+                           "PolicyDefinitionNotFound")
+
+    def on_policysetdefinitions(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec,
+                                principal: str) -> Response | None:
+        """Built-in initiatives like built-in definitions: tenant scope, read-only, listed at every scope."""
+        return self._serve(arm, req, ap, spec, BUILTIN_SETS, builtin_set, "policy set definition",
+                           "PolicySetDefinitionNotFound")
+
+    # ------------------------------------------------------------------ assignments
+    def _assigned(self, arm: Arm, def_id: str) -> tuple[dict, str, list[dict]]:
+        """(definition or initiative, how Azure names it in errors, the policy definitions it applies)."""
+        name = def_id.rstrip("/").split("/")[-1]
+        if "/policysetdefinitions/" in def_id.lower():
+            found = self.set_definition(arm, def_id)
+            if found is None:
+                raise ArmError(404, "PolicySetDefinitionNotFound",
+                               f"The policy set definition '{name}' could not be found.")
+            refs = found["properties"].get("policyDefinitions") or []
+            members = [self._member(arm, m["policyDefinitionId"]) for m in refs]
+            return found, f"policy set definition '{found['name']}'", members
+        found = self.definition(arm, def_id)
+        if found is None:
+            raise ArmError(404, "PolicyDefinitionNotFound", f"The policy definition '{name}' could not be found.")
+        return found, f"policy definition '{found['name']}'", [found]
+
+    def validate_policyassignments(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec,
+                                   body: dict) -> None:
+        """The definition exists; parameters as declared; DINE/Modify (also inside an initiative) need an identity,
+        and an identity needs a location."""
         props = body.get("properties") or {}
         def_id = props.get("policyDefinitionId")
         if not def_id:
-            raise ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be deserialized: 'Required property 'policyDefinitionId' not found in JSON. Path 'properties'.'")
-        definition = self.definition(arm, def_id)
-        if definition is None:
-            raise ArmError(404, "PolicyDefinitionNotFound", f"The policy definition '{def_id.rstrip('/').split('/')[-1]}' could not be found.")
-        declared = definition["properties"].get("parameters") or {}
-        given = props.get("parameters") or {}
-        for name, decl in declared.items():
-            if "defaultValue" not in decl and name not in given:
-                raise ArmError(400, "MissingPolicyParameter", f"The policy assignment '{ap.name}' is missing the parameter(s) '{name}' as defined in the policy definition '{definition['name']}'.")
-        for name in given:
-            if name not in declared:
-                raise ArmError(400, "UndefinedPolicyParameter", f"The policy assignment '{ap.name}' has the parameter(s) '{name}' which are not defined in the policy definition '{definition['name']}'.")
-        effect = str(definition["properties"].get("policyRule", {}).get("then", {}).get("effect", "")).lower()
-        if effect in ("deployifnotexists", "modify"):
-            identity = body.get("identity") or {}
-            if str(identity.get("type", "None")).lower() not in ("systemassigned", "userassigned"):
-                raise ArmError(400, "InvalidCreatePolicyAssignmentRequest", f"The policy assignment '{ap.name}' has a policy with effect '{effect}' and therefore requires a managed identity: set 'identity.type' to 'SystemAssigned' or 'UserAssigned'.")
-        if body.get("identity") and str(body["identity"].get("type", "None")).lower() != "none":
+            raise ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be "
+                                                         "deserialized: 'Required property 'policyDefinitionId' not "
+                                                         "found in JSON. Path 'properties'.'")
+        found, target, members = self._assigned(arm, str(def_id))
+        declared = found["properties"].get("parameters") or {}
+        check_parameters(props.get("parameters") or {}, declared, f"policy assignment '{ap.name}'", target)
+        effects = {e for e in (remediating_effect(m) for m in members) if e}
+        identity_type = str((body.get("identity") or {}).get("type", "None")).lower()
+        if effects and identity_type not in ("systemassigned", "userassigned"):
+            what = ("'Modify' policy definitions" if effects == {"Modify"} else "'DeployIfNotExists' policy "
+                    "definitions or policy definitions that contain a deployment in the effect details")
+            raise ArmError(400, "ResourceIdentityRequired",
+                           f"The policy assignment '{ap.name}' request is invalid. Policy assignments must include "
+                           f"a 'managed identity' when assigning {what}.")
+        if identity_type != "none":
             if not body.get("location"):
-                raise ArmError(400, "LocationRequired", "The location property is required for a policy assignment with a managed identity.")
+                raise ArmError(400, "LocationRequired",
+                               "The location property is required for a policy assignment with a managed identity.")
             rules.check_location(body["location"], type_name="Microsoft.Authorization/policyAssignments")
 
-    def on_policyassignments(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, principal: str) -> Response | None:
-        """Defaults Azure fills in; a system-assigned identity becomes a service principal in the directory."""
+    @staticmethod
+    def _drop_identity(arm: Arm, obj: dict | None) -> None:
+        """Remove the service principal of an assignment's system-assigned identity from the directory."""
+        identity = (obj or {}).get("identity") or {}
+        if str(identity.get("type", "")).lower() == "systemassigned" and identity.get("principalId"):
+            arm.state.service_principals.pop(identity["principalId"], None)
+
+    def on_policyassignments(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec,
+                             principal: str) -> Response | None:
+        """Defaults Azure fills in; a system-assigned identity is a service principal in the directory while the
+        assignment (with that identity) exists."""
+        single_write = req.method in ("PUT", "DELETE") and not ap.is_collection
+        if single_write and (locked := arm.check_locks(ap.path, req.method)):
+            return locked
         if req.method == "PUT":
             body = req.json()
             props = body.setdefault("properties", {})
@@ -93,36 +330,31 @@ class Policy(Provider):
             props.setdefault("notScopes", [])
             existing = arm.state.get(ap.path)
             props["instanceId"] = existing["properties"]["instanceId"] if existing else str(uuid.uuid4())
+            if body.get("location"):
+                body["location"] = rules.check_location(body["location"], type_name=spec.type)
             identity = body.get("identity")
+            old = (existing or {}).get("identity") or {}
             if identity and str(identity.get("type")).lower() == "systemassigned":
-                old = (existing or {}).get("identity") or {}
-                if old.get("principalId"):
+                if str(old.get("type", "")).lower() == "systemassigned" and old.get("principalId"):
                     identity.update(principalId=old["principalId"], tenantId=arm.state.tenant_id)
                 else:
                     from . import graph
-                    sp = graph.new_managed_identity(arm.state, ap.name, f"{ap.scope}/providers/Microsoft.Authorization/policyAssignments/{ap.name}")
+                    sp = graph.new_managed_identity(arm.state, ap.name, ids.normalise_path(ap.path))
                     identity.update(principalId=sp["id"], tenantId=arm.state.tenant_id)
+            else:
+                self._drop_identity(arm, existing)
             return arm.put(req, ap, spec, existing, body=body)
+        if req.method == "DELETE" and not ap.is_collection:
+            self._drop_identity(arm, arm.state.get(ap.path))
+            return None
         if ap.is_collection:
             expr = req.query.get("$filter") or ""
             above = set(ids.ancestors(ap.scope))
-            found = [o for o in arm.all_of_type(spec.type) if ids.key(o["properties"]["scope"]) in above or ("atscope()" not in expr.lower() and ids.key(o["properties"]["scope"]).startswith(ids.key(ap.scope) + "/"))]
+            below = "atscope()" not in expr.lower()
+
+            def listed(o: dict) -> bool:
+                scope = ids.key(o["properties"]["scope"])
+                return scope in above or (below and scope.startswith(ids.key(ap.scope) + "/"))
+            found = [o for o in arm.all_of_type(spec.type) if listed(o)]
             return arm.page(req, [arm.view(o) for o in found])
         return None
-
-    def on_policydefinitions(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, principal: str) -> Response | None:
-        """Built-ins live at tenant scope and are read-only; lists at any scope include them, as Azure lists them."""
-        builtin_name = ap.name.lower() in BUILTIN_POLICIES
-        if req.method != "GET":
-            if ap.scope == "" or builtin_name:
-                return arm_error(403, "AuthorizationFailed", "Built-in policy definitions cannot be changed.")
-            return None
-        if ap.is_collection:
-            custom = [] if ap.scope == "" else [arm.view(o) for o in arm.state.children(ap.scope + "/providers/Microsoft.Authorization/policyDefinitions")]
-            return arm.page(req, [builtin_policy(g) for g in BUILTIN_POLICIES] + custom)
-        if builtin_name:
-            return Response(200, builtin_policy(ap.name.lower()))
-        obj = arm.state.get(ap.path) if ap.scope else None
-        if obj is None:
-            return arm_error(404, "PolicyDefinitionNotFound", f"The policy definition '{ap.name}' could not be found.")
-        return Response(200, arm.view(obj))
