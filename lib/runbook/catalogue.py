@@ -1,4 +1,4 @@
-"""The catalogue of checklist items: every line of the seed checklist, with stage, role, tiers and kind."""
+"""The catalogue of checklist items: every line of the seed checklist, with stage, role, tiers, kind and narrative."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,6 +24,9 @@ class Item:
     kind: str
     tiers: tuple[str, ...]
     text: str
+    heading: str = ""  # a clean heading for the notebook: typos fixed, no footnote or role prefix
+    how_to_check: str = ""  # how a person checks the item by hand: what to open, what to look for
+    automation: str = ""  # what the automated step reads and writes; empty until the item has one
 
     @property
     def title(self) -> str:
@@ -81,7 +84,14 @@ def load() -> Catalogue:
         tiers = TIERS if r["tiers"] == "all" else tuple(r["tiers"])
         if r["kind"] not in KINDS or not set(tiers) <= set(TIERS):
             raise ValueError(f"catalogue item {r['id']}: bad kind or tiers")
-        items.append(Item(r["id"], int(r["stage"]), r["role"], r["kind"], tiers, r["text"]))
+        if not (isinstance(r.get("heading"), str) and r["heading"].strip()):
+            raise ValueError(f"catalogue item {r['id']}: needs a heading")
+        if not (isinstance(r.get("how_to_check"), str) and r["how_to_check"].strip()):
+            raise ValueError(f"catalogue item {r['id']}: needs how_to_check")
+        if r.get("automation") and r["kind"] == "attested":
+            raise ValueError(f"catalogue item {r['id']}: an attested item has no automation")
+        items.append(Item(r["id"], int(r["stage"]), r["role"], r["kind"], tiers, r["text"],
+                          r["heading"], r["how_to_check"], r.get("automation") or ""))
     if len({i.id for i in items}) != len(items):
         raise ValueError("catalogue item ids must be unique")
     return Catalogue(raw["template_version"], stages, tuple(items))

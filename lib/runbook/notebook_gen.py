@@ -1,0 +1,197 @@
+"""Write the five stage notebooks from the catalogue, so their narrative cannot drift from it.
+
+Every stage notebook has the same shape: a title cell, the papermill ``parameters`` cell, the session
+bootstrap, then per checklist item a markdown cell (heading, role and kind, how to check it by hand, what
+the automation does) and one ``session.run("<item id>")`` cell, and finally the stage summary. Cell ids
+are derived from the item ids, cells carry no outputs, so regenerating an unchanged catalogue rewrites
+the committed notebooks byte for byte.
+
+Usage: ``python -m runbook.notebook_gen`` rewrites ``notebooks/``; ``--check`` only compares and exits 1
+listing the notebooks that differ from what the catalogue generates.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from nbformat.notebooknode import NotebookNode
+
+from . import PROJECT_ROOT, catalogue
+
+NOTEBOOKS = PROJECT_ROOT / "notebooks"
+
+#: Notebook-level metadata of every stage notebook: the kernel papermill and nbval start.
+METADATA: dict = {
+    "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
+    "language_info": {"name": "python"},
+}
+
+#: The papermill parameters cell of each stage (papermill injects the run's values after it).
+PARAMETERS_SOURCE = (
+    'customer = "demo"  # parameters/<customer>.yml to load; "demo" runs on the sandbox tenant\n'
+    "apply = False  # dry run by default; True lets configuring steps change the tenant\n"
+    'run_id = ""  # set by the runner; empty when stepping through by hand\n'
+    "forced = False  # set by the runner when an incomplete earlier stage was forced past"
+)
+PARAMETERS: dict[int, str] = {stage: PARAMETERS_SOURCE for stage in range(5)}
+
+SESSION_MARKDOWN = (
+    "## Session\n"
+    "Loads and validates the customer's parameters and shows what this run will do."
+)
+
+SUMMARY_MARKDOWN = (
+    "## Stage summary\n"
+    "The status of every item in this stage; the runner archives these results with the executed notebook."
+)
+SUMMARY_CODE = "session.summary()"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One cell to write: its stable id, type and source."""
+
+    id: str
+    cell_type: str  # "markdown" or "code"
+    source: str
+    tags: tuple[str, ...] = ()
+
+
+#: Cells that are not checklist items, placed before the item they prepare (by item id).
+EXTRA_BEFORE: dict[str, tuple[Cell, ...]] = {
+    "s1-tag-managed-resources": (
+        Cell("resource-sheet-md", "markdown", (
+            "## Manageable Resource Sheet\n"
+            "An Excel workbook of every resource in the customer's subscriptions (subscription, resource group, "
+            "name, type, location, SKU, current tags, and a **Managed** Yes/No column with a drop-down, autofilter "
+            "and frozen header). The first run generates it as `parameters/<customer>.resources.xlsx`; the customer "
+            "and the engineer mark it; every run reads it back and checks it (unknown resource IDs and bad values "
+            "are named by row). It is the source of which resources are managed.")),
+        Cell("resource-sheet", "code", "session.resource_sheet()"),
+    ),
+}
+
+
+def title_markdown(stage: catalogue.Stage, count: int) -> str:
+    """The notebook's first cell: what the stage is and how to run it."""
+    n = stage.number
+    return (
+        f"# Stage {n}: {stage.title}\n"
+        "\n"
+        f"Onboarding runbook, stage {n} of the managed-services checklist ({count} items). Each item below is "
+        "narrated, then run by one library call whose result is shown and recorded.\n"
+        "\n"
+        "* **Interactive:** run the cells top to bottom in JupyterLab; the defaults use the demo customer on "
+        "the sandbox tenant.\n"
+        f"* **Batch:** `runbook run <customer> --stage {n} [--apply]` executes this notebook with papermill and "
+        "archives the evidence.\n"
+        "* **Dry run** is the default: nothing in the tenant changes unless `apply` is `True`."
+    )
+
+
+def session_code(stage: int) -> str:
+    """The bootstrap cell: opens the stage session for the parameterised customer."""
+    return (
+        "from runbook import notebook\n"
+        "\n"
+        f"session = notebook.start(customer, stage={stage}, apply=apply, run_id=run_id, forced=forced)\n"
+        "session"
+    )
+
+
+def item_markdown(item: catalogue.Item) -> str:
+    """An item's narrative: heading, role and kind, how to check it by hand, and what the runbook does."""
+    parts = [
+        f"## {item.heading}\n*{item.role} · {item.kind} · `{item.id}`*",
+        f"**Check by hand:** {item.how_to_check.strip()}",
+    ]
+    record = f"`attestations.{item.id}` (by, at, reference)"
+    if item.automation:
+        parts.append(f"**Automation:** {item.automation.strip()}")
+    elif item.kind in ("automated", "both"):
+        parts.append(f"**Automation:** not built yet. Until it is, the {item.role} checks by hand and records "
+                     f"{record} in `parameters/<customer>.yml`.")
+    else:
+        parts.append(f"**Record:** the {item.role} adds {record} to `parameters/<customer>.yml`.")
+    return "\n\n".join(parts)
+
+
+def stage_cells(stage: catalogue.Stage, items: Sequence[catalogue.Item]) -> list[Cell]:
+    """Every cell of one stage notebook, in order."""
+    cells = [
+        Cell("title", "markdown", title_markdown(stage, len(items))),
+        Cell("parameters", "code", PARAMETERS[stage.number], ("parameters",)),
+        Cell("session-md", "markdown", SESSION_MARKDOWN),
+        Cell("session", "code", session_code(stage.number)),
+    ]
+    for item in items:
+        cells += EXTRA_BEFORE.get(item.id, ())
+        cells.append(Cell(f"{item.id}-md", "markdown", item_markdown(item)))
+        cells.append(Cell(item.id, "code", f'session.run("{item.id}")'))
+    cells += [Cell("summary-md", "markdown", SUMMARY_MARKDOWN), Cell("summary", "code", SUMMARY_CODE)]
+    return cells
+
+
+def build(stage: catalogue.Stage, items: Sequence[catalogue.Item]) -> NotebookNode:
+    """The notebook of one stage, without outputs."""
+    nb = nbformat.v4.new_notebook(metadata=METADATA)
+    nb.nbformat, nb.nbformat_minor = 4, 5
+    for c in stage_cells(stage, items):
+        if c.cell_type == "markdown":
+            nb.cells.append(nbformat.v4.new_markdown_cell(c.source, id=c.id))
+        else:
+            meta = {"tags": list(c.tags)} if c.tags else {}
+            nb.cells.append(nbformat.v4.new_code_cell(c.source, id=c.id, metadata=meta))
+    nbformat.validate(nb)
+    return nb
+
+
+def render(nb: NotebookNode) -> str:
+    """A notebook's file text, as Jupyter writes it (one-space indent, sorted keys, final newline)."""
+    return nbformat.writes(nb) + "\n"
+
+
+def expected(cat: catalogue.Catalogue | None = None) -> dict[str, str]:
+    """File text of every stage notebook by file name, generated from the catalogue."""
+    cat = cat or catalogue.load()
+    return {st.notebook: render(build(st, cat.for_stage(st.number))) for st in cat.stages}
+
+
+def check(directory: Path = NOTEBOOKS) -> list[Path]:
+    """The notebooks in `directory` that are missing or differ from what the catalogue generates."""
+    return [directory / name for name, text in expected().items()
+            if not (directory / name).exists() or (directory / name).read_text(encoding="utf-8") != text]
+
+
+def write(directory: Path = NOTEBOOKS) -> list[Path]:
+    """Write every stage notebook into `directory`; returns those that changed."""
+    changed = check(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, text in expected().items():
+        if directory / name in changed:
+            (directory / name).write_text(text, encoding="utf-8")
+    return changed
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: rewrite the notebooks, or with --check report those out of sync (exit 1)."""
+    parser = argparse.ArgumentParser(prog="python -m runbook.notebook_gen", description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only compare; exit 1 listing the notebooks that differ")
+    parser.add_argument("--dir", type=Path, default=NOTEBOOKS, help="notebook directory (default: %(default)s)")
+    args = parser.parse_args(argv)
+    if args.check:
+        stale = check(args.dir)
+        for path in stale:
+            print(f"out of date: {path} (regenerate with: python -m runbook.notebook_gen)")
+        return 1 if stale else 0
+    for path in write(args.dir):
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
