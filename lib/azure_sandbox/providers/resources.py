@@ -192,7 +192,7 @@ class Resources(Provider):
             if not k.startswith(prefix) or "/resourcegroups/" not in k or k.count("/") < 8:
                 continue
             spec = arm.registry.lookup(obj.get("type", ""))
-            if spec is not None and spec.tracked and rules.matches(obj, terms, ids.resource_group_of(k)):
+            if spec is not None and spec.tracked and (not terms or rules.matches(obj, terms, k.split("/")[4])):
                 found.append({k2: v for k2, v in obj.items() if k2 != "properties" and not k2.startswith("_") and not (hide_tags and k2 == "tags")})
         return arm.page(req, found)
 
