@@ -9,7 +9,7 @@ from .clients import KNOWN_CLOUDS, Clients, CloudEndpoints, azure_target, sandbo
 from .params import Parameters, load
 from .results import ItemResult
 from .steps import REGISTRY
-from .steps.base import Context, attested, execute, not_in_tier
+from .steps.base import Context, attested, execute, not_in_tier, with_attestation
 
 
 def make_clients(params: Parameters) -> Clients:
@@ -47,6 +47,8 @@ class Session:
             result = not_in_tier(item, self.ctx)
         elif item.id in REGISTRY:
             result = execute(REGISTRY[item.id](), self.ctx)
+            if item.kind == "both":
+                result = with_attestation(item, self.ctx, result)
         else:
             result = attested(item, self.ctx, automation_pending=item.kind == "automated")
         self.results[item_id] = result

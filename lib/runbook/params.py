@@ -184,7 +184,8 @@ class Budget(_Strict):
 
     amount: float = Field(gt=0)
     currency: str = "EUR"
-    alert_thresholds: list[int] = [80, 100]
+    alert_thresholds: list[int] = Field(default=[80, 100], min_length=1, max_length=4)  # Azure: at most 5 notifications, one is the forecast
+    contact_emails: list[str] = []  # who gets budget alerts; default: alerts.email
 
 
 class Backup(_Strict):

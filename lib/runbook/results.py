@@ -20,6 +20,8 @@ class Change:
     target: str  # resource ID or object the change touches
     action: str  # e.g. "merge tags", "create action group"
     detail: dict = field(default_factory=dict)
+    # what apply writes (a REST body); carried from plan to apply, never in the evidence (it may hold secrets)
+    payload: dict | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -46,8 +48,12 @@ class ItemResult:
     runbook_version: str = __version__
 
     def to_dict(self) -> dict:
-        """Plain dict for JSON."""
-        return asdict(self)
+        """Plain dict for JSON (change payloads left out)."""
+        d = asdict(self)
+        for key in ("planned", "applied"):
+            for c in d[key]:
+                c.pop("payload", None)
+        return d
 
     @classmethod
     def from_dict(cls, data: dict) -> "ItemResult":

@@ -4,8 +4,9 @@ from __future__ import annotations
 from .access import MspAccess
 from .app_registration import AppRegistration
 from .base import Step
+from .budget import BudgetAlert
 from .monitoring import MonitoringAlerting
 from .tagging import TagManagedResources
 
 #: Automated steps by checklist item id; items not listed here are attested by a person.
-REGISTRY: dict[str, type[Step]] = {cls.item_id: cls for cls in (MspAccess, AppRegistration, TagManagedResources, MonitoringAlerting)}
+REGISTRY: dict[str, type[Step]] = {cls.item_id: cls for cls in (MspAccess, AppRegistration, TagManagedResources, MonitoringAlerting, BudgetAlert)}

@@ -144,3 +144,20 @@ def not_in_tier(item: catalogue.Item, ctx: Context) -> ItemResult:
     result.summary = f"Not part of the {ctx.params.tier} tier (applies to {', '.join(item.tiers)})."
     result.finished_at = stamp()
     return result
+
+
+def with_attestation(item: catalogue.Item, ctx: Context, result: ItemResult) -> ItemResult:
+    """An item that is both attested and automated is done when the automation is fulfilled AND a person attested
+    what was agreed; the attestation is recorded on the result either way."""
+    att = ctx.params.attestations.get(item.id)
+    if att is None:
+        if result.status == "fulfilled":
+            result.status = "open"
+        result.missing.append(f"attestation of {item.id} by the {item.role} (what was agreed): add attestations.{item.id} to parameters/{ctx.params.customer}.yml")
+        result.summary += f" Awaiting the {item.role}'s attestation of what was agreed."
+        return result
+    result.attestation = att.model_dump(mode="json")
+    if att.status == "not-required" and result.status != "failed":
+        result.status = "not-required"
+    result.summary += f" Agreed by {att.by} on {att.at.isoformat()}: {att.reference}."
+    return result

@@ -1,0 +1,170 @@
+"""Configuring steps as tables of desired resources over one base that lists, compares, writes and judges.
+
+A step says *what* the tenant should hold: a list of `Desired` rows (subscription, kind, resource ID, api-version,
+REST body, which JSON paths must match). The base does the rest the same way for every step:
+- inspect lists each collection once (GET on the parent collection, full REST objects, all pages) and pairs every
+  desired row with what exists;
+- plan makes one `Change` per missing or differing row, in the table's order (dependencies first), carrying the body
+  as its payload (kept out of the evidence: bodies may hold a webhook token);
+- apply PUTs each payload by ID (long-running operations are waited for);
+- verification re-inspects, and the verdict counts what is in place per kind.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from azure.core.rest import HttpRequest
+
+from ..results import Change
+from .base import Context, Observation, Step, Verdict
+
+
+@dataclass(frozen=True)
+class Desired:
+    """One resource the tenant should hold, as the REST API writes it."""
+
+    subscription: str
+    kind: str  # shown to people and used in change actions: "action group", "metric alert", ...
+    id: str  # full ARM resource ID
+    api_version: str
+    body: dict[str, Any] = field(hash=False, compare=False)
+    compare: tuple[str, ...] = ()  # JSON paths that must match; "a.b[x,y]" projects a list of objects to (x, y) pairs
+    watches: str = ""  # what the resource looks after, for the table
+    preserve: tuple[str, ...] = ()  # top-level or dotted paths an update copies from the existing object (eTag, ...)
+
+    @property
+    def name(self) -> str:
+        """The resource's name (last ID segment)."""
+        return self.id.rstrip("/").rsplit("/", 1)[-1]
+
+    @property
+    def collection(self) -> str:
+        """The list this resource appears in (its ID without the name)."""
+        return self.id.rstrip("/").rsplit("/", 1)[0]
+
+
+def project(obj: Any, path: str) -> Any:
+    """The comparable value at a JSON path: strings case-insensitive, numbers as floats, lists sorted."""
+    keys = None
+    if path.endswith("]") and "[" in path:
+        path, _, inner = path[:-1].partition("[")
+        keys = [k.strip() for k in inner.split(",")]
+    node = obj
+    for part in path.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    if keys is not None:
+        return sorted((tuple(_norm(item.get(k)) for k in keys) for item in node or [] if isinstance(item, dict)), key=repr)
+    return _norm(node)
+
+
+def _norm(value: Any) -> Any:
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        return value.lower()
+    if isinstance(value, list):
+        return sorted((_norm(v) for v in value), key=repr)
+    if isinstance(value, dict):
+        return json.dumps({k: _norm(v) for k, v in value.items()}, sort_keys=True)
+    return value
+
+
+def differences(want: Desired, have: dict[str, Any]) -> list[str]:
+    """The compared paths where an existing object differs from the desired body."""
+    return [p for p in want.compare if project(want.body, p) != project(have, p)]
+
+
+class DesiredResourcesStep(Step):
+    """Base of configuring steps that ensure a table of resources. Subclasses implement `desired`."""
+
+    def desired(self, ctx: Context) -> list[Desired]:
+        """The table: every resource the tenant should hold, in dependency order."""
+        raise NotImplementedError
+
+    def list_collection(self, ctx: Context, subscription: str, collection: str, api_version: str) -> dict[str, dict]:
+        """Every object of a collection by lower-cased name (an absent parent is an empty collection)."""
+        client = ctx.clients.resource(subscription)
+        url: str | None = f"{collection}?api-version={api_version}"
+        found: dict[str, dict] = {}
+        while url:
+            resp = client.send_request(HttpRequest("GET", url))
+            if resp.status_code == 404:
+                return found
+            resp.raise_for_status()
+            page = resp.json()
+            for obj in page.get("value", []):
+                found[str(obj.get("name", "")).lower()] = obj
+            url = page.get("nextLink")
+        return found
+
+    def inspect(self, ctx: Context) -> Observation:
+        """Pair each desired row with the object that exists (listing each collection once)."""
+        table = self.desired(ctx)
+        listed: dict[tuple[str, str], dict[str, dict]] = {}
+        pairs: list[tuple[Desired, dict | None]] = []
+        rows = []
+        for want in table:
+            key = (want.collection.lower(), want.api_version)
+            if key not in listed:
+                listed[key] = self.list_collection(ctx, want.subscription, want.collection, want.api_version)
+            have = listed[key].get(want.name.lower())
+            pairs.append((want, have))
+            state = "missing" if have is None else ("differs: " + ", ".join(differences(want, have)) if differences(want, have) else "in place")
+            rows.append({"subscription": want.subscription, "kind": want.kind, "name": want.name, "watches": want.watches or f"/subscriptions/{want.subscription}", "state": state})
+        return Observation(rows, {"pairs": pairs})
+
+    def plan(self, ctx: Context, obs: Observation) -> list[Change]:
+        """Create what is missing and update what differs, in the table's order."""
+        changes = []
+        for want, have in obs.facts["pairs"]:
+            if have is None or differences(want, have):
+                verb = "create" if have is None else "update"
+                detail = {"name": want.name, "kind": want.kind, "api_version": want.api_version}
+                changes.append(Change(want.id, f"{verb} {want.kind}", detail, payload=_keep(want.body, have, want.preserve)))
+        return changes
+
+    def apply(self, ctx: Context, changes: list[Change]) -> list[Change]:
+        """PUT each reviewed payload by ID, waiting for long-running operations."""
+        applied = []
+        for c in changes:
+            sub = c.target.split("/")[2]
+            poller = ctx.clients.resource(sub).resources.begin_create_or_update_by_id(c.target, c.payload, api_version=c.detail["api_version"])
+            poller.result()
+            applied.append(c)
+        return applied
+
+    def judge(self, ctx: Context, obs: Observation, pending: list[Change], applied: list[Change]) -> Verdict:
+        """Fulfilled when every desired resource is in place; counts per kind."""
+        if pending:
+            return super().judge(ctx, obs, pending, applied)
+        done = f" ({len(applied)} change(s) applied)" if applied else ""
+        return Verdict("fulfilled", "In place: " + _counts(w.kind for w, _ in obs.facts["pairs"]) + f" across {len(ctx.params.subscription_ids)} subscription(s){done}.")
+
+
+def _keep(body: dict[str, Any], have: dict | None, paths: tuple[str, ...]) -> dict[str, Any]:
+    """The body to write: the desired one, with the preserved paths taken from the existing object on an update."""
+    if have is None or not paths:
+        return body
+    out = json.loads(json.dumps(body))
+    for path in paths:
+        *parents, last = path.split(".")
+        src: Any = have
+        dst = out
+        for part in parents:
+            src = src.get(part, {}) if isinstance(src, dict) else {}
+            dst = dst.setdefault(part, {})
+        if isinstance(src, dict) and last in src:
+            dst[last] = src[last]
+    return out
+
+
+def _counts(kinds: Iterable[str]) -> str:
+    counts: dict[str, int] = {}
+    for k in kinds:
+        counts[k] = counts.get(k, 0) + 1
+    return ", ".join(f"{v} {k}(s)" for k, v in counts.items()) or "nothing to do"

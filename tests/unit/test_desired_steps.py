@@ -1,0 +1,47 @@
+"""Configuring steps as tables of desired resources: the shared base lists, compares, writes and judges."""
+from runbook import catalogue
+from runbook import params as P
+from runbook.steps.base import Context, execute, with_attestation
+from runbook.steps.budget import BudgetAlert
+from runbook.steps.desired import Desired, differences, project
+from runbook.steps.monitoring import MonitoringAlerting
+from runbook.steps.tagging import prepare_sheet
+from tests.conftest import DEMO_SUBS
+
+
+def test_projection_compares_what_matters_case_insensitively():
+    want = Desired("s", "x", "/subscriptions/s/x/n", "v", {"p": {"a": "Foo", "n": 5, "l": [{"k": "B", "v": 1}, {"k": "a", "v": 2}]}}, ("p.a", "p.n", "p.l[k,v]"))
+    have = {"p": {"a": "foo", "n": 5.0, "l": [{"k": "A", "v": 2, "extra": 1}, {"k": "b", "v": 1}], "computed": True}}
+    assert differences(want, have) == []
+    assert differences(want, {**have, "p": {**have["p"], "n": 6}}) == ["p.n"]
+    assert project({"a": [" /Subscriptions/X "]}, "a") == [" /subscriptions/x "]
+
+
+def test_budget_is_created_updated_in_place_and_keeps_its_start_date(clients, params_dir):
+    ctx = Context(P.load("demo"), lambda: clients, apply=True, ran_by="test")
+    prepare_sheet(ctx)
+    execute(MonitoringAlerting(), ctx)  # the budgets notify the MSP action group it creates
+    first = execute(BudgetAlert(), ctx)
+    assert first.status == "fulfilled", first.summary
+    assert [c.action for c in first.applied] == ["create budget"] * 3
+    assert "payload" not in str(first.to_dict())  # bodies stay out of the evidence
+    assert execute(BudgetAlert(), ctx).planned == []
+    ctx.params = ctx.params.model_copy(update={"budget": ctx.params.budget.model_copy(update={"amount": 5000})})
+    ctx.apply = False
+    drift = execute(BudgetAlert(), ctx)
+    assert drift.status == "open" and {r["state"] for r in drift.observed} == {"differs: properties.amount"}
+    ctx.apply = True
+    again = execute(BudgetAlert(), ctx)
+    assert again.status == "fulfilled" and [c.action for c in again.applied] == ["update budget"] * 3, again.summary
+    b = clients.consumption(DEMO_SUBS[0]).budgets.get(f"/subscriptions/{DEMO_SUBS[0]}", "msp-monthly-budget")
+    assert b.amount == 5000 and b.time_period.start_date.day == 1 and len(b.notifications) == 3
+
+
+def test_an_item_both_attested_and_automated_needs_both(clients, params_dir):
+    ctx = Context(P.load("demo"), lambda: clients, apply=True, ran_by="test")
+    item = catalogue.load().item("s2-budget-alert")
+    fulfilled = execute(BudgetAlert(), ctx)
+    assert with_attestation(item, ctx, fulfilled).attestation["by"] == "Chris CSM"
+    ctx.params = ctx.params.model_copy(update={"attestations": {}})
+    result = with_attestation(item, ctx, execute(BudgetAlert(), ctx))
+    assert result.status == "open" and any("attestation of s2-budget-alert" in m for m in result.missing)
