@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from azure.core.exceptions import HttpResponseError
+
 from .clients import Clients
 
 
@@ -40,13 +42,20 @@ def _rg_of(resource_id: str) -> str:
     return parts[low.index("resourcegroups") + 1] if "resourcegroups" in low else ""
 
 
-def list_resources(clients: Clients, subscription_ids: list[str]) -> list[Resource]:
-    """Every tracked resource in the given subscriptions (following nextLink pages)."""
+def list_resources(clients: Clients, subscription_ids: list[str], unreadable: list[str] | None = None) -> list[Resource]:
+    """Every tracked resource in the given subscriptions (following nextLink pages). With `unreadable`, a
+    subscription Azure refuses to list (403, 404) is named there and skipped instead of failing the whole list."""
     out = []
     for sub in subscription_ids:
-        for r in clients.resource(sub).resources.list():
-            sku = r.sku.name if getattr(r, "sku", None) is not None else None
-            out.append(Resource(r.id, r.name, r.type, r.location or "", sub, _rg_of(r.id), sku, dict(r.tags or {})))
+        try:
+            for r in clients.resource(sub).resources.list():
+                sku = r.sku.name if getattr(r, "sku", None) is not None else None
+                out.append(Resource(r.id, r.name, r.type, r.location or "", sub, _rg_of(r.id), sku, dict(r.tags or {})))
+        except HttpResponseError as exc:
+            if unreadable is None or exc.status_code not in (401, 403, 404):
+                raise
+            code = exc.error.code if exc.error is not None else exc.status_code
+            unreadable.append(f"/subscriptions/{sub}: cannot list its resources ({exc.status_code} {code}); the runbook principal needs Reader or more there")
     return out
 
 
@@ -56,6 +65,6 @@ def subscription_names(clients: Clients, subscription_ids: list[str]) -> dict[st
     return {s.subscription_id: s.display_name for s in clients.subscriptions().subscriptions.list() if s.subscription_id.lower() in wanted}
 
 
-def customer_resources(clients: Clients, subscription_ids: list[str], msp_resource_group: str) -> list[Resource]:
+def customer_resources(clients: Clients, subscription_ids: list[str], msp_resource_group: str, unreadable: list[str] | None = None) -> list[Resource]:
     """The customer's resources: everything except the MSP's own monitoring resource group."""
-    return [r for r in list_resources(clients, subscription_ids) if r.resource_group.lower() != msp_resource_group.lower()]
+    return [r for r in list_resources(clients, subscription_ids, unreadable) if r.resource_group.lower() != msp_resource_group.lower()]

@@ -74,8 +74,9 @@ def write(path: Path, resources: list[Resource], subscription_names: dict[str, s
     return path
 
 
-def read(path: Path, known_ids: set[str]) -> Marking:
-    """Read a marked workbook, checking its header, each Managed value, and that every ID exists."""
+def read(path: Path, known_ids: set[str], unreadable_scopes: tuple[str, ...] = ()) -> Marking:
+    """Read a marked workbook, checking its header, each Managed value, and that every ID exists (IDs under a scope
+    that could not be read this time, lower-cased prefixes in `unreadable_scopes`, are taken as they are)."""
     if not path.exists():
         raise SheetError(f"{path.name}: no such workbook. Fix: generate it with the Stage 1 notebook or `runbook sheet generate <customer>`.")
     try:
@@ -100,7 +101,7 @@ def read(path: Path, known_ids: set[str]) -> Marking:
         if not rid:
             problems.append(f"row {n}: Resource ID is empty")
             continue
-        if key not in known_ids:
+        if key not in known_ids and not key.startswith(unreadable_scopes):
             problems.append(f"row {n}: resource {rid} does not exist in the customer's subscriptions")
         if key in seen:
             problems.append(f"row {n}: resource {rid} is listed twice")

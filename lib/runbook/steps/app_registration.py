@@ -8,7 +8,7 @@ from azure.core.exceptions import HttpResponseError
 
 from .. import secrets
 from ..results import Change
-from .base import Context, Observation, Step, Verdict
+from .base import PartialFailure, error_text, Context, Observation, Step, Verdict
 
 CREDENTIAL_NAME = "intercept-runbook"
 RENEW_BEFORE = timedelta(days=30)  # a secret closer than this to expiry is replaced
@@ -83,27 +83,37 @@ class AppRegistration(Step):
         roles: dict[tuple[str, str], bool] = {}
         guids: dict[str, str] = {}
         via_lighthouse: dict[str, str] = {}  # subscription -> offer: roles there come from the offer, not from here
+        unreadable: list[str] = []
         for sub in ctx.params.subscription_ids:
-            scope = f"/subscriptions/{sub}"
-            auth = ctx.clients.authorization(sub)
-            offer = _lighthouse_only(ctx, auth, scope)
-            if offer is not None:
-                via_lighthouse[sub] = offer
-                rows.append({"object": "role assignment", "name": ", ".join(cfg.roles), "id": scope, "state": f"not needed: the MSP manages this subscription through the Lighthouse offer '{offer}', which can assign roles only to managed identities"})
-                continue
-            held = set()
-            if sp is not None:
-                held = {ra.role_definition_id.rsplit("/", 1)[-1].lower() for ra in auth.role_assignments.list_for_scope(scope, filter=f"principalId eq '{sp.id}'")}
-            for role in cfg.roles:
-                if role not in guids:
-                    found = list(auth.role_definitions.list(scope, filter=f"roleName eq '{role}'"))
-                    if not found:
-                        raise ValueError(f"role '{role}' in app_registration.roles does not exist; use a built-in role name such as Reader")
-                    guids[role] = found[0].name.lower()
-                roles[(sub, role)] = guids[role] in held
-                rows.append({"object": "role assignment", "name": role, "id": scope, "state": "assigned" if roles[(sub, role)] else "missing"})
+            try:
+                self._inspect_roles(ctx, cfg, sp, sub, rows, roles, guids, via_lighthouse)
+            except HttpResponseError as exc:  # this subscription fails, the others go on
+                unreadable.append(f"/subscriptions/{sub}: cannot read or assign roles: {error_text(exc)}; the runbook principal needs Owner or User Access Administrator there")
+                rows.append({"object": "role assignment", "name": ", ".join(cfg.roles), "id": f"/subscriptions/{sub}", "state": f"failed: {error_text(exc)}"})
         self.role_guids = guids  # apply assigns by these ids; no second lookup
-        return Observation(rows, {"apps": apps, "app": app, "sp": sp, "stored_secret": stored, "roles": roles, "guids": guids, "via_lighthouse": via_lighthouse})
+        return Observation(rows, {"apps": apps, "app": app, "sp": sp, "stored_secret": stored, "roles": roles, "guids": guids, "via_lighthouse": via_lighthouse, "unreadable": unreadable})
+
+    @staticmethod
+    def _inspect_roles(ctx: Context, cfg, sp, sub: str, rows: list[dict], roles: dict, guids: dict, via_lighthouse: dict) -> None:
+        """The app's role assignments on one subscription (or that Lighthouse makes them unnecessary)."""
+        scope = f"/subscriptions/{sub}"
+        auth = ctx.clients.authorization(sub)
+        offer = _lighthouse_only(ctx, auth, scope)
+        if offer is not None:
+            via_lighthouse[sub] = offer
+            rows.append({"object": "role assignment", "name": ", ".join(cfg.roles), "id": scope, "state": f"not needed: the MSP manages this subscription through the Lighthouse offer '{offer}', which can assign roles only to managed identities"})
+            return
+        held = set()
+        if sp is not None:
+            held = {ra.role_definition_id.rsplit("/", 1)[-1].lower() for ra in auth.role_assignments.list_for_scope(scope, filter=f"principalId eq '{sp.id}'")}
+        for role in cfg.roles:
+            if role not in guids:
+                found = list(auth.role_definitions.list(scope, filter=f"roleName eq '{role}'"))
+                if not found:
+                    raise ValueError(f"role '{role}' in app_registration.roles does not exist; use a built-in role name such as Reader")
+                guids[role] = found[0].name.lower()
+            roles[(sub, role)] = guids[role] in held
+            rows.append({"object": "role assignment", "name": role, "id": scope, "state": "assigned" if roles[(sub, role)] else "missing"})
 
     def plan(self, ctx: Context, obs: Observation) -> list[Change]:
         """What is missing, in the order it must be created."""
@@ -130,21 +140,27 @@ class AppRegistration(Step):
         from msgraph.generated.models.service_principal import ServicePrincipal
 
         cfg = ctx.params.app_registration
-        actions = {c.action for c in changes}
+        by_action = {c.action: c for c in changes}
 
         async def graph_work(graph):
             apps, sp = await _find(graph, cfg.display_name)
-            app = apps[0] if apps else await graph.applications.post(Application(display_name=cfg.display_name, sign_in_audience="AzureADMyOrg"))
+            if apps:
+                app = apps[0]
+            else:
+                app = await graph.applications.post(Application(display_name=cfg.display_name, sign_in_audience="AzureADMyOrg"))
+                ctx.accepted(by_action["create application"])
             if sp is None:
                 sp = await graph.service_principals.post(ServicePrincipal(app_id=app.app_id))
-            if "add client secret" in actions:
+                ctx.accepted(by_action["create service principal"])
+            if "add client secret" in by_action:
                 end = datetime.now(timezone.utc) + timedelta(days=cfg.secret_valid_days)
                 cred = await graph.applications.by_application_id(app.id).add_password.post(AddPasswordPostRequestBody(password_credential=PasswordCredential(display_name=CREDENTIAL_NAME, end_date_time=end)))
                 secrets.store(cfg.secret_store, cred.secret_text)
+                ctx.accepted(by_action["add client secret"])
             return sp.id
 
         sp_id = ctx.clients.run_graph(graph_work)
-        applied = [c for c in changes if c.action != "assign role"]
+        failures: list[str] = []
         for c in changes:
             if c.action != "assign role":
                 continue
@@ -155,15 +171,20 @@ class AppRegistration(Step):
                 auth.role_assignments.create(c.target, assignment_name(c.target, sp_id, guid), body)
             except HttpResponseError as exc:
                 if not (exc.error is not None and exc.error.code == "RoleAssignmentExists"):
-                    raise
-            applied.append(c)
-        return applied
+                    failures.append(f"{c.target}: assign {c.detail['role']}: {error_text(exc)}")  # other scopes go on
+                    continue
+            ctx.accepted(c)
+        if failures:
+            raise PartialFailure(failures)
+        return list(ctx.applied)
 
     def judge(self, ctx: Context, obs: Observation, pending: list[Change], applied: list[Change]) -> Verdict:
         """Fulfilled when the app, its principal, a stored valid secret and every role exist."""
         f, cfg = obs.facts, ctx.params.app_registration
         if len(f["apps"]) > 1:
             return Verdict("failed", f"{len(f['apps'])} applications are named '{cfg.display_name}'; the runbook will not guess which one is the MSP's.", [f"delete or rename the duplicates of '{cfg.display_name}' in Entra ID"])
+        if f["unreadable"]:
+            return Verdict("failed", f"Could not handle the roles on {len(f['unreadable'])} subscription(s); everything else was done.", f["unreadable"] + [f"{c.action}: {c.target}" for c in pending[:50]])
         if pending:
             return super().judge(ctx, obs, pending, applied)
         app = f["app"]

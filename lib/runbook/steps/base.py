@@ -9,12 +9,21 @@ from azure.core.exceptions import AzureError, HttpResponseError
 
 from .. import catalogue
 from ..clients import Clients
+from ..journal import Journal, from_environment
 from ..params import Parameters, stamp
 from ..results import Change, ItemResult
 
 
 class StepInputError(ValueError):
     """A step cannot run because of its inputs (parameters, a marked workbook); the message says the fix."""
+
+
+class PartialFailure(Exception):
+    """Some scopes of a step failed while the others went on; each message names the scope, what failed and why."""
+
+    def __init__(self, failures: list[str]) -> None:
+        super().__init__(f"{len(failures)} part(s) failed: " + "; ".join(failures[:3]) + (" ..." if len(failures) > 3 else ""))
+        self.failures = failures
 
 
 @dataclass
@@ -25,6 +34,15 @@ class Context:
     clients_factory: object = field(repr=False, default=None)  # () -> Clients, built on first use
     apply: bool = False
     ran_by: str = ""
+    journal: Journal | None = field(default_factory=from_environment, repr=False)  # the run's journal, if any
+    item_id: str = ""  # the item being executed
+    applied: list[Change] = field(default_factory=list, repr=False)  # what Azure accepted for that item so far
+
+    def accepted(self, change: Change) -> None:
+        """Record a change the moment Azure accepted it: in the item's result, and durably in the run's journal."""
+        self.applied.append(change)
+        if self.journal is not None:
+            self.journal.change(self.item_id, change)
 
     @cached_property
     def clients(self) -> Clients:
@@ -96,13 +114,15 @@ def execute(step: Step, ctx: Context) -> ItemResult:
     """Inspect, plan, apply when allowed, then inspect again to verify; Azure errors mark the item failed."""
     item = catalogue.load().item(step.item_id)
     result = new_result(item, ctx)
+    ctx.item_id, ctx.applied = item.id, []
     try:
         obs = step.inspect(ctx)
         planned = step.plan(ctx, obs)
         result.planned = planned
         pending = planned
         if planned and ctx.apply:
-            result.applied = step.apply(ctx, planned)
+            returned = step.apply(ctx, planned)
+            result.applied = list(ctx.applied) or returned
             obs = step.inspect(ctx)
             pending = step.plan(ctx, obs)
         verdict = step.judge(ctx, obs, pending, result.applied)
@@ -114,7 +134,15 @@ def execute(step: Step, ctx: Context) -> ItemResult:
     except StepInputError as exc:
         result.status, result.error = "failed", str(exc)
         result.summary = str(exc)
+    except PartialFailure as exc:
+        result.status, result.error, result.missing = "failed", str(exc), exc.failures
+        result.summary = f"Failed on {len(exc.failures)} part(s), the rest went on: {exc.failures[0]}"
+    if result.status == "failed" and ctx.applied:
+        result.applied = list(ctx.applied)  # what was done before the error stays on the record
+        result.summary += f" {len(ctx.applied)} change(s) had been applied before it; they are listed under applied."
     result.finished_at = stamp()
+    if ctx.journal is not None:
+        ctx.journal.item(result)
     return result
 
 

@@ -16,7 +16,7 @@ class BudgetAlert(DesiredResourcesStep):
 
     item_id = "s2-budget-alert"
 
-    def desired(self, ctx: Context) -> list[Desired]:
+    def desired(self, ctx: Context, unreadable: list[str]) -> list[Desired]:
         """The agreed budget on every subscription."""
         p = ctx.params
         if p.budget is None:

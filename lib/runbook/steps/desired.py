@@ -16,10 +16,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from azure.core.exceptions import HttpResponseError
 from azure.core.rest import HttpRequest
 
 from ..results import Change
-from .base import Context, Observation, Step, Verdict
+from .base import Context, Observation, PartialFailure, Step, Verdict, error_text
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,9 @@ def differences(want: Desired, have: dict[str, Any]) -> list[str]:
 class DesiredResourcesStep(Step):
     """Base of configuring steps that ensure a table of resources. Subclasses implement `desired`."""
 
-    def desired(self, ctx: Context) -> list[Desired]:
-        """The table: every resource the tenant should hold, in dependency order."""
+    def desired(self, ctx: Context, unreadable: list[str]) -> list[Desired]:
+        """The table: every resource the tenant should hold, in dependency order. Scopes that could not be read
+        while building it are named in `unreadable` (their rows are left out; the item fails naming them)."""
         raise NotImplementedError
 
     def list_collection(self, ctx: Context, subscription: str, collection: str, api_version: str) -> dict[str, dict]:
@@ -104,19 +106,31 @@ class DesiredResourcesStep(Step):
 
     def inspect(self, ctx: Context) -> Observation:
         """Pair each desired row with the object that exists (listing each collection once)."""
-        table = self.desired(ctx)
-        listed: dict[tuple[str, str], dict[str, dict]] = {}
+        failures: list[str] = []
+        table = self.desired(ctx, failures)
+        skip = {f.split(":", 1)[0].lower() for f in failures}
+        table = [w for w in table if f"/subscriptions/{w.subscription}".lower() not in skip]
+        listed: dict[tuple[str, str], dict[str, dict] | str] = {}
         pairs: list[tuple[Desired, dict | None]] = []
         rows = []
         for want in table:
             key = (want.collection.lower(), want.api_version)
             if key not in listed:
-                listed[key] = self.list_collection(ctx, want.subscription, want.collection, want.api_version)
-            have = listed[key].get(want.name.lower())
-            pairs.append((want, have))
-            state = "missing" if have is None else ("differs: " + ", ".join(differences(want, have)) if differences(want, have) else "in place")
+                try:
+                    listed[key] = self.list_collection(ctx, want.subscription, want.collection, want.api_version)
+                except HttpResponseError as exc:  # one scope without rights does not sink the others
+                    listed[key] = error_text(exc)
+                    failures.append(f"{want.collection}: cannot read {want.kind}s: {listed[key]}")
+            found = listed[key]
+            if isinstance(found, str):
+                state = f"failed: {found}"
+            else:
+                have = found.get(want.name.lower())
+                pairs.append((want, have))
+                diff = differences(want, have) if have is not None else []
+                state = "missing" if have is None else ("differs: " + ", ".join(diff) if diff else "in place")
             rows.append({"subscription": want.subscription, "kind": want.kind, "name": want.name, "watches": want.watches or f"/subscriptions/{want.subscription}", "state": state})
-        return Observation(rows, {"pairs": pairs})
+        return Observation(rows, {"pairs": pairs, "failures": failures})
 
     def plan(self, ctx: Context, obs: Observation) -> list[Change]:
         """Create what is missing and update what differs, in the table's order."""
@@ -130,16 +144,24 @@ class DesiredResourcesStep(Step):
 
     def apply(self, ctx: Context, changes: list[Change]) -> list[Change]:
         """PUT each reviewed payload by ID, waiting for long-running operations."""
-        applied = []
+        failures = []
         for c in changes:
             sub = c.target.split("/")[2]
-            poller = ctx.clients.resource(sub).resources.begin_create_or_update_by_id(c.target, c.payload, api_version=c.detail["api_version"])
-            poller.result()
-            applied.append(c)
-        return applied
+            try:
+                poller = ctx.clients.resource(sub).resources.begin_create_or_update_by_id(c.target, c.payload, api_version=c.detail["api_version"])
+                poller.result()
+            except HttpResponseError as exc:  # the other changes go on; this one is named
+                failures.append(f"{c.target}: {c.action}: {error_text(exc)}")
+                continue
+            ctx.accepted(c)
+        if failures:
+            raise PartialFailure(failures)
+        return list(ctx.applied)
 
     def judge(self, ctx: Context, obs: Observation, pending: list[Change], applied: list[Change]) -> Verdict:
-        """Fulfilled when every desired resource is in place; counts per kind."""
+        """Fulfilled when every desired resource is in place; counts per kind; failed where a scope could not be read."""
+        if obs.facts["failures"]:
+            return Verdict("failed", f"Could not read {len(obs.facts['failures'])} scope(s); the others were handled.", obs.facts["failures"] + [f"{c.action}: {c.target}" for c in pending[:50]])
         if pending:
             return super().judge(ctx, obs, pending, applied)
         done = f" ({len(applied)} change(s) applied)" if applied else ""

@@ -63,14 +63,14 @@ class MonitoringAlerting(DesiredResourcesStep):
 
     item_id = "s1-monitoring-alerting"
 
-    def desired(self, ctx: Context) -> list[Desired]:
+    def desired(self, ctx: Context, unreadable: list[str]) -> list[Desired]:
         """The monitoring resource group, action group and health alerts per subscription, then a baseline metric alert
         per rule and managed resource."""
         if ctx.params.alerts is None:
             raise StepInputError("parameters: 'alerts' (email, optional webhook) is required for monitoring and alerting")
         m = ctx.params.monitoring
-        resources = customer_resources(ctx.clients, ctx.params.subscription_ids, m.resource_group)
-        managed = managed_marking(ctx, resources).managed
+        resources = customer_resources(ctx.clients, ctx.params.subscription_ids, m.resource_group, unreadable)
+        managed = managed_marking(ctx, resources, unreadable).managed
         rules = baseline_rules()
         table: list[Desired] = []
 

@@ -13,10 +13,11 @@ from ..results import Change
 from .base import Context, Observation, Step, Verdict, error_text
 
 
-def managed_marking(ctx: Context, resources: list[Resource]) -> sheet.Marking:
-    """The marked sheet, checked against the resources that exist now."""
+def managed_marking(ctx: Context, resources: list[Resource], unreadable: list[str] | None = None) -> sheet.Marking:
+    """The marked sheet, checked against the resources that exist now (rows of unreadable subscriptions as they are)."""
     path = sheet.sheet_path(ctx.params.customer, ctx.params.resource_sheet.path)
-    return sheet.read(path, {r.key for r in resources})
+    scopes = tuple(u.split(":", 1)[0].lower() + "/" for u in unreadable or [])
+    return sheet.read(path, {r.key for r in resources}, scopes)
 
 
 def tag_change(resource: Resource, key: str, value: str) -> Change | None:
@@ -94,6 +95,7 @@ class TagManagedResources(Step):
                 bar.update(1)
                 if outcome == "applied":
                     applied.append(change)
+                    ctx.accepted(change)
                 else:
                     self.outcomes[change.target.lower()] = outcome
         return applied

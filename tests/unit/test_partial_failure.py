@@ -1,0 +1,42 @@
+"""One subscription Azure refuses does not sink the others, and what was applied stays on the record."""
+import pytest
+
+from runbook import params as P
+from runbook.journal import Journal, read
+from runbook.steps.app_registration import AppRegistration
+from runbook.steps.base import Context, execute
+from runbook.steps.monitoring import MonitoringAlerting
+from runbook.steps.tagging import prepare_sheet
+from tests.conftest import DEMO_SUBS
+
+
+@pytest.fixture
+def ctx(clients, params_dir, tmp_path):
+    return Context(P.load("demo"), lambda: clients, apply=True, ran_by="test", journal=Journal(tmp_path / "journal.jsonl"))
+
+
+def revoke(sandbox, sub: str) -> None:
+    """Take the runbook principal's RBAC role on a subscription away."""
+    for key in [k for k in sandbox.state.arm if k.startswith(f"/subscriptions/{sub}/providers/microsoft.authorization/roleassignments/")]:
+        del sandbox.state.arm[key]
+
+
+def test_app_registration_goes_on_past_a_subscription_without_rights(ctx, sandbox, tmp_path):
+    revoke(sandbox, DEMO_SUBS[1])
+    result = execute(AppRegistration(), ctx)
+    assert result.status == "failed"
+    assert any(DEMO_SUBS[1] in m and "403" in m for m in result.missing), result.missing
+    actions = [c.action for c in result.applied]
+    assert actions[:3] == ["create application", "create service principal", "add client secret"]
+    assert actions.count("assign role") == 3  # the RBAC subscription that still works
+    journal, broken = read(tmp_path / "journal.jsonl")
+    assert broken == 0 and [e["action"] for e in journal if e["kind"] == "change"] == actions
+    assert journal[-1]["kind"] == "item" and journal[-1]["result"]["status"] == "failed"
+
+
+def test_monitoring_configures_the_readable_subscriptions_and_names_the_other(ctx, sandbox):
+    prepare_sheet(ctx)
+    revoke(sandbox, DEMO_SUBS[1])
+    result = execute(MonitoringAlerting(), ctx)
+    assert result.status == "failed" and any(DEMO_SUBS[1] in m for m in result.missing), result.summary
+    assert {c.target.split("/")[2] for c in result.applied} == {DEMO_SUBS[0], DEMO_SUBS[2]}
