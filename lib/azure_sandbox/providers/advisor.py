@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 API = ("2020-01-01", "2023-01-01", "2022-10-01")
 DURATIONS = ("7", "14", "21", "30", "60", "90")
+CPU_THRESHOLDS = ("5", "10", "15", "20")
+CATEGORIES = ("HighAvailability", "Security", "Performance", "Cost", "OperationalExcellence")
 SUBSCRIPTION_ONLY = ("lowCpuThreshold", "duration", "digests")
 _SUB_SCOPE = re.compile(r"^/subscriptions/[^/]+$", re.IGNORECASE)
 
@@ -55,12 +57,28 @@ class Advisor(Provider):
             if given:
                 raise _bad(f"The properties {', '.join(given)} are valid only for subscriptions, not for resource "
                            f"group configurations.")
+        self.check_enums(props)
         duration = props.get("duration")
         if duration is not None and str(duration) not in DURATIONS:
             raise _bad(f"The value '{duration}' of 'duration' is invalid. Valid values: {', '.join(DURATIONS)}.")
         seen: set[str] = set()
         for digest in props.get("digests") or []:
             self.check_digest(arm, digest, seen)
+
+    @staticmethod
+    def check_enums(props: dict) -> None:
+        """lowCpuThreshold and digest categories (their enums are not in the SDK models' metadata)."""
+        def refuse(where: str, value: object, allowed: tuple[str, ...]) -> None:
+            raise ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be "
+                           f"deserialized: 'Error converting value \"{value}\"; allowed values are: "
+                           f"{', '.join(allowed)}. Path '{where}'.'")
+        low = props.get("lowCpuThreshold")
+        if low is not None and str(low) not in CPU_THRESHOLDS:
+            refuse("properties.lowCpuThreshold", low, CPU_THRESHOLDS)
+        for i, item in enumerate(props.get("digests") or []):
+            for j, category in enumerate((item or {}).get("categories") or []):
+                if str(category).lower() not in {c.lower() for c in CATEGORIES}:
+                    refuse(f"properties.digests[{i}].categories[{j}]", category, CATEGORIES)
 
     @staticmethod
     def check_name(name: str) -> None:

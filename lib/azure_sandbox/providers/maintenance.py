@@ -1,7 +1,8 @@
 """Microsoft.Maintenance: maintenance configurations and configuration assignments (Update Manager schedules).
 
 Spec: specification/maintenance/resource-manager/Microsoft.Maintenance/stable/2023-04-01/Maintenance.json (models as in
-azure-mgmt-maintenance: maintenanceScope, visibility, rebootSetting and filterOperator enums come from the schema).
+azure-mgmt-maintenance: maintenanceScope, visibility and filterOperator enums come from the schema; rebootSetting
+is checked here).
 Rules added here:
 - maintenanceWindow (MaintenanceWindow descriptions): startDateTime and expirationDateTime "in YYYY-MM-DD hh:mm
   format", expiration after start; duration "in HH:mm format"; timeZone a Windows zone name ("List of timezones can be
@@ -49,6 +50,7 @@ WINDOWS_CLASSIFICATIONS = ("Critical", "Security", "UpdateRollup", "FeaturePack"
                            "Tools", "Updates")
 LINUX_CLASSIFICATIONS = ("Critical", "Security", "Other")
 PATCH_MODES = ("User", "Platform")
+REBOOT = ("IfRequired", "Never", "Always")  # RebootOptions (not in the SDK model's metadata)
 DYNAMIC_TYPES = ("microsoft.compute/virtualmachines", "microsoft.hybridcompute/machines")
 GUEST_MIN, GUEST_MAX = 90, 235  # minutes: 01:30 and 03:55
 
@@ -184,6 +186,11 @@ class Maintenance(Provider):
         patches = props.get("installPatches")
         if not patches:
             raise _bad("installPatches is required for maintenance scope InGuestPatch.")
+        reboot = patches.get("rebootSetting")
+        if reboot is not None and str(reboot).lower() not in {r.lower() for r in REBOOT}:
+            raise ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be "
+                           f"deserialized: 'Error converting value \"{reboot}\"; allowed values are: "
+                           f"{', '.join(REBOOT)}. Path 'properties.installPatches.rebootSetting'.'")
         for os_key, allowed in (("windowsParameters", WINDOWS_CLASSIFICATIONS),
                                 ("linuxParameters", LINUX_CLASSIFICATIONS)):
             for value in (patches.get(os_key) or {}).get("classificationsToInclude") or []:

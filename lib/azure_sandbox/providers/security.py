@@ -119,6 +119,9 @@ class Security(Provider):
         self.check_scope(arm, ap.scope, plan)
         props = body.get("properties") or {}
         tier = _canon(props.get("pricingTier"), ("Free", "Standard"))
+        if props.get("pricingTier") is None:  # PricingProperties.required (the SDK model does not mark it)
+            raise ArmError(400, "InvalidInputJson", "The request content was invalid and could not be deserialized: "
+                           "'Required property 'pricingTier' not found in JSON. Path 'properties'.'")
         sub_plan = props.get("subPlan")
         resource_level = resource_type_of(ap.scope) != ""
         if sub_plan is not None and _canon(sub_plan, plan.sub_plans) is None:
