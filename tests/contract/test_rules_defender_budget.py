@@ -75,11 +75,11 @@ def test_pricings_shaped_like_the_examples_succeed(raw):
         {"name": "AgentlessDiscoveryForKubernetes", "isEnabled": "True"},
         {"name": "AgentlessVmScanning", "isEnabled": "True", "additionalExtensionProperties": {"ExclusionTags": "[]"}},
         {"name": "EntraPermissionsManagement", "isEnabled": "True"}]}).status_code == 200
+    malware = {"name": "OnUploadMalwareScanning", "isEnabled": "True",
+               "additionalExtensionProperties": {"capGBPerMonthPerStorageAccount": 10}}
     storage = put_pricing(raw, "StorageAccounts", {"pricingTier": "Standard", "subPlan": "DefenderForStorageV2",
-                                                   "extensions": [{"name": "OnUploadMalwareScanning", "isEnabled": "True",
-                                                                   "additionalExtensionProperties":
-                                                                       {"capGBPerMonthPerStorageAccount": 10}},
-                                                                  {"name": "SensitiveDataDiscovery", "isEnabled": "True"}]})
+                                                   "extensions": [malware, {"name": "SensitiveDataDiscovery",
+                                                                            "isEnabled": "True"}]})
     assert storage.status_code == 200, storage.text
     for plan, sub_plan in (("KeyVaults", "PerKeyVault"), ("Arm", "PerSubscription"), ("Arm", "PerApiCall"),
                            ("Api", "P1"), ("Api", "P5"), ("StorageAccounts", "PerTransaction")):
@@ -88,7 +88,8 @@ def test_pricings_shaped_like_the_examples_succeed(raw):
     assert {"VirtualMachines", "SqlServers", "AppServices", "StorageAccounts", "SqlServerVirtualMachines",
             "KubernetesService", "ContainerRegistry", "KeyVaults", "Dns", "Arm", "OpenSourceRelationalDatabases",
             "Containers", "CloudPosture", "Api"} <= set(listed)
-    assert listed["KubernetesService"]["deprecated"] is True and listed["KubernetesService"]["replacedBy"] == ["Containers"]
+    assert listed["KubernetesService"]["deprecated"] is True
+    assert listed["KubernetesService"]["replacedBy"] == ["Containers"]
     assert listed["VirtualMachines"]["resourcesCoverageStatus"] == "FullyCovered"
     assert listed["SqlServers"]["pricingTier"] == "Free" and "freeTrialRemainingTime" in listed["SqlServers"]
 
@@ -127,9 +128,9 @@ def test_extension_of_another_plan_is_refused(raw, plan, sub_plan, extension):
     ("StorageAccounts", "PerTransaction", "SensitiveDataDiscovery"),
     ("VirtualMachines", "P1", "AgentlessVmScanning"), ("VirtualMachines", "P1", "FileIntegrityMonitoring")])
 def test_extension_of_another_sub_plan_is_refused(raw, plan, sub_plan, extension):
-    """pricings.json Extension.name: OnUploadMalwareScanning / SensitiveDataDiscovery "Available for StorageAccounts plan
-    (DefenderForStorageV2 sub plan)"; AgentlessVmScanning / FileIntegrityMonitoring for "VirtualMachines plan (P2 sub
-    plan)". Code inferred."""
+    """pricings.json Extension.name: OnUploadMalwareScanning / SensitiveDataDiscovery "Available for StorageAccounts
+    plan (DefenderForStorageV2 sub plan)"; AgentlessVmScanning / FileIntegrityMonitoring for "VirtualMachines plan
+    (P2 sub plan)". Code inferred."""
     props = {"pricingTier": "Standard", "subPlan": sub_plan, "extensions": [{"name": extension, "isEnabled": "True"}]}
     refused(put_pricing(raw, plan, props), 400, "BadRequest")
 
@@ -275,8 +276,8 @@ def note(**fields) -> dict:
 
 def test_budget_like_the_example(raw, action_group):
     """consumption 2024-08-01 CreateOrUpdateBudget example: 201 with an eTag, then 200; contact groups (action group
-    IDs) and Forecasted thresholds accepted; contactGroups alone suffice at subscription scope (Notification.contactEmails
-    description)."""
+    IDs) and Forecasted thresholds accepted; contactGroups alone suffice at subscription scope
+    (Notification.contactEmails description)."""
     body = budget(notifications={"Actual_GreaterThan_80_Percent": note(contactGroups=[action_group]),
                                  "Forecasted_100": note(thresholdType="Forecasted", threshold=100,
                                                         contactEmails=[], contactGroups=[action_group])})
@@ -330,8 +331,8 @@ def test_budget_schema(raw):
 
 
 def test_budget_etag_and_start_date(raw):
-    """Budgets_CreateOrUpdate: "You can optionally provide an eTag if desired as a form of concurrency control" - a stale
-    eTag: 400 "There are changes made to Budget {name}. Please get the latest budget to avoid overwrite."
+    """Budgets_CreateOrUpdate: "You can optionally provide an eTag if desired as a form of concurrency control" - a
+    stale eTag: 400 "There are changes made to Budget {name}. Please get the latest budget to avoid overwrite."
     (MicrosoftDocs/azure-docs#34023, code "400"); "Start date of budgets cannot be updated. Please delete and create a
     new budget." (Azure/CanadaPubSecALZ#317; jpsnover/ai-triad-research#1697 "400: ...")."""
     first = raw("PUT", f"{BUDGETS}/b?{BUD_API}", budget()).json()
@@ -373,8 +374,8 @@ def test_maintenance_configuration_like_the_example(raw):
     assert resp.status_code == 200, resp.text
     assert resp.json()["properties"]["maintenanceWindow"]["recurEvery"] == "5Days"
     for recur in ("Day", "3Days", "Week", "3Weeks", "Week Saturday,Sunday", "Month", "2Months", "Month day23,day24",
-                  "Month Last Sunday", "Month Fourth Monday", "Month Last Sunday Offset-3", "Month Third Sunday Offset6",
-                  "Month Second Tuesday", "1Week Sunday"):
+                  "Month Last Sunday", "Month Fourth Monday", "Month Last Sunday Offset-3",
+                  "Month Third Sunday Offset6", "Month Second Tuesday", "1Week Sunday"):
         assert put_config(raw, guest_patch(recurEvery=recur)).status_code == 200, recur
     for zone in ("UTC", "W. Europe Standard Time", "Korea Standard Time", "Cen. Australia Standard Time"):
         assert put_config(raw, guest_patch(timeZone=zone)).status_code == 200, zone
@@ -462,7 +463,8 @@ def test_configuration_assignment_rules(raw):
         (f"{VM}/{ASSIGN}/a", {"maintenanceConfigurationId": config, "filter": flt}, 400, "BadRequest"),
         (f"{SUB_ID}/{ASSIGN}/a", {"maintenanceConfigurationId": f"{CONFIGS}/host", "filter": flt}, 400, "BadRequest"),
         (f"{SUB_ID}/{ASSIGN}/a", {"maintenanceConfigurationId": config,
-                                  "filter": {"resourceTypes": ["Microsoft.Storage/storageAccounts"]}}, 400, "BadRequest"),
+                                  "filter": {"resourceTypes": ["Microsoft.Storage/storageAccounts"]}},
+         400, "BadRequest"),
         (f"{SUB_ID}/{ASSIGN}/a", {"maintenanceConfigurationId": config, "filter": {"locations": ["Atlantis"]}},
          400, "BadRequest"),
         (f"{SUB_ID}/{ASSIGN}/a", {"maintenanceConfigurationId": config,
