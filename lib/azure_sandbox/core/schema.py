@@ -22,7 +22,7 @@ from typing import Any
 
 from .http import ArmError
 
-_KNOWN = re.compile(r"Known values are:(.*?)(?:\.\s*$|\.\s+[A-Z]|$)", re.DOTALL)
+_KNOWN = re.compile(r"Known\s+values\s+are:(.*?)(?:\.\s*$|\.\s+[A-Z]|$)", re.DOTALL)
 _QUOTED = re.compile(r'"([^"]*)"')
 _IVAR = re.compile(r":ivar (\w+):(.*?)(?=:vartype|:ivar|\Z)", re.DOTALL)
 _DURATION = re.compile(r"^-?P(?!$)(\d+(\.\d+)?Y)?(\d+(\.\d+)?M)?(\d+(\.\d+)?W)?(\d+(\.\d+)?D)?(T(?=\d)(\d+(\.\d+)?H)?(\d+(\.\d+)?M)?(\d+(\.\d+)?S)?)?$")
