@@ -23,6 +23,12 @@ def _print_outcome(o: runner.RunOutcome) -> None:
         print(f"  error: {o.error}")
 
 
+def _print_item(r) -> None:
+    """One line per item as it finishes (the runner follows the run's journal)."""
+    why = f" - missing: {r.missing[0]}" + (f" (+{len(r.missing) - 1} more)" if len(r.missing) > 1 else "") if r.missing and r.status != "fulfilled" else ""
+    print(f"  {r.status:<12} {r.item_id}: {r.summary}{why}", flush=True)
+
+
 def _stream_papermill_log() -> None:
     """papermill forwards the kernel's output through its logger: show it plainly on stderr."""
     import logging
@@ -49,8 +55,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         if len(args.customers) > 1:
             print(f"== {customer}")
         try:
-            outcomes = runner.run_all(customer, apply=args.apply, force=args.force, stages=stages, on_outcome=_print_outcome, timeout=args.timeout, log_output=args.log_output)
+            outcomes = runner.run_all(customer, apply=args.apply, force=args.force, stages=stages, on_outcome=_print_outcome, timeout=args.timeout, log_output=args.log_output, on_item=_print_item)
             codes.append(max((o.exit_code for o in outcomes), default=EXIT_OK))
+        except runner.runlock.CustomerBusy as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            codes.append(runner.EXIT_BUSY)
         except params.ParameterError as exc:
             print(f"error: {exc}", file=sys.stderr)
             codes.append(EXIT_BAD_INPUT)
@@ -60,8 +69,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         except evidence.EvidenceError as exc:
             print(f"error: {exc}", file=sys.stderr)
             codes.append(EXIT_FAILED)
-    # the worst outcome decides: a failure, then bad input, then an incomplete stage
-    return next((c for c in (EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INCOMPLETE) if c in codes), EXIT_OK)
+    # the worst outcome decides: interrupted, a failure, busy, bad input, then an incomplete stage
+    return next((c for c in (runner.EXIT_INTERRUPTED, EXIT_FAILED, runner.EXIT_BUSY, EXIT_BAD_INPUT, EXIT_INCOMPLETE) if c in codes), EXIT_OK)
 
 
 def cmd_sheet(args: argparse.Namespace) -> int:
@@ -104,7 +113,13 @@ def cmd_checklist(args: argparse.Namespace) -> int:
 
 
 def cmd_evidence_verify(args: argparse.Namespace) -> int:
-    """Check every archived file against its manifest and the hash chain."""
+    """Check every archived file against its manifest, the hash chain and its anchored head."""
+    if args.repair:
+        from . import runlock
+
+        with runlock.held(evidence.customer_dir(args.customer), args.customer, "evidence verify --repair"):
+            for run_id in runner.recover(args.customer):
+                print(f"sealed {run_id} from its journal (status interrupted)")
     problems = evidence.verify(args.customer)
     if problems:
         for p in problems:
@@ -197,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
         s.set_defaults(func=fn)
     e = sub.add_parser("evidence", help="evidence archive commands").add_subparsers(dest="evidence_command", required=True)
     v = e.add_parser("verify", help=cmd_evidence_verify.__doc__)
+    v.add_argument("--repair", action="store_true", help="first seal runs a killed process left unsealed (from their journals; nothing is deleted)")
     v.add_argument("customer")
     v.set_defaults(func=cmd_evidence_verify)
     pp = sub.add_parser("params", help="parameter file commands").add_subparsers(dest="params_command", required=True)

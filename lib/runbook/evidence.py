@@ -12,7 +12,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import PROJECT_ROOT, __version__
+from . import PROJECT_ROOT, __version__, anchor
 
 MANIFEST = "manifest.json"
 RESULTS = "results.json"
@@ -183,7 +183,19 @@ def write_manifest(customer: str, run_dir: Path, meta: dict) -> Path:
     manifest = {"customer": customer, "run_id": run_dir.name, **meta, "files": files, "previous_manifest": previous_manifest(customer, run_dir), "runbook_version": __version__}
     path = run_dir / MANIFEST
     path.write_text(json.dumps(manifest, indent=2))
+    anchor.record(root(), customer, run_dir.name, sha256(path))  # the new head, kept outside the evidence folder
     return path
+
+
+def read_manifest(path: Path) -> dict:
+    """A run's manifest, or EvidenceError naming the file when it is not a manifest."""
+    try:
+        manifest = json.loads(path.read_text())
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+            raise ValueError("no 'files' table")
+        return manifest
+    except (OSError, ValueError) as exc:
+        raise EvidenceError(f"{path.parent.name}/{path.name} is not a readable manifest ({exc})") from None
 
 
 def verify(customer: str) -> list[str]:
@@ -199,7 +211,12 @@ def verify(customer: str) -> list[str]:
             problems.append(f"{run_dir.name}: manifest.json is missing")
             previous = None
             continue
-        manifest = json.loads(mpath.read_text())
+        try:
+            manifest = read_manifest(mpath)
+        except EvidenceError as exc:
+            problems.append(str(exc))
+            previous = run_dir
+            continue
         for name, digest in manifest["files"].items():
             f = run_dir / name
             if not f.exists():
@@ -220,4 +237,6 @@ def verify(customer: str) -> list[str]:
             elif (previous / MANIFEST).exists() and sha256(previous / MANIFEST) != link["sha256"]:
                 problems.append(f"{previous.name}: manifest.json was changed after the next run archived it")
         previous = run_dir
+    sealed = {r.name: sha256(r / MANIFEST) for r in all_runs if (r / MANIFEST).exists()}
+    problems += anchor.check(root(), customer, sealed)
     return problems

@@ -302,6 +302,45 @@ def find_literal_secrets(data: object, path: str = "") -> list[str]:
     return found
 
 
+PLACEHOLDER_GUID = "00000000-0000-0000-0000-000000000000"
+# values copied from parameters/template.yml that must be replaced before a run
+TEMPLATE_SAMPLES = {"Your Name", "CSM Name", "Full Name", "link to the signed SLA", "SLA-2026-0000", "name@example.com", "alerts@example.com"}
+
+
+def find_secret_values(data: object, known: tuple[str, ...] = (), path: str = "") -> list[tuple[str, str]]:
+    """(field path, kind) of every value shaped like a secret (the archive's detector) or equal to a secret this
+    machine holds, whatever its key is called."""
+    from .evidence import SECRET_PATTERNS
+
+    found: list[tuple[str, str]] = []
+    if isinstance(data, dict):
+        for k, v in data.items():
+            found += find_secret_values(v, known, f"{path}.{k}" if path else str(k))
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            found += find_secret_values(v, known, f"{path}.{i}")
+    elif isinstance(data, str):
+        kinds = [kind for kind, pat in SECRET_PATTERNS.items() if kind != "absolute home path" and pat.search(data)]
+        if any(v and len(v) >= 8 and v in data for v in known):
+            kinds.append("a secret this machine holds for the runbook")
+        found += [(path, kind) for kind in kinds]
+    return found
+
+
+def find_placeholders(data: object, path: str = "") -> list[str]:
+    """Field paths still holding the template's placeholders (all-zero GUIDs, sample names, the sample attestation)."""
+    found: list[str] = []
+    if isinstance(data, dict):
+        for k, v in data.items():
+            found += find_placeholders(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            found += find_placeholders(v, f"{path}.{i}")
+    elif isinstance(data, str) and (data.strip().lower() == PLACEHOLDER_GUID or data.strip() in TEMPLATE_SAMPLES):
+        found.append(path)
+    return found
+
+
 def resolve_path(customer_or_path: str | Path) -> Path:
     """parameters/<customer>.yml, or a path given directly."""
     p = Path(customer_or_path)
@@ -335,9 +374,13 @@ def load(customer_or_path: str | Path) -> Parameters:
         raise ParameterError(f"{shown}: not valid YAML ({exc}). Fix: check indentation and quoting.") from None
     if not isinstance(data, dict):
         raise ParameterError(f"{shown}: expected a mapping of fields. Fix: start from parameters/template.yml.")
+    from .evidence import known_secret_values
+
     problems = [f"{shown}: field '{p}' holds a literal secret. Fix: secrets never live in parameters; give a reference such as {{env: NAME}}, {{keyvault: URL}} or {{passwordstate: ID}}." for p in find_literal_secrets(data)]
+    problems += [f"{shown}: field '{p}' holds what looks like a secret ({kind}). Fix: remove it; parameters hold only references ({{env: NAME}}, {{keyvault: URL}}, {{passwordstate: ID}}) and the value goes to the secret store." for p, kind in find_secret_values(data, known_secret_values())]
     if problems:
-        raise ParameterError("\n".join(problems))
+        raise ParameterError("\n".join(dict.fromkeys(problems)))
+    problems += [f"{shown}: field '{p}' still holds the template's placeholder '{_at(data, p)}'. Fix: put the customer's real value (see parameters/template.yml)." for p in find_placeholders(data)]
     if data.get("customer") != path.stem:
         problems.append(f"{shown}: field 'customer' is '{data.get('customer')}' but the file is {path.name}. Fix: {FIXES['customer']}.")
     try:
@@ -356,6 +399,25 @@ def load(customer_or_path: str | Path) -> Parameters:
     if problems:
         raise ParameterError("\n".join(problems))
     return params
+
+
+def _at(data: object, path: str) -> object:
+    node = data
+    for part in path.split("."):
+        node = node[int(part)] if isinstance(node, list) else node[part]  # type: ignore[index]
+    return node
+
+
+def check_sandbox_tenant(params: "Parameters", connection_file: Path) -> None:
+    """A sandbox target's tenant must be the running sandbox's (else the run would talk to the wrong tenant)."""
+    import json as _json
+
+    try:
+        tenant = _json.loads(connection_file.read_text())["tenant_id"]
+    except (OSError, ValueError, KeyError):
+        return  # no readable sandbox: the run reports that when it connects
+    if params.target == "sandbox" and tenant.lower() != params.tenant_id.lower():
+        raise ParameterError(f"parameters/{params.customer}.yml: field 'tenant_id' is {params.tenant_id} but the running sandbox serves tenant {tenant}. Fix: use the sandbox's tenant for a sandbox customer, or set target: azure for a real tenant.")
 
 
 def stamp() -> str:

@@ -4,6 +4,11 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,21 +16,67 @@ import nbformat
 import papermill
 from papermill.exceptions import PapermillExecutionError
 
-from . import PROJECT_ROOT, __version__, catalogue, evidence, status
+from . import PROJECT_ROOT, __version__, catalogue, evidence, journal, runlock, status
 from .params import load, stamp
 from .progress import BATCH_ENV
-from .results import ItemResult, collect
+from .results import Change, ItemResult, collect
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
 KERNEL = "python3"
 
 # Exit codes of the CLI, also returned by runs.
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
+EXIT_BUSY = runlock.CustomerBusy.exit_code  # 4: another run of the customer holds the lock
+EXIT_INTERRUPTED = 130  # stopped by SIGINT or SIGTERM; the evidence so far is archived as 'interrupted'
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM, delivered to the runner's main thread like Ctrl-C."""
+
+
+@contextmanager
+def interrupts() -> Iterator[None]:
+    """While a stage runs, SIGTERM interrupts it the way SIGINT does (the evidence is then sealed, not lost)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_term(signum: int, frame: object) -> None:
+        raise Interrupted("SIGTERM")
+    before = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+class JournalTail(threading.Thread):
+    """Follows a run's journal while the kernel writes it, telling each finished item to `on_item`."""
+
+    def __init__(self, path: Path, on_item: Callable[[ItemResult], None]) -> None:
+        super().__init__(name="journal-tail", daemon=True)
+        self.path, self.on_item, self.seen = path, on_item, 0
+        self.done = threading.Event()
+
+    def poll(self) -> None:
+        """Report the item entries written since the last poll."""
+        entries, _ = journal.read(self.path)
+        for e in entries[self.seen:]:
+            if e.get("kind") == "item":
+                self.on_item(ItemResult.from_dict(e["result"]))
+        self.seen = len(entries)
+
+    def run(self) -> None:
+        while not self.done.wait(0.25):
+            self.poll()
+        self.poll()
 
 
 def _ipc_kernel_manager():
     """A kernel manager whose channels are Unix sockets, not plain TCP on localhost (ipykernel warns,
-    rightly, that TCP carries code and outputs unencrypted)."""
+    rightly, that TCP carries code and outputs unencrypted). The kernel's own stderr (its logging, and the noise of a
+    kernel stopped mid-cell when a run is interrupted) goes to .cache/kernel.log, not the engineer's terminal; cell
+    output reaches the notebook as always."""
     from jupyter_client.manager import AsyncKernelManager
     from traitlets import default
 
@@ -33,6 +84,13 @@ def _ipc_kernel_manager():
         @default("transport")
         def _default_transport(self) -> str:
             return "ipc"
+
+        async def _async_launch_kernel(self, kernel_cmd, **kw):  # type: ignore[no-untyped-def]
+            log = PROJECT_ROOT / ".cache" / "kernel.log"
+            log.parent.mkdir(parents=True, exist_ok=True)
+            with log.open("a") as err:  # the kernel process holds its own copy of the descriptor
+                kw.setdefault("stderr", err)
+                return await super()._async_launch_kernel(kernel_cmd, **kw)
 
     return IpcKernelManager
 
@@ -53,7 +111,7 @@ class RunOutcome:
     stage: int
     run_id: str
     run_dir: Path
-    status: str  # complete | incomplete | failed | refused
+    status: str  # complete | incomplete | failed | refused | interrupted
     items: list[ItemResult] = field(default_factory=list)
     error: str = ""
     forced: bool = False
@@ -61,7 +119,7 @@ class RunOutcome:
     @property
     def exit_code(self) -> int:
         """CLI exit code for this outcome."""
-        return {"complete": EXIT_OK, "incomplete": EXIT_INCOMPLETE}.get(self.status, EXIT_FAILED)
+        return {"complete": EXIT_OK, "incomplete": EXIT_INCOMPLETE, "interrupted": EXIT_INTERRUPTED}.get(self.status, EXIT_FAILED)
 
 
 def gate(customer: str, stage: int) -> list[str]:
@@ -90,9 +148,21 @@ def _fill_missing(stage: int, found: list[ItemResult], error: str) -> list[ItemR
     return out
 
 
-def run_stage(customer: str, stage: int, apply: bool = False, force: bool = False, timeout: int = 900, log_output: bool = False, notebook: Path | None = None) -> RunOutcome:
-    """Validate, check the gate, execute the stage notebook with papermill, then archive the evidence."""
+def run_stage(customer: str, stage: int, apply: bool = False, force: bool = False, timeout: int = 900, log_output: bool = False, notebook: Path | None = None, on_item: Callable[[ItemResult], None] | None = None) -> RunOutcome:
+    """Validate, take the customer's run lock, seal runs a killed process left, check the gate, execute the stage
+    notebook with papermill (its kernel journals every accepted change), then archive the evidence."""
     params = load(customer)  # ParameterError before any Azure call
+    if params.target == "sandbox":
+        from .clients import sandbox_connection_path
+        from .params import check_sandbox_tenant
+
+        check_sandbox_tenant(params, sandbox_connection_path())
+    with runlock.held(evidence.customer_dir(params.customer), params.customer, f"stage {stage}{' --apply' if apply else ''}"):
+        recover(params.customer)
+        return _run_locked(params, stage, apply, force, timeout, log_output, notebook, on_item)
+
+
+def _run_locked(params, stage: int, apply: bool, force: bool, timeout: int, log_output: bool, notebook: Path | None, on_item: Callable[[ItemResult], None] | None) -> RunOutcome:
     blocking = gate(params.customer, stage)
     if blocking and not force:
         raise StageGateError(stage, blocking)
@@ -100,27 +170,94 @@ def run_stage(customer: str, stage: int, apply: bool = False, force: bool = Fals
     run_id, run_dir = evidence.new_run(params.customer, stage)
     source = Path(notebook) if notebook else NOTEBOOKS / st.notebook
     output = run_dir / source.name
+    journal_path = run_dir / journal.JOURNAL
     started = stamp()
     error = ""
+    interrupted = False
     os.environ[BATCH_ENV] = "1"  # the kernel inherits it: progress as plain lines, not widgets
+    os.environ[journal.JOURNAL_ENV] = str(journal_path)  # ... and writes its journal here
+    tail = JournalTail(journal_path, on_item) if on_item else None
+    if tail:
+        tail.start()
     try:
-        papermill.execute_notebook(
-            str(source), str(output),
-            parameters={"customer": params.customer, "apply": bool(apply), "run_id": run_id, "forced": bool(blocking)},
-            kernel_name=KERNEL, cwd=str(PROJECT_ROOT), log_output=log_output, progress_bar=False,
-            execution_timeout=timeout, request_save_on_cell_execute=True, kernel_manager_class=_ipc_kernel_manager(),
-        )
+        with interrupts():
+            papermill.execute_notebook(
+                str(source), str(output),
+                parameters={"customer": params.customer, "apply": bool(apply), "run_id": run_id, "forced": bool(blocking)},
+                kernel_name=KERNEL, cwd=str(PROJECT_ROOT), log_output=log_output, progress_bar=False,
+                execution_timeout=timeout, request_save_on_cell_execute=True, kernel_manager_class=_ipc_kernel_manager(),
+            )
     except PapermillExecutionError as exc:
         error = f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
+    except KeyboardInterrupt as exc:  # SIGINT, or SIGTERM via interrupts(): seal what was done
+        interrupted = True
+        error = f"interrupted by {'SIGTERM' if isinstance(exc, Interrupted) else 'SIGINT'}; the evidence holds everything applied until then"
     except Exception as exc:  # kernel died, timeout: keep what was saved, mark the run failed
         error = f"{type(exc).__name__}: {exc}"
     finally:
         os.environ.pop(BATCH_ENV, None)
-    items = _fill_missing(stage, collect(nbformat.read(output, as_version=4)) if output.exists() else [], error)
+        os.environ.pop(journal.JOURNAL_ENV, None)
+        if tail:
+            tail.done.set()
+            tail.join(5)
+    items = _fill_missing(stage, merge_journal(_collect(output), journal_path), error)
     done = all(r.status in catalogue.DONE_STATUSES for r in items)
-    outcome = RunOutcome(params.customer, stage, run_id, run_dir, "failed" if error else "complete" if done else "incomplete", items, error, bool(blocking))
+    state = "interrupted" if interrupted else "failed" if error else "complete" if done else "incomplete"
+    outcome = RunOutcome(params.customer, stage, run_id, run_dir, state, items, error, bool(blocking))
     archive(outcome, {"started_at": started, "apply": bool(apply), "blocking_items": blocking}, stored_secrets(params))
     return outcome
+
+
+def _collect(output: Path) -> list[ItemResult]:
+    """The item records of an executed (possibly partial) notebook."""
+    if not output.exists():
+        return []
+    try:
+        return collect(nbformat.read(output, as_version=4))
+    except Exception:  # a notebook cut off mid-write: the journal still holds the results
+        return []
+
+
+def merge_journal(found: list[ItemResult], journal_path: Path) -> list[ItemResult]:
+    """Item results from the notebook, completed by the journal: final results it holds, and changes of an item
+    that never finished (the run died while applying), so every accepted change is on the record."""
+    by_id = {r.item_id: r for r in found}
+    entries, _broken = journal.read(journal_path)
+    finished = set()
+    for e in entries:
+        if e.get("kind") == "item":
+            r = ItemResult.from_dict(e["result"])
+            by_id[r.item_id] = r
+            finished.add(r.item_id)
+    pending: dict[str, list[Change]] = {}
+    for e in entries:
+        if e.get("kind") == "change" and e.get("item") not in finished:
+            pending.setdefault(e["item"], []).append(Change(e["target"], e["action"], e.get("detail") or {}))
+    cat = catalogue.load()
+    for item_id, changes in pending.items():
+        item = cat.item(item_id)
+        r = by_id.get(item_id) or ItemResult(item.id, item.stage, item.role, item.kind, item.title)
+        r.status, r.applied = "failed", changes
+        r.summary = f"The run stopped while this item was applying: {len(changes)} change(s) Azure accepted are listed under applied; re-run the stage to finish and verify."
+        r.finished_at = r.finished_at or stamp()
+        by_id[item_id] = r
+    return list(by_id.values())
+
+
+def recover(customer: str) -> list[str]:
+    """Seal the runs a killed process left without a manifest: their results come from the journal (and the partial
+    notebook), their status is 'interrupted'. Never deletes anything; returns the run ids sealed."""
+    sealed = []
+    for run_dir in evidence.runs(customer):
+        if (run_dir / evidence.MANIFEST).exists():
+            continue
+        stage = int(run_dir.name.split("-stage")[1].split("-")[0]) if "-stage" in run_dir.name else 0
+        notebooks = list(run_dir.glob("*.ipynb"))
+        items = _fill_missing(stage, merge_journal(_collect(notebooks[0]) if notebooks else [], run_dir / journal.JOURNAL), "the run was killed")
+        outcome = RunOutcome(customer, stage, run_dir.name, run_dir, "interrupted", items, "the process running it was killed; sealed from its journal by a later run", False)
+        archive(outcome, {"recovered_at": stamp()}, ())
+        sealed.append(run_dir.name)
+    return sealed
 
 
 def stored_secrets(params) -> tuple[str, ...]:
@@ -169,6 +306,6 @@ def run_all(customer: str, apply: bool = False, force: bool = False, stages: lis
         outcomes.append(outcome)
         if on_outcome:
             on_outcome(outcome)
-        if outcome.status in ("failed", "refused"):
+        if outcome.status in ("failed", "refused", "interrupted"):
             break
     return outcomes

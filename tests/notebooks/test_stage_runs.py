@@ -19,7 +19,7 @@ def files_of(run_dir):
 def test_stage0_archives_notebook_html_results_and_manifest(sandbox, evidence_dir):
     out = runner.run_stage("demo", 0)
     assert out.status == "complete" and out.exit_code == 0
-    assert files_of(out.run_dir) == ["00-prerequisites.html", "00-prerequisites.ipynb", "manifest.json", "results.json"]
+    assert files_of(out.run_dir) == ["00-prerequisites.html", "00-prerequisites.ipynb", "journal.jsonl", "manifest.json", "results.json"]
     results = json.loads((out.run_dir / "results.json").read_text())
     assert [(i["item_id"], i["status"]) for i in results["items"]] == [("s0-signed-sla", "fulfilled"), ("s0-msp-authorized", "fulfilled")]
     assert results["items"][1]["observed"] and results["apply"] is False and results["runbook_version"]

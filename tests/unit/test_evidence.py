@@ -81,3 +81,44 @@ def test_scanner_leaves_clean_text_alone():
 
 def test_scanner_finds_a_known_secret_value():
     assert [f.kind for f in evidence.scan_text("leak: plainvalue123", "f", ("plainvalue123",))] == ["known secret value"]
+
+
+def refreshed_manifest(run_dir) -> None:
+    """What a forger with write access to the evidence folder does: edit a file and re-hash the manifest."""
+    m = json.loads((run_dir / "manifest.json").read_text())
+    m["files"] = {p.name: evidence.sha256(p) for p in sorted(run_dir.iterdir()) if p.name != "manifest.json"}
+    (run_dir / "manifest.json").write_text(json.dumps(m, indent=2))
+
+
+def test_rewriting_the_latest_run_is_detected_by_the_anchor(three_runs):
+    base, ids = three_runs
+    (base / ids[2] / "results.json").write_text(json.dumps({"content": "fulfilled"}))
+    refreshed_manifest(base / ids[2])
+    assert evidence.verify("acme") == [f"{ids[2]}: manifest.json differs from the anchored one (the run was rewritten after archiving)"]
+
+
+def test_deleting_the_latest_run_is_detected_by_the_anchor(three_runs):
+    import shutil
+
+    base, ids = three_runs
+    shutil.rmtree(base / ids[2])
+    assert evidence.verify("acme") == [f"{ids[2]}: the run was anchored but is missing from the evidence (deleted)"]
+
+
+def test_a_forged_anchor_line_is_detected(three_runs, evidence_dir):
+    base, ids = three_runs
+    (base / ids[2] / "notes.txt").write_text("tampered")
+    refreshed_manifest(base / ids[2])
+    log = evidence_dir.parent / ".anchors" / "acme.jsonl"
+    lines = log.read_text().splitlines()
+    last = json.loads(lines[-1])
+    last["manifest_sha256"] = evidence.sha256(base / ids[2] / "manifest.json")  # without the key the MAC cannot follow
+    log.write_text("\n".join(lines[:-1] + [json.dumps(last)]) + "\n")
+    assert evidence.verify("acme") == [f"anchor log: the entry for {ids[2]} is not signed by this installation's anchor key (forged or edited)"]
+
+
+def test_a_malformed_manifest_is_one_line_naming_the_file(three_runs):
+    base, ids = three_runs
+    (base / ids[1] / "manifest.json").write_text("{not json")
+    problems = evidence.verify("acme")
+    assert problems[0].startswith(f"{ids[1]}/manifest.json is not a readable manifest")

@@ -91,3 +91,43 @@ def test_cli_exit_code_2_and_no_azure_call(params_dir, sandbox, evidence_dir, ca
 def test_params_validate_command():
     out = subprocess.run([sys.executable, "-m", "runbook.cli", "params", "validate", "demo"], capture_output=True, text=True)
     assert out.returncode == 0 and "is valid" in out.stdout
+
+
+@pytest.mark.parametrize("value, kind", [
+    ("DefaultEndpointsProtocol=https;AccountName=x;AccountKey=" + "A" * 40 + "==", "storage connection string"),
+    ("https://x.blob.core.windows.net/c?sv=2024&sig=" + "a" * 30, "SAS token"),
+    ("password=Summer2026!", "password assignment"),
+    ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U", "bearer token"),
+    ("abc1Q~" + "x" * 34, "Entra ID client secret"),
+])
+def test_secret_shaped_values_are_refused_under_any_key(params_dir, value, kind):
+    """The archive's detector also guards the parameters: innocuous keys (reference, note, webhook) do not hide a
+    secret (issue: 'Inputs refused before anything runs')."""
+    data = yaml.safe_load((params_dir / "demo.yml").read_text())
+    data["attestations"]["s0-signed-sla"]["reference"] = value
+    (params_dir / "demo.yml").write_text(yaml.safe_dump(data))
+    msg = error_of()
+    assert "'attestations.s0-signed-sla.reference'" in msg and kind in msg and "Fix:" in msg and value not in msg
+
+
+def test_a_secret_this_machine_holds_is_refused(params_dir, sandbox):
+    secret = __import__("pathlib").Path(sandbox.conn.secret_path).read_text().strip()
+    write(params_dir, sla_project_number=f"ref {secret}")
+    msg = error_of()
+    assert "'sla_project_number'" in msg and "a secret this machine holds" in msg and secret not in msg
+
+
+def test_a_copy_of_the_template_is_refused_until_its_placeholders_are_replaced(params_dir):
+    text = (params.PROJECT_ROOT / "parameters" / "template.yml").read_text()
+    (params_dir / "contoso.yml").write_text(text)
+    msg = error_of("contoso")
+    assert "'tenant_id' still holds the template's placeholder '00000000-0000-0000-0000-000000000000'" in msg
+    assert "'attestations.s0-signed-sla.reference' still holds the template's placeholder 'link to the signed SLA'" in msg
+
+
+def test_a_sandbox_customer_must_use_the_sandbox_tenant(params_dir, sandbox):
+    write(params_dir, tenant_id="11111111-2222-4333-8444-555555555555")
+    p = params.load("demo")
+    with pytest.raises(params.ParameterError) as exc:
+        params.check_sandbox_tenant(p, sandbox.connection_file)
+    assert "running sandbox serves tenant" in str(exc.value) and "Fix:" in str(exc.value)

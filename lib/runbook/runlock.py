@@ -1,0 +1,74 @@
+"""One run per customer at a time: a lock file in the customer's evidence folder naming its holder.
+
+The lock is created atomically (O_EXCL) and holds who, where, which process and since when. A second run of the
+same customer is refused with that information. A lock left by a process that no longer exists on this host is
+stale: it is taken over (atomically, by renaming a fresh lock over it) and the takeover is reported.
+"""
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import socket
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from collections.abc import Iterator
+
+LOCK = ".run.lock"
+
+
+class CustomerBusy(RuntimeError):
+    """Another run of the same customer holds the lock."""
+
+    exit_code = 4
+
+    def __init__(self, customer: str, holder: dict) -> None:
+        self.holder = holder
+        super().__init__(f"customer '{customer}' is already being run by {holder.get('user')} on {holder.get('host')} (pid {holder.get('pid')}, since {holder.get('started')}, {holder.get('what')}). Fix: wait for it to finish; if that process is gone from another machine, remove {LOCK} in the customer's evidence folder.")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _stale(holder: dict) -> bool:
+    return holder.get("host") == socket.gethostname() and not _alive(int(holder.get("pid", 0)))
+
+
+@contextmanager
+def held(folder: Path, customer: str, what: str) -> Iterator[dict | None]:
+    """Hold the customer's run lock for the block; yields the stale holder taken over, if any."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / LOCK
+    me = {"user": getpass.getuser(), "host": socket.gethostname(), "pid": os.getpid(), "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "what": what}
+    taken_over = None
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(me, fh)
+    except FileExistsError:
+        try:
+            holder = json.loads(path.read_text() or "{}")
+        except (OSError, ValueError):
+            holder = {}
+        if holder and not _stale(holder):
+            raise CustomerBusy(customer, holder) from None
+        tmp = folder / f"{LOCK}.{os.getpid()}"
+        tmp.write_text(json.dumps(me))
+        os.replace(tmp, path)
+        taken_over = holder
+    try:
+        yield taken_over
+    finally:
+        try:
+            if json.loads(path.read_text()).get("pid") == os.getpid():
+                path.unlink()
+        except (OSError, ValueError):
+            pass
