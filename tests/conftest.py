@@ -14,7 +14,7 @@ from azure_sandbox import Faults, Sandbox
 
 DEMO_FIXTURE = PROJECT_ROOT / "lib" / "runbook" / "data" / "sandbox-demo.yml"
 DEMO_SUBS = ["1a2b3c4d-0001-4e5f-8a9b-0c1d2e3f4a01", "1a2b3c4d-0002-4e5f-8a9b-0c1d2e3f4a02", "1a2b3c4d-0003-4e5f-8a9b-0c1d2e3f4a03"]
-SEED = PROJECT_ROOT.parent / "shared" / "seed" / "onboarding-checklist-template.md"
+SEED = PROJECT_ROOT / "tests" / "data" / "onboarding-checklist-template.md"  # a copy of the seed checklist (v2022.01)
 
 
 class SandboxHandle:
