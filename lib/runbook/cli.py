@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 
-from . import PROJECT_ROOT, catalogue, evidence, params, runner, status
+from . import PROJECT_ROOT, catalogue, errors, evidence, params, runner, status
 from .runner import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INCOMPLETE, EXIT_OK
 
 
@@ -18,7 +18,7 @@ def _print_outcome(o: runner.RunOutcome) -> None:
     for r in o.items:
         counts[r.status] = counts.get(r.status, 0) + 1
     forced = " (FORCED past an incomplete stage)" if o.forced else ""
-    print(f"stage {o.stage}: {o.status}{forced} - " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) + f"  evidence: {status._link(o.run_dir)}")
+    print(f"stage {o.stage}: {o.status}{forced} - " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) + f"  evidence: {status.link(o.run_dir)}")
     if o.error:
         print(f"  error: {o.error}")
 
@@ -57,33 +57,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         try:
             outcomes = runner.run_all(customer, apply=args.apply, force=args.force, stages=stages, on_outcome=_print_outcome, timeout=args.timeout, log_output=args.log_output, on_item=_print_item)
             codes.append(max((o.exit_code for o in outcomes), default=EXIT_OK))
-        except runner.runlock.CustomerBusy as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            codes.append(runner.EXIT_BUSY)
-        except params.ParameterError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            codes.append(EXIT_BAD_INPUT)
-        except runner.StageGateError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            codes.append(EXIT_INCOMPLETE)
-        except evidence.EvidenceError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            codes.append(EXIT_FAILED)
+        except errors.RunbookError as exc:  # one customer's error does not stop the batch
+            codes.append(report(exc))
     # the worst outcome decides: interrupted, a failure, busy, bad input, then an incomplete stage
-    return next((c for c in (runner.EXIT_INTERRUPTED, EXIT_FAILED, runner.EXIT_BUSY, EXIT_BAD_INPUT, EXIT_INCOMPLETE) if c in codes), EXIT_OK)
+    return next((c for c in (errors.EXIT_INTERRUPTED, EXIT_FAILED, errors.EXIT_BUSY, EXIT_BAD_INPUT, EXIT_INCOMPLETE) if c in codes), EXIT_OK)
 
 
 def cmd_sheet(args: argparse.Namespace) -> int:
     """Generate (if missing) and check a customer's Manageable Resource Sheet."""
     from .notebook import start
-    from .sheet import SheetError
 
     session = start(args.customer, stage=1)
-    try:
-        summary = session.resource_sheet(regenerate=args.regenerate)
-    except SheetError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    summary = session.resource_sheet(regenerate=args.regenerate)  # SheetError: exit 2 via main()
     print(repr(summary))
     print(f"sheet: {params.display_path(summary.marking.path)}")
     return EXIT_OK if not summary.marking.unmarked else EXIT_INCOMPLETE
@@ -184,7 +169,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(status.table("demo").drop(columns=["title"]).to_string(index=False))
     problems = evidence.verify("demo")
     print()
-    print(f"evidence: {status._link(evidence.customer_dir('demo'))}  ({'verified' if not problems else 'PROBLEMS: ' + '; '.join(problems)})")
+    print(f"evidence: {status.link(evidence.customer_dir('demo'))}  ({'verified' if not problems else 'PROBLEMS: ' + '; '.join(problems)})")
     print("checklist for the tracking issue: runbook checklist demo")
     return EXIT_OK if not problems else EXIT_FAILED
 
@@ -237,19 +222,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: exit 0 done, 1 failure, 2 bad input, 3 stage incomplete."""
+    """Entry point: exit 0 done, 1 failure, 2 bad input, 3 stage incomplete, 4 customer busy, 130 interrupted."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except params.ParameterError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except runner.StageGateError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INCOMPLETE
-    except evidence.EvidenceError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+    except errors.RunbookError as exc:  # the one place errors become messages and exit codes
+        return report(exc)
+
+
+def report(exc: BaseException) -> int:
+    """Print an error as its one-line message (with the fix) on stderr; its exit code."""
+    print(errors.describe(exc), file=sys.stderr)
+    return errors.exit_code_of(exc)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from azure.core.credentials import TokenCredential
 from azure.identity import ClientSecretCredential, DefaultAzureCredential
 
 from . import PROJECT_ROOT
+from .errors import TargetError
 
 T = TypeVar("T")
 ARM_SCOPE = "https://management.azure.com/.default"
@@ -24,8 +25,6 @@ GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 SANDBOX_CONNECTION_ENV = "RUNBOOK_SANDBOX"
 
 
-class TargetError(RuntimeError):
-    """The tenant the run should talk to cannot be reached or is not configured."""
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 import nbformat
 
 from . import PROJECT_ROOT, __version__, anchor
+from .errors import EvidenceError
 
 MANIFEST = "manifest.json"
 RESULTS = "results.json"
@@ -32,8 +33,6 @@ SECRET_PATTERNS: dict[str, re.Pattern] = {
 }
 
 
-class EvidenceError(RuntimeError):
-    """Evidence could not be archived (e.g. a secret was found) or fails verification."""
 
 
 @dataclass
@@ -166,6 +165,36 @@ def render_html(notebook: Path, target: Path) -> None:
     exporter.register_preprocessor(TagRemovePreprocessor(config=cfg), enabled=True)
     body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
     target.write_text(body)
+
+
+def archive(run_dir: Path, header: dict, items: list[dict], known_secrets: tuple[str, ...] = ()) -> None:
+    """Seal a run: sanitise its notebooks, render HTML, write results.json, scan every file for secrets, write the
+    anchored manifest. A secret found refuses the archive: the notebook and HTML are removed, results.json says
+    'refused' (without the items if they leak too), and EvidenceError names file, line and kind (never the value)."""
+    import getpass
+
+    from .results import stamp
+
+    customer = header["customer"]
+    for nb in run_dir.glob("*.ipynb"):
+        sanitise_notebook(nb)
+        render_html(nb, nb.with_suffix(".html"))
+    results = {**header, "finished_at": stamp(), "ran_by": getpass.getuser(), "runbook_version": __version__, "items": items}
+    (run_dir / RESULTS).write_text(json.dumps(results, indent=2, default=str))
+    findings = scan_files(sorted(p for p in run_dir.iterdir() if p.is_file()), run_dir, known_secrets)
+    error = ""
+    if findings:
+        for p in run_dir.iterdir():
+            if p.suffix in (".ipynb", ".html"):
+                p.unlink()  # the leaking files must not stay in the archive
+        error = "secret scan: " + "; ".join(str(f) for f in findings)
+        results.update(status="refused", error=error)
+        (run_dir / RESULTS).write_text(json.dumps(results, indent=2, default=str))
+        if scan_files([run_dir / RESULTS], run_dir, known_secrets):
+            (run_dir / RESULTS).write_text(json.dumps({k: v for k, v in results.items() if k != "items"} | {"items": []}, indent=2))
+    write_manifest(customer, run_dir, {"stage": header.get("stage"), "status": results["status"]})
+    if error:
+        raise EvidenceError(f"refused to archive run {header['run_id']}: {error}. Remove the secret from the notebook outputs (print references, never values) and run again.")
 
 
 def previous_manifest(customer: str, run_dir: Path) -> dict | None:

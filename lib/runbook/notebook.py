@@ -2,28 +2,17 @@
 from __future__ import annotations
 
 import html
+import sys
 
 import pandas as pd
-from . import catalogue, secrets
-from .clients import KNOWN_CLOUDS, Clients, CloudEndpoints, azure_target, sandbox_target
+from . import catalogue, errors, secrets
+from .connect import make_clients
 from .params import Parameters, load
 from .results import ItemResult
 from .steps import REGISTRY
 from .steps.base import Context, attested, execute, not_in_tier, with_attestation
 
 
-def make_clients(params: Parameters) -> Clients:
-    """Clients for the customer's tenant: the sandbox, or an Azure cloud with the configured credential."""
-    if params.target == "sandbox":
-        return Clients(sandbox_target())
-    c = params.cloud
-    if c.name == "custom":
-        arm = c.arm_endpoint.rstrip("/")
-        cloud = CloudEndpoints(arm, c.authority.rstrip("/"), (c.graph_endpoint or arm).rstrip("/"))
-    else:
-        cloud = KNOWN_CLOUDS[c.name]
-    secret = secrets.read(params.credential.client_secret) if params.credential else None
-    return Clients(azure_target(params.tenant_id, cloud, params.credential.client_id if params.credential else None, secret, c.ca_bundle))
 
 
 class Session:
@@ -76,4 +65,21 @@ class Session:
 
 def start(customer: str, stage: int, apply: bool = False, run_id: str = "", forced: bool = False) -> Session:
     """Load and validate the customer's parameters and open a stage session (the notebook's bootstrap call)."""
+    brief_errors()
     return Session(load(customer), stage, apply, run_id, forced)
+
+
+def brief_errors() -> None:
+    """In a notebook kernel, show the runbook's own errors as their one-line message with the fix (errors.describe),
+    not a traceback; the cell still fails, so papermill and Run All stop as before."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+
+    def handler(shell, etype, value, tb, tb_offset=None):  # type: ignore[no-untyped-def]
+        shell.showtraceback((etype, value, tb), exception_only=True)  # "TargetError: <message with the fix>"
+    shell.set_custom_exc((errors.RunbookError,), handler)

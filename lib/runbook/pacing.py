@@ -13,6 +13,8 @@ import time
 
 from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 
+from .results import Change
+
 
 class Pacer:
     """Per-subscription gates that a 429 closes for everyone until its Retry-After has passed."""
@@ -81,3 +83,14 @@ def paced_call(pacer: Pacer, key: str, call, max_errors: int = 5, deadline_s: fl
             time.sleep(min(8.0, 0.2 * 2 ** errors))
             continue
         return out
+
+def interleave_by_subscription(changes: list[Change]) -> list[Change]:
+    """Round-robin the changes over subscriptions, so every subscription's write budget is used at once."""
+    lanes: dict[str, list[Change]] = {}
+    for c in changes:
+        lanes.setdefault(c.target.split("/")[2].lower(), []).append(c)
+    out: list[Change] = []
+    queues = list(lanes.values())
+    for i in range(max((len(q) for q in queues), default=0)):
+        out += [q[i] for q in queues if i < len(q)]
+    return out

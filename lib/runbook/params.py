@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
+from .errors import ParameterError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from . import PROJECT_ROOT
@@ -30,10 +31,6 @@ FIXES = {
     "attestations": "each attestation needs by, at (YYYY-MM-DD) and reference; not-required needs a reason",
     "cloud": "use name AzureCloud, AzureUSGovernment or AzureChinaCloud, or name: custom with arm_endpoint and authority",
 }
-
-
-class ParameterError(ValueError):
-    """A parameter file is missing or invalid; the message names file, field and fix."""
 
 
 def _guid(value: str) -> str:
@@ -420,6 +417,3 @@ def check_sandbox_tenant(params: "Parameters", connection_file: Path) -> None:
         raise ParameterError(f"parameters/{params.customer}.yml: field 'tenant_id' is {params.tenant_id} but the running sandbox serves tenant {tenant}. Fix: use the sandbox's tenant for a sandbox customer, or set target: azure for a real tenant.")
 
 
-def stamp() -> str:
-    """Current UTC time in ISO 8601 (results and evidence use this)."""
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import html
+from datetime import datetime, timezone
 import json
 from dataclasses import asdict, dataclass, field
 
@@ -99,6 +100,11 @@ class ItemResult:
                 more = f"<p>... and {len(changes) - HTML_ROWS} more in results.json</p>" if len(changes) > HTML_ROWS else ""
                 parts.append(f"<p><b>{label} ({len(changes)})</b></p>" + _table(rows) + more)
         return "\n".join(parts)
+
+
+def stamp() -> str:
+    """Current UTC time in ISO 8601 (results and evidence use this)."""
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def _table(rows: list[dict]) -> str:

@@ -15,17 +15,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from collections.abc import Iterator
 
+from .errors import CustomerBusy
+
 LOCK = ".run.lock"
 
 
-class CustomerBusy(RuntimeError):
-    """Another run of the same customer holds the lock."""
-
-    exit_code = 4
-
-    def __init__(self, customer: str, holder: dict) -> None:
-        self.holder = holder
-        super().__init__(f"customer '{customer}' is already being run by {holder.get('user')} on {holder.get('host')} (pid {holder.get('pid')}, since {holder.get('started')}, {holder.get('what')}). Fix: wait for it to finish; if that process is gone from another machine, remove {LOCK} in the customer's evidence folder.")
 
 
 def _alive(pid: int) -> bool:

@@ -16,18 +16,15 @@ import nbformat
 import papermill
 from papermill.exceptions import PapermillExecutionError
 
-from . import PROJECT_ROOT, __version__, catalogue, evidence, journal, runlock, status
-from .params import load, stamp
+from . import PROJECT_ROOT, catalogue, evidence, journal, runlock, secrets, status
+from .errors import EXIT_BAD_INPUT, EXIT_BUSY, EXIT_FAILED, EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, EvidenceError, StageGateError  # noqa: F401 (re-exported)
+from .params import load
 from .progress import BATCH_ENV
-from .results import Change, ItemResult, collect
+from .results import Change, ItemResult, collect, stamp
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
 KERNEL = "python3"
 
-# Exit codes of the CLI, also returned by runs.
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
-EXIT_BUSY = runlock.CustomerBusy.exit_code  # 4: another run of the customer holds the lock
-EXIT_INTERRUPTED = 130  # stopped by SIGINT or SIGTERM; the evidence so far is archived as 'interrupted'
 
 
 class Interrupted(KeyboardInterrupt):
@@ -95,12 +92,6 @@ def _ipc_kernel_manager():
     return IpcKernelManager
 
 
-class StageGateError(RuntimeError):
-    """An earlier stage still has items that are not fulfilled or not-required."""
-
-    def __init__(self, stage: int, blocking: list[str]) -> None:
-        self.stage, self.blocking = stage, blocking
-        super().__init__(f"stage {stage} cannot start: stage {stage - 1} still has {len(blocking)} item(s) not done: {', '.join(blocking)}. Finish them, or re-run with --force (the evidence will say it was forced).")
 
 
 @dataclass
@@ -204,7 +195,7 @@ def _run_locked(params, stage: int, apply: bool, force: bool, timeout: int, log_
     done = all(r.status in catalogue.DONE_STATUSES for r in items)
     state = "interrupted" if interrupted else "failed" if error else "complete" if done else "incomplete"
     outcome = RunOutcome(params.customer, stage, run_id, run_dir, state, items, error, bool(blocking))
-    archive(outcome, {"started_at": started, "apply": bool(apply), "blocking_items": blocking}, stored_secrets(params))
+    archive(outcome, {"started_at": started, "apply": bool(apply), "blocking_items": blocking}, secrets.stored_values(params))
     return outcome
 
 
@@ -260,42 +251,14 @@ def recover(customer: str) -> list[str]:
     return sealed
 
 
-def stored_secrets(params) -> tuple[str, ...]:
-    """Values of the secrets the customer's parameters point to in local files (never to be archived)."""
-    from . import secrets
-
-    refs = [r for r in (params.app_registration.secret_store if params.app_registration else None, params.credential.client_secret if params.credential else None) if r is not None and r.file]
-    return tuple(secrets.file_path(r).read_text().strip() for r in refs if secrets.file_path(r).exists())
-
-
 def archive(outcome: RunOutcome, meta: dict, known_secrets: tuple[str, ...] = ()) -> None:
-    """Sanitise, scan for secrets, render HTML, write results.json and the manifest; refuse on a secret."""
-    run_dir = outcome.run_dir
-    notebooks = list(run_dir.glob("*.ipynb"))
-    for nb in notebooks:
-        evidence.sanitise_notebook(nb)
-        evidence.render_html(nb, nb.with_suffix(".html"))
-    results = {
-        "customer": outcome.customer, "run_id": outcome.run_id, "stage": outcome.stage, "status": outcome.status,
-        "forced": outcome.forced, "finished_at": stamp(), "ran_by": getpass.getuser(), "runbook_version": __version__,
-        "error": outcome.error, **meta, "items": [r.to_dict() for r in outcome.items],
-    }
-    (run_dir / evidence.RESULTS).write_text(json.dumps(results, indent=2, default=str))
-    findings = evidence.scan_files(sorted(p for p in run_dir.iterdir() if p.is_file()), run_dir, known_secrets)
-    if findings:
-        for p in run_dir.iterdir():
-            if p.suffix in (".ipynb", ".html"):
-                p.unlink()  # the leaking files must not stay in the archive
-        outcome.status = "refused"
-        outcome.error = "secret scan: " + "; ".join(str(f) for f in findings)
-        results.update(status="refused", error=outcome.error)
-        (run_dir / evidence.RESULTS).write_text(json.dumps(results, indent=2, default=str))
-        leftover = evidence.scan_files([run_dir / evidence.RESULTS], run_dir, known_secrets)
-        if leftover:
-            (run_dir / evidence.RESULTS).write_text(json.dumps({k: v for k, v in results.items() if k != "items"} | {"items": []}, indent=2))
-    evidence.write_manifest(outcome.customer, run_dir, {"stage": outcome.stage, "status": outcome.status})
-    if outcome.status == "refused":
-        raise evidence.EvidenceError(f"refused to archive run {outcome.run_id}: {outcome.error}. Remove the secret from the notebook outputs (print references, never values) and run again.")
+    """Archive a run's evidence (evidence.archive); a refused archive marks the outcome and raises EvidenceError."""
+    header = {"customer": outcome.customer, "run_id": outcome.run_id, "stage": outcome.stage, "status": outcome.status, "forced": outcome.forced, "error": outcome.error, **meta}
+    try:
+        evidence.archive(outcome.run_dir, header, [r.to_dict() for r in outcome.items], known_secrets)
+    except EvidenceError as exc:
+        outcome.status, outcome.error = "refused", str(exc)
+        raise
 
 
 def run_all(customer: str, apply: bool = False, force: bool = False, stages: list[int] | None = None, on_outcome=None, **run_kwargs) -> list[RunOutcome]:

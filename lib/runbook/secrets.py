@@ -5,11 +5,16 @@ import os
 from pathlib import Path
 
 from . import PROJECT_ROOT
-from .params import SecretRef
+from .errors import SecretError
+from .params import Parameters, SecretRef
 
 
-class SecretError(RuntimeError):
-    """A secret reference cannot be read or written here."""
+
+
+def stored_values(params: "Parameters") -> tuple[str, ...]:
+    """Values of the secrets the customer's parameters point to in local files (never to be archived)."""
+    refs = [r for r in (params.app_registration.secret_store if params.app_registration else None, params.credential.client_secret if params.credential else None) if r is not None and r.file]
+    return tuple(file_path(r).read_text().strip() for r in refs if file_path(r).exists())
 
 
 def file_path(ref: SecretRef) -> Path:

@@ -11,15 +11,11 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from . import PROJECT_ROOT
 from .inventory import Resource
-from .steps.base import StepInputError
+from .errors import SheetError
 
 SHEET = "Resources"
 COLUMNS = ("Subscription", "Subscription ID", "Resource group", "Name", "Type", "Location", "SKU", "Tags", "Resource ID", "Managed")
 MANAGED_VALUES = ("Yes", "No")
-
-
-class SheetError(StepInputError):
-    """The marked workbook cannot be used; the message names the rows and the fix."""
 
 
 @dataclass(frozen=True)
@@ -78,7 +74,7 @@ def read(path: Path, known_ids: set[str], unreadable_scopes: tuple[str, ...] = (
     """Read a marked workbook, checking its header, each Managed value, and that every ID exists (IDs under a scope
     that could not be read this time, lower-cased prefixes in `unreadable_scopes`, are taken as they are)."""
     if not path.exists():
-        raise SheetError(f"{path.name}: no such workbook. Fix: generate it with the Stage 1 notebook or `runbook sheet generate <customer>`.")
+        raise SheetError(f"{path.name}: no such workbook. Fix: generate it with the Stage 1 notebook or `runbook sheet <customer>`.")
     try:
         wb = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises several types for a damaged or non-Excel file

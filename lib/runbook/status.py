@@ -33,7 +33,7 @@ def latest(customer: str) -> dict[str, Latest]:
     return out
 
 
-def _link(run_dir: Path) -> str:
+def link(run_dir: Path) -> str:
     try:
         return str(run_dir.relative_to(PROJECT_ROOT))
     except ValueError:
@@ -46,7 +46,7 @@ def table(customer: str) -> pd.DataFrame:
     rows = []
     for item in catalogue.load().items:
         r = rec.get(item.id)
-        rows.append({"stage": item.stage, "item": item.id, "role": item.role, "status": r.result.status if r else "not-verified", "when": r.result.finished_at if r else "", "evidence": _link(r.run_dir) if r else "", "title": item.title})
+        rows.append({"stage": item.stage, "item": item.id, "role": item.role, "status": r.result.status if r else "not-verified", "when": r.result.finished_at if r else "", "evidence": link(r.run_dir) if r else "", "title": item.title})
     return pd.DataFrame(rows)
 
 

@@ -2,7 +2,7 @@
 import yaml
 
 from runbook import params as P
-from runbook.notebook import make_clients
+from runbook.connect import make_clients
 
 
 def test_sovereign_cloud_endpoints_and_scopes(params_dir):

@@ -3,7 +3,7 @@ import time
 
 from runbook.pacing import Pacer
 from runbook.progress import _Lines
-from runbook.steps.tagging import interleave_by_subscription
+from runbook.pacing import interleave_by_subscription
 from runbook.results import Change
 
 

@@ -128,3 +128,29 @@ def test_monitoring_needs_an_alert_address(ctx, marked, params_dir):
     ctx.params = P.load("demo")
     result = execute(MonitoringAlerting(), ctx)
     assert result.status == "failed" and "'alerts'" in result.summary
+
+
+def test_a_customer_without_app_registration_gets_a_named_input_error(ctx, params_dir):
+    """Was an AttributeError in the Stage 1 cell; now the step says which section is missing and the fix."""
+    text = (params_dir / "demo.yml").read_text()
+    head, _, rest = text.partition("app_registration:\n")
+    tail = rest.split("\n", 3)[3] if rest.count("\n") >= 3 else ""
+    (params_dir / "demo.yml").write_text(head + tail)
+    ctx.params = P.load("demo")
+    assert ctx.params.app_registration is None
+    result = execute(AppRegistration(), ctx)
+    assert result.status == "failed" and "'app_registration' is required for s1-app-registration" in result.summary and "Fix:" in result.summary
+
+
+def test_the_sheet_error_names_a_command_that_exists(ctx, tmp_path):
+    """The missing-workbook error suggests `runbook sheet <customer>`, and that command is in the CLI."""
+    from runbook import sheet
+    from runbook.cli import build_parser
+    from runbook.errors import SheetError
+
+    with pytest.raises(SheetError) as err:
+        sheet.read(tmp_path / "nothing.xlsx", set())
+    suggested = str(err.value).split("`")[1]
+    assert suggested == "runbook sheet <customer>"
+    args = build_parser().parse_args(suggested.replace("<customer>", "demo").split()[1:])
+    assert args.func.__name__ == "cmd_sheet"

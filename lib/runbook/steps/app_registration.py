@@ -69,6 +69,7 @@ class AppRegistration(Step):
     """Find or create the MSP application and its service principal, assign roles, store a secret."""
 
     item_id = "s1-app-registration"
+    requires = ("app_registration",)
 
     def inspect(self, ctx: Context) -> Observation:
         """The application by display name, its service principal, secret, and role assignments."""

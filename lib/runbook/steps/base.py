@@ -9,21 +9,10 @@ from azure.core.exceptions import AzureError, HttpResponseError
 
 from .. import catalogue
 from ..clients import Clients
+from ..errors import PartialFailure, StepInputError
 from ..journal import Journal, from_environment
-from ..params import Parameters, stamp
-from ..results import Change, ItemResult
-
-
-class StepInputError(ValueError):
-    """A step cannot run because of its inputs (parameters, a marked workbook); the message says the fix."""
-
-
-class PartialFailure(Exception):
-    """Some scopes of a step failed while the others went on; each message names the scope, what failed and why."""
-
-    def __init__(self, failures: list[str]) -> None:
-        super().__init__(f"{len(failures)} part(s) failed: " + "; ".join(failures[:3]) + (" ..." if len(failures) > 3 else ""))
-        self.failures = failures
+from ..params import Parameters
+from ..results import Change, ItemResult, stamp
 
 
 @dataclass
@@ -75,6 +64,7 @@ class Step:
     """One automated checklist item. Subclasses implement inspect and judge; configuring steps also plan and apply."""
 
     item_id: str = ""
+    requires: tuple[str, ...] = ()  # parameter sections the step needs; checked before it runs (named input error)
 
     def inspect(self, ctx: Context) -> Observation:
         """Read the current state from the tenant."""
@@ -116,6 +106,9 @@ def execute(step: Step, ctx: Context) -> ItemResult:
     result = new_result(item, ctx)
     ctx.item_id, ctx.applied = item.id, []
     try:
+        missing = [name for name in step.requires if getattr(ctx.params, name, None) is None]
+        if missing:
+            raise StepInputError(f"parameters/{ctx.params.customer}.yml: {', '.join(repr(m) for m in missing)} is required for {item.id}. Fix: add the section as parameters/template.yml shows it.")
         obs = step.inspect(ctx)
         planned = step.plan(ctx, obs)
         result.planned = planned

@@ -15,6 +15,7 @@ class BudgetAlert(DesiredResourcesStep):
     """One desired budget per subscription; an update keeps the budget's start date and eTag, as Azure requires."""
 
     item_id = "s2-budget-alert"
+    requires = ("budget",)
 
     def desired(self, ctx: Context, unreadable: list[str]) -> list[Desired]:
         """The agreed budget on every subscription."""

@@ -62,6 +62,7 @@ class MonitoringAlerting(DesiredResourcesStep):
     """Per subscription: an action group, health alerts, and baseline metric alerts on managed resources."""
 
     item_id = "s1-monitoring-alerting"
+    requires = ("alerts",)
 
     def desired(self, ctx: Context, unreadable: list[str]) -> list[Desired]:
         """The monitoring resource group, action group and health alerts per subscription, then a baseline metric alert

@@ -7,7 +7,7 @@ from azure.core.exceptions import HttpResponseError
 
 from .. import sheet
 from ..inventory import Resource, customer_resources
-from ..pacing import Pacer, paced_call
+from ..pacing import Pacer, interleave_by_subscription, paced_call
 from ..progress import progress
 from ..results import Change
 from .base import Context, Observation, Step, Verdict, error_text
@@ -29,16 +29,6 @@ def tag_change(resource: Resource, key: str, value: str) -> Change | None:
     return Change(resource.id, "merge tag", {"key": use_key, "value": value, "was": resource.tags.get(existing_key) if existing_key else None})
 
 
-def interleave_by_subscription(changes: list[Change]) -> list[Change]:
-    """Round-robin the changes over subscriptions, so every subscription's write budget is used at once."""
-    lanes: dict[str, list[Change]] = {}
-    for c in changes:
-        lanes.setdefault(c.target.split("/")[2].lower(), []).append(c)
-    out: list[Change] = []
-    queues = list(lanes.values())
-    for i in range(max((len(q) for q in queues), default=0)):
-        out += [q[i] for q in queues if i < len(q)]
-    return out
 
 
 class TagManagedResources(Step):

@@ -1,0 +1,85 @@
+"""Every user-facing error of the runbook, each with its exit code and a fix, and the one place that turns an error
+into a message and an exit code (the CLI and the notebook bootstrap both use `describe` / `exit_code_of`).
+
+This module imports nothing of the runbook: every layer may raise these errors.
+"""
+from __future__ import annotations
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_BUSY = 0, 1, 2, 3, 4
+EXIT_INTERRUPTED = 130  # SIGINT or SIGTERM; the evidence so far is sealed as 'interrupted'
+
+
+class RunbookError(Exception):
+    """An error the runbook reports to people: one line, what happened and the fix. Exit code 1 unless overridden."""
+
+    exit_code = EXIT_FAILED
+
+
+class InputError(RunbookError, ValueError):
+    """Bad input (parameter file, workbook, secret reference): nothing ran against Azure. Exit code 2."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class ParameterError(InputError):
+    """A parameter file is invalid; the message lists every problem with file, field and fix."""
+
+
+class StepInputError(InputError):
+    """A step cannot run because of its inputs (parameters, a marked workbook); the message says the fix."""
+
+
+class SheetError(StepInputError):
+    """The Manageable Resource Sheet cannot be used as it is; the message names the rows and the fix."""
+
+
+class SecretError(InputError):
+    """A secret reference cannot be read or written here."""
+
+
+class TargetError(RunbookError):
+    """The tenant the run should talk to cannot be reached or is not configured (exit 1, with the fix)."""
+
+
+class StageGateError(RunbookError):
+    """An earlier stage still has items that are not fulfilled or not-required (exit 3)."""
+
+    exit_code = EXIT_INCOMPLETE
+
+    def __init__(self, stage: int, blocking: list[str]) -> None:
+        self.stage, self.blocking = stage, blocking
+        super().__init__(f"stage {stage} cannot start: stage {stage - 1} still has {len(blocking)} item(s) not done: {', '.join(blocking)}. Fix: finish them, or re-run with --force (the evidence will say it was forced).")
+
+
+class EvidenceError(RunbookError):
+    """Evidence could not be archived (e.g. a secret was found) or fails verification."""
+
+
+class CustomerBusy(RunbookError):
+    """Another run of the same customer holds the lock (exit 4)."""
+
+    exit_code = EXIT_BUSY
+
+    def __init__(self, customer: str, holder: dict, lock: str = ".run.lock") -> None:
+        self.holder = holder
+        super().__init__(f"customer '{customer}' is already being run by {holder.get('user')} on {holder.get('host')} (pid {holder.get('pid')}, since {holder.get('started')}, {holder.get('what')}). Fix: wait for it to finish; if that process is gone from another machine, remove {lock} in the customer's evidence folder.")
+
+
+class PartialFailure(RunbookError):
+    """Some scopes of a step failed while the others went on; each message names the scope, what failed and why."""
+
+    def __init__(self, failures: list[str]) -> None:
+        super().__init__(f"{len(failures)} part(s) failed: " + "; ".join(failures[:3]) + (" ..." if len(failures) > 3 else ""))
+        self.failures = failures
+
+
+def exit_code_of(exc: BaseException) -> int:
+    """The exit code an error stands for (1 for anything unexpected)."""
+    if isinstance(exc, KeyboardInterrupt):
+        return EXIT_INTERRUPTED
+    return exc.exit_code if isinstance(exc, RunbookError) else EXIT_FAILED
+
+
+def describe(exc: BaseException) -> str:
+    """The one-line message people see (the multi-line parameter report stays one problem per line)."""
+    return f"error: {exc}" if isinstance(exc, RunbookError) else f"error: {type(exc).__name__}: {exc}"
