@@ -1,7 +1,30 @@
 """Executable onboarding runbook for Azure managed services."""
+import os
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-__version__ = "0.1.0"
+try:
+    __version__ = version("msp-runbook")  # single source: pyproject.toml
+except PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "0+unknown"
 
-#: The project root: notebooks, parameters and evidence are found from here, never from the cwd.
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+HOME_ENV = "RUNBOOK_HOME"
+_SOURCE_CHECKOUT = Path(__file__).resolve().parents[2]
+
+
+def project_home() -> Path:
+    """Where the runbook's working files live (parameters/, evidence/, notebooks/, .sandbox/, .secrets/):
+    $RUNBOOK_HOME; else the current directory when it holds parameters/; else the source checkout this package
+    runs from (an editable install); else the current directory."""
+    if os.environ.get(HOME_ENV):
+        return Path(os.environ[HOME_ENV]).resolve()
+    cwd = Path.cwd()
+    if (cwd / "parameters").is_dir():
+        return cwd.resolve()
+    if (_SOURCE_CHECKOUT / "parameters").is_dir() and (_SOURCE_CHECKOUT / "lib" / "runbook").is_dir():
+        return _SOURCE_CHECKOUT
+    return cwd.resolve()
+
+
+#: The project home, fixed when the package is imported: notebooks, parameters and evidence are found from here.
+PROJECT_ROOT = project_home()

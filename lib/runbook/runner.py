@@ -113,6 +113,18 @@ class RunOutcome:
         return {"complete": EXIT_OK, "incomplete": EXIT_INCOMPLETE, "interrupted": EXIT_INTERRUPTED}.get(self.status, EXIT_FAILED)
 
 
+def stage_notebook(name: str) -> Path:
+    """The stage notebook: the project's notebooks/ (a checkout), else generated from the packaged catalogue into
+    .cache/notebooks (an installed wheel carries the catalogue, not the notebooks)."""
+    if (NOTEBOOKS / name).exists():
+        return NOTEBOOKS / name
+    from . import notebook_gen
+
+    cache = PROJECT_ROOT / ".cache" / "notebooks"
+    notebook_gen.write(cache)
+    return cache / name
+
+
 def gate(customer: str, stage: int) -> list[str]:
     """Items of the previous stage that are not yet fulfilled or not-required (empty: gate open)."""
     if stage == 0:
@@ -159,7 +171,7 @@ def _run_locked(params, stage: int, apply: bool, force: bool, timeout: int, log_
         raise StageGateError(stage, blocking)
     st = catalogue.load().stage(stage)
     run_id, run_dir = evidence.new_run(params.customer, stage)
-    source = Path(notebook) if notebook else NOTEBOOKS / st.notebook
+    source = Path(notebook) if notebook else stage_notebook(st.notebook)
     output = run_dir / source.name
     journal_path = run_dir / journal.JOURNAL
     started = stamp()
