@@ -11,19 +11,26 @@ $(BIN)/runbook: pyproject.toml
 	@$(BIN)/python -m pip install -q -e '.[test]' >> .cache/pip-install.log 2>&1 || (tail -30 .cache/pip-install.log; exit 1)
 	touch $@
 
-.PHONY: install demo test contract bench clean
+.PHONY: install demo test lint contract bench clean
 install: $(BIN)/runbook
 
 demo: install  ## sandbox tenant + all stages for the demo customer + status + evidence
 	$(BIN)/runbook demo
 
-test: install  ## the whole test suite: unit, contract (incl. azure-cli), notebooks
+lint: install  ## ruff (lint + format), mypy (strict on core and steps), import-linter (the layering contract)
+	$(BIN)/ruff check lib tests benchmarks
+	$(BIN)/ruff format --check lib tests benchmarks
+	$(BIN)/mypy
+	PYTHONPATH=lib $(BIN)/lint-imports
+
+test: lint  ## lint and types, then the whole test suite: unit, contract (incl. azure-cli), faults, notebooks, wheel
 	$(BIN)/python -m pytest
 
 contract: install
 	$(BIN)/python -m pytest tests/contract
 
 bench: install
+	$(BIN)/python benchmarks/sandbox_speed.py
 	$(BIN)/python benchmarks/tagging.py
 
 clean:

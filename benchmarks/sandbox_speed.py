@@ -11,6 +11,7 @@ Each is reported as calls/s and as its per-call time over the floor's (median of
 Runs against this checkout's `azure_sandbox`, or an older checkout's `runbook.sandbox` (`--lib PATH`), so a change's
 before and after are measured by the same script. Results: stdout and benchmarks/results/sandbox_speed.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,7 +40,9 @@ def start(lib: Path, workdir: Path):
     return sb
 
 
-def timed(session, method: str, urls: list[str], body: dict | None = None, headers: dict | None = None, verify: str = "") -> float:
+def timed(
+    session, method: str, urls: list[str], body: dict | None = None, headers: dict | None = None, verify: str = ""
+) -> float:
     """Seconds for sending each URL once, checking every answer is a success."""
     t0 = time.perf_counter()
     for url in urls:
@@ -64,12 +67,26 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         sb = start(args.lib.resolve(), Path(tmp))
         conn = sb.connection
-        cred = ClientSecretCredential(conn.tenant_id, conn.client_id, Path(conn.secret_path).read_text().strip(), authority=conn.url, disable_instance_discovery=True, connection_verify=conn.ca_path)
+        cred = ClientSecretCredential(
+            conn.tenant_id,
+            conn.client_id,
+            Path(conn.secret_path).read_text().strip(),
+            authority=conn.url,
+            disable_instance_discovery=True,
+            connection_verify=conn.ca_path,
+        )
         auth = {"Authorization": f"Bearer {cred.get_token('https://management.azure.com/.default').token}"}
         s = requests.Session()
         sub = sb.app.state.subscriptions()[0]["subscriptionId"]
-        ids = [o["id"] for k, o in sb.app.state.arm.items() if k.startswith(f"/subscriptions/{sub}/resourcegroups/") and k.count("/") == 8]
-        merge_urls = [f"{conn.url}{ids[i % len(ids)]}/providers/Microsoft.Resources/tags/default?api-version=2025-04-01" for i in range(args.calls)]
+        ids = [
+            o["id"]
+            for k, o in sb.app.state.arm.items()
+            if k.startswith(f"/subscriptions/{sub}/resourcegroups/") and k.count("/") == 8
+        ]
+        merge_urls = [
+            f"{conn.url}{ids[i % len(ids)]}/providers/Microsoft.Resources/tags/default?api-version=2025-04-01"
+            for i in range(args.calls)
+        ]
         list_urls = [f"{conn.url}/subscriptions/{sub}/resources?api-version=2025-04-01&$top=1000"] * args.pages
         floor_urls = [f"{conn.url}/metadata/endpoints?api-version=2022-09-01"] * args.calls
         merge = {"operation": "Merge", "properties": {"tags": {"bench": "1"}}}
@@ -84,7 +101,14 @@ def main() -> int:
                 runs["list page"].append(lp / len(list_urls))
         sb.stop()
     per_call = {k: statistics.median(v) for k, v in runs.items()}
-    out = {k: {"ms_per_call": round(v * 1000, 3), "calls_per_s": round(1 / v, 1), "ratio_to_floor": round(v / per_call["floor"], 2)} for k, v in per_call.items()}
+    out = {
+        k: {
+            "ms_per_call": round(v * 1000, 3),
+            "calls_per_s": round(1 / v, 1),
+            "ratio_to_floor": round(v / per_call["floor"], 2),
+        }
+        for k, v in per_call.items()
+    }
     out["resources_per_page"] = min(1000, len(ids))
     print(f"{'operation':<12} {'ms/call':>9} {'calls/s':>9} {'x floor':>8}")
     for k in ("floor", "tag merge", "list page"):

@@ -13,6 +13,7 @@ reports wall time of the apply phase, calls made, 429s, and the ratio to the flo
 It then times an `az tag update` loop (azure-cli against the same sandbox) on a sample of resources
 and projects it to N, for comparison. Results go to stdout and benchmarks/results/tagging.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,26 +30,41 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lib"))
 sys.path.insert(0, str(ROOT))
 
+from azure_sandbox import Faults, Sandbox  # noqa: E402
 from runbook import params as P  # noqa: E402
 from runbook.clients import Clients, sandbox_target  # noqa: E402
-from azure_sandbox import Faults, Sandbox  # noqa: E402
-from tests.support.azcli import AzCli, ensure_installed  # noqa: E402
 from runbook.steps.base import Context  # noqa: E402
 from runbook.steps.tagging import TagManagedResources, prepare_sheet  # noqa: E402
+from tests.support.azcli import AzCli, ensure_installed  # noqa: E402
 
 
 def scale_params(workdir: Path, n: int, subscription_ids: list[str], concurrency: int) -> None:
     """A parameter file for the generated tenant, every resource pre-marked managed in its own sheet."""
     demo = yaml.safe_load((ROOT / "parameters" / "demo.yml").read_text())
-    demo.update(subscription_ids=subscription_ids, resource_sheet={"prefill": "Yes", "path": str(workdir / f"sheet-{n}.xlsx")}, tagging={"concurrency": concurrency}, attestations={})
+    demo.update(
+        subscription_ids=subscription_ids,
+        resource_sheet={"prefill": "Yes", "path": str(workdir / f"sheet-{n}.xlsx")},
+        tagging={"concurrency": concurrency},
+        attestations={},
+    )
     demo["app_registration"]["secret_store"] = {"file": str(workdir / "secret")}
     (workdir / "demo.yml").write_text(yaml.safe_dump(demo))
 
 
 def run_size(n: int, latency_ms: float, concurrency: int, az_sample: int, workdir: Path) -> dict:
     """Tag n resources once with the runbook and time a sample of az calls."""
-    faults = Faults(latency_ms=latency_ms, throttle=True, write_capacity=200, write_refill=10.0, read_capacity=250, read_refill=25.0, seed=1)
-    with Sandbox(f"scale-{n}", workdir / f"sb-{n}", faults=faults, base=ROOT / "lib" / "runbook" / "data" / "sandbox-demo.yml") as sb:
+    faults = Faults(
+        latency_ms=latency_ms,
+        throttle=True,
+        write_capacity=200,
+        write_refill=10.0,
+        read_capacity=250,
+        read_refill=25.0,
+        seed=1,
+    )
+    with Sandbox(
+        f"scale-{n}", workdir / f"sb-{n}", faults=faults, base=ROOT / "lib" / "runbook" / "data" / "sandbox-demo.yml"
+    ) as sb:
         subs = [s["subscriptionId"] for s in sb.app.state.subscriptions()]
         scale_params(workdir, n, subs, concurrency)
         clients = Clients(sandbox_target(sb.state_dir / "connection.json"))
@@ -70,10 +86,22 @@ def run_size(n: int, latency_ms: float, concurrency: int, az_sample: int, workdi
         throttle_floor = max(max(0, w - faults.write_capacity) / faults.write_refill for w in per_sub.values())
         latency_floor = len(plan) * latency_ms / 1000 / concurrency
         floor = max(latency_floor, throttle_floor)
-        result = {"n": n, "planned": len(plan), "applied": len(applied), "remaining_after_verify": len(remaining), "wall_s": round(elapsed, 2),
-                  "calls": stats.get("arm_writes", 0) + stats.get("arm_reads", 0), "writes": stats.get("arm_writes", 0), "throttled_429": stats.get("throttled", 0),
-                  "floor_s": round(floor, 2), "latency_floor_s": round(latency_floor, 2), "throttle_floor_s": round(throttle_floor, 2), "ratio": round(elapsed / floor, 3) if floor else None,
-                  "concurrency": concurrency, "latency_ms": latency_ms}
+        result = {
+            "n": n,
+            "planned": len(plan),
+            "applied": len(applied),
+            "remaining_after_verify": len(remaining),
+            "wall_s": round(elapsed, 2),
+            "calls": stats.get("arm_writes", 0) + stats.get("arm_reads", 0),
+            "writes": stats.get("arm_writes", 0),
+            "throttled_429": stats.get("throttled", 0),
+            "floor_s": round(floor, 2),
+            "latency_floor_s": round(latency_floor, 2),
+            "throttle_floor_s": round(throttle_floor, 2),
+            "ratio": round(elapsed / floor, 3) if floor else None,
+            "concurrency": concurrency,
+            "latency_ms": latency_ms,
+        }
         if az_sample:
             az = AzCli(ensure_installed(), sb.connection, workdir / f"az-{n}")
             az.login()
@@ -83,7 +111,11 @@ def run_size(n: int, latency_ms: float, concurrency: int, az_sample: int, workdi
             for rid in targets:
                 az("tag", "update", "--resource-id", rid, "--operation", "Merge", "--tags", "Intercept=Managed")
             per_call = (time.monotonic() - t0) / len(targets)
-            result.update(az_sample=len(targets), az_s_per_call=round(per_call, 3), az_projected_s=round(max(per_call * len(plan), throttle_floor), 1))
+            result.update(
+                az_sample=len(targets),
+                az_s_per_call=round(per_call, 3),
+                az_projected_s=round(max(per_call * len(plan), throttle_floor), 1),
+            )
         return result
 
 
@@ -92,7 +124,9 @@ def main() -> int:
     ap.add_argument("--sizes", type=int, nargs="+", default=[500, 2000, 5000])
     ap.add_argument("--latency-ms", type=float, default=50.0)
     ap.add_argument("--concurrency", type=int, default=16)
-    ap.add_argument("--az-sample", type=int, default=30, help="resources to tag with an az loop per size (0 skips azure-cli)")
+    ap.add_argument(
+        "--az-sample", type=int, default=30, help="resources to tag with an az loop per size (0 skips azure-cli)"
+    )
     args = ap.parse_args()
     results = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -100,8 +134,15 @@ def main() -> int:
         for n in args.sizes:
             r = run_size(n, args.latency_ms, args.concurrency, args.az_sample, Path(tmp))
             results.append(r)
-            az = f", az loop {r['az_s_per_call']} s/call -> {r['az_projected_s']} s projected" if "az_s_per_call" in r else ""
-            print(f"N={r['n']}: {r['applied']}/{r['planned']} tagged in {r['wall_s']} s, {r['calls']} calls, {r['throttled_429']} x 429, floor {r['floor_s']} s -> ratio {r['ratio']}{az}", flush=True)
+            az = (
+                f", az loop {r['az_s_per_call']} s/call -> {r['az_projected_s']} s projected"
+                if "az_s_per_call" in r
+                else ""
+            )
+            print(
+                f"N={r['n']}: {r['applied']}/{r['planned']} tagged in {r['wall_s']} s, {r['calls']} calls, {r['throttled_429']} x 429, floor {r['floor_s']} s -> ratio {r['ratio']}{az}",
+                flush=True,
+            )
     out = ROOT / "benchmarks" / "results" / "tagging.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))

@@ -1,4 +1,5 @@
 """Shared fixtures: a sandbox tenant on a free port, SDK clients for it, isolated evidence folders."""
+
 from __future__ import annotations
 
 import json
@@ -8,12 +9,16 @@ from pathlib import Path
 
 import pytest
 
+from azure_sandbox import Faults, Sandbox
 from runbook import PROJECT_ROOT
 from runbook.clients import Clients, sandbox_target
-from azure_sandbox import Faults, Sandbox
 
 DEMO_FIXTURE = PROJECT_ROOT / "lib" / "runbook" / "data" / "sandbox-demo.yml"
-DEMO_SUBS = ["1a2b3c4d-0001-4e5f-8a9b-0c1d2e3f4a01", "1a2b3c4d-0002-4e5f-8a9b-0c1d2e3f4a02", "1a2b3c4d-0003-4e5f-8a9b-0c1d2e3f4a03"]
+DEMO_SUBS = [
+    "1a2b3c4d-0001-4e5f-8a9b-0c1d2e3f4a01",
+    "1a2b3c4d-0002-4e5f-8a9b-0c1d2e3f4a02",
+    "1a2b3c4d-0003-4e5f-8a9b-0c1d2e3f4a03",
+]
 SEED = PROJECT_ROOT / "tests" / "data" / "onboarding-checklist-template.md"  # a copy of the seed checklist (v2022.01)
 
 
@@ -28,7 +33,9 @@ class SandboxHandle:
         self._ctx = ssl.create_default_context(cafile=self.conn.ca_path)
 
     def admin(self, method: str, path: str, body: dict | None = None) -> dict:
-        req = urllib.request.Request(self.url + path, method=method, data=json.dumps(body).encode() if body is not None else None)
+        req = urllib.request.Request(
+            self.url + path, method=method, data=json.dumps(body).encode() if body is not None else None
+        )
         with urllib.request.urlopen(req, context=self._ctx) as resp:
             return json.loads(resp.read() or b"{}")
 
@@ -50,6 +57,7 @@ class SandboxHandle:
         from azure_sandbox.core.identity import new_client_secret
         from azure_sandbox.fixtures import role_assignment
         from azure_sandbox.providers import graph
+
         app = graph.new_application(self.state, name)
         sp = graph.new_service_principal(self.state, app)
         secret = new_client_secret()
@@ -61,7 +69,15 @@ class SandboxHandle:
     def credential(self, client_id: str, secret: str):
         """A real ClientSecretCredential for a sandbox principal."""
         from azure.identity import ClientSecretCredential
-        return ClientSecretCredential(self.conn.tenant_id, client_id, secret, authority=self.url, disable_instance_discovery=True, connection_verify=self.conn.ca_path)
+
+        return ClientSecretCredential(
+            self.conn.tenant_id,
+            client_id,
+            secret,
+            authority=self.url,
+            disable_instance_discovery=True,
+            connection_verify=self.conn.ca_path,
+        )
 
 
 @pytest.fixture
@@ -96,7 +112,10 @@ def params_dir(tmp_path, monkeypatch) -> Path:
     d.mkdir()
     text = (PROJECT_ROOT / "parameters" / "demo.yml").read_text()
     # keep the app secret this test creates out of the project's .secrets/
-    text = text.replace("secret_store: {file: .secrets/demo-app-secret}", f"secret_store: {{file: {tmp_path / 'secrets' / 'demo-app-secret'}}}")
+    text = text.replace(
+        "secret_store: {file: .secrets/demo-app-secret}",
+        f"secret_store: {{file: {tmp_path / 'secrets' / 'demo-app-secret'}}}",
+    )
     (d / "demo.yml").write_text(text)
     monkeypatch.setenv("RUNBOOK_PARAMETERS_DIR", str(d))
     return d

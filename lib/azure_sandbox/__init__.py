@@ -5,6 +5,7 @@ Public API: `Sandbox` (start/stop, a context manager), `Connection` (what a clie
 `python -m azure_sandbox serve --fixture FILE` serves one from the command line. This package never imports the
 runbook; the runbook reaches it only through the connection file.
 """
+
 from .core.faults import Faults
 from .core.server import Connection, Sandbox
 from .fixtures import load_fixture

@@ -1,4 +1,5 @@
 """`python -m azure_sandbox serve --fixture FILE [--base FILE] [--state-dir DIR] [--port N]`: serve until stopped."""
+
 from __future__ import annotations
 
 import argparse
@@ -20,7 +21,13 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--throttle", action="store_true")
     s.add_argument("--latency-ms", type=float, default=0.0)
     args = ap.parse_args(argv)
-    sb = Sandbox(args.fixture, args.state_dir, args.port, Faults(throttle=args.throttle, latency_ms=args.latency_ms), base=args.base)
+    sb = Sandbox(
+        args.fixture,
+        args.state_dir,
+        args.port,
+        Faults(throttle=args.throttle, latency_ms=args.latency_ms),
+        base=args.base,
+    )
     conn = sb.start()
     print(f"sandbox tenant serving at {conn.url}; connection file {args.state_dir}/connection.json", flush=True)
     stop = threading.Event()

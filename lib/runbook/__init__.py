@@ -1,4 +1,5 @@
 """Executable onboarding runbook for Azure managed services."""
+
 import os
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path

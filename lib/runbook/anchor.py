@@ -10,6 +10,7 @@ or add a run, including the latest, without `verify` failing. Someone who can al
 read the key cannot forge new anchor lines (the HMAC fails) but can truncate the anchor log; a copy of the anchors
 kept elsewhere (backup, SIEM) detects that. Someone who holds the key and both folders can rewrite history.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -60,7 +61,11 @@ def record(evidence_root: Path, customer: str, run_id: str, manifest_sha256: str
     key = _key(evidence_root)
     previous = heads(evidence_root, customer)
     prev_mac = previous[-1]["mac"] if previous else ""
-    entry = {"run_id": run_id, "manifest_sha256": manifest_sha256, "mac": _mac(key, customer, run_id, manifest_sha256, prev_mac)}
+    entry = {
+        "run_id": run_id,
+        "manifest_sha256": manifest_sha256,
+        "mac": _mac(key, customer, run_id, manifest_sha256, prev_mac),
+    }
     folder = anchor_dir(evidence_root)
     folder.mkdir(parents=True, exist_ok=True)
     fd = os.open(folder / f"{customer}.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -75,19 +80,35 @@ def check(evidence_root: Path, customer: str, manifests: dict[str, str]) -> list
     """Problems between the anchored heads and the manifests on disk (run id -> manifest SHA-256)."""
     anchored = heads(evidence_root, customer)
     if not anchored:
-        return [] if not manifests else [f"no anchored chain head for '{customer}' in {anchor_dir(evidence_root)}: the evidence cannot be proven complete (runs archived before anchoring, or the anchor log was removed)"]
+        return (
+            []
+            if not manifests
+            else [
+                f"no anchored chain head for '{customer}' in {anchor_dir(evidence_root)}: the evidence cannot be proven complete (runs archived before anchoring, or the anchor log was removed)"
+            ]
+        )
     problems = []
     key = _key(evidence_root)
     prev_mac = ""
     for entry in anchored:
-        if not hmac.compare_digest(entry.get("mac", ""), _mac(key, customer, entry["run_id"], entry["manifest_sha256"], prev_mac)):
-            problems.append(f"anchor log: the entry for {entry['run_id']} is not signed by this installation's anchor key (forged or edited)")
+        if not hmac.compare_digest(
+            entry.get("mac", ""), _mac(key, customer, entry["run_id"], entry["manifest_sha256"], prev_mac)
+        ):
+            problems.append(
+                f"anchor log: the entry for {entry['run_id']} is not signed by this installation's anchor key (forged or edited)"
+            )
         prev_mac = entry.get("mac", "")
         have = manifests.get(entry["run_id"])
         if have is None:
             problems.append(f"{entry['run_id']}: the run was anchored but is missing from the evidence (deleted)")
         elif have != entry["manifest_sha256"]:
-            problems.append(f"{entry['run_id']}: manifest.json differs from the anchored one (the run was rewritten after archiving)")
+            problems.append(
+                f"{entry['run_id']}: manifest.json differs from the anchored one (the run was rewritten after archiving)"
+            )
     known = {e["run_id"] for e in anchored}
-    problems += [f"{run_id}: the run is not anchored (added or rewritten outside the runbook)" for run_id in sorted(manifests) if run_id not in known]
+    problems += [
+        f"{run_id}: the run is not anchored (added or rewritten outside the runbook)"
+        for run_id in sorted(manifests)
+        if run_id not in known
+    ]
     return problems

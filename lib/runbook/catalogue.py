@@ -1,4 +1,5 @@
 """The catalogue of checklist items: every line of the seed checklist, with stage, role, tiers, kind and narrative."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -90,8 +91,19 @@ def load() -> Catalogue:
             raise ValueError(f"catalogue item {r['id']}: needs how_to_check")
         if r.get("automation") and r["kind"] == "attested":
             raise ValueError(f"catalogue item {r['id']}: an attested item has no automation")
-        items.append(Item(r["id"], int(r["stage"]), r["role"], r["kind"], tiers, r["text"],
-                          r["heading"], r["how_to_check"], r.get("automation") or ""))
+        items.append(
+            Item(
+                r["id"],
+                int(r["stage"]),
+                r["role"],
+                r["kind"],
+                tiers,
+                r["text"],
+                r["heading"],
+                r["how_to_check"],
+                r.get("automation") or "",
+            )
+        )
     if len({i.id for i in items}) != len(items):
         raise ValueError("catalogue item ids must be unique")
     return Catalogue(raw["template_version"], stages, tuple(items))

@@ -1,13 +1,14 @@
 """The `runbook` command: run, status, checklist, evidence verify, params validate, sandbox serve, demo."""
+
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 import json
 import os
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from . import PROJECT_ROOT, catalogue, errors, evidence, params, runner, status
 from .runner import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INCOMPLETE, EXIT_OK
@@ -18,14 +19,22 @@ def _print_outcome(o: runner.RunOutcome) -> None:
     for r in o.items:
         counts[r.status] = counts.get(r.status, 0) + 1
     forced = " (FORCED past an incomplete stage)" if o.forced else ""
-    print(f"stage {o.stage}: {o.status}{forced} - " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) + f"  evidence: {status.link(o.run_dir)}")
+    print(
+        f"stage {o.stage}: {o.status}{forced} - "
+        + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+        + f"  evidence: {status.link(o.run_dir)}"
+    )
     if o.error:
         print(f"  error: {o.error}")
 
 
 def _print_item(r) -> None:
     """One line per item as it finishes (the runner follows the run's journal)."""
-    why = f" - missing: {r.missing[0]}" + (f" (+{len(r.missing) - 1} more)" if len(r.missing) > 1 else "") if r.missing and r.status != "fulfilled" else ""
+    why = (
+        f" - missing: {r.missing[0]}" + (f" (+{len(r.missing) - 1} more)" if len(r.missing) > 1 else "")
+        if r.missing and r.status != "fulfilled"
+        else ""
+    )
     print(f"  {r.status:<12} {r.item_id}: {r.summary}{why}", flush=True)
 
 
@@ -37,7 +46,7 @@ def _stream_papermill_log() -> None:
     if not any(getattr(h, "_runbook", False) for h in log.handlers):
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("  | %(message)s"))
-        handler._runbook = True
+        handler._runbook = True  # type: ignore[attr-defined]
         log.addHandler(handler)
         log.setLevel(logging.INFO)
 
@@ -55,12 +64,28 @@ def cmd_run(args: argparse.Namespace) -> int:
         if len(args.customers) > 1:
             print(f"== {customer}")
         try:
-            outcomes = runner.run_all(customer, apply=args.apply, force=args.force, stages=stages, on_outcome=_print_outcome, timeout=args.timeout, log_output=args.log_output, on_item=_print_item)
+            outcomes = runner.run_all(
+                customer,
+                apply=args.apply,
+                force=args.force,
+                stages=stages,
+                on_outcome=_print_outcome,
+                timeout=args.timeout,
+                log_output=args.log_output,
+                on_item=_print_item,
+            )
             codes.append(max((o.exit_code for o in outcomes), default=EXIT_OK))
         except errors.RunbookError as exc:  # one customer's error does not stop the batch
             codes.append(report(exc))
     # the worst outcome decides: interrupted, a failure, busy, bad input, then an incomplete stage
-    return next((c for c in (errors.EXIT_INTERRUPTED, EXIT_FAILED, errors.EXIT_BUSY, EXIT_BAD_INPUT, EXIT_INCOMPLETE) if c in codes), EXIT_OK)
+    return next(
+        (
+            c
+            for c in (errors.EXIT_INTERRUPTED, EXIT_FAILED, errors.EXIT_BUSY, EXIT_BAD_INPUT, EXIT_INCOMPLETE)
+            if c in codes
+        ),
+        EXIT_OK,
+    )
 
 
 def cmd_sheet(args: argparse.Namespace) -> int:
@@ -91,7 +116,21 @@ def cmd_checklist(args: argparse.Namespace) -> int:
     p = params.load(args.customer)
     if args.format == "json":
         df = status.table(args.customer)
-        print(json.dumps({"customer": p.customer, "tenant_id": p.tenant_id, "tenant_name": p.tenant_name, "subscription_ids": p.subscription_ids, "tier": p.tier, "engineer": p.engineer, "sla_project_number": p.sla_project_number, "items": df.to_dict(orient="records")}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "customer": p.customer,
+                    "tenant_id": p.tenant_id,
+                    "tenant_name": p.tenant_name,
+                    "subscription_ids": p.subscription_ids,
+                    "tier": p.tier,
+                    "engineer": p.engineer,
+                    "sla_project_number": p.sla_project_number,
+                    "items": df.to_dict(orient="records"),
+                },
+                indent=2,
+            )
+        )
     else:
         print(status.checklist(p), end="")
     return EXIT_OK
@@ -117,7 +156,9 @@ def cmd_evidence_verify(args: argparse.Namespace) -> int:
 def cmd_params_validate(args: argparse.Namespace) -> int:
     """Validate a parameter file without calling Azure."""
     p = params.load(args.customer)
-    print(f"ok: {params.display_path(params.resolve_path(args.customer))} is valid ({p.tenant_name}, {p.tier}, {len(p.subscription_ids)} subscription(s), {len(p.attestations)} attestation(s))")
+    print(
+        f"ok: {params.display_path(params.resolve_path(args.customer))} is valid ({p.tenant_name}, {p.tier}, {len(p.subscription_ids)} subscription(s), {len(p.attestations)} attestation(s))"
+    )
     return EXIT_OK
 
 
@@ -132,7 +173,15 @@ def _sandbox(fixture: str, state_dir, port: int = 0, faults=None):
 
 def _faults_from(args: argparse.Namespace):
     from azure_sandbox import Faults
-    return Faults(latency_ms=args.latency_ms, error_rate=args.error_rate, drop_rate=args.drop_rate, throttle=args.throttle, seed=args.seed, lro_retry_after=args.lro_retry_after)
+
+    return Faults(
+        latency_ms=args.latency_ms,
+        error_rate=args.error_rate,
+        drop_rate=args.drop_rate,
+        throttle=args.throttle,
+        seed=args.seed,
+        lro_retry_after=args.lro_retry_after,
+    )
 
 
 def cmd_sandbox_serve(args: argparse.Namespace) -> int:
@@ -143,7 +192,9 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
     print(f"  CA certificate : {conn.ca_path}")
     print(f"  tenant         : {conn.tenant_id}")
     print(f"  client id      : {conn.client_id} (secret in {conn.secret_path}, mode 0600)")
-    print(f"  connection file: {os.path.join(args.state_dir, 'connection.json')}  (export RUNBOOK_SANDBOX=<this path> if not the default)")
+    print(
+        f"  connection file: {os.path.join(args.state_dir, 'connection.json')}  (export RUNBOOK_SANDBOX=<this path> if not the default)"
+    )
     print("Ctrl-C to stop.", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -169,42 +220,69 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(status.table("demo").drop(columns=["title"]).to_string(index=False))
     problems = evidence.verify("demo")
     print()
-    print(f"evidence: {status.link(evidence.customer_dir('demo'))}  ({'verified' if not problems else 'PROBLEMS: ' + '; '.join(problems)})")
+    print(
+        f"evidence: {status.link(evidence.customer_dir('demo'))}  ({'verified' if not problems else 'PROBLEMS: ' + '; '.join(problems)})"
+    )
     print("checklist for the tracking issue: runbook checklist demo")
     return EXIT_OK if not problems else EXIT_FAILED
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    ap = argparse.ArgumentParser(prog="runbook", description="Executable onboarding runbook for Azure managed services.")
+    ap = argparse.ArgumentParser(
+        prog="runbook", description="Executable onboarding runbook for Azure managed services."
+    )
     sub = ap.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="run a stage (or all) for one or more customers with papermill and archive evidence")
-    r.add_argument("customers", nargs="+", metavar="customer", help="parameters/<customer>.yml; several run one after another")
+    r.add_argument(
+        "customers", nargs="+", metavar="customer", help="parameters/<customer>.yml; several run one after another"
+    )
     r.add_argument("--stage", default="all", help="0-4 or all (default)")
     r.add_argument("--apply", action="store_true", help="let steps change the tenant (default: dry run)")
-    r.add_argument("--force", action="store_true", help="start even if the previous stage is incomplete (recorded in the evidence)")
+    r.add_argument(
+        "--force", action="store_true", help="start even if the previous stage is incomplete (recorded in the evidence)"
+    )
     r.add_argument("--timeout", type=int, default=900, help="seconds a single cell may run (default 900)")
-    r.add_argument("--log-output", action="store_true", help="stream the notebook's output (progress lines, prints) to this terminal")
+    r.add_argument(
+        "--log-output",
+        action="store_true",
+        help="stream the notebook's output (progress lines, prints) to this terminal",
+    )
     r.set_defaults(func=cmd_run)
     sh = sub.add_parser("sheet", help=cmd_sheet.__doc__)
     sh.add_argument("customer")
-    sh.add_argument("--regenerate", action="store_true", help="write a fresh sheet from the tenant (marks already tagged resources Yes)")
+    sh.add_argument(
+        "--regenerate",
+        action="store_true",
+        help="write a fresh sheet from the tenant (marks already tagged resources Yes)",
+    )
     sh.set_defaults(func=cmd_sheet)
-    for name, fn, fmts in (("status", cmd_status, ["table", "json"]), ("checklist", cmd_checklist, ["markdown", "json"])):
+    for name, fn, fmts in (
+        ("status", cmd_status, ["table", "json"]),
+        ("checklist", cmd_checklist, ["markdown", "json"]),
+    ):
         s = sub.add_parser(name, help=fn.__doc__)
         s.add_argument("customer")
         s.add_argument("--format", choices=fmts, default=fmts[0])
         s.set_defaults(func=fn)
-    e = sub.add_parser("evidence", help="evidence archive commands").add_subparsers(dest="evidence_command", required=True)
+    e = sub.add_parser("evidence", help="evidence archive commands").add_subparsers(
+        dest="evidence_command", required=True
+    )
     v = e.add_parser("verify", help=cmd_evidence_verify.__doc__)
-    v.add_argument("--repair", action="store_true", help="first seal runs a killed process left unsealed (from their journals; nothing is deleted)")
+    v.add_argument(
+        "--repair",
+        action="store_true",
+        help="first seal runs a killed process left unsealed (from their journals; nothing is deleted)",
+    )
     v.add_argument("customer")
     v.set_defaults(func=cmd_evidence_verify)
     pp = sub.add_parser("params", help="parameter file commands").add_subparsers(dest="params_command", required=True)
     pv = pp.add_parser("validate", help=cmd_params_validate.__doc__)
     pv.add_argument("customer", help="customer name (parameters/<customer>.yml) or a path to a .yml file")
     pv.set_defaults(func=cmd_params_validate)
-    sb = sub.add_parser("sandbox", help="the local sandbox tenant").add_subparsers(dest="sandbox_command", required=True)
+    sb = sub.add_parser("sandbox", help="the local sandbox tenant").add_subparsers(
+        dest="sandbox_command", required=True
+    )
     ss = sb.add_parser("serve", help=cmd_sandbox_serve.__doc__)
     ss.add_argument("--fixture", default="demo", help="demo, scale-<N>, or a fixture YAML path")
     ss.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
@@ -212,7 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
     ss.add_argument("--latency-ms", type=float, default=0.0, help="latency added to every call")
     ss.add_argument("--error-rate", type=float, default=0.0, help="share of calls answered 503")
     ss.add_argument("--drop-rate", type=float, default=0.0, help="share of calls whose connection is dropped")
-    ss.add_argument("--throttle", action="store_true", help="ARM token-bucket throttling per subscription (429 + Retry-After)")
+    ss.add_argument(
+        "--throttle", action="store_true", help="ARM token-bucket throttling per subscription (429 + Retry-After)"
+    )
     ss.add_argument("--lro-retry-after", type=float, default=1.0, help="Retry-After seconds on long-running operations")
     ss.add_argument("--seed", type=int, default=0)
     ss.set_defaults(func=cmd_sandbox_serve)

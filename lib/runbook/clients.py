@@ -1,17 +1,18 @@
 """One factory for every Azure SDK client, for the sandbox tenant or real Azure from the same settings."""
+
 from __future__ import annotations
 
 import asyncio
 import importlib
 import json
 import os
-import threading
 import ssl
+import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from azure.core.credentials import TokenCredential
 from azure.identity import ClientSecretCredential, DefaultAzureCredential
@@ -23,8 +24,6 @@ T = TypeVar("T")
 ARM_SCOPE = "https://management.azure.com/.default"
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 SANDBOX_CONNECTION_ENV = "RUNBOOK_SANDBOX"
-
-
 
 
 @dataclass(frozen=True)
@@ -39,9 +38,23 @@ class CloudEndpoints:
 
 
 KNOWN_CLOUDS = {
-    "AzureCloud": CloudEndpoints("https://management.azure.com", "https://login.microsoftonline.com", "https://graph.microsoft.com"),
-    "AzureUSGovernment": CloudEndpoints("https://management.usgovcloudapi.net", "https://login.microsoftonline.us", "https://graph.microsoft.us", "https://management.usgovcloudapi.net/.default", "https://graph.microsoft.us/.default"),
-    "AzureChinaCloud": CloudEndpoints("https://management.chinacloudapi.cn", "https://login.chinacloudapi.cn", "https://microsoftgraph.chinacloudapi.cn", "https://management.chinacloudapi.cn/.default", "https://microsoftgraph.chinacloudapi.cn/.default"),
+    "AzureCloud": CloudEndpoints(
+        "https://management.azure.com", "https://login.microsoftonline.com", "https://graph.microsoft.com"
+    ),
+    "AzureUSGovernment": CloudEndpoints(
+        "https://management.usgovcloudapi.net",
+        "https://login.microsoftonline.us",
+        "https://graph.microsoft.us",
+        "https://management.usgovcloudapi.net/.default",
+        "https://graph.microsoft.us/.default",
+    ),
+    "AzureChinaCloud": CloudEndpoints(
+        "https://management.chinacloudapi.cn",
+        "https://login.chinacloudapi.cn",
+        "https://microsoftgraph.chinacloudapi.cn",
+        "https://management.chinacloudapi.cn/.default",
+        "https://microsoftgraph.chinacloudapi.cn/.default",
+    ),
 }
 
 
@@ -74,30 +87,64 @@ def sandbox_target(connection_file: Path | None = None) -> Target:
     """A Target for the running sandbox tenant, authenticating with a real ClientSecretCredential."""
     path = Path(connection_file or sandbox_connection_path())
     if not path.exists():
-        raise TargetError(f"no sandbox is running (missing {path}); start one with `runbook sandbox serve` or run `make demo`")
+        raise TargetError(
+            f"no sandbox is running (missing {path}); start one with `runbook sandbox serve` or run `make demo`"
+        )
     # the documented connection file: url, ca_path, tenant_id, client_id, secret_path (the secret itself is not in it)
     try:
         conn = json.loads(path.read_text())
         url, ca_path, tenant_id, client_id = conn["url"], conn["ca_path"], conn["tenant_id"], conn["client_id"]
         secret = Path(conn["secret_path"]).read_text().strip()
     except (OSError, ValueError, KeyError) as exc:
-        raise TargetError(f"the sandbox connection file {path} is unreadable ({type(exc).__name__}: {exc}); restart the sandbox with `runbook sandbox serve`") from None
-    cred = ClientSecretCredential(tenant_id, client_id, secret, authority=url, disable_instance_discovery=True, connection_verify=ca_path)
+        raise TargetError(
+            f"the sandbox connection file {path} is unreadable ({type(exc).__name__}: {exc}); restart the sandbox with `runbook sandbox serve`"
+        ) from None
+    cred = ClientSecretCredential(
+        tenant_id, client_id, secret, authority=url, disable_instance_discovery=True, connection_verify=ca_path
+    )
     # the sandbox asks for short waits; keep the SDK's retry policy as it is, only bound the totals
-    return Target("sandbox", tenant_id, url, url, ca_path, cred, {"retry_total": 6, "retry_backoff_factor": 0.2, "polling_interval": 1})
+    return Target(
+        "sandbox",
+        tenant_id,
+        url,
+        url,
+        ca_path,
+        cred,
+        {"retry_total": 6, "retry_backoff_factor": 0.2, "polling_interval": 1},
+    )
 
 
-def azure_target(tenant_id: str, cloud: CloudEndpoints | None = None, client_id: str | None = None, client_secret: str | None = None, ca_path: str | None = None) -> Target:
+def azure_target(
+    tenant_id: str,
+    cloud: CloudEndpoints | None = None,
+    client_id: str | None = None,
+    client_secret: str | None = None,
+    ca_path: str | None = None,
+) -> Target:
     """A Target for an Azure cloud: a client secret when given, else azure-identity's default chain
     (environment, managed identity, Azure CLI, ...). A custom cloud skips MSAL's instance discovery."""
     cloud = cloud or KNOWN_CLOUDS["AzureCloud"]
     custom = cloud not in KNOWN_CLOUDS.values()
     extra = {"connection_verify": ca_path} if ca_path else {}
+    cred: TokenCredential
     if client_id and client_secret:
-        cred = ClientSecretCredential(tenant_id, client_id, client_secret, authority=cloud.authority, disable_instance_discovery=custom, **extra)
+        cred = ClientSecretCredential(
+            tenant_id, client_id, client_secret, authority=cloud.authority, disable_instance_discovery=custom, **extra
+        )
     else:
-        cred = DefaultAzureCredential(authority=cloud.authority, additionally_allowed_tenants=[tenant_id], disable_instance_discovery=custom)
-    return Target("azure", tenant_id, cloud.arm_url, cloud.graph_url, ca_path, cred, arm_scope=cloud.arm_scope, graph_scope=cloud.graph_scope)
+        cred = DefaultAzureCredential(
+            authority=cloud.authority, additionally_allowed_tenants=[tenant_id], disable_instance_discovery=custom
+        )
+    return Target(
+        "azure",
+        tenant_id,
+        cloud.arm_url,
+        cloud.graph_url,
+        ca_path,
+        cred,
+        arm_scope=cloud.arm_scope,
+        graph_scope=cloud.graph_scope,
+    )
 
 
 class Clients:
@@ -111,7 +158,13 @@ class Clients:
 
     def _kw(self, **overrides) -> dict:
         t = self.target
-        return {"base_url": t.arm_url, "credential_scopes": [t.arm_scope], "connection_verify": t.verify, **t.client_kwargs, **overrides}
+        return {
+            "base_url": t.arm_url,
+            "credential_scopes": [t.arm_scope],
+            "connection_verify": t.verify,
+            **t.client_kwargs,
+            **overrides,
+        }
 
     def _client(self, module: str, name: str, subscription_id: str | None = None, **overrides):
         """The client class `name` from `module`, built on first use for these arguments."""
@@ -163,12 +216,18 @@ class Clients:
         """GraphServiceClient over an httpx client, pointed at the target's Graph endpoint."""
         from urllib.parse import urlparse
 
-        from kiota_authentication_azure.azure_identity_authentication_provider import AzureIdentityAuthenticationProvider
+        from kiota_authentication_azure.azure_identity_authentication_provider import (
+            AzureIdentityAuthenticationProvider,
+        )
         from msgraph import GraphRequestAdapter, GraphServiceClient
 
         # kiota sends the token only to hosts it is told about: name the target's Graph host
-        hosts = [urlparse(self.target.graph_url).hostname]
-        provider = AzureIdentityAuthenticationProvider(self.target.credential, scopes=[self.target.graph_scope], allowed_hosts=hosts)
+        hosts = [urlparse(self.target.graph_url).hostname or ""]
+        if self.target.credential is None:
+            raise TargetError("no credential for the target tenant")
+        provider = AzureIdentityAuthenticationProvider(
+            self.target.credential, scopes=[self.target.graph_scope], allowed_hosts=hosts
+        )
         adapter = GraphRequestAdapter(provider, client=http)
         adapter.base_url = f"{self.target.graph_url}/v1.0"
         return GraphServiceClient(request_adapter=adapter)
@@ -181,6 +240,7 @@ class Clients:
             verify = ssl.create_default_context(cafile=self.target.ca_path) if self.target.ca_path else True
             async with httpx.AsyncClient(verify=verify, timeout=30) as http:
                 return await work(self._graph(http))
+
         try:
             asyncio.get_running_loop()
         except RuntimeError:

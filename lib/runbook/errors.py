@@ -3,6 +3,7 @@ into a message and an exit code (the CLI and the notebook bootstrap both use `de
 
 This module imports nothing of the runbook: every layer may raise these errors.
 """
+
 from __future__ import annotations
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_BUSY = 0, 1, 2, 3, 4
@@ -48,7 +49,9 @@ class StageGateError(RunbookError):
 
     def __init__(self, stage: int, blocking: list[str]) -> None:
         self.stage, self.blocking = stage, blocking
-        super().__init__(f"stage {stage} cannot start: stage {stage - 1} still has {len(blocking)} item(s) not done: {', '.join(blocking)}. Fix: finish them, or re-run with --force (the evidence will say it was forced).")
+        super().__init__(
+            f"stage {stage} cannot start: stage {stage - 1} still has {len(blocking)} item(s) not done: {', '.join(blocking)}. Fix: finish them, or re-run with --force (the evidence will say it was forced)."
+        )
 
 
 class EvidenceError(RunbookError):
@@ -62,14 +65,18 @@ class CustomerBusy(RunbookError):
 
     def __init__(self, customer: str, holder: dict, lock: str = ".run.lock") -> None:
         self.holder = holder
-        super().__init__(f"customer '{customer}' is already being run by {holder.get('user')} on {holder.get('host')} (pid {holder.get('pid')}, since {holder.get('started')}, {holder.get('what')}). Fix: wait for it to finish; if that process is gone from another machine, remove {lock} in the customer's evidence folder.")
+        super().__init__(
+            f"customer '{customer}' is already being run by {holder.get('user')} on {holder.get('host')} (pid {holder.get('pid')}, since {holder.get('started')}, {holder.get('what')}). Fix: wait for it to finish; if that process is gone from another machine, remove {lock} in the customer's evidence folder."
+        )
 
 
 class PartialFailure(RunbookError):
     """Some scopes of a step failed while the others went on; each message names the scope, what failed and why."""
 
     def __init__(self, failures: list[str]) -> None:
-        super().__init__(f"{len(failures)} part(s) failed: " + "; ".join(failures[:3]) + (" ..." if len(failures) > 3 else ""))
+        super().__init__(
+            f"{len(failures)} part(s) failed: " + "; ".join(failures[:3]) + (" ..." if len(failures) > 3 else "")
+        )
         self.failures = failures
 
 

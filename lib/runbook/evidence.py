@@ -1,4 +1,5 @@
 """The evidence archive: per run a notebook, its HTML, results.json and a hash-chained manifest."""
+
 from __future__ import annotations
 
 import hashlib
@@ -23,16 +24,20 @@ EVIDENCE_ENV = "RUNBOOK_EVIDENCE_DIR"
 SECRET_PATTERNS: dict[str, re.Pattern] = {
     "bearer token": re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
     "authorization header": re.compile(r"\bBearer\s+[A-Za-z0-9._~+/-]{20,}", re.IGNORECASE),
-    "Entra ID client secret": re.compile(r"(?<![A-Za-z0-9_~.-])[A-Za-z0-9_~.-]{3}\dQ~[A-Za-z0-9_~.-]{31,34}(?![A-Za-z0-9_~.-])"),
+    "Entra ID client secret": re.compile(
+        r"(?<![A-Za-z0-9_~.-])[A-Za-z0-9_~.-]{3}\dQ~[A-Za-z0-9_~.-]{31,34}(?![A-Za-z0-9_~.-])"
+    ),
     "storage connection string": re.compile(r"AccountKey=[A-Za-z0-9+/=]{20,}", re.IGNORECASE),
     "SAS token": re.compile(r"[?&]sig=[A-Za-z0-9%+/=]{16,}", re.IGNORECASE),
     "shared access key": re.compile(r"SharedAccessKey=[A-Za-z0-9+/=]{16,}", re.IGNORECASE),
-    "password assignment": re.compile(r"(?i)\b(password|passwd|pwd|client_secret)\s*[=:]\s*['\"]?(?!\*{3})[^\s'\"<>,;]{6,}"),
+    "password assignment": re.compile(
+        r"(?i)\b(password|passwd|pwd|client_secret)\s*[=:]\s*['\"]?(?!\*{3})[^\s'\"<>,;]{6,}"
+    ),
     "private key": re.compile(r"-----BEGIN (RSA |EC |OPENSSH )?PRIVATE KEY-----"),
-    "absolute home path": re.compile(r"(?<![\w.])(/home/[A-Za-z0-9._-]+|/root|/Users/[A-Za-z0-9._-]+|[A-Za-z]:\\\\?Users\\\\?[A-Za-z0-9._-]+)(?=[/\\\\'\"\s]|$)"),
+    "absolute home path": re.compile(
+        r"(?<![\w.])(/home/[A-Za-z0-9._-]+|/root|/Users/[A-Za-z0-9._-]+|[A-Za-z]:\\\\?Users\\\\?[A-Za-z0-9._-]+)(?=[/\\\\'\"\s]|$)"
+    ),
 }
-
-
 
 
 @dataclass
@@ -179,7 +184,13 @@ def archive(run_dir: Path, header: dict, items: list[dict], known_secrets: tuple
     for nb in run_dir.glob("*.ipynb"):
         sanitise_notebook(nb)
         render_html(nb, nb.with_suffix(".html"))
-    results = {**header, "finished_at": stamp(), "ran_by": getpass.getuser(), "runbook_version": __version__, "items": items}
+    results = {
+        **header,
+        "finished_at": stamp(),
+        "ran_by": getpass.getuser(),
+        "runbook_version": __version__,
+        "items": items,
+    }
     (run_dir / RESULTS).write_text(json.dumps(results, indent=2, default=str))
     findings = scan_files(sorted(p for p in run_dir.iterdir() if p.is_file()), run_dir, known_secrets)
     error = ""
@@ -191,10 +202,14 @@ def archive(run_dir: Path, header: dict, items: list[dict], known_secrets: tuple
         results.update(status="refused", error=error)
         (run_dir / RESULTS).write_text(json.dumps(results, indent=2, default=str))
         if scan_files([run_dir / RESULTS], run_dir, known_secrets):
-            (run_dir / RESULTS).write_text(json.dumps({k: v for k, v in results.items() if k != "items"} | {"items": []}, indent=2))
+            (run_dir / RESULTS).write_text(
+                json.dumps({k: v for k, v in results.items() if k != "items"} | {"items": []}, indent=2)
+            )
     write_manifest(customer, run_dir, {"stage": header.get("stage"), "status": results["status"]})
     if error:
-        raise EvidenceError(f"refused to archive run {header['run_id']}: {error}. Remove the secret from the notebook outputs (print references, never values) and run again.")
+        raise EvidenceError(
+            f"refused to archive run {header['run_id']}: {error}. Remove the secret from the notebook outputs (print references, never values) and run again."
+        )
 
 
 def previous_manifest(customer: str, run_dir: Path) -> dict | None:
@@ -209,7 +224,14 @@ def previous_manifest(customer: str, run_dir: Path) -> dict | None:
 def write_manifest(customer: str, run_dir: Path, meta: dict) -> Path:
     """manifest.json: SHA-256 of every file in the run plus the previous run's manifest hash."""
     files = {p.name: sha256(p) for p in sorted(run_dir.iterdir()) if p.is_file() and p.name != MANIFEST}
-    manifest = {"customer": customer, "run_id": run_dir.name, **meta, "files": files, "previous_manifest": previous_manifest(customer, run_dir), "runbook_version": __version__}
+    manifest = {
+        "customer": customer,
+        "run_id": run_dir.name,
+        **meta,
+        "files": files,
+        "previous_manifest": previous_manifest(customer, run_dir),
+        "runbook_version": __version__,
+    }
     path = run_dir / MANIFEST
     path.write_text(json.dumps(manifest, indent=2))
     anchor.record(root(), customer, run_dir.name, sha256(path))  # the new head, kept outside the evidence folder
@@ -262,7 +284,9 @@ def verify(customer: str) -> list[str]:
             if link is None:
                 problems.append(f"{run_dir.name}: the chain is broken (no link to {previous.name})")
             elif link["run_id"] != previous.name:
-                problems.append(f"{run_dir.name}: links to {link['run_id']} but the previous run is {previous.name} (a run is missing)")
+                problems.append(
+                    f"{run_dir.name}: links to {link['run_id']} but the previous run is {previous.name} (a run is missing)"
+                )
             elif (previous / MANIFEST).exists() and sha256(previous / MANIFEST) != link["sha256"]:
                 problems.append(f"{previous.name}: manifest.json was changed after the next run archived it")
         previous = run_dir

@@ -1,4 +1,5 @@
 """The customer's resources across subscriptions, read once per step through the SDK."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -42,7 +43,9 @@ def _rg_of(resource_id: str) -> str:
     return parts[low.index("resourcegroups") + 1] if "resourcegroups" in low else ""
 
 
-def list_resources(clients: Clients, subscription_ids: list[str], unreadable: list[str] | None = None) -> list[Resource]:
+def list_resources(
+    clients: Clients, subscription_ids: list[str], unreadable: list[str] | None = None
+) -> list[Resource]:
     """Every tracked resource in the given subscriptions (following nextLink pages). With `unreadable`, a
     subscription Azure refuses to list (403, 404) is named there and skipped instead of failing the whole list."""
     out = []
@@ -55,16 +58,28 @@ def list_resources(clients: Clients, subscription_ids: list[str], unreadable: li
             if unreadable is None or exc.status_code not in (401, 403, 404):
                 raise
             code = exc.error.code if exc.error is not None else exc.status_code
-            unreadable.append(f"/subscriptions/{sub}: cannot list its resources ({exc.status_code} {code}); the runbook principal needs Reader or more there")
+            unreadable.append(
+                f"/subscriptions/{sub}: cannot list its resources ({exc.status_code} {code}); the runbook principal needs Reader or more there"
+            )
     return out
 
 
 def subscription_names(clients: Clients, subscription_ids: list[str]) -> dict[str, str]:
     """Display names of the subscriptions the runbook can see."""
     wanted = {s.lower() for s in subscription_ids}
-    return {s.subscription_id: s.display_name for s in clients.subscriptions().subscriptions.list() if s.subscription_id.lower() in wanted}
+    return {
+        s.subscription_id: s.display_name
+        for s in clients.subscriptions().subscriptions.list()
+        if s.subscription_id.lower() in wanted
+    }
 
 
-def customer_resources(clients: Clients, subscription_ids: list[str], msp_resource_group: str, unreadable: list[str] | None = None) -> list[Resource]:
+def customer_resources(
+    clients: Clients, subscription_ids: list[str], msp_resource_group: str, unreadable: list[str] | None = None
+) -> list[Resource]:
     """The customer's resources: everything except the MSP's own monitoring resource group."""
-    return [r for r in list_resources(clients, subscription_ids, unreadable) if r.resource_group.lower() != msp_resource_group.lower()]
+    return [
+        r
+        for r in list_resources(clients, subscription_ids, unreadable)
+        if r.resource_group.lower() != msp_resource_group.lower()
+    ]

@@ -5,6 +5,7 @@ so a run that dies (SIGKILL, a kernel crash, a power cut) still has on disk ever
 the kernel where its journal is through $RUNBOOK_JOURNAL; the evidence is built from it when the notebook could not
 be finished. A line cut off by a crash mid-write is skipped on reading and reported.
 """
+
 from __future__ import annotations
 
 import json

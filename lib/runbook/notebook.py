@@ -1,11 +1,13 @@
 """The bootstrap notebooks call first: a stage session that runs items and shows their results."""
+
 from __future__ import annotations
 
 import html
-import sys
+from typing import Any
 
 import pandas as pd
-from . import catalogue, errors, secrets
+
+from . import catalogue, errors
 from .connect import make_clients
 from .params import Parameters, load
 from .results import ItemResult
@@ -13,12 +15,12 @@ from .steps import REGISTRY
 from .steps.base import Context, attested, execute, not_in_tier, with_attestation
 
 
-
-
 class Session:
     """One stage for one customer: runs items in the notebook and keeps their results."""
 
-    def __init__(self, params: Parameters, stage: int, apply: bool = False, run_id: str = "", forced: bool = False) -> None:
+    def __init__(
+        self, params: Parameters, stage: int, apply: bool = False, run_id: str = "", forced: bool = False
+    ) -> None:
         self.params = params
         self.stage = catalogue.load().stage(stage)
         self.apply = apply
@@ -46,17 +48,33 @@ class Session:
     def resource_sheet(self, regenerate: bool = False):
         """Generate (if missing) and check the Manageable Resource Sheet; shows what it marks."""
         from .steps.tagging import prepare_sheet
+
         return prepare_sheet(self.ctx, regenerate)
 
     def summary(self) -> pd.DataFrame:
         """Status of every item of the stage run so far."""
-        rows = [{"item": r.item_id, "role": r.role, "status": r.status, "summary": r.summary} for r in self.results.values()]
+        rows = [
+            {"item": r.item_id, "role": r.role, "status": r.status, "summary": r.summary} for r in self.results.values()
+        ]
         return pd.DataFrame(rows, columns=["item", "role", "status", "summary"])
 
     def _repr_html_(self) -> str:
         p = self.params
-        rows = {"Customer": f"{p.tenant_name} ({p.customer})", "Tenant": p.tenant_id, "Subscriptions": ", ".join(p.subscription_ids), "Tier": p.tier, "Engineer": p.engineer, "SLA project": p.sla_project_number, "Target": p.target, "Mode": "APPLY: changes will be made" if self.apply else "dry run: nothing will be changed", "Stage gate": "FORCED past an incomplete earlier stage" if self.forced else "passed"}
-        body = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows.items())
+        rows = {
+            "Customer": f"{p.tenant_name} ({p.customer})",
+            "Tenant": p.tenant_id,
+            "Subscriptions": ", ".join(p.subscription_ids),
+            "Tier": p.tier,
+            "Engineer": p.engineer,
+            "SLA project": p.sla_project_number,
+            "Target": p.target,
+            "Mode": "APPLY: changes will be made" if self.apply else "dry run: nothing will be changed",
+            "Stage gate": "FORCED past an incomplete earlier stage" if self.forced else "passed",
+        }
+        body = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
+            for k, v in rows.items()
+        )
         return f"<h4>Run settings</h4><table>{body}</table>"
 
     def __repr__(self) -> str:
@@ -80,6 +98,7 @@ def brief_errors() -> None:
     if shell is None:
         return
 
-    def handler(shell, etype, value, tb, tb_offset=None):  # type: ignore[no-untyped-def]
+    def handler(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None) -> None:
         shell.showtraceback((etype, value, tb), exception_only=True)  # "TargetError: <message with the fix>"
+
     shell.set_custom_exc((errors.RunbookError,), handler)

@@ -9,6 +9,7 @@ the committed notebooks byte for byte.
 Usage: ``python -m runbook.notebook_gen`` rewrites ``notebooks/``; ``--check`` only compares and exits 1
 listing the notebooks that differ from what the catalogue generates.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,10 +40,7 @@ PARAMETERS_SOURCE = (
 )
 PARAMETERS: dict[int, str] = {stage: PARAMETERS_SOURCE for stage in range(5)}
 
-SESSION_MARKDOWN = (
-    "## Session\n"
-    "Loads and validates the customer's parameters and shows what this run will do."
-)
+SESSION_MARKDOWN = "## Session\nLoads and validates the customer's parameters and shows what this run will do."
 
 SUMMARY_MARKDOWN = (
     "## Stage summary\n"
@@ -64,13 +62,18 @@ class Cell:
 #: Cells that are not checklist items, placed before the item they prepare (by item id).
 EXTRA_BEFORE: dict[str, tuple[Cell, ...]] = {
     "s1-tag-managed-resources": (
-        Cell("resource-sheet-md", "markdown", (
-            "## Manageable Resource Sheet\n"
-            "An Excel workbook of every resource in the customer's subscriptions (subscription, resource group, "
-            "name, type, location, SKU, current tags, and a **Managed** Yes/No column with a drop-down, autofilter "
-            "and frozen header). The first run generates it as `parameters/<customer>.resources.xlsx`; the customer "
-            "and the engineer mark it; every run reads it back and checks it (unknown resource IDs and bad values "
-            "are named by row). It is the source of which resources are managed.")),
+        Cell(
+            "resource-sheet-md",
+            "markdown",
+            (
+                "## Manageable Resource Sheet\n"
+                "An Excel workbook of every resource in the customer's subscriptions (subscription, resource group, "
+                "name, type, location, SKU, current tags, and a **Managed** Yes/No column with a drop-down, autofilter "
+                "and frozen header). The first run generates it as `parameters/<customer>.resources.xlsx`; the customer "
+                "and the engineer mark it; every run reads it back and checks it (unknown resource IDs and bad values "
+                "are named by row). It is the source of which resources are managed."
+            ),
+        ),
         Cell("resource-sheet", "code", "session.resource_sheet()"),
     ),
 }
@@ -113,8 +116,10 @@ def item_markdown(item: catalogue.Item) -> str:
     if item.automation:
         parts.append(f"**Automation:** {item.automation.strip()}")
     elif item.kind in ("automated", "both"):
-        parts.append(f"**Automation:** not built yet. Until it is, the {item.role} checks by hand and records "
-                     f"{record} in `parameters/<customer>.yml`.")
+        parts.append(
+            f"**Automation:** not built yet. Until it is, the {item.role} checks by hand and records "
+            f"{record} in `parameters/<customer>.yml`."
+        )
     else:
         parts.append(f"**Record:** the {item.role} adds {record} to `parameters/<customer>.yml`.")
     return "\n\n".join(parts)
@@ -163,8 +168,11 @@ def expected(cat: catalogue.Catalogue | None = None) -> dict[str, str]:
 
 def check(directory: Path = NOTEBOOKS) -> list[Path]:
     """The notebooks in `directory` that are missing or differ from what the catalogue generates."""
-    return [directory / name for name, text in expected().items()
-            if not (directory / name).exists() or (directory / name).read_text(encoding="utf-8") != text]
+    return [
+        directory / name
+        for name, text in expected().items()
+        if not (directory / name).exists() or (directory / name).read_text(encoding="utf-8") != text
+    ]
 
 
 def write(directory: Path = NOTEBOOKS) -> list[Path]:

@@ -6,14 +6,19 @@ budgets. Here the workers of one subscription share a gate: a 429 closes it for 
 them, while the bucket refills; then they go again at full speed. Measured against the floor of ARM's
 refill rate in benchmarks/tagging.py.
 """
+
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 
 from .results import Change
+
+T = TypeVar("T")
 
 
 class Pacer:
@@ -43,7 +48,7 @@ class Pacer:
 
 def retry_after_seconds(exc: HttpResponseError, default: float = 1.0) -> float:
     """The wait an ARM error asks for (Retry-After first, as azure-core reads it, then the millisecond forms)."""
-    headers = {k.lower(): v for k, v in (exc.response.headers.items() if exc.response is not None else [])}
+    headers = {k.lower(): v for k, v in (exc.response.headers.items() if exc.response is not None else [])}  # type: ignore[attr-defined]
     for name, scale in (("retry-after", 1.0), ("retry-after-ms", 1000.0), ("x-ms-retry-after-ms", 1000.0)):
         if headers.get(name):
             try:
@@ -56,7 +61,7 @@ def retry_after_seconds(exc: HttpResponseError, default: float = 1.0) -> float:
 TRANSIENT = (500, 502, 503, 504, 408)
 
 
-def paced_call(pacer: Pacer, key: str, call, max_errors: int = 5, deadline_s: float = 3600.0):
+def paced_call(pacer: Pacer, key: str, call: Callable[[], T], max_errors: int = 5, deadline_s: float = 3600.0) -> T:
     """Run `call()` through the pacer: 429s wait and retry without limit (until the deadline),
     transient 5xx and connection errors retry up to `max_errors` times with backoff."""
     errors = 0
@@ -72,7 +77,7 @@ def paced_call(pacer: Pacer, key: str, call, max_errors: int = 5, deadline_s: fl
             if exc.status_code in TRANSIENT and errors < max_errors:
                 errors += 1
                 pacer.retried_errors += 1
-                time.sleep(min(8.0, retry_after_seconds(exc, 0.2 * 2 ** errors)))
+                time.sleep(min(8.0, retry_after_seconds(exc, 0.2 * 2**errors)))
                 continue
             raise
         except (ServiceRequestError, ServiceResponseError):
@@ -80,9 +85,10 @@ def paced_call(pacer: Pacer, key: str, call, max_errors: int = 5, deadline_s: fl
                 raise
             errors += 1
             pacer.retried_errors += 1
-            time.sleep(min(8.0, 0.2 * 2 ** errors))
+            time.sleep(min(8.0, 0.2 * 2**errors))
             continue
         return out
+
 
 def interleave_by_subscription(changes: list[Change]) -> list[Change]:
     """Round-robin the changes over subscriptions, so every subscription's write budget is used at once."""

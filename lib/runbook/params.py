@@ -1,18 +1,20 @@
 """Customer parameter files: schema, validation with messages that name the file, field and fix."""
+
 from __future__ import annotations
 
 import os
 import re
-from datetime import date, datetime, timezone
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from .errors import ParameterError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from . import PROJECT_ROOT
-from .catalogue import TIERS, load as load_catalogue
+from .catalogue import TIERS
+from .catalogue import load as load_catalogue
+from .errors import ParameterError
 
 PARAMETERS_ENV = "RUNBOOK_PARAMETERS_DIR"
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -55,7 +57,7 @@ class SecretRef(_Strict):
     passwordstate: str | None = None  # PasswordState list/entry id
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> "SecretRef":
+    def _exactly_one(self) -> SecretRef:
         given = [k for k in ("env", "file", "keyvault", "passwordstate") if getattr(self, k)]
         if len(given) != 1:
             raise ValueError("give exactly one of env, file, keyvault, passwordstate")
@@ -117,7 +119,7 @@ class Cloud(_Strict):
     ca_bundle: str | None = None  # PEM file to trust, for a custom cloud with a private CA
 
     @model_validator(mode="after")
-    def _custom_needs_endpoints(self) -> "Cloud":
+    def _custom_needs_endpoints(self) -> Cloud:
         if self.name == "custom" and not (self.arm_endpoint and self.authority):
             raise ValueError("a custom cloud needs arm_endpoint and authority")
         if self.name != "custom" and (self.arm_endpoint or self.authority or self.graph_endpoint or self.ca_bundle):
@@ -181,7 +183,9 @@ class Budget(_Strict):
 
     amount: float = Field(gt=0)
     currency: str = "EUR"
-    alert_thresholds: list[int] = Field(default=[80, 100], min_length=1, max_length=4)  # Azure: at most 5 notifications, one is the forecast
+    alert_thresholds: list[int] = Field(
+        default=[80, 100], min_length=1, max_length=4
+    )  # Azure: at most 5 notifications, one is the forecast
     contact_emails: list[str] = []  # who gets budget alerts; default: alerts.email
 
 
@@ -213,7 +217,7 @@ class Attestation(_Strict):
     note: str = ""
 
     @model_validator(mode="after")
-    def _reason(self) -> "Attestation":
+    def _reason(self) -> Attestation:
         if self.status == "not-required" and not self.reason:
             raise ValueError("status not-required needs a reason")
         return self
@@ -237,7 +241,7 @@ class Parameters(_Strict):
     contacts: list[Contact] = []
     managed_tag: ManagedTag = ManagedTag()
     resource_sheet: ResourceSheet = ResourceSheet()
-    tagging: Tagging = Tagging()
+    tagging: Tagging = Tagging.model_validate({})
     monitoring: Monitoring = Monitoring()
     alerts: Alerts | None = None
     budget: Budget | None = None
@@ -269,7 +273,9 @@ class Parameters(_Strict):
         known = {it.id for it in load_catalogue().items}
         unknown = sorted(set(v) - known)
         if unknown:
-            raise ValueError(f"unknown checklist item(s) {', '.join(unknown)}; use an id from `runbook status <customer>`")
+            raise ValueError(
+                f"unknown checklist item(s) {', '.join(unknown)}; use an id from `runbook status <customer>`"
+            )
         return v
 
 
@@ -301,7 +307,15 @@ def find_literal_secrets(data: object, path: str = "") -> list[str]:
 
 PLACEHOLDER_GUID = "00000000-0000-0000-0000-000000000000"
 # values copied from parameters/template.yml that must be replaced before a run
-TEMPLATE_SAMPLES = {"Your Name", "CSM Name", "Full Name", "link to the signed SLA", "SLA-2026-0000", "name@example.com", "alerts@example.com"}
+TEMPLATE_SAMPLES = {
+    "Your Name",
+    "CSM Name",
+    "Full Name",
+    "link to the signed SLA",
+    "SLA-2026-0000",
+    "name@example.com",
+    "alerts@example.com",
+}
 
 
 def find_secret_values(data: object, known: tuple[str, ...] = (), path: str = "") -> list[tuple[str, str]]:
@@ -364,7 +378,9 @@ def load(customer_or_path: str | Path) -> Parameters:
     path = resolve_path(customer_or_path)
     shown = display_path(path)
     if not path.exists():
-        raise ParameterError(f"{shown}: no such parameter file. Fix: copy parameters/template.yml to {shown} and fill it in.")
+        raise ParameterError(
+            f"{shown}: no such parameter file. Fix: copy parameters/template.yml to {shown} and fill it in."
+        )
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
@@ -373,13 +389,24 @@ def load(customer_or_path: str | Path) -> Parameters:
         raise ParameterError(f"{shown}: expected a mapping of fields. Fix: start from parameters/template.yml.")
     from .evidence import known_secret_values
 
-    problems = [f"{shown}: field '{p}' holds a literal secret. Fix: secrets never live in parameters; give a reference such as {{env: NAME}}, {{keyvault: URL}} or {{passwordstate: ID}}." for p in find_literal_secrets(data)]
-    problems += [f"{shown}: field '{p}' holds what looks like a secret ({kind}). Fix: remove it; parameters hold only references ({{env: NAME}}, {{keyvault: URL}}, {{passwordstate: ID}}) and the value goes to the secret store." for p, kind in find_secret_values(data, known_secret_values())]
+    problems = [
+        f"{shown}: field '{p}' holds a literal secret. Fix: secrets never live in parameters; give a reference such as {{env: NAME}}, {{keyvault: URL}} or {{passwordstate: ID}}."
+        for p in find_literal_secrets(data)
+    ]
+    problems += [
+        f"{shown}: field '{p}' holds what looks like a secret ({kind}). Fix: remove it; parameters hold only references ({{env: NAME}}, {{keyvault: URL}}, {{passwordstate: ID}}) and the value goes to the secret store."
+        for p, kind in find_secret_values(data, known_secret_values())
+    ]
     if problems:
         raise ParameterError("\n".join(dict.fromkeys(problems)))
-    problems += [f"{shown}: field '{p}' still holds the template's placeholder '{_at(data, p)}'. Fix: put the customer's real value (see parameters/template.yml)." for p in find_placeholders(data)]
+    problems += [
+        f"{shown}: field '{p}' still holds the template's placeholder '{_at(data, p)}'. Fix: put the customer's real value (see parameters/template.yml)."
+        for p in find_placeholders(data)
+    ]
     if data.get("customer") != path.stem:
-        problems.append(f"{shown}: field 'customer' is '{data.get('customer')}' but the file is {path.name}. Fix: {FIXES['customer']}.")
+        problems.append(
+            f"{shown}: field 'customer' is '{data.get('customer')}' but the file is {path.name}. Fix: {FIXES['customer']}."
+        )
     try:
         params = Parameters.model_validate(data)
     except ValidationError as exc:
@@ -405,7 +432,7 @@ def _at(data: object, path: str) -> object:
     return node
 
 
-def check_sandbox_tenant(params: "Parameters", connection_file: Path) -> None:
+def check_sandbox_tenant(params: Parameters, connection_file: Path) -> None:
     """A sandbox target's tenant must be the running sandbox's (else the run would talk to the wrong tenant)."""
     import json as _json
 
@@ -414,6 +441,6 @@ def check_sandbox_tenant(params: "Parameters", connection_file: Path) -> None:
     except (OSError, ValueError, KeyError):
         return  # no readable sandbox: the run reports that when it connects
     if params.target == "sandbox" and tenant.lower() != params.tenant_id.lower():
-        raise ParameterError(f"parameters/{params.customer}.yml: field 'tenant_id' is {params.tenant_id} but the running sandbox serves tenant {tenant}. Fix: use the sandbox's tenant for a sandbox customer, or set target: azure for a real tenant.")
-
-
+        raise ParameterError(
+            f"parameters/{params.customer}.yml: field 'tenant_id' is {params.tenant_id} but the running sandbox serves tenant {tenant}. Fix: use the sandbox's tenant for a sandbox customer, or set target: azure for a real tenant."
+        )

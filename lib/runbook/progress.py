@@ -1,10 +1,12 @@
 """Progress for long steps: a tqdm bar in notebooks, a plain line every 10% elsewhere (logs stay readable)."""
+
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-
+from typing import Any
 
 BATCH_ENV = "RUNBOOK_BATCH"  # set by the runner: the notebook runs under papermill, lines beat widgets
 
@@ -31,17 +33,21 @@ class _Lines:
             while self.next_mark <= self.n / self.total:
                 self.next_mark += 0.1
             done = int(20 * self.n / self.total)
-            print(f"{self.desc} [{'#' * done}{'.' * (20 - done)}] {self.n}/{self.total} ({time.monotonic() - self.start:.1f} s)", flush=True)
+            print(
+                f"{self.desc} [{'#' * done}{'.' * (20 - done)}] {self.n}/{self.total} ({time.monotonic() - self.start:.1f} s)",
+                flush=True,
+            )
 
 
 @contextmanager
-def progress(total: int, desc: str):
+def progress(total: int, desc: str) -> Iterator[Any]:
     """A progress reporter with `.update(n)`, suited to where the code runs."""
     if total == 0:
         yield _Lines(0, desc)
         return
     if in_notebook() and not os.environ.get(BATCH_ENV):
         from tqdm.auto import tqdm
+
         with tqdm(total=total, desc=desc, mininterval=1.0) as bar:
             yield bar
     else:

@@ -1,10 +1,11 @@
 """Item results: what one checklist item's step found, planned, applied, and the status it reached."""
+
 from __future__ import annotations
 
 import html
-from datetime import datetime, timezone
 import json
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 
 import nbformat
 
@@ -57,7 +58,7 @@ class ItemResult:
         return d
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ItemResult":
+    def from_dict(cls, data: dict) -> ItemResult:
         """Rebuild from its dict form."""
         d = dict(data)
         d["planned"] = [Change(**c) for c in d.get("planned", [])]
@@ -65,7 +66,7 @@ class ItemResult:
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
     # --- notebook display ------------------------------------------------------------------
-    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict:
         """Readable HTML and text for people, plus the JSON record the runner collects."""
         return {"text/plain": self.as_text(), "text/html": self.as_html(), MIMETYPE: self.to_dict()}
 
@@ -81,23 +82,42 @@ class ItemResult:
 
     def as_html(self) -> str:
         """HTML rendering: status badge, summary, what is missing, observations and changes."""
-        colour = {"fulfilled": "#1a7f37", "not-required": "#57606a", "open": "#9a6700", "failed": "#cf222e"}.get(self.status, "#57606a")
-        parts = [f'<div><span style="background:{colour};color:#fff;padding:2px 8px;border-radius:4px">{html.escape(self.status)}</span> '
-                 f'<b>{html.escape(self.item_id)}</b> ({html.escape(self.role)}) {html.escape(self.title)}</div>',
-                 f"<p>{html.escape(self.summary)}</p>"]
+        colour = {"fulfilled": "#1a7f37", "not-required": "#57606a", "open": "#9a6700", "failed": "#cf222e"}.get(
+            self.status, "#57606a"
+        )
+        parts = [
+            f'<div><span style="background:{colour};color:#fff;padding:2px 8px;border-radius:4px">{html.escape(self.status)}</span> '
+            f"<b>{html.escape(self.item_id)}</b> ({html.escape(self.role)}) {html.escape(self.title)}</div>",
+            f"<p>{html.escape(self.summary)}</p>",
+        ]
         if self.missing:
-            parts.append("<p><b>Missing:</b></p><ul>" + "".join(f"<li>{html.escape(m)}</li>" for m in self.missing) + "</ul>")
+            parts.append(
+                "<p><b>Missing:</b></p><ul>" + "".join(f"<li>{html.escape(m)}</li>" for m in self.missing) + "</ul>"
+            )
         if self.attestation:
             a = self.attestation
-            parts.append(f"<p>Attested by {html.escape(str(a.get('by')))} on {html.escape(str(a.get('at')))}: {html.escape(str(a.get('reference')))}</p>")
+            parts.append(
+                f"<p>Attested by {html.escape(str(a.get('by')))} on {html.escape(str(a.get('at')))}: {html.escape(str(a.get('reference')))}</p>"
+            )
         if self.observed:
             parts.append(_table(self.observed[:HTML_ROWS]))
             if len(self.observed) > HTML_ROWS:
                 parts.append(f"<p>... and {len(self.observed) - HTML_ROWS} more rows in results.json</p>")
         for label, changes in (("Planned changes", self.planned), ("Applied changes", self.applied)):
             if changes:
-                rows = [{"action": c.action, "target": c.target, **{k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in c.detail.items()}} for c in changes[:HTML_ROWS]]
-                more = f"<p>... and {len(changes) - HTML_ROWS} more in results.json</p>" if len(changes) > HTML_ROWS else ""
+                rows = [
+                    {
+                        "action": c.action,
+                        "target": c.target,
+                        **{k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in c.detail.items()},
+                    }
+                    for c in changes[:HTML_ROWS]
+                ]
+                more = (
+                    f"<p>... and {len(changes) - HTML_ROWS} more in results.json</p>"
+                    if len(changes) > HTML_ROWS
+                    else ""
+                )
                 parts.append(f"<p><b>{label} ({len(changes)})</b></p>" + _table(rows) + more)
         return "\n".join(parts)
 

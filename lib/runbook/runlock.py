@@ -4,22 +4,21 @@ The lock is created atomically (O_EXCL) and holds who, where, which process and 
 same customer is refused with that information. A lock left by a process that no longer exists on this host is
 stale: it is taken over (atomically, by renaming a fresh lock over it) and the takeover is reported.
 """
+
 from __future__ import annotations
 
 import getpass
 import json
 import os
 import socket
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from collections.abc import Iterator
 
 from .errors import CustomerBusy
 
 LOCK = ".run.lock"
-
-
 
 
 def _alive(pid: int) -> bool:
@@ -41,7 +40,13 @@ def held(folder: Path, customer: str, what: str) -> Iterator[dict | None]:
     """Hold the customer's run lock for the block; yields the stale holder taken over, if any."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / LOCK
-    me = {"user": getpass.getuser(), "host": socket.gethostname(), "pid": os.getpid(), "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "what": what}
+    me = {
+        "user": getpass.getuser(),
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "what": what,
+    }
     taken_over = None
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)

@@ -1,30 +1,37 @@
 """Runs a stage notebook for a customer with papermill and archives the evidence."""
+
 from __future__ import annotations
 
-import getpass
-import json
 import os
 import signal
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import papermill
 from papermill.exceptions import PapermillExecutionError
 
 from . import PROJECT_ROOT, catalogue, evidence, journal, runlock, secrets, status
-from .errors import EXIT_BAD_INPUT, EXIT_BUSY, EXIT_FAILED, EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, EvidenceError, StageGateError  # noqa: F401 (re-exported)
+from .errors import (  # noqa: F401 (re-exported)
+    EXIT_BAD_INPUT,
+    EXIT_BUSY,
+    EXIT_FAILED,
+    EXIT_INCOMPLETE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EvidenceError,
+    StageGateError,
+)
 from .params import load
 from .progress import BATCH_ENV
 from .results import Change, ItemResult, collect, stamp
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
 KERNEL = "python3"
-
 
 
 class Interrupted(KeyboardInterrupt):
@@ -40,6 +47,7 @@ def interrupts() -> Iterator[None]:
 
     def on_term(signum: int, frame: object) -> None:
         raise Interrupted("SIGTERM")
+
     before = signal.signal(signal.SIGTERM, on_term)
     try:
         yield
@@ -58,7 +66,7 @@ class JournalTail(threading.Thread):
     def poll(self) -> None:
         """Report the item entries written since the last poll."""
         entries, _ = journal.read(self.path)
-        for e in entries[self.seen:]:
+        for e in entries[self.seen :]:
             if e.get("kind") == "item":
                 self.on_item(ItemResult.from_dict(e["result"]))
         self.seen = len(entries)
@@ -82,7 +90,7 @@ def _ipc_kernel_manager():
         def _default_transport(self) -> str:
             return "ipc"
 
-        async def _async_launch_kernel(self, kernel_cmd, **kw):  # type: ignore[no-untyped-def]
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> Any:
             log = PROJECT_ROOT / ".cache" / "kernel.log"
             log.parent.mkdir(parents=True, exist_ok=True)
             with log.open("a") as err:  # the kernel process holds its own copy of the descriptor
@@ -90,8 +98,6 @@ def _ipc_kernel_manager():
                 return await super()._async_launch_kernel(kernel_cmd, **kw)
 
     return IpcKernelManager
-
-
 
 
 @dataclass
@@ -110,7 +116,9 @@ class RunOutcome:
     @property
     def exit_code(self) -> int:
         """CLI exit code for this outcome."""
-        return {"complete": EXIT_OK, "incomplete": EXIT_INCOMPLETE, "interrupted": EXIT_INTERRUPTED}.get(self.status, EXIT_FAILED)
+        return {"complete": EXIT_OK, "incomplete": EXIT_INCOMPLETE, "interrupted": EXIT_INTERRUPTED}.get(
+            self.status, EXIT_FAILED
+        )
 
 
 def stage_notebook(name: str) -> Path:
@@ -147,11 +155,24 @@ def _fill_missing(stage: int, found: list[ItemResult], error: str) -> list[ItemR
             out.append(by_id[item.id])
         else:
             why = "the run failed before this item" if error else "the notebook did not record this item"
-            out.append(ItemResult(item.id, item.stage, item.role, item.kind, item.title, "not-verified", why, finished_at=stamp()))
+            out.append(
+                ItemResult(
+                    item.id, item.stage, item.role, item.kind, item.title, "not-verified", why, finished_at=stamp()
+                )
+            )
     return out
 
 
-def run_stage(customer: str, stage: int, apply: bool = False, force: bool = False, timeout: int = 900, log_output: bool = False, notebook: Path | None = None, on_item: Callable[[ItemResult], None] | None = None) -> RunOutcome:
+def run_stage(
+    customer: str,
+    stage: int,
+    apply: bool = False,
+    force: bool = False,
+    timeout: int = 900,
+    log_output: bool = False,
+    notebook: Path | None = None,
+    on_item: Callable[[ItemResult], None] | None = None,
+) -> RunOutcome:
     """Validate, take the customer's run lock, seal runs a killed process left, check the gate, execute the stage
     notebook with papermill (its kernel journals every accepted change), then archive the evidence."""
     params = load(customer)  # ParameterError before any Azure call
@@ -160,12 +181,23 @@ def run_stage(customer: str, stage: int, apply: bool = False, force: bool = Fals
         from .params import check_sandbox_tenant
 
         check_sandbox_tenant(params, sandbox_connection_path())
-    with runlock.held(evidence.customer_dir(params.customer), params.customer, f"stage {stage}{' --apply' if apply else ''}"):
+    with runlock.held(
+        evidence.customer_dir(params.customer), params.customer, f"stage {stage}{' --apply' if apply else ''}"
+    ):
         recover(params.customer)
         return _run_locked(params, stage, apply, force, timeout, log_output, notebook, on_item)
 
 
-def _run_locked(params, stage: int, apply: bool, force: bool, timeout: int, log_output: bool, notebook: Path | None, on_item: Callable[[ItemResult], None] | None) -> RunOutcome:
+def _run_locked(
+    params,
+    stage: int,
+    apply: bool,
+    force: bool,
+    timeout: int,
+    log_output: bool,
+    notebook: Path | None,
+    on_item: Callable[[ItemResult], None] | None,
+) -> RunOutcome:
     blocking = gate(params.customer, stage)
     if blocking and not force:
         raise StageGateError(stage, blocking)
@@ -185,10 +217,21 @@ def _run_locked(params, stage: int, apply: bool, force: bool, timeout: int, log_
     try:
         with interrupts():
             papermill.execute_notebook(
-                str(source), str(output),
-                parameters={"customer": params.customer, "apply": bool(apply), "run_id": run_id, "forced": bool(blocking)},
-                kernel_name=KERNEL, cwd=str(PROJECT_ROOT), log_output=log_output, progress_bar=False,
-                execution_timeout=timeout, request_save_on_cell_execute=True, kernel_manager_class=_ipc_kernel_manager(),
+                str(source),
+                str(output),
+                parameters={
+                    "customer": params.customer,
+                    "apply": bool(apply),
+                    "run_id": run_id,
+                    "forced": bool(blocking),
+                },
+                kernel_name=KERNEL,
+                cwd=str(PROJECT_ROOT),
+                log_output=log_output,
+                progress_bar=False,
+                execution_timeout=timeout,
+                request_save_on_cell_execute=True,
+                kernel_manager_class=_ipc_kernel_manager(),
             )
     except PapermillExecutionError as exc:
         error = f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
@@ -207,7 +250,11 @@ def _run_locked(params, stage: int, apply: bool, force: bool, timeout: int, log_
     done = all(r.status in catalogue.DONE_STATUSES for r in items)
     state = "interrupted" if interrupted else "failed" if error else "complete" if done else "incomplete"
     outcome = RunOutcome(params.customer, stage, run_id, run_dir, state, items, error, bool(blocking))
-    archive(outcome, {"started_at": started, "apply": bool(apply), "blocking_items": blocking}, secrets.stored_values(params))
+    archive(
+        outcome,
+        {"started_at": started, "apply": bool(apply), "blocking_items": blocking},
+        secrets.stored_values(params),
+    )
     return outcome
 
 
@@ -256,8 +303,21 @@ def recover(customer: str) -> list[str]:
             continue
         stage = int(run_dir.name.split("-stage")[1].split("-")[0]) if "-stage" in run_dir.name else 0
         notebooks = list(run_dir.glob("*.ipynb"))
-        items = _fill_missing(stage, merge_journal(_collect(notebooks[0]) if notebooks else [], run_dir / journal.JOURNAL), "the run was killed")
-        outcome = RunOutcome(customer, stage, run_dir.name, run_dir, "interrupted", items, "the process running it was killed; sealed from its journal by a later run", False)
+        items = _fill_missing(
+            stage,
+            merge_journal(_collect(notebooks[0]) if notebooks else [], run_dir / journal.JOURNAL),
+            "the run was killed",
+        )
+        outcome = RunOutcome(
+            customer,
+            stage,
+            run_dir.name,
+            run_dir,
+            "interrupted",
+            items,
+            "the process running it was killed; sealed from its journal by a later run",
+            False,
+        )
         archive(outcome, {"recovered_at": stamp()}, ())
         sealed.append(run_dir.name)
     return sealed
@@ -265,7 +325,15 @@ def recover(customer: str) -> list[str]:
 
 def archive(outcome: RunOutcome, meta: dict, known_secrets: tuple[str, ...] = ()) -> None:
     """Archive a run's evidence (evidence.archive); a refused archive marks the outcome and raises EvidenceError."""
-    header = {"customer": outcome.customer, "run_id": outcome.run_id, "stage": outcome.stage, "status": outcome.status, "forced": outcome.forced, "error": outcome.error, **meta}
+    header = {
+        "customer": outcome.customer,
+        "run_id": outcome.run_id,
+        "stage": outcome.stage,
+        "status": outcome.status,
+        "forced": outcome.forced,
+        "error": outcome.error,
+        **meta,
+    }
     try:
         evidence.archive(outcome.run_dir, header, [r.to_dict() for r in outcome.items], known_secrets)
     except EvidenceError as exc:
@@ -273,7 +341,14 @@ def archive(outcome: RunOutcome, meta: dict, known_secrets: tuple[str, ...] = ()
         raise
 
 
-def run_all(customer: str, apply: bool = False, force: bool = False, stages: list[int] | None = None, on_outcome=None, **run_kwargs) -> list[RunOutcome]:
+def run_all(
+    customer: str,
+    apply: bool = False,
+    force: bool = False,
+    stages: list[int] | None = None,
+    on_outcome=None,
+    **run_kwargs,
+) -> list[RunOutcome]:
     """Run stages in order; stops at the first stage whose gate is closed (unless forced)."""
     outcomes = []
     for n in stages if stages is not None else [s.number for s in catalogue.load().stages]:

@@ -1,4 +1,5 @@
 """Secret references: read a secret the runbook needs, or store one it creates, never into outputs."""
+
 from __future__ import annotations
 
 import os
@@ -9,16 +10,21 @@ from .errors import SecretError
 from .params import Parameters, SecretRef
 
 
-
-
-def stored_values(params: "Parameters") -> tuple[str, ...]:
+def stored_values(params: Parameters) -> tuple[str, ...]:
     """Values of the secrets the customer's parameters point to in local files (never to be archived)."""
-    refs = [r for r in (params.app_registration.secret_store if params.app_registration else None, params.credential.client_secret if params.credential else None) if r is not None and r.file]
+    refs = [
+        r
+        for r in (
+            params.app_registration.secret_store if params.app_registration else None,
+            params.credential.client_secret if params.credential else None,
+        )
+        if r is not None and r.file
+    ]
     return tuple(file_path(r).read_text().strip() for r in refs if file_path(r).exists())
 
 
 def file_path(ref: SecretRef) -> Path:
-    p = Path(ref.file)
+    p = Path(ref.file or "")
     return p if p.is_absolute() else PROJECT_ROOT / p
 
 
@@ -34,7 +40,9 @@ def read(ref: SecretRef) -> str:
         if not path.exists():
             raise SecretError(f"secret file {ref.file} does not exist")
         return path.read_text().strip()
-    raise SecretError(f"reading {ref.describe()} is not supported by the runbook; expose the secret through an environment variable")
+    raise SecretError(
+        f"reading {ref.describe()} is not supported by the runbook; expose the secret through an environment variable"
+    )
 
 
 def store(ref: SecretRef, value: str) -> str:
@@ -47,4 +55,6 @@ def store(ref: SecretRef, value: str) -> str:
         with os.fdopen(fd, "w") as fh:
             fh.write(value)
         return ref.describe()
-    raise SecretError(f"storing into {ref.describe()} needs the MSP's vault integration; use a file reference for the sandbox")
+    raise SecretError(
+        f"storing into {ref.describe()} needs the MSP's vault integration; use a file reference for the sandbox"
+    )

@@ -1,4 +1,5 @@
 """The Manageable Resource Sheet: an Excel inventory the customer and MSP mark, read back as the managed set."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,11 +11,22 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from . import PROJECT_ROOT
-from .inventory import Resource
 from .errors import SheetError
+from .inventory import Resource
 
 SHEET = "Resources"
-COLUMNS = ("Subscription", "Subscription ID", "Resource group", "Name", "Type", "Location", "SKU", "Tags", "Resource ID", "Managed")
+COLUMNS = (
+    "Subscription",
+    "Subscription ID",
+    "Resource group",
+    "Name",
+    "Type",
+    "Location",
+    "SKU",
+    "Tags",
+    "Resource ID",
+    "Managed",
+)
 MANAGED_VALUES = ("Yes", "No")
 
 
@@ -43,7 +55,13 @@ def _tags_text(tags: dict[str, str]) -> str:
     return "; ".join(f"{k}={v}" for k, v in sorted(tags.items()))
 
 
-def write(path: Path, resources: list[Resource], subscription_names: dict[str, str], prefill: str = "", managed_tag: tuple[str, str] | None = None) -> Path:
+def write(
+    path: Path,
+    resources: list[Resource],
+    subscription_names: dict[str, str],
+    prefill: str = "",
+    managed_tag: tuple[str, str] | None = None,
+) -> Path:
     """Write the workbook: one row per resource, a Yes/No drop-down, autofilter and a frozen header."""
     wb = Workbook()
     ws = wb.active
@@ -52,11 +70,33 @@ def write(path: Path, resources: list[Resource], subscription_names: dict[str, s
     for cell in ws[1]:
         cell.font = Font(bold=True, color="FFFFFF")
         cell.fill = PatternFill("solid", fgColor="1F4E79")
-    for r in sorted(resources, key=lambda r: (r.subscription_id, r.resource_group.lower(), r.type.lower(), r.name.lower())):
+    for r in sorted(
+        resources, key=lambda r: (r.subscription_id, r.resource_group.lower(), r.type.lower(), r.name.lower())
+    ):
         already = managed_tag is not None and r.tag_value(managed_tag[0]) == managed_tag[1]
-        ws.append([subscription_names.get(r.subscription_id, r.subscription_id), r.subscription_id, r.resource_group, r.name, r.type, r.location, r.sku or "", _tags_text(r.tags), r.id, "Yes" if already else prefill])
+        ws.append(
+            [
+                subscription_names.get(r.subscription_id, r.subscription_id),
+                r.subscription_id,
+                r.resource_group,
+                r.name,
+                r.type,
+                r.location,
+                r.sku or "",
+                _tags_text(r.tags),
+                r.id,
+                "Yes" if already else prefill,
+            ]
+        )
     last = ws.max_row
-    choice = DataValidation(type="list", formula1='"Yes,No"', allow_blank=True, showErrorMessage=True, errorTitle="Managed", error="Choose Yes or No")
+    choice = DataValidation(
+        type="list",
+        formula1='"Yes,No"',
+        allow_blank=True,
+        showErrorMessage=True,
+        errorTitle="Managed",
+        error="Choose Yes or No",
+    )
     ws.add_data_validation(choice)
     managed_col = get_column_letter(len(COLUMNS))
     choice.add(f"{managed_col}2:{managed_col}{max(last, 2)}")
@@ -74,17 +114,23 @@ def read(path: Path, known_ids: set[str], unreadable_scopes: tuple[str, ...] = (
     """Read a marked workbook, checking its header, each Managed value, and that every ID exists (IDs under a scope
     that could not be read this time, lower-cased prefixes in `unreadable_scopes`, are taken as they are)."""
     if not path.exists():
-        raise SheetError(f"{path.name}: no such workbook. Fix: generate it with the Stage 1 notebook or `runbook sheet <customer>`.")
+        raise SheetError(
+            f"{path.name}: no such workbook. Fix: generate it with the Stage 1 notebook or `runbook sheet <customer>`."
+        )
     try:
         wb = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises several types for a damaged or non-Excel file
-        raise SheetError(f"{path.name}: not a readable Excel workbook ({type(exc).__name__}). Fix: save it as .xlsx.") from None
+        raise SheetError(
+            f"{path.name}: not a readable Excel workbook ({type(exc).__name__}). Fix: save it as .xlsx."
+        ) from None
     if SHEET not in wb.sheetnames:
         raise SheetError(f"{path.name}: no sheet named '{SHEET}'. Fix: keep the generated sheet name.")
     rows = list(wb[SHEET].iter_rows(values_only=True))
     wb.close()
     if not rows or tuple(str(c or "").strip() for c in rows[0][: len(COLUMNS)]) != COLUMNS:
-        raise SheetError(f"{path.name}: the header row must be {', '.join(COLUMNS)}. Fix: regenerate the sheet and mark it again.")
+        raise SheetError(
+            f"{path.name}: the header row must be {', '.join(COLUMNS)}. Fix: regenerate the sheet and mark it again."
+        )
     id_col, managed_col = COLUMNS.index("Resource ID"), COLUMNS.index("Managed")
     problems: list[str] = []
     managed, unmanaged, unmarked, seen = set(), set(), set(), set()
@@ -113,5 +159,9 @@ def read(path: Path, known_ids: set[str], unreadable_scopes: tuple[str, ...] = (
             unmarked.add(key)
     if problems:
         shown = problems[:20] + ([f"... and {len(problems) - 20} more"] if len(problems) > 20 else [])
-        raise SheetError(f"{path.name}: {len(problems)} problem(s):\n  " + "\n  ".join(shown) + "\nFix: correct those rows, or regenerate the sheet if resources changed.")
+        raise SheetError(
+            f"{path.name}: {len(problems)} problem(s):\n  "
+            + "\n  ".join(shown)
+            + "\nFix: correct those rows, or regenerate the sheet if resources changed."
+        )
     return Marking(frozenset(managed), frozenset(unmanaged), frozenset(unmarked), path, frozenset(known_ids - seen))

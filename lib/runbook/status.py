@@ -1,4 +1,5 @@
 """Status of a customer's onboarding from the evidence: a table and the re-rendered seed checklist."""
+
 from __future__ import annotations
 
 import json
@@ -46,7 +47,17 @@ def table(customer: str) -> pd.DataFrame:
     rows = []
     for item in catalogue.load().items:
         r = rec.get(item.id)
-        rows.append({"stage": item.stage, "item": item.id, "role": item.role, "status": r.result.status if r else "not-verified", "when": r.result.finished_at if r else "", "evidence": link(r.run_dir) if r else "", "title": item.title})
+        rows.append(
+            {
+                "stage": item.stage,
+                "item": item.id,
+                "role": item.role,
+                "status": r.result.status if r else "not-verified",
+                "when": r.result.finished_at if r else "",
+                "evidence": link(r.run_dir) if r else "",
+                "title": item.title,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -54,14 +65,16 @@ def checklist(params: Parameters) -> str:
     """The seed checklist in markdown with header fields filled and [x] on fulfilled items."""
     rec = latest(params.customer)
     lines = [
-        "### Description", "",
+        "### Description",
+        "",
         f"- TenantID: `{params.tenant_id}`",
         f"- Tenant Name: `{params.tenant_name}`",
         f"- Subscription ID's: `{', '.join(params.subscription_ids)}`",
         f"- Managed Services: CSP, Premium or Full Stack: `{params.tier}`",
         f"- Name of the person who did the work: `{params.engineer}`",
         f"- SLA Project number: `{params.sla_project_number}`",
-        "", "---",
+        "",
+        "---",
     ]
     for st in catalogue.load().stages:
         lines.append(f"### Stage {st.number}")
@@ -70,7 +83,7 @@ def checklist(params: Parameters) -> str:
             state = r.result.status if r else "not-verified"
             mark = "x" if state in catalogue.DONE_STATUSES else " "
             note = ""
-            if state == "not-required":
+            if state == "not-required" and r is not None:
                 note = f" _(not required: {r.result.attestation.get('reason') if r.result.attestation else r.result.summary})_"
             elif state in ("open", "failed"):
                 note = f" _({state})_"

@@ -1,4 +1,5 @@
 """A raw HTTPS client for contract tests: real tokens from azure-identity, no SDK in between."""
+
 from __future__ import annotations
 
 import json
@@ -17,7 +18,9 @@ class Raw:
         self.token = sandbox_target(handle.connection_file).credential.get_token(ARM_SCOPE).token
         self.session = requests.Session()
 
-    def __call__(self, method: str, path: str, body=None, token: str | None = "default", headers: dict | None = None) -> requests.Response:
+    def __call__(
+        self, method: str, path: str, body=None, token: str | None = "default", headers: dict | None = None
+    ) -> requests.Response:
         h = dict(headers or {})
         if token == "default":
             h["Authorization"] = f"Bearer {self.token}"

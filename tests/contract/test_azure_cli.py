@@ -3,12 +3,13 @@
 azure-cli is installed by the tests into its own virtual environment (.cache/azcli): its pins clash
 with ours. Each command must succeed and see the state our SDK calls made, and the reverse.
 """
+
 from __future__ import annotations
 
 import pytest
 
-from tests.support.azcli import AzCli, ensure_installed
 from tests.conftest import DEMO_SUBS
+from tests.support.azcli import AzCli, ensure_installed
 
 pytestmark = pytest.mark.azcli
 SUB = DEMO_SUBS[0]
@@ -43,7 +44,9 @@ def test_groups_both_ways(az, clients):
 def test_resources_by_tag_and_tag_update(az, clients):
     rc = clients.resource(SUB)
     site = f"/subscriptions/{SUB}/resourceGroups/rg-prod-web/providers/Microsoft.Web/sites/app-contoso-api-01"
-    rc.tags.begin_update_at_scope(site, {"operation": "Merge", "properties": {"tags": {"Intercept": "Managed"}}}).result()
+    rc.tags.begin_update_at_scope(
+        site, {"operation": "Merge", "properties": {"tags": {"Intercept": "Managed"}}}
+    ).result()
     assert "app-contoso-api-01" in az("resource", "list", "--tag", "Intercept=Managed", "--query", "[].name")
     az("tag", "update", "--resource-id", site, "--operation", "Merge", "--tags", "owner=cli")
     assert rc.tags.get_at_scope(site).properties.tags == {"env": "prod", "Intercept": "Managed", "owner": "cli"}
@@ -51,12 +54,31 @@ def test_resources_by_tag_and_tag_update(az, clients):
 
 def test_policy_assignments_both_ways(az, clients):
     scope = f"/subscriptions/{SUB}"
-    az("policy", "assignment", "create", "--name", "from-cli", "--policy", "06a78e20-9358-41c9-923c-fb736d382a4d", "--scope", scope)
+    az(
+        "policy",
+        "assignment",
+        "create",
+        "--name",
+        "from-cli",
+        "--policy",
+        "06a78e20-9358-41c9-923c-fb736d382a4d",
+        "--scope",
+        scope,
+    )
     pc = clients.policy(SUB)
     assert "from-cli" in [a.name for a in pc.policy_assignments.list()]
     # Allowed locations declares listOfAllowedLocations without a default: Azure refuses the assignment without it
     allowed = {"listOfAllowedLocations": {"value": ["westeurope"]}}
-    pc.policy_assignments.create(scope, "from-sdk", {"properties": {"policyDefinitionId": "/providers/Microsoft.Authorization/policyDefinitions/e56962a6-4747-49cd-b67b-bf8b01975c4c", "parameters": allowed}})
+    pc.policy_assignments.create(
+        scope,
+        "from-sdk",
+        {
+            "properties": {
+                "policyDefinitionId": "/providers/Microsoft.Authorization/policyDefinitions/e56962a6-4747-49cd-b67b-bf8b01975c4c",
+                "parameters": allowed,
+            }
+        },
+    )
     assert {"from-cli", "from-sdk"} <= set(az("policy", "assignment", "list", "--query", "[].name"))
 
 
@@ -70,16 +92,35 @@ def test_defender_pricings_both_ways(az, clients):
 
 
 def test_action_groups_both_ways(az, clients):
-    az("monitor", "action-group", "create", "--name", "ag-cli", "--resource-group", "rg-prod-web", "--short-name", "agcli")
+    az(
+        "monitor",
+        "action-group",
+        "create",
+        "--name",
+        "ag-cli",
+        "--resource-group",
+        "rg-prod-web",
+        "--short-name",
+        "agcli",
+    )
     mon = clients.monitor(SUB)
     assert "ag-cli" in [g.name for g in mon.action_groups.list_by_subscription_id()]
-    mon.action_groups.create_or_update("rg-prod-data", "ag-sdk", {"location": "Global", "group_short_name": "agsdk", "enabled": True})
+    mon.action_groups.create_or_update(
+        "rg-prod-data", "ag-sdk", {"location": "Global", "group_short_name": "agsdk", "enabled": True}
+    )
     assert {"ag-cli", "ag-sdk"} <= set(az("monitor", "action-group", "list", "--query", "[].name"))
 
 
 def test_budgets_seen_by_cli(az, clients):
     assert az("consumption", "budget", "list") == []
-    budget = {"properties": {"category": "Cost", "amount": 4500, "timeGrain": "Monthly", "timePeriod": {"startDate": "2026-12-01T00:00:00Z", "endDate": "2027-11-30T00:00:00Z"}}}
+    budget = {
+        "properties": {
+            "category": "Cost",
+            "amount": 4500,
+            "timeGrain": "Monthly",
+            "timePeriod": {"startDate": "2026-12-01T00:00:00Z", "endDate": "2027-11-30T00:00:00Z"},
+        }
+    }
     clients.consumption(SUB).budgets.create_or_update(f"/subscriptions/{SUB}", "monthly", budget)
     (listed,) = az("consumption", "budget", "list")
     assert listed["name"] == "monthly" and float(listed["amount"]) == 4500
@@ -87,14 +128,46 @@ def test_budgets_seen_by_cli(az, clients):
 
 def test_role_assignments_and_definitions_both_ways(az, clients):
     """az role (authorization 2022-04-01 / 2022-05-01-preview, Graph directoryObjects/getByIds for names)."""
-    assert az("role", "definition", "list", "--name", "Backup Contributor", "--query", "[].roleName") == ["Backup Contributor"]
+    assert az("role", "definition", "list", "--name", "Backup Contributor", "--query", "[].roleName") == [
+        "Backup Contributor"
+    ]
     user = "ce2ce14e-85d7-4629-bdbc-454d0519d987"
-    az("role", "assignment", "create", "--assignee-object-id", user, "--assignee-principal-type", "User", "--role", "Reader", "--scope", f"/subscriptions/{SUB}")
-    sdk = [ra for ra in clients.authorization(SUB).role_assignments.list_for_scope(f"/subscriptions/{SUB}", filter=f"principalId eq '{user}'")]
+    az(
+        "role",
+        "assignment",
+        "create",
+        "--assignee-object-id",
+        user,
+        "--assignee-principal-type",
+        "User",
+        "--role",
+        "Reader",
+        "--scope",
+        f"/subscriptions/{SUB}",
+    )
+    sdk = [
+        ra
+        for ra in clients.authorization(SUB).role_assignments.list_for_scope(
+            f"/subscriptions/{SUB}", filter=f"principalId eq '{user}'"
+        )
+    ]
     assert [ra.role_definition_id.rsplit("/", 1)[-1] for ra in sdk] == ["acdd72a7-3385-48ef-bd42-f606fba81ae7"]
     listed = az("role", "assignment", "list", "--all", "--query", "[].[roleDefinitionName, principalName]")
     assert ["Reader", "anna.devries@contosodemo.onmicrosoft.com"] in listed
-    failed = az.run("role", "assignment", "create", "--assignee-object-id", "00000000-0000-0000-0000-0000000000aa", "--assignee-principal-type", "ServicePrincipal", "--role", "Reader", "--scope", f"/subscriptions/{SUB}", check=False)
+    failed = az.run(
+        "role",
+        "assignment",
+        "create",
+        "--assignee-object-id",
+        "00000000-0000-0000-0000-0000000000aa",
+        "--assignee-principal-type",
+        "ServicePrincipal",
+        "--role",
+        "Reader",
+        "--scope",
+        f"/subscriptions/{SUB}",
+        check=False,
+    )
     assert failed.returncode != 0 and "PrincipalNotFound" in failed.stderr
 
 
@@ -102,12 +175,27 @@ def test_lighthouse_backup_log_analytics_and_predefined_tags(az, clients):
     """az managedservices (2019-06-01), az backup vault (2026-07-01), az monitor log-analytics (2025-02-01),
     az tag create/add-value/list (tagNames, 2024-11-01)."""
     shared = DEMO_SUBS[2]
-    offers = az("managedservices", "assignment", "list", "--subscription", shared, "--include-definition", "true", "--query", "[].properties.registrationDefinition.properties.registrationDefinitionName")
+    offers = az(
+        "managedservices",
+        "assignment",
+        "list",
+        "--subscription",
+        shared,
+        "--include-definition",
+        "true",
+        "--query",
+        "[].properties.registrationDefinition.properties.registrationDefinitionName",
+    )
     assert offers == ["Intercept Managed Services"]
     az("backup", "vault", "create", "-g", "rg-prod-vms", "-n", "rsv-cli", "-l", "westeurope")
     assert "rsv-cli" in az("backup", "vault", "list", "--query", "[].name")
     az("monitor", "log-analytics", "workspace", "create", "-g", "rg-prod-vms", "-n", "law-cli", "-l", "westeurope")
-    names = [r.name for r in clients.resource(SUB).resources.list(filter="resourceType eq 'Microsoft.OperationalInsights/workspaces'")]
+    names = [
+        r.name
+        for r in clients.resource(SUB).resources.list(
+            filter="resourceType eq 'Microsoft.OperationalInsights/workspaces'"
+        )
+    ]
     assert "law-cli" in names
     az("tag", "create", "--name", "costcenter")
     az("tag", "add-value", "--name", "costcenter", "--value", "4100")

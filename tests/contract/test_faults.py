@@ -1,4 +1,5 @@
 """Faults: the real SDK clients survive ARM throttling and 503 bursts with the waits the sandbox asks for."""
+
 import time
 
 import pytest
@@ -32,6 +33,7 @@ def test_429_storm_is_survived_with_retry_after(sandbox, clients):
 
 def test_429_carries_arm_headers_and_body(sandbox):
     from tests.contract.http import Raw
+
     raw = Raw(sandbox)
     sandbox.set_faults(throttle=True, read_capacity=2, read_refill=0.5)
     path = f"/subscriptions/{SUB}/resourceGroups?api-version=2025-04-01"
@@ -39,7 +41,10 @@ def test_429_carries_arm_headers_and_body(sandbox):
     assert [r.status_code for r in codes] == [200, 200, 429]
     assert codes[0].headers["x-ms-ratelimit-remaining-subscription-reads"] == "1"
     throttled = codes[2]
-    assert int(throttled.headers["Retry-After"]) >= 1 and throttled.json()["error"]["code"] == "SubscriptionRequestsThrottled"
+    assert (
+        int(throttled.headers["Retry-After"]) >= 1
+        and throttled.json()["error"]["code"] == "SubscriptionRequestsThrottled"
+    )
     assert throttled.headers["x-ms-ratelimit-remaining-subscription-reads"] == "0"
     raw.close()
 
@@ -59,7 +64,11 @@ def test_dropped_connection_is_reported_clearly(sandbox, clients):
     start = time.monotonic()
     with pytest.raises((ServiceResponseError, ServiceRequestError)) as exc:
         rc.resource_groups.get("rg-prod-web")
-    assert "Connection aborted" in str(exc.value) or "RemoteDisconnected" in str(exc.value) or "closed" in str(exc.value).lower()
+    assert (
+        "Connection aborted" in str(exc.value)
+        or "RemoteDisconnected" in str(exc.value)
+        or "closed" in str(exc.value).lower()
+    )
     assert time.monotonic() - start < 20
     assert sandbox.stats()["dropped"] >= 2  # the SDK retried before giving up
 

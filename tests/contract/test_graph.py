@@ -1,4 +1,5 @@
 """Microsoft Graph endpoints used for the app registration, driven by msgraph-sdk."""
+
 import pytest
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from msgraph.generated.applications.applications_request_builder import ApplicationsRequestBuilder
@@ -13,9 +14,13 @@ from runbook.evidence import SECRET_PATTERNS
 
 async def scenario(graph):
     app = await graph.applications.post(Application(display_name="Intercept Managed Services"))
-    cred = await graph.applications.by_application_id(app.id).add_password.post(AddPasswordPostRequestBody(password_credential=PasswordCredential(display_name="runbook")))
+    cred = await graph.applications.by_application_id(app.id).add_password.post(
+        AddPasswordPostRequestBody(password_credential=PasswordCredential(display_name="runbook"))
+    )
     sp = await graph.service_principals.post(ServicePrincipal(app_id=app.app_id))
-    query = ApplicationsRequestBuilder.ApplicationsRequestBuilderGetQueryParameters(filter="displayName eq 'Intercept Managed Services'")
+    query = ApplicationsRequestBuilder.ApplicationsRequestBuilderGetQueryParameters(
+        filter="displayName eq 'Intercept Managed Services'"
+    )
     found = await graph.applications.get(RequestConfiguration(query_parameters=query))
     again = await graph.applications.by_application_id(app.id).get()
     return app, cred, sp, found, again
@@ -33,6 +38,7 @@ def test_application_password_and_service_principal(clients):
 def test_missing_application_is_a_graph_404(clients):
     async def get(graph):
         return await graph.applications.by_application_id("00000000-0000-0000-0000-000000000000").get()
+
     with pytest.raises(ODataError) as exc:
         clients.run_graph(get)
     assert exc.value.response_status_code == 404 and exc.value.error.code == "Request_ResourceNotFound"

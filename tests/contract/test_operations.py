@@ -1,4 +1,5 @@
 """Each operation answers with the status code and key paths of its official REST example."""
+
 from pathlib import Path
 
 import pytest

@@ -1,4 +1,5 @@
 """ARM protocol behaviour: api-versions, paths, auth, errors, paging, long-running operations, locks."""
+
 import time
 
 import pytest
@@ -26,13 +27,20 @@ def error_code(resp):
 def test_api_version_is_required_and_checked(raw):
     assert error_code(raw("GET", RG_PATH)) == "MissingApiVersionParameter"
     bad = raw("GET", RG_PATH + "?api-version=2099-01-01")
-    assert bad.status_code == 400 and error_code(bad) == "InvalidApiVersionParameter" and "2025-04-01" in bad.json()["error"]["message"]
+    assert (
+        bad.status_code == 400
+        and error_code(bad) == "InvalidApiVersionParameter"
+        and "2025-04-01" in bad.json()["error"]["message"]
+    )
     bad = raw("GET", f"/subscriptions/{SUB}/providers/Microsoft.Security/pricings?api-version=2099-01-01")
     assert bad.status_code == 400 and error_code(bad) == "NoRegisteredProviderFound"
 
 
 def test_paths_are_case_insensitive_and_slashes_collapse(raw):
-    for path in (RG_PATH.upper().replace("SUBSCRIPTIONS", "subscriptions"), "//" + RG_PATH.replace("resourceGroups", "resourcegroups//").lstrip("/")):
+    for path in (
+        RG_PATH.upper().replace("SUBSCRIPTIONS", "subscriptions"),
+        "//" + RG_PATH.replace("resourceGroups", "resourcegroups//").lstrip("/"),
+    ):
         resp = raw("GET", path + "?api-version=2025-04-01")
         assert resp.status_code == 200, path
         assert resp.json()["id"] == RG_PATH  # stored casing comes back
@@ -53,7 +61,10 @@ def test_role_assignments_are_enforced(sandbox, raw):
     assert raw("GET", RG_PATH + "?api-version=2025-04-01", token=token).status_code == 200
     denied = raw("PUT", RG_PATH + "?api-version=2025-04-01", {"location": "westeurope"}, token=token)
     assert denied.status_code == 403 and error_code(denied) == "AuthorizationFailed"
-    assert "Microsoft.Resources/subscriptions/resourceGroups/write" in denied.json()["error"]["message"] and oid in denied.json()["error"]["message"]
+    assert (
+        "Microsoft.Resources/subscriptions/resourceGroups/write" in denied.json()["error"]["message"]
+        and oid in denied.json()["error"]["message"]
+    )
     subs = raw("GET", "/subscriptions?api-version=2022-12-01", token=token).json()["value"]
     assert [s["subscriptionId"] for s in subs] == [SUB]  # only what the principal can see
 
@@ -61,22 +72,46 @@ def test_role_assignments_are_enforced(sandbox, raw):
 def test_contributor_cannot_assign_roles(sandbox, raw):
     client_id, secret, _ = sandbox.add_principal("contrib", "Contributor", f"/subscriptions/{SUB}")
     token = sandbox.credential(client_id, secret).get_token(ARM_SCOPE).token
-    body = {"properties": {"roleDefinitionId": "acdd72a7-3385-48ef-bd42-f606fba81ae7", "principalId": "ce2ce14e-85d7-4629-bdbc-454d0519d987"}}
-    resp = raw("PUT", f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleAssignments/05c5a614-a7d6-4502-b150-c2fb455033ff?api-version=2022-04-01", body, token=token)
-    assert resp.status_code == 403 and "Microsoft.Authorization/roleAssignments/write" in resp.json()["error"]["message"]
+    body = {
+        "properties": {
+            "roleDefinitionId": "acdd72a7-3385-48ef-bd42-f606fba81ae7",
+            "principalId": "ce2ce14e-85d7-4629-bdbc-454d0519d987",
+        }
+    }
+    resp = raw(
+        "PUT",
+        f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleAssignments/05c5a614-a7d6-4502-b150-c2fb455033ff?api-version=2022-04-01",
+        body,
+        token=token,
+    )
+    assert (
+        resp.status_code == 403 and "Microsoft.Authorization/roleAssignments/write" in resp.json()["error"]["message"]
+    )
 
 
 def test_wrong_secret_is_refused_by_the_token_endpoint(sandbox):
     from azure.core.exceptions import ClientAuthenticationError
+
     with pytest.raises(ClientAuthenticationError) as exc:
         sandbox.credential(sandbox.conn.client_id, "wrong-secret").get_token(ARM_SCOPE)
     assert "AADSTS7000215" in str(exc.value)
 
 
 def test_not_found_codes(raw):
-    assert error_code(raw("GET", f"/subscriptions/{SUB}/resourceGroups/nope?api-version=2025-04-01")) == "ResourceGroupNotFound"
-    assert error_code(raw("GET", f"{RG_PATH}/providers/Microsoft.Web/sites/nope?api-version=2024-04-01")) == "ResourceNotFound"
-    assert error_code(raw("GET", "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups?api-version=2025-04-01")) == "SubscriptionNotFound"
+    assert (
+        error_code(raw("GET", f"/subscriptions/{SUB}/resourceGroups/nope?api-version=2025-04-01"))
+        == "ResourceGroupNotFound"
+    )
+    assert (
+        error_code(raw("GET", f"{RG_PATH}/providers/Microsoft.Web/sites/nope?api-version=2024-04-01"))
+        == "ResourceNotFound"
+    )
+    assert (
+        error_code(
+            raw("GET", "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups?api-version=2025-04-01")
+        )
+        == "SubscriptionNotFound"
+    )
     assert raw("HEAD", f"/subscriptions/{SUB}/resourceGroups/nope?api-version=2025-04-01").status_code == 404
     assert raw("HEAD", RG_PATH + "?api-version=2025-04-01").status_code == 204
 
@@ -95,7 +130,9 @@ def test_paging_with_next_link(raw, clients):
 def test_filter_by_tag_and_type(clients):
     rc = clients.resource(SUB)
     managed = [r.name for r in rc.resources.list(filter="tagName eq 'Intercept' and tagValue eq 'Managed'")]
-    assert "vm-contoso-dc-01" in managed and "sql-contoso-prod" in managed  # tag names and values match case-insensitively
+    assert (
+        "vm-contoso-dc-01" in managed and "sql-contoso-prod" in managed
+    )  # tag names and values match case-insensitively
     vms = list(rc.resources.list(filter="resourceType eq 'Microsoft.Compute/virtualMachines'"))
     assert len(vms) == 5
 
@@ -107,7 +144,10 @@ def test_resource_group_delete_is_a_long_running_operation(raw, clients):
     assert poll.status_code == 202
     assert raw("GET", resp.headers["Location"]).status_code == 200
     assert raw("GET", RG_PATH + "?api-version=2025-04-01").status_code == 404
-    assert raw("GET", f"{RG_PATH}/providers/Microsoft.Web/sites/app-contoso-shop-01?api-version=2024-04-01").status_code == 404  # cascade
+    assert (
+        raw("GET", f"{RG_PATH}/providers/Microsoft.Web/sites/app-contoso-shop-01?api-version=2024-04-01").status_code
+        == 404
+    )  # cascade
     rc = clients.resource(SUB)
     rc.resource_groups.begin_delete("rg-prod-data").result()
     assert not rc.resource_groups.check_existence("rg-prod-data")
@@ -126,22 +166,51 @@ def test_read_only_lock_blocks_writes_with_scope_locked(raw, clients):
     locks = clients.locks(SUB)
     locks.management_locks.create_or_update_at_resource_group_level("rg-prod-web", "freeze", {"level": "ReadOnly"})
     site = f"{RG_PATH}/providers/Microsoft.Web/sites/app-contoso-shop-01"
-    resp = raw("PATCH", f"{site}/providers/Microsoft.Resources/tags/default?api-version=2025-04-01", {"operation": "Merge", "properties": {"tags": {"a": "b"}}})
-    assert resp.status_code == 409 and error_code(resp) == "ScopeLocked" and "rg-prod-web" in resp.json()["error"]["message"]
+    resp = raw(
+        "PATCH",
+        f"{site}/providers/Microsoft.Resources/tags/default?api-version=2025-04-01",
+        {"operation": "Merge", "properties": {"tags": {"a": "b"}}},
+    )
+    assert (
+        resp.status_code == 409
+        and error_code(resp) == "ScopeLocked"
+        and "rg-prod-web" in resp.json()["error"]["message"]
+    )
     assert raw("GET", f"{site}?api-version=2024-04-01").status_code == 200  # reads still work
     assert error_code(raw("DELETE", RG_PATH + "?api-version=2025-04-01")) == "ScopeLocked"
     locks.management_locks.delete_at_resource_group_level("rg-prod-web", "freeze")
-    assert raw("PATCH", f"{site}/providers/Microsoft.Resources/tags/default?api-version=2025-04-01", {"operation": "Merge", "properties": {"tags": {"a": "b"}}}).status_code == 200
+    assert (
+        raw(
+            "PATCH",
+            f"{site}/providers/Microsoft.Resources/tags/default?api-version=2025-04-01",
+            {"operation": "Merge", "properties": {"tags": {"a": "b"}}},
+        ).status_code
+        == 200
+    )
 
 
 def test_tag_operations_merge_replace_delete(clients):
     rc = clients.resource(SUB)
     rid = f"{RG_PATH}/providers/Microsoft.Web/sites/app-contoso-api-01"
-    tags = rc.tags.begin_update_at_scope(rid, {"operation": "Merge", "properties": {"tags": {"ENV": "production", "owner": "eva"}}}).result().properties.tags
+    tags = (
+        rc.tags.begin_update_at_scope(
+            rid, {"operation": "Merge", "properties": {"tags": {"ENV": "production", "owner": "eva"}}}
+        )
+        .result()
+        .properties.tags
+    )
     assert tags == {"env": "production", "owner": "eva"}  # existing key casing kept, value updated
-    tags = rc.tags.begin_update_at_scope(rid, {"operation": "Delete", "properties": {"tags": {"owner": "eva"}}}).result().properties.tags
+    tags = (
+        rc.tags.begin_update_at_scope(rid, {"operation": "Delete", "properties": {"tags": {"owner": "eva"}}})
+        .result()
+        .properties.tags
+    )
     assert tags == {"env": "production"}
-    tags = rc.tags.begin_update_at_scope(rid, {"operation": "Replace", "properties": {"tags": {"only": "this"}}}).result().properties.tags
+    tags = (
+        rc.tags.begin_update_at_scope(rid, {"operation": "Replace", "properties": {"tags": {"only": "this"}}})
+        .result()
+        .properties.tags
+    )
     assert tags == {"only": "this"} and rc.tags.get_at_scope(rid).properties.tags == {"only": "this"}
 
 
@@ -157,8 +226,14 @@ def test_defender_pricing_computes_trial_fields(clients):
 
 
 def test_unknown_type_and_namespace(raw):
-    assert error_code(raw("GET", f"{RG_PATH}/providers/Microsoft.Web/nonsense/x?api-version=2024-04-01")) == "InvalidResourceType"
-    assert error_code(raw("GET", f"{RG_PATH}/providers/Contoso.Nothing/things/x?api-version=2024-04-01")) == "InvalidResourceNamespace"
+    assert (
+        error_code(raw("GET", f"{RG_PATH}/providers/Microsoft.Web/nonsense/x?api-version=2024-04-01"))
+        == "InvalidResourceType"
+    )
+    assert (
+        error_code(raw("GET", f"{RG_PATH}/providers/Contoso.Nothing/things/x?api-version=2024-04-01"))
+        == "InvalidResourceNamespace"
+    )
 
 
 def test_every_response_carries_request_ids(raw):
@@ -172,12 +247,23 @@ def test_every_response_carries_request_ids(raw):
 
 def test_lists_at_each_scope(clients):
     mon = clients.monitor(SUB)
-    mon.action_groups.create_or_update("rg-prod-web", "ag-web", {"location": "Global", "group_short_name": "web", "enabled": True})
-    mon.action_groups.create_or_update("rg-prod-data", "ag-data", {"location": "Global", "group_short_name": "data", "enabled": True})
+    mon.action_groups.create_or_update(
+        "rg-prod-web", "ag-web", {"location": "Global", "group_short_name": "web", "enabled": True}
+    )
+    mon.action_groups.create_or_update(
+        "rg-prod-data", "ag-data", {"location": "Global", "group_short_name": "data", "enabled": True}
+    )
     assert sorted(g.name for g in mon.action_groups.list_by_subscription_id()) == ["ag-data", "ag-web"]
     assert [g.name for g in mon.action_groups.list_by_resource_group("rg-prod-web")] == ["ag-web"]
     cons = clients.consumption(SUB)
-    body = {"properties": {"category": "Cost", "amount": 10, "timeGrain": "Monthly", "timePeriod": {"startDate": "2026-12-01T00:00:00Z"}}}
+    body = {
+        "properties": {
+            "category": "Cost",
+            "amount": 10,
+            "timeGrain": "Monthly",
+            "timePeriod": {"startDate": "2026-12-01T00:00:00Z"},
+        }
+    }
     cons.budgets.create_or_update(f"/subscriptions/{SUB}", "b1", body)
     assert [b.name for b in cons.budgets.list(f"/subscriptions/{SUB}")] == ["b1"]
 
@@ -185,7 +271,11 @@ def test_lists_at_each_scope(clients):
 def test_tenant_scope_serves_only_built_in_definitions(sandbox, raw):
     client_id, secret, _ = sandbox.add_principal("nobody")
     token = sandbox.credential(client_id, secret).get_token(ARM_SCOPE).token
-    builtin = raw("GET", "/providers/Microsoft.Authorization/policyDefinitions/e56962a6-4747-49cd-b67b-bf8b01975c4c?api-version=2026-06-01", token=token)
+    builtin = raw(
+        "GET",
+        "/providers/Microsoft.Authorization/policyDefinitions/e56962a6-4747-49cd-b67b-bf8b01975c4c?api-version=2026-06-01",
+        token=token,
+    )
     assert builtin.status_code == 200 and builtin.json()["properties"]["policyType"] == "BuiltIn"
     leak = raw("GET", "/providers/Microsoft.Insights/actionGroups?api-version=2023-01-01", token=token)
     assert leak.status_code == 400 and error_code(leak) == "InvalidResourceType"

@@ -1,6 +1,7 @@
 """What Azure refuses, and so does the sandbox: identity, paths, body shape, locations, names, tags, $filter, locks,
 RBAC and Lighthouse. Each test names its source (azure-rest-api-specs file or Microsoft Learn page) and asserts the
 status code and Azure's error code; positive cases sit beside the negative ones."""
+
 from __future__ import annotations
 
 import uuid
@@ -20,7 +21,11 @@ V = "?api-version=2025-04-01"
 RUNBOOK_OID = "9a2e4c61-7b3d-4f85-a1c9-0d6e8f2b5a73"
 MSP_TENANT = "0b8e6a2d-93c4-4f5e-8d17-5a9c3e2f1b40"
 ROLE = "/providers/Microsoft.Authorization/roleDefinitions/"
-READER, CONTRIBUTOR, OWNER = "acdd72a7-3385-48ef-bd42-f606fba81ae7", "b24988ac-6180-42a0-ab88-20f7382dd24c", "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
+READER, CONTRIBUTOR, OWNER = (
+    "acdd72a7-3385-48ef-bd42-f606fba81ae7",
+    "b24988ac-6180-42a0-ab88-20f7382dd24c",
+    "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
+)
 UAA = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9"
 
 
@@ -40,7 +45,9 @@ def refused(resp, status: int, code: str) -> None:
 def token(sandbox, audience: str = "https://management.azure.com", **kw) -> str:
     """A token signed by the sandbox's issuer with chosen claims (another tenant, past expiry, future nbf)."""
     app = sandbox.sandbox.app
-    return app.tokens.issue(sandbox.conn.client_id, RUNBOOK_OID, audience, f"{sandbox.url}/{sandbox.conn.tenant_id}/v2.0", **kw)
+    return app.tokens.issue(
+        sandbox.conn.client_id, RUNBOOK_OID, audience, f"{sandbox.url}/{sandbox.conn.tenant_id}/v2.0", **kw
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------- identity
@@ -97,11 +104,15 @@ def test_unicode_and_spaces_in_names_and_any_casing_end_to_end(clients):
     assert created.name == name and created.location == "westeurope"
     again = rc.resource_groups.get(name.lower())
     assert again.id == f"/subscriptions/{SUB}/resourceGroups/{name}"
-    merged = rc.tags.begin_update_at_scope(again.id, {"operation": "Merge", "properties": {"tags": {"Intercept": "Managed"}}}).result()
+    merged = rc.tags.begin_update_at_scope(
+        again.id, {"operation": "Merge", "properties": {"tags": {"Intercept": "Managed"}}}
+    ).result()
     assert merged.properties.tags == {"owner": "Zoë", "Intercept": "Managed"}
     assert name in [g.name for g in rc.resource_groups.list()]
     mon = clients.monitor(SUB)
-    group = mon.action_groups.create_or_update(name.upper(), "Büro Alerts – Zoë", {"location": "Global", "group_short_name": "buero", "enabled": True})
+    group = mon.action_groups.create_or_update(
+        name.upper(), "Büro Alerts – Zoë", {"location": "Global", "group_short_name": "buero", "enabled": True}
+    )
     assert group.name == "Büro Alerts – Zoë" and f"/resourceGroups/{name}/" in group.id
     assert mon.action_groups.get(name.lower(), "büro alerts – zoë").id == group.id
     with pytest.raises(HttpResponseError) as err:
@@ -121,8 +132,18 @@ def test_resource_group_names_and_locations_are_validated(raw):
     refused(raw("PUT", f"{base}/{'r' * 91}{V}", {"location": "westeurope"}), 400, "InvalidResourceGroup")
     assert raw("PUT", f"{base}/{'r' * 90}{V}", {"location": "North Europe"}).status_code == 201
     st = "/providers/Microsoft.Storage/storageAccounts/"
-    refused(raw("PUT", f"{RG}{st}stmars?api-version=2023-05-01", {"location": "marsnorth", "kind": "StorageV2", "sku": {"name": "Standard_LRS"}}), 400, "LocationNotAvailableForResourceType")
-    refused(raw("PUT", f"{RG}{st}Bad_Name?api-version=2023-05-01", {"location": "westeurope"}), 400, "InvalidResourceName")
+    refused(
+        raw(
+            "PUT",
+            f"{RG}{st}stmars?api-version=2023-05-01",
+            {"location": "marsnorth", "kind": "StorageV2", "sku": {"name": "Standard_LRS"}},
+        ),
+        400,
+        "LocationNotAvailableForResourceType",
+    )
+    refused(
+        raw("PUT", f"{RG}{st}Bad_Name?api-version=2023-05-01", {"location": "westeurope"}), 400, "InvalidResourceName"
+    )
     locations = raw("GET", f"/subscriptions/{SUB}/locations?api-version=2022-12-01").json()["value"]
     assert {"westeurope", "northeurope", "eastus"} <= {loc["name"] for loc in locations}
 
@@ -132,7 +153,12 @@ def test_a_body_that_is_not_a_json_object_is_400_not_a_dropped_connection(raw, b
     """Any non-object body: 400 InvalidRequestContent. Source: ARM's request deserialization (common error
     'InvalidRequestContent', learn.microsoft.com/azure/azure-resource-manager/troubleshooting/common-deployment-errors)."""
     refused(raw("PUT", f"/subscriptions/{SUB}/resourcegroups/rg-shape{V}", body), 400, "InvalidRequestContent")
-    resp = raw.session.put(raw.base + f"/subscriptions/{SUB}/resourcegroups/rg-shape{V}", data=b"{not json", headers={"Authorization": f"Bearer {raw.token}", "Content-Type": "application/json"}, verify=raw.verify)
+    resp = raw.session.put(
+        raw.base + f"/subscriptions/{SUB}/resourcegroups/rg-shape{V}",
+        data=b"{not json",
+        headers={"Authorization": f"Bearer {raw.token}", "Content-Type": "application/json"},
+        verify=raw.verify,
+    )
     refused(resp, 400, "InvalidRequestContent")
 
 
@@ -147,21 +173,58 @@ def test_tag_limits_on_every_write_path(raw):
     tags_api = f"{VM}/providers/Microsoft.Resources/tags/default{V}"
     refused(raw("PUT", tags_api, {"properties": {"tags": many(51)}}), 400, "InvalidTags")
     refused(raw("PATCH", tags_api, {"operation": "Merge", "properties": {"tags": many(51)}}), 400, "InvalidTags")
-    refused(raw("PUT", f"/subscriptions/{SUB}/resourcegroups/rg-tags{V}", {"location": "westeurope", "tags": many(51)}), 400, "InvalidTags")
+    refused(
+        raw("PUT", f"/subscriptions/{SUB}/resourcegroups/rg-tags{V}", {"location": "westeurope", "tags": many(51)}),
+        400,
+        "InvalidTags",
+    )
     refused(raw("PATCH", RG + V, {"tags": many(51)}), 400, "InvalidTags")
     action_group = f"{RG}/providers/Microsoft.Insights/actionGroups/ag-tags?api-version=2023-01-01"
-    refused(raw("PUT", action_group, {"location": "Global", "tags": many(60), "properties": {"groupShortName": "ag", "enabled": True}}), 400, "InvalidTags")
+    refused(
+        raw(
+            "PUT",
+            action_group,
+            {"location": "Global", "tags": many(60), "properties": {"groupShortName": "ag", "enabled": True}},
+        ),
+        400,
+        "InvalidTags",
+    )
     # merging 45 new tags into a resource holding 6 goes over the limit
     assert raw("PUT", tags_api, {"properties": {"tags": many(6)}}).status_code == 200
-    refused(raw("PATCH", tags_api, {"operation": "Merge", "properties": {"tags": {f"n{i}": "v" for i in range(45)}}}), 400, "InvalidTags")
-    assert raw("PATCH", tags_api, {"operation": "Merge", "properties": {"tags": {f"n{i}": "v" for i in range(44)}}}).status_code == 200
-    refused(raw("PATCH", tags_api, {"operation": "Merge", "properties": {"tags": {"x" * 513: "v"}}}), 400, "InvalidTagName")
-    refused(raw("PATCH", tags_api, {"operation": "Merge", "properties": {"tags": {"k": "v" * 257}}}), 400, "InvalidTagValueLength")
+    refused(
+        raw("PATCH", tags_api, {"operation": "Merge", "properties": {"tags": {f"n{i}": "v" for i in range(45)}}}),
+        400,
+        "InvalidTags",
+    )
+    assert (
+        raw(
+            "PATCH", tags_api, {"operation": "Merge", "properties": {"tags": {f"n{i}": "v" for i in range(44)}}}
+        ).status_code
+        == 200
+    )
+    refused(
+        raw("PATCH", tags_api, {"operation": "Merge", "properties": {"tags": {"x" * 513: "v"}}}), 400, "InvalidTagName"
+    )
+    refused(
+        raw("PATCH", tags_api, {"operation": "Merge", "properties": {"tags": {"k": "v" * 257}}}),
+        400,
+        "InvalidTagValueLength",
+    )
     for bad in ("a<b", "a>b", "50%", "a&b", "a\\b", "a?b", "a/b"):
-        refused(raw("PATCH", tags_api, {"operation": "Merge", "properties": {"tags": {bad: "v"}}}), 400, "InvalidTagNameCharacters")
+        refused(
+            raw("PATCH", tags_api, {"operation": "Merge", "properties": {"tags": {bad: "v"}}}),
+            400,
+            "InvalidTagNameCharacters",
+        )
     refused(raw("PATCH", tags_api, {"operation": "Merge", "properties": {"tags": {" ": "v"}}}), 400, "InvalidTagName")
-    refused(raw("PATCH", tags_api, {"operation": "Merge", "properties": {"tags": {"k": 5}}}), 400, "InvalidRequestContent")
-    refused(raw("PATCH", tags_api, {"operation": "Upsert", "properties": {"tags": {"k": "v"}}}), 400, "InvalidRequestContent")
+    refused(
+        raw("PATCH", tags_api, {"operation": "Merge", "properties": {"tags": {"k": 5}}}), 400, "InvalidRequestContent"
+    )
+    refused(
+        raw("PATCH", tags_api, {"operation": "Upsert", "properties": {"tags": {"k": "v"}}}),
+        400,
+        "InvalidRequestContent",
+    )
     ok = raw("PATCH", tags_api, {"operation": "Merge", "properties": {"tags": {"t00": "w", "x" * 512: "v" * 256}}})
     refused(ok, 400, "InvalidTags")  # 51 with the long one
     ok = raw("PUT", tags_api, {"properties": {"tags": {**many(49), "x" * 512: "v" * 256}}})
@@ -169,15 +232,18 @@ def test_tag_limits_on_every_write_path(raw):
 
 
 # ---------------------------------------------------------------------------------------------------------- $filter
-@pytest.mark.parametrize("expr", [
-    "tagName eq 'env' and resourceType eq 'Microsoft.Compute/virtualMachines'",  # tag filters stand alone
-    "tagValue eq 'prod'",  # tagValue needs tagName
-    "startswith(name, 'vm')",  # not a supported function
-    "substringof('vm', location)",  # substringof only on name and resourceGroup
-    "sku eq 'Standard'",  # not a filterable property
-    "name eq 'a' or location eq 'westeurope'",  # or joins only substringof clauses
-    "location eq 'westeurope' and name eq 'vm'",  # not a documented combination
-])
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "tagName eq 'env' and resourceType eq 'Microsoft.Compute/virtualMachines'",  # tag filters stand alone
+        "tagValue eq 'prod'",  # tagValue needs tagName
+        "startswith(name, 'vm')",  # not a supported function
+        "substringof('vm', location)",  # substringof only on name and resourceGroup
+        "sku eq 'Standard'",  # not a filterable property
+        "name eq 'a' or location eq 'westeurope'",  # or joins only substringof clauses
+        "location eq 'westeurope' and name eq 'vm'",  # not a documented combination
+    ],
+)
 def test_unsupported_resource_filters_are_400(raw, expr):
     """Resources_List $filter: the documented properties, substringof(value, name|resourceGroup), and the documented
     combinations only. Source: resources.json (2025-04-01) Resources_List `$filter` description."""
@@ -187,17 +253,30 @@ def test_unsupported_resource_filters_are_400(raw, expr):
 def test_supported_resource_filters_and_tags_hidden_under_a_tag_value_filter(raw):
     """The documented forms work; "when you filter by a tag name and value, the tags for each resource are not returned
     in the results". Source: resources.json (2025-04-01) Resources_List `$filter` description."""
-    by_type = raw("GET", f"/subscriptions/{SUB}/resources{V}&$filter=resourceType eq 'Microsoft.Compute/virtualMachines'").json()["value"]
+    by_type = raw(
+        "GET", f"/subscriptions/{SUB}/resources{V}&$filter=resourceType eq 'Microsoft.Compute/virtualMachines'"
+    ).json()["value"]
     assert by_type and all(r["type"] == "Microsoft.Compute/virtualMachines" for r in by_type)
-    combo = raw("GET", f"/subscriptions/{SUB}/resources{V}&$filter=substringof('dc', name) and resourceType eq 'Microsoft.Compute/virtualMachines'").json()["value"]
+    combo = raw(
+        "GET",
+        f"/subscriptions/{SUB}/resources{V}&$filter=substringof('dc', name) and resourceType eq 'Microsoft.Compute/virtualMachines'",
+    ).json()["value"]
     assert [r["name"] for r in combo] == ["vm-contoso-dc-01"]
-    either = raw("GET", f"/subscriptions/{SUB}/resources{V}&$filter=substringof('-dc-', name) or substringof('-app-01', name)").json()["value"]
+    either = raw(
+        "GET", f"/subscriptions/{SUB}/resources{V}&$filter=substringof('-dc-', name) or substringof('-app-01', name)"
+    ).json()["value"]
     assert {"vm-contoso-dc-01", "vm-contoso-app-01"} <= {r["name"] for r in either}
-    tagged = raw("GET", f"/subscriptions/{SUB}/resources{V}&$filter=tagName eq 'role' and tagValue eq 'dc'").json()["value"]
+    tagged = raw("GET", f"/subscriptions/{SUB}/resources{V}&$filter=tagName eq 'role' and tagValue eq 'dc'").json()[
+        "value"
+    ]
     assert tagged and all("tags" not in r for r in tagged)
     named = raw("GET", f"/subscriptions/{SUB}/resources{V}&$filter=tagName eq 'role'").json()["value"]
     assert named and all("role" in r["tags"] for r in named)
-    refused(raw("GET", f"/subscriptions/{SUB}/resourcegroups{V}&$filter=location eq 'westeurope'"), 400, "InvalidFilterInQueryString")
+    refused(
+        raw("GET", f"/subscriptions/{SUB}/resourcegroups{V}&$filter=location eq 'westeurope'"),
+        400,
+        "InvalidFilterInQueryString",
+    )
 
 
 # ------------------------------------------------------------------------------------------------------------ locks
@@ -215,11 +294,15 @@ def test_lock_level_is_required_and_an_enum(raw, clients):
 
 
 # ------------------------------------------------------------------------------------------------------------- RBAC
-def assignment(scope: str, name: str, role: str, principal: str, principal_type: str | None = "ServicePrincipal") -> tuple[str, dict]:
+def assignment(
+    scope: str, name: str, role: str, principal: str, principal_type: str | None = "ServicePrincipal"
+) -> tuple[str, dict]:
     props = {"roleDefinitionId": f"{scope}{ROLE}{role}", "principalId": principal}
     if principal_type:
         props["principalType"] = principal_type
-    return f"{scope}/providers/Microsoft.Authorization/roleAssignments/{name}?api-version=2022-04-01", {"properties": props}
+    return f"{scope}/providers/Microsoft.Authorization/roleAssignments/{name}?api-version=2022-04-01", {
+        "properties": props
+    }
 
 
 def test_role_assignment_rules(sandbox, raw):
@@ -245,15 +328,32 @@ def test_role_assignment_rules(sandbox, raw):
 def test_builtin_role_catalogue_covers_the_roles_msps_use(raw):
     """Built-in roles have the same ids in every tenant. Source: learn.microsoft.com/azure/role-based-access-control/
     built-in-roles."""
-    for name in ("Backup Contributor", "Virtual Machine Contributor", "Log Analytics Contributor", "Cost Management Contributor", "Monitoring Reader", "Security Reader", "Managed Identity Operator", "Resource Policy Contributor"):
-        found = raw("GET", f"/subscriptions/{SUB}{ROLE[:-1]}?api-version=2022-04-01&$filter=roleName eq '{name}'").json()["value"]
+    for name in (
+        "Backup Contributor",
+        "Virtual Machine Contributor",
+        "Log Analytics Contributor",
+        "Cost Management Contributor",
+        "Monitoring Reader",
+        "Security Reader",
+        "Managed Identity Operator",
+        "Resource Policy Contributor",
+    ):
+        found = raw(
+            "GET", f"/subscriptions/{SUB}{ROLE[:-1]}?api-version=2022-04-01&$filter=roleName eq '{name}'"
+        ).json()["value"]
         assert [r["properties"]["roleName"] for r in found] == [name]
 
 
 # ------------------------------------------------------------------------------------------------------- Lighthouse
 def definition(managed_by: str = MSP_TENANT, auths: list[dict] | None = None) -> dict:
     default = [{"principalId": str(uuid.uuid4()), "roleDefinitionId": CONTRIBUTOR}]
-    return {"properties": {"registrationDefinitionName": "Offer", "managedByTenantId": managed_by, "authorizations": default if auths is None else auths}}
+    return {
+        "properties": {
+            "registrationDefinitionName": "Offer",
+            "managedByTenantId": managed_by,
+            "authorizations": default if auths is None else auths,
+        }
+    }
 
 
 def test_lighthouse_definition_rules(sandbox, raw):
@@ -271,7 +371,17 @@ def test_lighthouse_definition_rules(sandbox, raw):
     resp = raw("PUT", url, definition(auths=owner))
     refused(resp, 400, bad)
     assert "is restricted for registration definition" in resp.json()["error"]["message"]
-    refused(raw("PUT", url, definition(auths=[{"principalId": str(uuid.uuid4()), "roleDefinitionId": "92aaf0da-9dab-42b6-94a3-d43ce8d16293"}])), 400, bad)
+    refused(
+        raw(
+            "PUT",
+            url,
+            definition(
+                auths=[{"principalId": str(uuid.uuid4()), "roleDefinitionId": "92aaf0da-9dab-42b6-94a3-d43ce8d16293"}]
+            ),
+        ),
+        400,
+        bad,
+    )
     refused(raw("PUT", url, definition(auths=uaa)), 400, bad)
     refused(raw("PUT", url, {"properties": {"managedByTenantId": MSP_TENANT}}), 400, "InvalidRequestContent")
     refused(raw("PUT", url, definition(auths=[])), 400, bad)
@@ -288,9 +398,12 @@ def test_a_delegated_user_access_administrator_assigns_only_delegated_roles_to_m
     Source: learn.microsoft.com/azure/lighthouse/how-to/deploy-policy-remediation ("the user can assign these
     built-in roles only to managed identities")."""
     from azure_sandbox.providers import graph
+
     scope = f"/subscriptions/{SUB_LIGHTHOUSE}"
     _, _, app_sp = sandbox.add_principal("some-app")
-    mi = graph.new_managed_identity(sandbox.state, "policy-mi", f"{scope}/providers/Microsoft.Authorization/policyAssignments/x")["id"]
+    mi = graph.new_managed_identity(
+        sandbox.state, "policy-mi", f"{scope}/providers/Microsoft.Authorization/policyAssignments/x"
+    )["id"]
     refused(raw("PUT", *assignment(scope, str(uuid.uuid4()), OWNER, app_sp)), 403, "AuthorizationFailed")
     refused(raw("PUT", *assignment(scope, str(uuid.uuid4()), OWNER, mi)), 403, "AuthorizationFailed")
     refused(raw("PUT", *assignment(scope, str(uuid.uuid4()), CONTRIBUTOR, app_sp)), 403, "AuthorizationFailed")

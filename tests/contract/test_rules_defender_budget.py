@@ -5,6 +5,7 @@ docstring names the source (a spec file in Azure/azure-rest-api-specs, a docs pa
 answer). Where Azure's code could not be confirmed, the docstring says "inferred". Positive tests send requests shaped
 like the official examples, which must succeed.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -63,31 +64,83 @@ def test_pricings_shaped_like_the_examples_succeed(raw):
     """examples/Pricings/PutPricingVMsByName_example.json, PutPricingByName_example.json (CloudPosture),
     ListPricings_example.json (StorageAccounts DefenderForStorageV2 with OnUploadMalwareScanning and
     SensitiveDataDiscovery, KeyVaults PerKeyVault, Arm PerSubscription, Api P1)."""
-    vms = put_pricing(raw, "VirtualMachines", {"pricingTier": "Standard", "subPlan": "P2", "enforce": "True",
-                                               "extensions": [{"name": "AgentlessVmScanning", "isEnabled": "True"},
-                                                              {"name": "MdeDesignatedSubscription",
-                                                               "isEnabled": "False"}]})
+    vms = put_pricing(
+        raw,
+        "VirtualMachines",
+        {
+            "pricingTier": "Standard",
+            "subPlan": "P2",
+            "enforce": "True",
+            "extensions": [
+                {"name": "AgentlessVmScanning", "isEnabled": "True"},
+                {"name": "MdeDesignatedSubscription", "isEnabled": "False"},
+            ],
+        },
+    )
     assert vms.status_code == 200, vms.text
     assert vms.json()["properties"]["subPlan"] == "P2" and vms.json()["properties"]["enforce"] == "True"
-    assert put_pricing(raw, "CloudPosture", {"pricingTier": "Standard", "extensions": [
-        {"name": "SensitiveDataDiscovery", "isEnabled": "True"},
-        {"name": "ContainerRegistriesVulnerabilityAssessments", "isEnabled": "True"},
-        {"name": "AgentlessDiscoveryForKubernetes", "isEnabled": "True"},
-        {"name": "AgentlessVmScanning", "isEnabled": "True", "additionalExtensionProperties": {"ExclusionTags": "[]"}},
-        {"name": "EntraPermissionsManagement", "isEnabled": "True"}]}).status_code == 200
-    malware = {"name": "OnUploadMalwareScanning", "isEnabled": "True",
-               "additionalExtensionProperties": {"capGBPerMonthPerStorageAccount": 10}}
-    storage = put_pricing(raw, "StorageAccounts", {"pricingTier": "Standard", "subPlan": "DefenderForStorageV2",
-                                                   "extensions": [malware, {"name": "SensitiveDataDiscovery",
-                                                                            "isEnabled": "True"}]})
+    assert (
+        put_pricing(
+            raw,
+            "CloudPosture",
+            {
+                "pricingTier": "Standard",
+                "extensions": [
+                    {"name": "SensitiveDataDiscovery", "isEnabled": "True"},
+                    {"name": "ContainerRegistriesVulnerabilityAssessments", "isEnabled": "True"},
+                    {"name": "AgentlessDiscoveryForKubernetes", "isEnabled": "True"},
+                    {
+                        "name": "AgentlessVmScanning",
+                        "isEnabled": "True",
+                        "additionalExtensionProperties": {"ExclusionTags": "[]"},
+                    },
+                    {"name": "EntraPermissionsManagement", "isEnabled": "True"},
+                ],
+            },
+        ).status_code
+        == 200
+    )
+    malware = {
+        "name": "OnUploadMalwareScanning",
+        "isEnabled": "True",
+        "additionalExtensionProperties": {"capGBPerMonthPerStorageAccount": 10},
+    }
+    storage = put_pricing(
+        raw,
+        "StorageAccounts",
+        {
+            "pricingTier": "Standard",
+            "subPlan": "DefenderForStorageV2",
+            "extensions": [malware, {"name": "SensitiveDataDiscovery", "isEnabled": "True"}],
+        },
+    )
     assert storage.status_code == 200, storage.text
-    for plan, sub_plan in (("KeyVaults", "PerKeyVault"), ("Arm", "PerSubscription"), ("Arm", "PerApiCall"),
-                           ("Api", "P1"), ("Api", "P5"), ("StorageAccounts", "PerTransaction")):
+    for plan, sub_plan in (
+        ("KeyVaults", "PerKeyVault"),
+        ("Arm", "PerSubscription"),
+        ("Arm", "PerApiCall"),
+        ("Api", "P1"),
+        ("Api", "P5"),
+        ("StorageAccounts", "PerTransaction"),
+    ):
         assert put_pricing(raw, plan, {"pricingTier": "Standard", "subPlan": sub_plan}).status_code == 200, plan
     listed = {p["name"]: p["properties"] for p in raw("GET", f"{PRICINGS}?{SEC_API}").json()["value"]}
-    assert {"VirtualMachines", "SqlServers", "AppServices", "StorageAccounts", "SqlServerVirtualMachines",
-            "KubernetesService", "ContainerRegistry", "KeyVaults", "Dns", "Arm", "OpenSourceRelationalDatabases",
-            "Containers", "CloudPosture", "Api"} <= set(listed)
+    assert {
+        "VirtualMachines",
+        "SqlServers",
+        "AppServices",
+        "StorageAccounts",
+        "SqlServerVirtualMachines",
+        "KubernetesService",
+        "ContainerRegistry",
+        "KeyVaults",
+        "Dns",
+        "Arm",
+        "OpenSourceRelationalDatabases",
+        "Containers",
+        "CloudPosture",
+        "Api",
+    } <= set(listed)
     assert listed["KubernetesService"]["deprecated"] is True
     assert listed["KubernetesService"]["replacedBy"] == ["Containers"]
     assert listed["VirtualMachines"]["resourcesCoverageStatus"] == "FullyCovered"
@@ -102,8 +155,17 @@ def test_unknown_plan_name_is_refused(raw):
     refused(raw("GET", f"{PRICINGS}/Servers?{SEC_API}"), 400, "BadRequest")
 
 
-@pytest.mark.parametrize("plan,sub_plan", [("VirtualMachines", "P3"), ("KeyVaults", "P1"), ("Api", "P6"),
-                                           ("Arm", "PerTransaction"), ("SqlServers", "P1"), ("CloudPosture", "P2")])
+@pytest.mark.parametrize(
+    "plan,sub_plan",
+    [
+        ("VirtualMachines", "P3"),
+        ("KeyVaults", "P1"),
+        ("Api", "P6"),
+        ("Arm", "PerTransaction"),
+        ("SqlServers", "P1"),
+        ("CloudPosture", "P2"),
+    ],
+)
 def test_sub_plan_outside_the_plan_is_refused(raw, plan, sub_plan):
     """pricings.json PricingProperties.subPlan ("For VirtualMachines plan, available sub plans are 'P1' & 'P2'");
     the other plans' sub-plans per ListPricings_example.json and Azure/azure-rest-api-specs#20473 (storage), Api P1..P5
@@ -112,9 +174,15 @@ def test_sub_plan_outside_the_plan_is_refused(raw, plan, sub_plan):
     assert sub_plan in err["message"]
 
 
-@pytest.mark.parametrize("plan,sub_plan,extension", [
-    ("SqlServers", None, "OnUploadMalwareScanning"), ("VirtualMachines", "P2", "SensitiveDataDiscovery"),
-    ("KeyVaults", "PerKeyVault", "AgentlessVmScanning"), ("CloudPosture", None, "ContainerSensor")])
+@pytest.mark.parametrize(
+    "plan,sub_plan,extension",
+    [
+        ("SqlServers", None, "OnUploadMalwareScanning"),
+        ("VirtualMachines", "P2", "SensitiveDataDiscovery"),
+        ("KeyVaults", "PerKeyVault", "AgentlessVmScanning"),
+        ("CloudPosture", None, "ContainerSensor"),
+    ],
+)
 def test_extension_of_another_plan_is_refused(raw, plan, sub_plan, extension):
     """pricings.json Extension.name lists each extension with the plans it is "Available for". Code inferred."""
     props = {"pricingTier": "Standard", "extensions": [{"name": extension, "isEnabled": "True"}]}
@@ -123,10 +191,15 @@ def test_extension_of_another_plan_is_refused(raw, plan, sub_plan, extension):
     refused(put_pricing(raw, plan, props), 400, "BadRequest")
 
 
-@pytest.mark.parametrize("plan,sub_plan,extension", [
-    ("StorageAccounts", "PerTransaction", "OnUploadMalwareScanning"),
-    ("StorageAccounts", "PerTransaction", "SensitiveDataDiscovery"),
-    ("VirtualMachines", "P1", "AgentlessVmScanning"), ("VirtualMachines", "P1", "FileIntegrityMonitoring")])
+@pytest.mark.parametrize(
+    "plan,sub_plan,extension",
+    [
+        ("StorageAccounts", "PerTransaction", "OnUploadMalwareScanning"),
+        ("StorageAccounts", "PerTransaction", "SensitiveDataDiscovery"),
+        ("VirtualMachines", "P1", "AgentlessVmScanning"),
+        ("VirtualMachines", "P1", "FileIntegrityMonitoring"),
+    ],
+)
 def test_extension_of_another_sub_plan_is_refused(raw, plan, sub_plan, extension):
     """pricings.json Extension.name: OnUploadMalwareScanning / SensitiveDataDiscovery "Available for StorageAccounts
     plan (DefenderForStorageV2 sub plan)"; AgentlessVmScanning / FileIntegrityMonitoring for "VirtualMachines plan
@@ -139,8 +212,11 @@ def test_schema_refuses_tier_and_extension_shape(raw):
     """pricings.json: pricingTier enum Free|Standard (required); Extension requires name and isEnabled."""
     refused(put_pricing(raw, "VirtualMachines", {"pricingTier": "Premium"}), 400, "InvalidInputJson")
     refused(put_pricing(raw, "VirtualMachines", {"subPlan": "P1"}), 400, "InvalidInputJson")
-    refused(put_pricing(raw, "CloudPosture", {"pricingTier": "Standard", "extensions": [{"name": "ApiPosture"}]}),
-            400, "InvalidInputJson")
+    refused(
+        put_pricing(raw, "CloudPosture", {"pricingTier": "Standard", "extensions": [{"name": "ApiPosture"}]}),
+        400,
+        "InvalidInputJson",
+    )
 
 
 def test_resource_level_pricing_for_a_vm(raw):
@@ -167,11 +243,15 @@ def test_resource_level_pricing_outside_vms_is_refused(raw):
     are: 'VirtualMachines, VMSS and ARC Machines' and only for plan='VirtualMachines' and subPlan='P1')"; enforce "is
     only available for subscription-level pricing". Codes inferred."""
     refused(put_pricing(raw, "StorageAccounts", {"pricingTier": "Standard"}, STORAGE), 400, "BadRequest")
-    refused(put_pricing(raw, "VirtualMachines", {"pricingTier": "Standard", "subPlan": "P1"}, STORAGE),
-            400, "BadRequest")
+    refused(
+        put_pricing(raw, "VirtualMachines", {"pricingTier": "Standard", "subPlan": "P1"}, STORAGE), 400, "BadRequest"
+    )
     refused(put_pricing(raw, "VirtualMachines", {"pricingTier": "Standard", "subPlan": "P2"}, VM), 400, "BadRequest")
-    refused(put_pricing(raw, "VirtualMachines", {"pricingTier": "Standard", "subPlan": "P1", "enforce": "True"}, VM),
-            400, "BadRequest")
+    refused(
+        put_pricing(raw, "VirtualMachines", {"pricingTier": "Standard", "subPlan": "P1", "enforce": "True"}, VM),
+        400,
+        "BadRequest",
+    )
     refused(put_pricing(raw, "KeyVaults", {"pricingTier": "Standard"}, RG), 400, "BadRequest")
     missing = VM.replace("vm-contoso-app-01", "vm-nope")
     refused(put_pricing(raw, "VirtualMachines", {"pricingTier": "Free"}, missing), 404, "ResourceNotFound")
@@ -185,8 +265,10 @@ def test_delete_is_only_for_resource_scope(raw):
 def test_enforced_subscription_pricing_blocks_resource_overrides(raw):
     """pricings.json PricingProperties.enforce: "True" "prevents overrides and forces this pricing configuration on all
     the descendants of this scope". Code inferred (409 Conflict)."""
-    assert put_pricing(raw, "VirtualMachines", {"pricingTier": "Standard", "subPlan": "P2",
-                                                "enforce": "True"}).status_code == 200
+    assert (
+        put_pricing(raw, "VirtualMachines", {"pricingTier": "Standard", "subPlan": "P2", "enforce": "True"}).status_code
+        == 200
+    )
     refused(put_pricing(raw, "VirtualMachines", {"pricingTier": "Free"}, VM), 409, "Conflict")
     got = raw("GET", f"{VM}/providers/Microsoft.Security/pricings/VirtualMachines?{SEC_API}").json()["properties"]
     assert got["inherited"] == "True" and got["pricingTier"] == "Standard"
@@ -195,9 +277,14 @@ def test_enforced_subscription_pricing_blocks_resource_overrides(raw):
 # ====================================================================== Advisor configurations
 def digest(**overrides) -> dict:
     """A digest as in advisor 2023-01-01 examples/CreateConfiguration.json."""
-    base = {"name": "digestConfigName", "actionGroupResourceId": AG, "frequency": 30,
-            "categories": ["HighAvailability", "Security", "Performance", "Cost", "OperationalExcellence"],
-            "language": "en", "state": "Active"}
+    base = {
+        "name": "digestConfigName",
+        "actionGroupResourceId": AG,
+        "frequency": 30,
+        "categories": ["HighAvailability", "Security", "Performance", "Cost", "OperationalExcellence"],
+        "language": "en",
+        "state": "Active",
+    }
     return {**base, **overrides}
 
 
@@ -207,8 +294,14 @@ def test_advisor_configuration_like_the_example(raw, action_group):
     resp = raw("PUT", f"{ADV_SUB}/default?{ADV_API}", body)
     assert resp.status_code == 200, resp.text
     assert resp.json()["properties"]["digests"][0]["frequency"] == 30
-    assert raw("PUT", f"{ADV_SUB}/default?api-version=2020-01-01",
-               {"properties": {"lowCpuThreshold": "20", "duration": "14"}}).status_code == 200
+    assert (
+        raw(
+            "PUT",
+            f"{ADV_SUB}/default?api-version=2020-01-01",
+            {"properties": {"lowCpuThreshold": "20", "duration": "14"}},
+        ).status_code
+        == 200
+    )
 
 
 def test_advisor_configuration_name_must_be_default(raw):
@@ -220,8 +313,12 @@ def test_advisor_configuration_name_must_be_default(raw):
 def test_advisor_enums(raw, action_group):
     """advisor.json ConfigDataProperties: lowCpuThreshold 5|10|15|20 (no 100 in 2020-01-01/2023-01-01); DigestConfig
     categories and state enums (schema -> InvalidRequestContent); duration 7|14|21|30|60|90 (code inferred)."""
-    for props in ({"lowCpuThreshold": "100"}, {"lowCpuThreshold": "7"},
-                  {"digests": [digest(categories=["Reliability"])]}, {"digests": [digest(state="On")]}):
+    for props in (
+        {"lowCpuThreshold": "100"},
+        {"lowCpuThreshold": "7"},
+        {"digests": [digest(categories=["Reliability"])]},
+        {"digests": [digest(state="On")]},
+    ):
         refused(raw("PUT", f"{ADV_SUB}/default?{ADV_API}", {"properties": props}), 400, "InvalidRequestContent")
     refused(raw("PUT", f"{ADV_SUB}/default?{ADV_API}", {"properties": {"duration": "8"}}), 400, "BadRequest")
 
@@ -229,9 +326,13 @@ def test_advisor_enums(raw, action_group):
 def test_advisor_digest_rules(raw, action_group):
     """advisor.json DigestConfig: frequency "between 7 and 30 days inclusive"; name "must be unique within a
     subscription"; actionGroupResourceId "Action group resource id used by digest" (must exist). Codes inferred."""
-    for digests in ([digest(frequency=6)], [digest(frequency=31)], [digest(), digest(name="DIGESTCONFIGNAME")],
-                    [digest(actionGroupResourceId=AG.replace("ag-finops", "ag-missing"))],
-                    [digest(actionGroupResourceId=STORAGE)]):
+    for digests in (
+        [digest(frequency=6)],
+        [digest(frequency=31)],
+        [digest(), digest(name="DIGESTCONFIGNAME")],
+        [digest(actionGroupResourceId=AG.replace("ag-finops", "ag-missing"))],
+        [digest(actionGroupResourceId=STORAGE)],
+    ):
         refused(raw("PUT", f"{ADV_SUB}/default?{ADV_API}", {"properties": {"digests": digests}}), 400, "BadRequest")
 
 
@@ -259,13 +360,23 @@ def test_advisor_subscription_write_deletes_group_configurations(raw):
 # ====================================================================== Budgets
 def budget(**props) -> dict:
     """A budget body shaped like consumption 2024-08-01 examples (CreateOrUpdateBudget)."""
-    base = {"category": "Cost", "amount": 100.65, "timeGrain": "Monthly",
-            "timePeriod": {"startDate": "2026-12-01T00:00:00Z", "endDate": "2027-10-31T00:00:00Z"},
-            "notifications": {"Actual_GreaterThan_80_Percent": {
-                "enabled": True, "operator": "GreaterThan", "threshold": 80, "locale": "en-us",
-                "contactEmails": ["johndoe@contoso.com", "janesmith@contoso.com"], "contactRoles": ["Contributor",
-                                                                                               "Reader"],
-                "thresholdType": "Actual"}}}
+    base = {
+        "category": "Cost",
+        "amount": 100.65,
+        "timeGrain": "Monthly",
+        "timePeriod": {"startDate": "2026-12-01T00:00:00Z", "endDate": "2027-10-31T00:00:00Z"},
+        "notifications": {
+            "Actual_GreaterThan_80_Percent": {
+                "enabled": True,
+                "operator": "GreaterThan",
+                "threshold": 80,
+                "locale": "en-us",
+                "contactEmails": ["johndoe@contoso.com", "janesmith@contoso.com"],
+                "contactRoles": ["Contributor", "Reader"],
+                "thresholdType": "Actual",
+            }
+        },
+    }
     return {"properties": {**base, **props}}
 
 
@@ -278,9 +389,14 @@ def test_budget_like_the_example(raw, action_group):
     """consumption 2024-08-01 CreateOrUpdateBudget example: 201 with an eTag, then 200; contact groups (action group
     IDs) and Forecasted thresholds accepted; contactGroups alone suffice at subscription scope
     (Notification.contactEmails description)."""
-    body = budget(notifications={"Actual_GreaterThan_80_Percent": note(contactGroups=[action_group]),
-                                 "Forecasted_100": note(thresholdType="Forecasted", threshold=100,
-                                                        contactEmails=[], contactGroups=[action_group])})
+    body = budget(
+        notifications={
+            "Actual_GreaterThan_80_Percent": note(contactGroups=[action_group]),
+            "Forecasted_100": note(
+                thresholdType="Forecasted", threshold=100, contactEmails=[], contactGroups=[action_group]
+            ),
+        }
+    )
     created = raw("PUT", f"{BUDGETS}/TestBudget?{BUD_API}", body)
     assert created.status_code == 201, created.text
     assert created.json()["eTag"] and created.json()["properties"]["currentSpend"]["amount"] == 0.0
@@ -290,13 +406,16 @@ def test_budget_like_the_example(raw, action_group):
     assert got["properties"]["timePeriod"]["endDate"].startswith("2036-12-01")  # "10 years from the start date"
 
 
-@pytest.mark.parametrize("props,why", [
-    ({"timePeriod": {"startDate": "2026-12-15T00:00:00Z"}}, "start date must be first of the month"),
-    ({"timePeriod": {"startDate": "2017-05-01T00:00:00Z"}}, "on or after June 1, 2017"),
-    ({"timePeriod": {"startDate": "2026-12-01T00:00:00Z", "endDate": "2026-11-30T00:00:00Z"}}, "less than the end"),
-    ({"amount": 0}, "amount"),
-    ({"amount": -5}, "amount"),
-])
+@pytest.mark.parametrize(
+    "props,why",
+    [
+        ({"timePeriod": {"startDate": "2026-12-15T00:00:00Z"}}, "start date must be first of the month"),
+        ({"timePeriod": {"startDate": "2017-05-01T00:00:00Z"}}, "on or after June 1, 2017"),
+        ({"timePeriod": {"startDate": "2026-12-01T00:00:00Z", "endDate": "2026-11-30T00:00:00Z"}}, "less than the end"),
+        ({"amount": 0}, "amount"),
+        ({"amount": -5}, "amount"),
+    ],
+)
 def test_budget_dates_and_amount(raw, props, why):
     """consumption.json 2024-08-01 BudgetTimePeriod: "The start date must be first of the month and should be less
     than the end date. Budget start date must be on or after June 1, 2017." Amount > 0: inferred. The Consumption RP
@@ -304,17 +423,20 @@ def test_budget_dates_and_amount(raw, props, why):
     refused(raw("PUT", f"{BUDGETS}/b?{BUD_API}", budget(**props)), 400, "400")
 
 
-@pytest.mark.parametrize("notifications", [
-    {f"n{i}": note(threshold=10 * (i + 1)) for i in range(6)},
-    {"n": note(threshold=1001)},
-    {"n": note(threshold=-1)},
-    {"n": note(contactEmails=[])},
-    {"n": note(operator="LessThan")},
-    {"n": note(thresholdType="Predicted")},
-    {"n": note(locale="xx-xx")},
-    {"n": note(contactGroups=["ag-finops"])},
-    {"n": {"enabled": True, "threshold": 80, "contactEmails": ["a@contoso.com"]}},
-])
+@pytest.mark.parametrize(
+    "notifications",
+    [
+        {f"n{i}": note(threshold=10 * (i + 1)) for i in range(6)},
+        {"n": note(threshold=1001)},
+        {"n": note(threshold=-1)},
+        {"n": note(contactEmails=[])},
+        {"n": note(operator="LessThan")},
+        {"n": note(thresholdType="Predicted")},
+        {"n": note(locale="xx-xx")},
+        {"n": note(contactGroups=["ag-finops"])},
+        {"n": {"enabled": True, "threshold": 80, "contactEmails": ["a@contoso.com"]}},
+    ],
+)
 def test_budget_notifications(raw, notifications):
     """consumption.json 2024-08-01: "Budget can have up to five notifications"; threshold "has to be between 0 and
     1000"; "Must have at least one contact email or contact group"; contactGroups "fully qualified Azure resource id";
@@ -351,15 +473,34 @@ def test_budget_etag_and_start_date(raw):
 # ====================================================================== Maintenance configurations
 def guest_patch(**window) -> dict:
     """An InGuestPatch configuration shaped like MaintenanceConfigurations_GetForResource_GuestOSPatchWindows.json."""
-    win = {"startDateTime": "2026-12-06 02:00", "expirationDateTime": "9999-12-31 00:00", "duration": "03:55",
-           "timeZone": "Pacific Standard Time", "recurEvery": "5Days", **window}
-    return {"location": "westeurope", "properties": {
-        "namespace": "Microsoft.Maintenance", "maintenanceScope": "InGuestPatch", "visibility": "Custom",
-        "extensionProperties": {"InGuestPatchMode": "User"}, "maintenanceWindow": win,
-        "installPatches": {"rebootSetting": "Always", "windowsParameters": {
-            "classificationsToInclude": ["Security"], "kbNumbersToInclude": ["KB123456"],
-            "kbNumbersToExclude": ["KB234567"], "excludeKbsRequiringReboot": False},
-            "linuxParameters": {"classificationsToInclude": ["Critical", "Security"]}}}}
+    win = {
+        "startDateTime": "2026-12-06 02:00",
+        "expirationDateTime": "9999-12-31 00:00",
+        "duration": "03:55",
+        "timeZone": "Pacific Standard Time",
+        "recurEvery": "5Days",
+        **window,
+    }
+    return {
+        "location": "westeurope",
+        "properties": {
+            "namespace": "Microsoft.Maintenance",
+            "maintenanceScope": "InGuestPatch",
+            "visibility": "Custom",
+            "extensionProperties": {"InGuestPatchMode": "User"},
+            "maintenanceWindow": win,
+            "installPatches": {
+                "rebootSetting": "Always",
+                "windowsParameters": {
+                    "classificationsToInclude": ["Security"],
+                    "kbNumbersToInclude": ["KB123456"],
+                    "kbNumbersToExclude": ["KB234567"],
+                    "excludeKbsRequiringReboot": False,
+                },
+                "linuxParameters": {"classificationsToInclude": ["Critical", "Security"]},
+            },
+        },
+    }
 
 
 def put_config(raw, body: dict, name: str = "configuration1"):
@@ -373,9 +514,22 @@ def test_maintenance_configuration_like_the_example(raw):
     resp = put_config(raw, guest_patch())
     assert resp.status_code == 200, resp.text
     assert resp.json()["properties"]["maintenanceWindow"]["recurEvery"] == "5Days"
-    for recur in ("Day", "3Days", "Week", "3Weeks", "Week Saturday,Sunday", "Month", "2Months", "Month day23,day24",
-                  "Month Last Sunday", "Month Fourth Monday", "Month Last Sunday Offset-3",
-                  "Month Third Sunday Offset6", "Month Second Tuesday", "1Week Sunday"):
+    for recur in (
+        "Day",
+        "3Days",
+        "Week",
+        "3Weeks",
+        "Week Saturday,Sunday",
+        "Month",
+        "2Months",
+        "Month day23,day24",
+        "Month Last Sunday",
+        "Month Fourth Monday",
+        "Month Last Sunday Offset-3",
+        "Month Third Sunday Offset6",
+        "Month Second Tuesday",
+        "1Week Sunday",
+    ):
         assert put_config(raw, guest_patch(recurEvery=recur)).status_code == 200, recur
     for zone in ("UTC", "W. Europe Standard Time", "Korea Standard Time", "Cen. Australia Standard Time"):
         assert put_config(raw, guest_patch(timeZone=zone)).status_code == 200, zone
@@ -394,13 +548,26 @@ def test_maintenance_scope_and_reboot_enums(raw):
     refused(put_config(raw, bad_reboot), 400, "InvalidRequestContent")
 
 
-@pytest.mark.parametrize("window", [
-    {"startDateTime": "2026-12-06T02:00:00Z"}, {"startDateTime": "06/12/2026 02:00"},
-    {"expirationDateTime": "2026-12-01 00:00"}, {"duration": "3h"}, {"duration": "01:29"}, {"duration": "04:00"},
-    {"timeZone": "Europe/Berlin"}, {"timeZone": "CET"}, {"recurEvery": "Fortnight"}, {"recurEvery": "Month Second"},
-    {"recurEvery": "Month Last Sunday Offset7"}, {"recurEvery": "Week Funday"}, {"recurEvery": "4Hours"},
-    {"recurEvery": None}, {"timeZone": None},
-])
+@pytest.mark.parametrize(
+    "window",
+    [
+        {"startDateTime": "2026-12-06T02:00:00Z"},
+        {"startDateTime": "06/12/2026 02:00"},
+        {"expirationDateTime": "2026-12-01 00:00"},
+        {"duration": "3h"},
+        {"duration": "01:29"},
+        {"duration": "04:00"},
+        {"timeZone": "Europe/Berlin"},
+        {"timeZone": "CET"},
+        {"recurEvery": "Fortnight"},
+        {"recurEvery": "Month Second"},
+        {"recurEvery": "Month Last Sunday Offset7"},
+        {"recurEvery": "Week Funday"},
+        {"recurEvery": "4Hours"},
+        {"recurEvery": None},
+        {"timeZone": None},
+    ],
+)
 def test_maintenance_window_rules(raw, window):
     """Maintenance.json MaintenanceWindow: "YYYY-MM-DD hh:mm", expiration in the future of the start, "HH:mm", Windows
     time zone names, recurEvery grammar (offset -6..6); InGuestPatch limits 01:30-03:55 and at least 6 hours between
@@ -435,14 +602,25 @@ def test_configuration_assignments(raw):
     ConfigurationAssignmentsForSubscriptions_CreateOrUpdate (dynamic scope filter): 200 with properties.resourceId."""
     config = f"{CONFIGS}/configuration1"
     assert put_config(raw, guest_patch()).status_code == 200
-    on_vm = raw("PUT", f"{VM}/{ASSIGN}/workervmConfiguration?{MNT_API}",
-                {"properties": {"maintenanceConfigurationId": config}})
+    on_vm = raw(
+        "PUT", f"{VM}/{ASSIGN}/workervmConfiguration?{MNT_API}", {"properties": {"maintenanceConfigurationId": config}}
+    )
     assert on_vm.status_code == 200, on_vm.text
     assert on_vm.json()["properties"]["resourceId"] == VM
-    dynamic = {"properties": {"maintenanceConfigurationId": config, "filter": {
-        "resourceTypes": ["Microsoft.HybridCompute/machines", "Microsoft.Compute/virtualMachines"],
-        "resourceGroups": ["RG1", "RG2"], "locations": ["Japan East", "UK South"], "tagSettings": {
-            "tags": {"tag1": ["tag1Value1", "tag1Value2"], "tag2": ["tag2Value1"]}, "filterOperator": "Any"}}}}
+    dynamic = {
+        "properties": {
+            "maintenanceConfigurationId": config,
+            "filter": {
+                "resourceTypes": ["Microsoft.HybridCompute/machines", "Microsoft.Compute/virtualMachines"],
+                "resourceGroups": ["RG1", "RG2"],
+                "locations": ["Japan East", "UK South"],
+                "tagSettings": {
+                    "tags": {"tag1": ["tag1Value1", "tag1Value2"], "tag2": ["tag2Value1"]},
+                    "filterOperator": "Any",
+                },
+            },
+        }
+    }
     on_sub = raw("PUT", f"{SUB_ID}/{ASSIGN}/workervmConfiguration?{MNT_API}", dynamic)
     assert on_sub.status_code == 200, on_sub.text
     assert on_sub.json()["properties"]["resourceId"] == SUB_ID
@@ -454,24 +632,40 @@ def test_configuration_assignment_rules(raw):
     is ARM's 404 ResourceNotFound."""
     config = f"{CONFIGS}/configuration1"
     assert put_config(raw, guest_patch()).status_code == 200
-    assert put_config(raw, {"location": "westeurope", "properties": {"maintenanceScope": "Host"}}, "host").status_code \
+    assert (
+        put_config(raw, {"location": "westeurope", "properties": {"maintenanceScope": "Host"}}, "host").status_code
         == 200
+    )
     flt = {"resourceTypes": ["Microsoft.Compute/virtualMachines"], "locations": ["West Europe"]}
     cases = [
         (f"{VM}/{ASSIGN}/a", {"maintenanceConfigurationId": f"{CONFIGS}/missing"}, 400, "BadRequest"),
         (f"{VM}/{ASSIGN}/a", {"maintenanceConfigurationId": STORAGE}, 400, "BadRequest"),
         (f"{VM}/{ASSIGN}/a", {"maintenanceConfigurationId": config, "filter": flt}, 400, "BadRequest"),
         (f"{SUB_ID}/{ASSIGN}/a", {"maintenanceConfigurationId": f"{CONFIGS}/host", "filter": flt}, 400, "BadRequest"),
-        (f"{SUB_ID}/{ASSIGN}/a", {"maintenanceConfigurationId": config,
-                                  "filter": {"resourceTypes": ["Microsoft.Storage/storageAccounts"]}},
-         400, "BadRequest"),
-        (f"{SUB_ID}/{ASSIGN}/a", {"maintenanceConfigurationId": config, "filter": {"locations": ["Atlantis"]}},
-         400, "BadRequest"),
-        (f"{SUB_ID}/{ASSIGN}/a", {"maintenanceConfigurationId": config,
-                                  "filter": {"tagSettings": {"tags": {}, "filterOperator": "Some"}}},
-         400, "InvalidRequestContent"),
-        (VM.replace("vm-contoso-app-01", "vm-nope") + f"/{ASSIGN}/a", {"maintenanceConfigurationId": config},
-         404, "ResourceNotFound"),
+        (
+            f"{SUB_ID}/{ASSIGN}/a",
+            {"maintenanceConfigurationId": config, "filter": {"resourceTypes": ["Microsoft.Storage/storageAccounts"]}},
+            400,
+            "BadRequest",
+        ),
+        (
+            f"{SUB_ID}/{ASSIGN}/a",
+            {"maintenanceConfigurationId": config, "filter": {"locations": ["Atlantis"]}},
+            400,
+            "BadRequest",
+        ),
+        (
+            f"{SUB_ID}/{ASSIGN}/a",
+            {"maintenanceConfigurationId": config, "filter": {"tagSettings": {"tags": {}, "filterOperator": "Some"}}},
+            400,
+            "InvalidRequestContent",
+        ),
+        (
+            VM.replace("vm-contoso-app-01", "vm-nope") + f"/{ASSIGN}/a",
+            {"maintenanceConfigurationId": config},
+            404,
+            "ResourceNotFound",
+        ),
     ]
     for path, props, status, code in cases:
         refused(raw("PUT", f"{path}?{MNT_API}", {"properties": props}), status, code)

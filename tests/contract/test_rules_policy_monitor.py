@@ -5,6 +5,7 @@ names the source (a spec file in Azure/azure-rest-api-specs, a docs page, or a p
 Where Azure's code could not be confirmed, the docstring says "inferred". Positive tests send the official
 example-shaped requests, which must still succeed.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -34,8 +35,9 @@ SITE = f"{RG}/providers/Microsoft.Web/sites/app-contoso-shop-01"
 PLAN = f"{RG}/providers/Microsoft.Web/serverfarms/asp-contoso-shop-01"
 KV = f"{RG}/providers/Microsoft.KeyVault/vaults/kv-contoso-prod"
 STORAGE = f"{RG}/providers/Microsoft.Storage/storageAccounts/stcontosoprodweb"
-SQLDB = f"/subscriptions/{SUB}/resourceGroups/rg-prod-data/providers/Microsoft.Sql/servers/sql-contoso-prod" \
-        "/databases/shop"
+SQLDB = (
+    f"/subscriptions/{SUB}/resourceGroups/rg-prod-data/providers/Microsoft.Sql/servers/sql-contoso-prod/databases/shop"
+)
 AG_API = "api-version=2023-01-01"
 MA_API = "api-version=2018-03-01"
 ALA_API = "api-version=2020-10-01"
@@ -96,8 +98,7 @@ def test_builtin_definitions_carry_parameters_and_remediation_roles(clients):
 
 def test_builtins_cannot_be_changed(raw):
     """Built-in definitions are read-only (policyDefinitions.json: CreateOrUpdate is for custom definitions)."""
-    refused(raw("DELETE", f"{ALLOWED_LOCATIONS}?{POLICY_API}"),
-            403, "AuthorizationFailed")
+    refused(raw("DELETE", f"{ALLOWED_LOCATIONS}?{POLICY_API}"), 403, "AuthorizationFailed")
 
 
 # ====================================================================== policy: set definitions
@@ -136,20 +137,36 @@ def test_custom_definition_default_must_be_an_allowed_value(raw):
     """defaultValue outside allowedValues: 400 PolicyParameterAllowedAndDefaultValuesMismatch
     (Azure/azure-monitor-baseline-alerts#917 quotes Azure's answer)."""
     window = {"type": "String", "allowedValues": ["PT5M", "PT15M"], "defaultValue": "PT1M"}
-    body = {"properties": {"mode": "All", "parameters": {"windowSize": window},
-                           "policyRule": {"if": {"field": "type", "equals": "x"}, "then": {"effect": "audit"}}}}
+    body = {
+        "properties": {
+            "mode": "All",
+            "parameters": {"windowSize": window},
+            "policyRule": {"if": {"field": "type", "equals": "x"}, "then": {"effect": "audit"}},
+        }
+    }
     refused(raw("PUT", f"{PD}/bad-default?{POLICY_API}", body), 400, "PolicyParameterAllowedAndDefaultValuesMismatch")
 
 
 def test_set_definition_example_shape_succeeds(raw):
     """createPolicySetDefinition.json example shape: members with parameters bound to set parameters."""
-    body = {"properties": {"displayName": "Cost Management", "metadata": {"category": "Cost Management"},
-                           "parameters": {"namePrefix": {"type": "String", "defaultValue": "myPrefix"}},
-                           "policyDefinitions": [
-                               {"policyDefinitionId": ALLOWED_LOCATIONS, "policyDefinitionReferenceId": "Limit_Skus",
-                                "parameters": {"listOfAllowedLocations": {"value": ["westeurope"]}}},
-                               {"policyDefinitionId": DEFENDER_SERVERS,
-                                "parameters": {"effect": {"value": "[parameters('namePrefix')]"}}}]}}
+    body = {
+        "properties": {
+            "displayName": "Cost Management",
+            "metadata": {"category": "Cost Management"},
+            "parameters": {"namePrefix": {"type": "String", "defaultValue": "myPrefix"}},
+            "policyDefinitions": [
+                {
+                    "policyDefinitionId": ALLOWED_LOCATIONS,
+                    "policyDefinitionReferenceId": "Limit_Skus",
+                    "parameters": {"listOfAllowedLocations": {"value": ["westeurope"]}},
+                },
+                {
+                    "policyDefinitionId": DEFENDER_SERVERS,
+                    "parameters": {"effect": {"value": "[parameters('namePrefix')]"}},
+                },
+            ],
+        }
+    }
     resp = raw("PUT", f"{PSD}/CostManagement?{POLICY_API}", body)
     assert resp.status_code == 201, resp.text
     assert resp.json()["properties"]["policyType"] == "Custom"
@@ -161,8 +178,7 @@ def test_assignment_definition_must_exist(raw):
     (Azure/azure-powershell PolicyTests.ps1 error strings; az policy assignment create reports the same codes)."""
     refused(assign(raw, "a1", BUILTIN + "00000000-0000-0000-0000-000000000000"), 404, "PolicyDefinitionNotFound")
     no_set = "/providers/Microsoft.Authorization/policySetDefinitions/00000000-0000-0000-0000-000000000000"
-    refused(assign(raw, "a2", no_set),
-            404, "PolicySetDefinitionNotFound")
+    refused(assign(raw, "a2", no_set), 404, "PolicySetDefinitionNotFound")
 
 
 def test_assignment_required_parameter_missing(raw):
@@ -185,8 +201,11 @@ def test_assignment_value_not_in_allowed_values(raw):
     400 PolicyParameterValueNotAllowed, compared case-sensitively
     (Azure/terraform-azurerm-caf-enterprise-scale#1313)."""
     refused(assign(raw, "a5", DEFENDER_SERVERS, {"effect": {"value": "Deny"}}), 400, "PolicyParameterValueNotAllowed")
-    refused(assign(raw, "a6", DEFENDER_SERVERS, {"effect": {"value": "auditifnotexists"}}),
-            400, "PolicyParameterValueNotAllowed")
+    refused(
+        assign(raw, "a6", DEFENDER_SERVERS, {"effect": {"value": "auditifnotexists"}}),
+        400,
+        "PolicyParameterValueNotAllowed",
+    )
     assert assign(raw, "a7", DEFENDER_SERVERS, {"effect": {"value": "Disabled"}}).status_code == 201
 
 
@@ -203,8 +222,7 @@ def test_dine_and_modify_need_a_managed_identity(raw):
     Azure/azure-powershell#11996); a definition that can deploy needs it even when assigned with effect Disabled."""
     refused(assign(raw, "m1", INHERIT_TAG, {"tagName": {"value": "env"}}), 400, "ResourceIdentityRequired")
     disabled = {"logAnalytics": {"value": "/x"}, "effect": {"value": "Disabled"}}
-    refused(assign(raw, "m2", KV_DIAGNOSTICS, disabled),
-            400, "ResourceIdentityRequired")
+    refused(assign(raw, "m2", KV_DIAGNOSTICS, disabled), 400, "ResourceIdentityRequired")
     body = {"properties": {"policyDefinitions": [{"policyDefinitionId": UPDATE_CHECKS}]}}
     assert raw("PUT", f"{PSD}/updates?{POLICY_API}", body).status_code == 201
     refused(assign(raw, "m3", f"{PSD}/updates"), 400, "ResourceIdentityRequired")
@@ -214,10 +232,12 @@ def test_identity_needs_a_location(raw):
     """assignment-structure docs: 'location ... required when utilizing managed identity'. Code inferred:
     400 LocationRequired (ARM's code for a missing location)."""
     tag, system = {"tagName": {"value": "env"}}, {"type": "SystemAssigned"}
-    refused(assign(raw, "m4", INHERIT_TAG, tag, identity=system),
-            400, "LocationRequired")
-    refused(assign(raw, "m5", INHERIT_TAG, tag, identity=system, location="mars"),
-            400, "LocationNotAvailableForResourceType")
+    refused(assign(raw, "m4", INHERIT_TAG, tag, identity=system), 400, "LocationRequired")
+    refused(
+        assign(raw, "m5", INHERIT_TAG, tag, identity=system, location="mars"),
+        400,
+        "LocationNotAvailableForResourceType",
+    )
 
 
 def test_enforcement_mode_is_an_enum(raw):
@@ -232,8 +252,11 @@ def test_enforcement_mode_is_an_enum(raw):
 def test_system_identity_is_a_managed_identity_principal_that_can_get_roles_until_deleted(sandbox, raw):
     """createPolicyAssignmentWithIdentity.json: identity.principalId is a service principal (servicePrincipalType
     ManagedIdentity) the remediation roles are assigned to; it goes with the assignment (remediate-resources docs)."""
-    params = {"vaultLocation": {"value": "westeurope"}, "inclusionTagValue": {"value": ["true"]},
-              "backupPolicyId": {"value": f"{RG}/providers/Microsoft.RecoveryServices/vaults/v/backupPolicies/p"}}
+    params = {
+        "vaultLocation": {"value": "westeurope"},
+        "inclusionTagValue": {"value": ["true"]},
+        "backupPolicyId": {"value": f"{RG}/providers/Microsoft.RecoveryServices/vaults/v/backupPolicies/p"},
+    }
     system = {"type": "SystemAssigned"}
     resp = assign(raw, "backup-tagged", VM_BACKUP_TAG, params, identity=system, location="westeurope")
     assert resp.status_code == 201, resp.text
@@ -241,16 +264,16 @@ def test_system_identity_is_a_managed_identity_principal_that_can_get_roles_unti
     assert sandbox.state.service_principals[pid]["servicePrincipalType"] == "ManagedIdentity"
     again = assign(raw, "backup-tagged", VM_BACKUP_TAG, params, identity=system, location="westeurope")
     assert again.status_code == 200 and again.json()["identity"]["principalId"] == pid
-    vm_contributor = f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/" \
-                     "9980e02c-c2be-4d73-94e8-173b1dc7cf3c"
+    vm_contributor = (
+        f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/9980e02c-c2be-4d73-94e8-173b1dc7cf3c"
+    )
     role = {"properties": {"roleDefinitionId": vm_contributor, "principalId": pid, "principalType": "ServicePrincipal"}}
     ra = f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleAssignments"
     assert raw("PUT", f"{ra}/2b1f5b4a-3f7e-4c1d-9a8e-1c2d3e4f5a6b?api-version=2022-04-01", role).status_code == 201
     assert raw("DELETE", f"{PA}/backup-tagged?{POLICY_API}").status_code == 200
     assert pid not in sandbox.state.service_principals
     gone = raw("PUT", f"{ra}/3c2a6c5b-4a8f-4d2e-8b9f-2d3e4f5a6b7c?api-version=2022-04-01", role)
-    refused(gone,
-            400, "PrincipalNotFound")
+    refused(gone, 400, "PrincipalNotFound")
 
 
 def test_assignment_examples_succeed(raw, clients):
@@ -262,8 +285,11 @@ def test_assignment_examples_succeed(raw, clients):
     assert resp.status_code == 201 and resp.json()["identity"]["principalId"]
     assert assign(raw, "mcsb", MCSB, {"vmBackupEffect": {"value": "Disabled"}}).status_code == 201
     pc = clients.policy(SUB)
-    body = {"properties": {"policyDefinitionId": INHERIT_TAG, "parameters": {"tagName": {"value": "env"}}},
-            "identity": {"type": "SystemAssigned"}, "location": "westeurope"}
+    body = {
+        "properties": {"policyDefinitionId": INHERIT_TAG, "parameters": {"tagName": {"value": "env"}}},
+        "identity": {"type": "SystemAssigned"},
+        "location": "westeurope",
+    }
     pc.policy_assignments.create(f"/subscriptions/{SUB}", "sdk-tag", body)
     assert {"EnforceNaming", "updates", "mcsb", "sdk-tag"} <= {a.name for a in pc.policy_assignments.list()}
 
@@ -282,9 +308,14 @@ def test_policy_states_summarize_still_answers(raw):
 def test_metric_definitions_of_each_alerted_type(raw, api):
     """metricDefinitions_API.json MetricDefinitions_List; names/units from the Azure Monitor supported-metrics
     reference; every metric of lib/runbook/data/baseline_alerts.yml is defined for its type."""
-    expect = {VM: ("Percentage CPU", "Percent"), STORAGE: ("Availability", "Percent"),
-              SQLDB: ("dtu_consumption_percent", "Percent"),
-              SITE: ("Http5xx", "Count"), PLAN: ("CpuPercentage", "Percent"), KV: ("Availability", "Percent")}
+    expect = {
+        VM: ("Percentage CPU", "Percent"),
+        STORAGE: ("Availability", "Percent"),
+        SQLDB: ("dtu_consumption_percent", "Percent"),
+        SITE: ("Http5xx", "Count"),
+        PLAN: ("CpuPercentage", "Percent"),
+        KV: ("Availability", "Percent"),
+    }
     for rid, (name, unit) in expect.items():
         resp = raw("GET", f"{rid}/providers/Microsoft.Insights/metricDefinitions?api-version={api}")
         assert resp.status_code == 200, resp.text
@@ -298,8 +329,7 @@ def test_metric_definitions_of_each_alerted_type(raw, api):
 def test_metric_definitions_of_a_missing_resource_and_via_sdk(raw, clients):
     """A resource that does not exist: 404 ResourceNotFound (ARM); the SDK (2024-02-01) reads the list."""
     missing = f"{RG}/providers/Microsoft.Web/sites/nope/providers/Microsoft.Insights/metricDefinitions"
-    refused(raw("GET", f"{missing}?api-version=2018-01-01"),
-            404, "ResourceNotFound")
+    refused(raw("GET", f"{missing}?api-version=2018-01-01"), 404, "ResourceNotFound")
     names = {d.name.value for d in clients.monitor(SUB).metric_definitions.list(SQLDB)}
     assert {"cpu_percent", "dtu_consumption_percent", "storage_percent"} <= names
 
@@ -307,13 +337,32 @@ def test_metric_definitions_of_a_missing_resource_and_via_sdk(raw, clients):
 # ====================================================================== monitor: metric alerts
 def metric_alert(scope: str = VM, metric: str = "Percentage CPU", **props) -> dict:
     """The createOrUpdateMetricAlertSingleResource.json example body, with overrides."""
-    body = {"location": "global", "properties": {"description": "d", "severity": 3, "enabled": True, "scopes": [scope],
-            "evaluationFrequency": "PT1M", "windowSize": "PT15M",
-            "criteria": {"odata.type": "Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria",
-                         "allOf": [{"name": "High_CPU_80", "metricName": metric, "operator": "GreaterThan",
-                                    "threshold": 80.5, "timeAggregation": "Average",
-                                    "criterionType": "StaticThresholdCriterion"}]},
-            "autoMitigate": True, "actions": []}}
+    body = {
+        "location": "global",
+        "properties": {
+            "description": "d",
+            "severity": 3,
+            "enabled": True,
+            "scopes": [scope],
+            "evaluationFrequency": "PT1M",
+            "windowSize": "PT15M",
+            "criteria": {
+                "odata.type": "Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria",
+                "allOf": [
+                    {
+                        "name": "High_CPU_80",
+                        "metricName": metric,
+                        "operator": "GreaterThan",
+                        "threshold": 80.5,
+                        "timeAggregation": "Average",
+                        "criterionType": "StaticThresholdCriterion",
+                    }
+                ],
+            },
+            "autoMitigate": True,
+            "actions": [],
+        },
+    }
     body["properties"].update(props)
     return body
 
@@ -323,7 +372,7 @@ def put_alert(raw, name: str, body: dict):
 
 
 def test_metric_alert_unknown_metric(raw):
-    """"Couldn't find a metric named X": 400 BadRequest (Azure/azure-cli monitor tests,
+    """ "Couldn't find a metric named X": 400 BadRequest (Azure/azure-cli monitor tests,
     test_metrics_alert_metric_name_with_special_characters); skipMetricValidation lets it through."""
     resp = put_alert(raw, "ma1", metric_alert(metric="cpu_percent"))
     refused(resp, 400, "BadRequest")
@@ -393,10 +442,14 @@ def test_metric_alert_example_and_baseline_metrics_succeed(raw):
     action = {"actionGroupId": f"{INSIGHTS}/actionGroups/ag", "webHookProperties": {"key11": "value11"}}
     resp = put_alert(raw, "highcpu", metric_alert(actions=[action]))
     assert resp.status_code == 200, resp.text
-    for rid, metric, agg in ((STORAGE, "Availability", "Average"), (SQLDB, "dtu_consumption_percent", "Average"),
-                             (SITE, "Http5xx", "Total"), (PLAN, "CpuPercentage", "Average"),
-                             (KV, "Availability", "Average"),
-                             (VM, "VmAvailabilityMetric", "Average")):
+    for rid, metric, agg in (
+        (STORAGE, "Availability", "Average"),
+        (SQLDB, "dtu_consumption_percent", "Average"),
+        (SITE, "Http5xx", "Total"),
+        (PLAN, "CpuPercentage", "Average"),
+        (KV, "Availability", "Average"),
+        (VM, "VmAvailabilityMetric", "Average"),
+    ):
         body = metric_alert(scope=rid, metric=metric)
         body["properties"]["criteria"]["allOf"][0]["timeAggregation"] = agg
         assert put_alert(raw, f"ma-{metric}-{rid.rsplit('/', 1)[1]}", body).status_code == 200, rid
@@ -405,14 +458,26 @@ def test_metric_alert_example_and_baseline_metrics_succeed(raw):
 # ====================================================================== monitor: action groups
 def action_group(**props) -> dict:
     """The createOrUpdateActionGroup.json example body (2023-01-01), with overrides."""
-    body = {"location": "Global", "tags": {}, "properties": {
-        "groupShortName": "sample", "enabled": True,
-        "emailReceivers": [{"name": "John Doe's email", "emailAddress": "johndoe@email.com",
-                            "useCommonAlertSchema": False}],
-        "smsReceivers": [{"name": "John Doe's mobile", "countryCode": "1", "phoneNumber": "1234567890"}],
-        "webhookReceivers": [{"name": "Sample webhook 1", "serviceUri": "http://www.example.com/webhook1",
-                              "useCommonAlertSchema": True}],
-        "voiceReceivers": [{"name": "Sample voice", "countryCode": "1", "phoneNumber": "1234567890"}]}}
+    body = {
+        "location": "Global",
+        "tags": {},
+        "properties": {
+            "groupShortName": "sample",
+            "enabled": True,
+            "emailReceivers": [
+                {"name": "John Doe's email", "emailAddress": "johndoe@email.com", "useCommonAlertSchema": False}
+            ],
+            "smsReceivers": [{"name": "John Doe's mobile", "countryCode": "1", "phoneNumber": "1234567890"}],
+            "webhookReceivers": [
+                {
+                    "name": "Sample webhook 1",
+                    "serviceUri": "http://www.example.com/webhook1",
+                    "useCommonAlertSchema": True,
+                }
+            ],
+            "voiceReceivers": [{"name": "Sample voice", "countryCode": "1", "phoneNumber": "1234567890"}],
+        },
+    }
     body["properties"].update(props)
     return body
 
@@ -422,7 +487,7 @@ def put_ag(raw, name: str, body: dict):
 
 
 def test_action_group_short_name(raw):
-    """"The action group short name 'x' is too long. Please specify a short name with '12' or less characters":
+    """ "The action group short name 'x' is too long. Please specify a short name with '12' or less characters":
     400 GroupShortNameIsTooLong (Azure/bellhop#72, Azure/azure-rest-api-specs#2840). Missing short name
     (actionGroups_API.json requires it): 400 GroupShortNameIsNullOrEmpty (code inferred from the RP's naming,
     e.g. AutomationRunbookReceiverNameIsNullOrEmpty in MicrosoftDocs/azure-docs#37405)."""
@@ -438,15 +503,19 @@ def test_action_group_receivers_are_checked(raw):
     dup = action_group(webhookReceivers=[{"name": "John Doe's email", "serviceUri": "https://example.com/x"}])
     refused(put_ag(raw, "ag2", dup), 400, "ReceiverNamesAreNotUnique")
     bad_mail = [{"name": "e", "emailAddress": "not-an-address"}]
-    refused(put_ag(raw, "ag2", action_group(emailReceivers=bad_mail)),
-            400, "EmailAddressIsInvalid")
-    refused(put_ag(raw, "ag2", action_group(smsReceivers=[{"name": "s", "countryCode": "+31", "phoneNumber": "6123"}])),
-            400, "SmsReceiverCountryCodeIsInvalid")
-    refused(put_ag(raw, "ag2", action_group(smsReceivers=[{"name": "s", "countryCode": "31", "phoneNumber": "06-12"}])),
-            400, "SmsReceiverPhoneNumberIsInvalid")
+    refused(put_ag(raw, "ag2", action_group(emailReceivers=bad_mail)), 400, "EmailAddressIsInvalid")
+    refused(
+        put_ag(raw, "ag2", action_group(smsReceivers=[{"name": "s", "countryCode": "+31", "phoneNumber": "6123"}])),
+        400,
+        "SmsReceiverCountryCodeIsInvalid",
+    )
+    refused(
+        put_ag(raw, "ag2", action_group(smsReceivers=[{"name": "s", "countryCode": "31", "phoneNumber": "06-12"}])),
+        400,
+        "SmsReceiverPhoneNumberIsInvalid",
+    )
     bad_hook = [{"name": "w", "serviceUri": "example.com/hook"}]
-    refused(put_ag(raw, "ag2", action_group(webhookReceivers=bad_hook)),
-            400, "WebhookReceiverServiceUriIsInvalid")
+    refused(put_ag(raw, "ag2", action_group(webhookReceivers=bad_hook)), 400, "WebhookReceiverServiceUriIsInvalid")
 
 
 def test_action_group_example_succeeds(raw):
@@ -461,13 +530,26 @@ def test_action_group_example_succeeds(raw):
 # ====================================================================== monitor: activity log alerts
 def activity_alert(**props) -> dict:
     """The ActivityLogAlertRule_CreateOrUpdate.json example body (2020-10-01), with overrides."""
-    body = {"location": "Global", "tags": {}, "properties": {
-        "scopes": [f"/subscriptions/{SUB}"],
-        "condition": {"allOf": [{"field": "category", "equals": "Administrative"},
-                                {"field": "level", "equals": "Error"}]},
-        "actions": {"actionGroups": [{"actionGroupId": f"{INSIGHTS}/actionGroups/SampleActionGroup",
-                                      "webhookProperties": {"sampleWebhookProperty": "SamplePropertyValue"}}]},
-        "enabled": True, "description": "Description of sample Activity Log Alert rule."}}
+    body = {
+        "location": "Global",
+        "tags": {},
+        "properties": {
+            "scopes": [f"/subscriptions/{SUB}"],
+            "condition": {
+                "allOf": [{"field": "category", "equals": "Administrative"}, {"field": "level", "equals": "Error"}]
+            },
+            "actions": {
+                "actionGroups": [
+                    {
+                        "actionGroupId": f"{INSIGHTS}/actionGroups/SampleActionGroup",
+                        "webhookProperties": {"sampleWebhookProperty": "SamplePropertyValue"},
+                    }
+                ]
+            },
+            "enabled": True,
+            "description": "Description of sample Activity Log Alert rule.",
+        },
+    }
     body["properties"].update(props)
     return body
 
@@ -485,8 +567,7 @@ def test_activity_log_alert_needs_condition_and_existing_scopes(raw):
     refused(put_ala(raw, "ala1", body), 400, "BadRequest")
     refused(put_ala(raw, "ala1", activity_alert(scopes=[])), 400, "BadRequest")
     nowhere = [f"/subscriptions/{SUB}/resourceGroups/rg-nope"]
-    refused(put_ala(raw, "ala1", activity_alert(scopes=nowhere)),
-            400, "BadRequest")
+    refused(put_ala(raw, "ala1", activity_alert(scopes=nowhere)), 400, "BadRequest")
     body = activity_alert()
     del body["properties"]["actions"]
     refused(put_ala(raw, "ala1", body), 400, "BadRequest")
@@ -495,8 +576,9 @@ def test_activity_log_alert_needs_condition_and_existing_scopes(raw):
 def test_activity_log_alert_location_is_global(raw):
     """activityLogAlerts_API.json: 'Since Azure Activity Log Alerts is a global service, the location of the rules
     should always be 'global''; another location: 400 LocationNotAvailableForResourceType."""
-    refused(put_ala(raw, "ala2", {**activity_alert(), "location": "westeurope"}),
-            400, "LocationNotAvailableForResourceType")
+    refused(
+        put_ala(raw, "ala2", {**activity_alert(), "location": "westeurope"}), 400, "LocationNotAvailableForResourceType"
+    )
 
 
 def test_activity_log_alert_example_succeeds(raw):

@@ -2,6 +2,7 @@
 every change present in the sandbox is in the evidence, `verify` passes, and a re-run converges without duplicates.
 Each run is a real `runbook run` process against the sandbox, slowed by injected latency so there is time to
 interrupt it mid-apply; every wait is bounded."""
+
 from __future__ import annotations
 
 import json
@@ -23,7 +24,13 @@ APP = "Intercept Managed Services"
 
 def start_stage1(evidence_dir: Path) -> subprocess.Popen:
     """`runbook run demo --stage 1 --apply --force` in its own process (Stage 0 evidence is not needed)."""
-    return subprocess.Popen([*RUNBOOK, "run", "demo", "--stage", "1", "--apply", "--force"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    return subprocess.Popen(
+        [*RUNBOOK, "run", "demo", "--stage", "1", "--apply", "--force"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
+    )
 
 
 def wait_for_changes(evidence_dir: Path, n: int, proc: subprocess.Popen, limit: float = 120) -> Path:
@@ -35,7 +42,9 @@ def wait_for_changes(evidence_dir: Path, n: int, proc: subprocess.Popen, limit: 
             if sum(e["kind"] == "change" for e in entries) >= n:
                 return j.parent
         if proc.poll() is not None:
-            raise AssertionError(f"the run ended before {n} changes: {proc.stdout.read()[-2000:]} {proc.stderr.read()[-2000:]}")
+            raise AssertionError(
+                f"the run ended before {n} changes: {proc.stdout.read()[-2000:]} {proc.stderr.read()[-2000:]}"
+            )
         time.sleep(0.05)
     raise AssertionError(f"no {n} changes within {limit} s")
 
@@ -46,7 +55,12 @@ def applied_in_evidence(run_dir: Path) -> set[tuple[str, str]]:
 
 
 def tags_in_sandbox(sandbox) -> set[str]:
-    return {o["id"].lower() for o in sandbox.state.arm.values() if any(k.lower() == "intercept" for k in (o.get("tags") or {})) and o.get("type", "").lower() != "microsoft.resources/resourcegroups"}
+    return {
+        o["id"].lower()
+        for o in sandbox.state.arm.values()
+        if any(k.lower() == "intercept" for k in (o.get("tags") or {}))
+        and o.get("type", "").lower() != "microsoft.resources/resourcegroups"
+    }
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
@@ -71,7 +85,9 @@ def test_an_interrupted_run_seals_everything_it_applied(sandbox, evidence_dir, p
     assert evidence.verify("demo") == []
     # a re-run converges: no duplicate app, every item done
     sandbox.set_faults(latency_ms=0)
-    again = subprocess.run([*RUNBOOK, "run", "demo", "--stage", "1", "--apply", "--force"], capture_output=True, text=True, timeout=300)
+    again = subprocess.run(
+        [*RUNBOOK, "run", "demo", "--stage", "1", "--apply", "--force"], capture_output=True, text=True, timeout=300
+    )
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
     assert sum(a["displayName"] == APP for a in sandbox.state.applications.values()) == 1
     assert evidence.verify("demo") == []
@@ -88,7 +104,9 @@ def test_a_killed_run_is_sealed_from_its_journal_and_never_deleted(sandbox, evid
     journaled = {(e["action"], e["target"].lower()) for e in entries if e["kind"] == "change"}
     assert not (run_dir / evidence.MANIFEST).exists()
     assert evidence.verify("demo") != []  # unsealed, and verify says so
-    repaired = subprocess.run([*RUNBOOK, "evidence", "verify", "demo", "--repair"], capture_output=True, text=True, timeout=300)
+    repaired = subprocess.run(
+        [*RUNBOOK, "evidence", "verify", "demo", "--repair"], capture_output=True, text=True, timeout=300
+    )
     assert repaired.returncode == 0, repaired.stdout + repaired.stderr
     assert f"sealed {run_dir.name}" in repaired.stdout
     assert json.loads((run_dir / evidence.RESULTS).read_text())["status"] == "interrupted"
@@ -101,7 +119,9 @@ def test_a_second_run_of_the_same_customer_is_refused_while_the_first_holds_the_
     first = start_stage1(evidence_dir)
     try:
         wait_for_changes(evidence_dir, 1, first)
-        second = subprocess.run([*RUNBOOK, "run", "demo", "--stage", "1", "--force"], capture_output=True, text=True, timeout=120)
+        second = subprocess.run(
+            [*RUNBOOK, "run", "demo", "--stage", "1", "--force"], capture_output=True, text=True, timeout=120
+        )
         assert second.returncode == runner.EXIT_BUSY
         assert "customer 'demo' is already being run by" in second.stderr and "stage 1 --apply" in second.stderr
     finally:

@@ -1,4 +1,5 @@
 """The README's commands as a new user runs them: `runbook sandbox serve` and `runbook demo`."""
+
 import json
 import os
 import re
@@ -17,14 +18,22 @@ RUNBOOK = [sys.executable, "-m", "runbook.cli"]
 
 
 def test_sandbox_serve_prints_its_endpoint_and_serves_the_sdk(tmp_path):
-    proc = subprocess.Popen([*RUNBOOK, "sandbox", "serve", "--state-dir", str(tmp_path), "--throttle"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*RUNBOOK, "sandbox", "serve", "--state-dir", str(tmp_path), "--throttle"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         first = proc.stdout.readline()
         assert first.startswith("sandbox tenant 'demo' serving at https://127.0.0.1:")
         conn = json.loads((tmp_path / "connection.json").read_text())
         assert first.split(" at ")[1].strip() == conn["url"]
         assert oct((tmp_path / "client-secret").stat().st_mode & 0o777) == "0o600"
-        subs = [s.display_name for s in Clients(sandbox_target(tmp_path / "connection.json")).subscriptions().subscriptions.list()]
+        subs = [
+            s.display_name
+            for s in Clients(sandbox_target(tmp_path / "connection.json")).subscriptions().subscriptions.list()
+        ]
         assert subs == ["Contoso Production", "Contoso Development", "Contoso Shared Services"]
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -35,9 +44,17 @@ def test_sandbox_serve_prints_its_endpoint_and_serves_the_sdk(tmp_path):
 
 
 def test_demo_command_runs_every_stage_and_verifies_evidence(tmp_path):
-    env = {**os.environ, "RUNBOOK_EVIDENCE_DIR": str(tmp_path / "evidence"), "RUNBOOK_PARAMETERS_DIR": str(tmp_path / "parameters")}
+    env = {
+        **os.environ,
+        "RUNBOOK_EVIDENCE_DIR": str(tmp_path / "evidence"),
+        "RUNBOOK_PARAMETERS_DIR": str(tmp_path / "parameters"),
+    }
     (tmp_path / "parameters").mkdir()
-    demo = (PROJECT_ROOT / "parameters" / "demo.yml").read_text().replace("{file: .secrets/demo-app-secret}", f"{{file: {tmp_path / 'app-secret'}}}")
+    demo = (
+        (PROJECT_ROOT / "parameters" / "demo.yml")
+        .read_text()
+        .replace("{file: .secrets/demo-app-secret}", f"{{file: {tmp_path / 'app-secret'}}}")
+    )
     (tmp_path / "parameters" / "demo.yml").write_text(demo)
     start = time.monotonic()
     out = subprocess.run([*RUNBOOK, "demo"], env=env, capture_output=True, text=True, timeout=600)

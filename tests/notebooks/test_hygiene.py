@@ -1,4 +1,5 @@
 """Notebooks are committed thin and clean: no outputs, one parameters cell, fixed kernel, one call per item."""
+
 import re
 import subprocess
 import sys

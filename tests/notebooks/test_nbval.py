@@ -1,4 +1,5 @@
 """Every notebook also runs top to bottom under nbval (lax: outputs are not compared), as a user would in Jupyter."""
+
 import os
 import subprocess
 import sys
@@ -13,8 +14,25 @@ pytestmark = pytest.mark.notebooks
 def test_notebooks_run_under_nbval(sandbox, evidence_dir, params_dir):
     env = {**os.environ, "RUNBOOK_SANDBOX": str(sandbox.connection_file), "RUNBOOK_PARAMETERS_DIR": str(params_dir)}
     out = subprocess.run(
-        [sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-q", "-o", "addopts=", "-W", "ignore::DeprecationWarning", "notebooks/"],
-        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--nbval-lax",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "-o",
+            "addopts=",
+            "-W",
+            "ignore::DeprecationWarning",
+            "notebooks/",
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
     assert " passed" in out.stdout and "failed" not in out.stdout

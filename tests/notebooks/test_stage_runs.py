@@ -1,4 +1,5 @@
 """The real stage notebooks run through papermill against the sandbox, and their evidence is archived."""
+
 import json
 
 import nbformat
@@ -19,9 +20,18 @@ def files_of(run_dir):
 def test_stage0_archives_notebook_html_results_and_manifest(sandbox, evidence_dir):
     out = runner.run_stage("demo", 0)
     assert out.status == "complete" and out.exit_code == 0
-    assert files_of(out.run_dir) == ["00-prerequisites.html", "00-prerequisites.ipynb", "journal.jsonl", "manifest.json", "results.json"]
+    assert files_of(out.run_dir) == [
+        "00-prerequisites.html",
+        "00-prerequisites.ipynb",
+        "journal.jsonl",
+        "manifest.json",
+        "results.json",
+    ]
     results = json.loads((out.run_dir / "results.json").read_text())
-    assert [(i["item_id"], i["status"]) for i in results["items"]] == [("s0-signed-sla", "fulfilled"), ("s0-msp-authorized", "fulfilled")]
+    assert [(i["item_id"], i["status"]) for i in results["items"]] == [
+        ("s0-signed-sla", "fulfilled"),
+        ("s0-msp-authorized", "fulfilled"),
+    ]
     assert results["items"][1]["observed"] and results["apply"] is False and results["runbook_version"]
     html = (out.run_dir / "00-prerequisites.html").read_text()
     assert "session.run(" not in html and "run_id = " not in html and "Intercept is authorized" in html
@@ -39,7 +49,9 @@ def test_all_stages_in_order_with_evidence_chain(sandbox, evidence_dir, params_d
     assert status.checklist(params.load("demo")).count("[x]") == 39
     assert evidence.verify("demo") == []
     manifests = [json.loads((d / "manifest.json").read_text()) for d in evidence.runs("demo")]
-    assert [m["previous_manifest"]["run_id"] if m["previous_manifest"] else None for m in manifests] == [None] + [m["run_id"] for m in manifests[:-1]]
+    assert [m["previous_manifest"]["run_id"] if m["previous_manifest"] else None for m in manifests] == [None] + [
+        m["run_id"] for m in manifests[:-1]
+    ]
 
 
 def test_gate_blocks_until_forced(sandbox, evidence_dir, params_dir):
@@ -61,7 +73,10 @@ def test_failed_run_keeps_partial_evidence(sandbox, evidence_dir):
     out = runner.run_stage("demo", 0, notebook=FIXTURES / "fails-midway.ipynb")
     assert out.status == "failed" and "simulated failure" in out.error and out.exit_code == 1
     results = json.loads((out.run_dir / "results.json").read_text())
-    assert [(i["item_id"], i["status"]) for i in results["items"]] == [("s0-signed-sla", "fulfilled"), ("s0-msp-authorized", "not-verified")]
+    assert [(i["item_id"], i["status"]) for i in results["items"]] == [
+        ("s0-signed-sla", "fulfilled"),
+        ("s0-msp-authorized", "not-verified"),
+    ]
     assert results["items"][1]["summary"] == "the run failed before this item"
     assert (out.run_dir / "fails-midway.ipynb").exists() and (out.run_dir / "fails-midway.html").exists()
     assert evidence.verify("demo") == []
@@ -122,6 +137,7 @@ def test_sheet_command_generates_then_checks(sandbox, params_dir, capsys):
     assert main(["sheet", "demo"]) == 0
     assert "57 managed" in capsys.readouterr().out
     from openpyxl import load_workbook
+
     wb = load_workbook(params_dir / "demo.resources.xlsx")
     wb["Resources"]["J3"] = "Maybe"
     wb.save(params_dir / "demo.resources.xlsx")
@@ -136,7 +152,12 @@ def test_log_output_streams_progress_lines(sandbox, evidence_dir, params_dir, ca
 
 
 def test_batch_run_goes_on_past_a_bad_customer(sandbox, evidence_dir, params_dir, capsys):
-    (params_dir / "broken.yml").write_text((params_dir / "demo.yml").read_text().replace("customer: demo", "customer: broken").replace("tier: Full Stack", "tier: Gold"))
+    (params_dir / "broken.yml").write_text(
+        (params_dir / "demo.yml")
+        .read_text()
+        .replace("customer: demo", "customer: broken")
+        .replace("tier: Full Stack", "tier: Gold")
+    )
     assert main(["run", "broken", "demo", "--stage", "0"]) == 2
     out = capsys.readouterr()
     assert "== demo" in out.out and "stage 0: complete" in out.out
@@ -148,8 +169,10 @@ def test_batch_run_goes_on_past_a_bad_customer(sandbox, evidence_dir, params_dir
 def test_real_target_path_with_a_custom_cloud(sandbox, evidence_dir, params_dir):
     """target: azure, as for a customer, with the sandbox registered as a custom cloud (like az cloud register)."""
     text = (params_dir / "demo.yml").read_text().replace("target: sandbox", "target: azure")
-    text += (f"cloud: {{name: custom, arm_endpoint: '{sandbox.url}', authority: '{sandbox.url}', ca_bundle: '{sandbox.conn.ca_path}'}}\n"
-             f"credential: {{client_id: {sandbox.conn.client_id}, client_secret: {{file: '{sandbox.conn.secret_path}'}}}}\n")
+    text += (
+        f"cloud: {{name: custom, arm_endpoint: '{sandbox.url}', authority: '{sandbox.url}', ca_bundle: '{sandbox.conn.ca_path}'}}\n"
+        f"credential: {{client_id: {sandbox.conn.client_id}, client_secret: {{file: '{sandbox.conn.secret_path}'}}}}\n"
+    )
     (params_dir / "demo.yml").write_text(text)
     p = params.load("demo")
     assert p.target == "azure" and p.cloud.name == "custom" and p.credential.client_secret.file

@@ -1,4 +1,5 @@
 """azure-cli as an independent client of the sandbox: installed in its own venv, signed in as a custom cloud."""
+
 from __future__ import annotations
 
 import json
@@ -23,7 +24,13 @@ def ensure_installed(venv: Path = VENV, version: str = AZCLI_VERSION) -> Path:
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("w") as out:
             subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, stdout=out, stderr=out)
-            subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", f"azure-cli=={version}"], check=True, stdout=out, stderr=out, timeout=1500)
+            subprocess.run(
+                [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", f"azure-cli=={version}"],
+                check=True,
+                stdout=out,
+                stderr=out,
+                timeout=1500,
+            )
         marker.touch()
     return venv / "bin" / "az"
 
@@ -33,11 +40,21 @@ class AzCli:
 
     def __init__(self, az: Path, conn: Connection, config_dir: Path) -> None:
         self.az, self.conn = az, conn
-        self.env = {**os.environ, "AZURE_CONFIG_DIR": str(config_dir), "REQUESTS_CA_BUNDLE": conn.ca_path, "AZURE_CORE_COLLECT_TELEMETRY": "false", "AZURE_CORE_ONLY_SHOW_ERRORS": "true", "AZURE_CORE_INSTANCE_DISCOVERY": "false", "AZURE_CORE_NO_COLOR": "true"}
+        self.env = {
+            **os.environ,
+            "AZURE_CONFIG_DIR": str(config_dir),
+            "REQUESTS_CA_BUNDLE": conn.ca_path,
+            "AZURE_CORE_COLLECT_TELEMETRY": "false",
+            "AZURE_CORE_ONLY_SHOW_ERRORS": "true",
+            "AZURE_CORE_INSTANCE_DISCOVERY": "false",
+            "AZURE_CORE_NO_COLOR": "true",
+        }
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         """One az command with JSON output."""
-        out = subprocess.run([str(self.az), *args, "-o", "json"], env=self.env, capture_output=True, text=True, timeout=300)
+        out = subprocess.run(
+            [str(self.az), *args, "-o", "json"], env=self.env, capture_output=True, text=True, timeout=300
+        )
         if check and out.returncode != 0:
             raise RuntimeError(f"az {' '.join(args[:3])} failed: {out.stderr[-2000:]}")
         return out
@@ -52,7 +69,9 @@ class AzCli:
         self("cloud", "register", "--name", "Sandbox", "--endpoint-resource-manager", self.conn.url)
         self("cloud", "set", "--name", "Sandbox")
         secret = Path(self.conn.secret_path).read_text()
-        accounts = self("login", "--service-principal", "-u", self.conn.client_id, "-p", secret, "--tenant", self.conn.tenant_id)
+        accounts = self(
+            "login", "--service-principal", "-u", self.conn.client_id, "-p", secret, "--tenant", self.conn.tenant_id
+        )
         if subscription:
             self("account", "set", "--subscription", subscription)
         return accounts

@@ -1,4 +1,5 @@
 """The catalogue holds every line of the seed checklist, in order, with stage, role, tiers and kind."""
+
 import re
 
 from runbook import catalogue

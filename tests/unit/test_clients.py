@@ -1,4 +1,5 @@
 """The client factory points every SDK client at the customer's cloud, with that cloud's token audience."""
+
 import yaml
 
 from runbook import params as P
@@ -15,7 +16,6 @@ def test_sovereign_cloud_endpoints_and_scopes(params_dir):
     assert rc._config.credential_scopes == ["https://management.usgovcloudapi.net/.default"]
     assert clients.target.arm_scope == "https://management.usgovcloudapi.net/.default"
     assert clients.target.graph_url == "https://graph.microsoft.us"
-
 
 
 def test_public_cloud_is_the_default(params_dir):

@@ -1,4 +1,5 @@
 """Configuring steps as tables of desired resources: the shared base lists, compares, writes and judges."""
+
 from runbook import catalogue
 from runbook import params as P
 from runbook.steps.base import Context, execute, with_attestation
@@ -10,7 +11,14 @@ from tests.conftest import DEMO_SUBS
 
 
 def test_projection_compares_what_matters_case_insensitively():
-    want = Desired("s", "x", "/subscriptions/s/x/n", "v", {"p": {"a": "Foo", "n": 5, "l": [{"k": "B", "v": 1}, {"k": "a", "v": 2}]}}, ("p.a", "p.n", "p.l[k,v]"))
+    want = Desired(
+        "s",
+        "x",
+        "/subscriptions/s/x/n",
+        "v",
+        {"p": {"a": "Foo", "n": 5, "l": [{"k": "B", "v": 1}, {"k": "a", "v": 2}]}},
+        ("p.a", "p.n", "p.l[k,v]"),
+    )
     have = {"p": {"a": "foo", "n": 5.0, "l": [{"k": "A", "v": 2, "extra": 1}, {"k": "b", "v": 1}], "computed": True}}
     assert differences(want, have) == []
     assert differences(want, {**have, "p": {**have["p"], "n": 6}}) == ["p.n"]

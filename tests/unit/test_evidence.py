@@ -1,4 +1,5 @@
 """Evidence: manifests and the hash chain catch edits, deletions and additions; the scanner finds secrets."""
+
 import json
 
 import pytest
@@ -43,6 +44,7 @@ def test_missing_and_extra_files_are_detected(three_runs):
 
 def test_deleted_run_breaks_the_chain(three_runs):
     import shutil
+
     base, ids = three_runs
     shutil.rmtree(base / ids[1])
     assert any("a run is missing" in p for p in evidence.verify("acme"))
@@ -59,16 +61,22 @@ def test_no_evidence_is_a_problem(evidence_dir):
     assert evidence.verify("nobody")
 
 
-@pytest.mark.parametrize("text,kind", [
-    ("token eyJhbGciOiJIUzI1NiJ9.eyJvaWQiOiJ4eHh4eHh4In0.c2lnbmF0dXJlc2lnbmF0dXJl", "bearer token"),
-    ("Authorization: Bearer abcdefghijklmnopqrstuvwxyz012345", "authorization header"),
-    ("secret was Xy78Q~abcdefghijklmnopqrstuvwxyz0123456 ok", "Entra ID client secret"),
-    ("DefaultEndpointsProtocol=https;AccountName=st;AccountKey=c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0==", "storage connection string"),
-    ("https://st.blob.core.windows.net/c?sv=2022-11-02&sig=AbCdEfGhIjKlMnOpQrStUv%3D", "SAS token"),
-    ("password = hunter2hunter2", "password assignment"),
-    ("File /home/eva/project/x.py", "absolute home path"),
-    ("see /root/.cache/thing", "absolute home path"),
-])
+@pytest.mark.parametrize(
+    "text,kind",
+    [
+        ("token eyJhbGciOiJIUzI1NiJ9.eyJvaWQiOiJ4eHh4eHh4In0.c2lnbmF0dXJlc2lnbmF0dXJl", "bearer token"),
+        ("Authorization: Bearer abcdefghijklmnopqrstuvwxyz012345", "authorization header"),
+        ("secret was Xy78Q~abcdefghijklmnopqrstuvwxyz0123456 ok", "Entra ID client secret"),
+        (
+            "DefaultEndpointsProtocol=https;AccountName=st;AccountKey=c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0==",
+            "storage connection string",
+        ),
+        ("https://st.blob.core.windows.net/c?sv=2022-11-02&sig=AbCdEfGhIjKlMnOpQrStUv%3D", "SAS token"),
+        ("password = hunter2hunter2", "password assignment"),
+        ("File /home/eva/project/x.py", "absolute home path"),
+        ("see /root/.cache/thing", "absolute home path"),
+    ],
+)
 def test_scanner_finds_secrets(text, kind):
     kinds = [f.kind for f in evidence.scan_text(text, "f")]
     assert kind in kinds
@@ -80,7 +88,9 @@ def test_scanner_leaves_clean_text_alone():
 
 
 def test_scanner_finds_a_known_secret_value():
-    assert [f.kind for f in evidence.scan_text("leak: plainvalue123", "f", ("plainvalue123",))] == ["known secret value"]
+    assert [f.kind for f in evidence.scan_text("leak: plainvalue123", "f", ("plainvalue123",))] == [
+        "known secret value"
+    ]
 
 
 def refreshed_manifest(run_dir) -> None:
@@ -94,7 +104,9 @@ def test_rewriting_the_latest_run_is_detected_by_the_anchor(three_runs):
     base, ids = three_runs
     (base / ids[2] / "results.json").write_text(json.dumps({"content": "fulfilled"}))
     refreshed_manifest(base / ids[2])
-    assert evidence.verify("acme") == [f"{ids[2]}: manifest.json differs from the anchored one (the run was rewritten after archiving)"]
+    assert evidence.verify("acme") == [
+        f"{ids[2]}: manifest.json differs from the anchored one (the run was rewritten after archiving)"
+    ]
 
 
 def test_deleting_the_latest_run_is_detected_by_the_anchor(three_runs):
@@ -113,8 +125,10 @@ def test_a_forged_anchor_line_is_detected(three_runs, evidence_dir):
     lines = log.read_text().splitlines()
     last = json.loads(lines[-1])
     last["manifest_sha256"] = evidence.sha256(base / ids[2] / "manifest.json")  # without the key the MAC cannot follow
-    log.write_text("\n".join(lines[:-1] + [json.dumps(last)]) + "\n")
-    assert evidence.verify("acme") == [f"anchor log: the entry for {ids[2]} is not signed by this installation's anchor key (forged or edited)"]
+    log.write_text("\n".join([*lines[:-1], json.dumps(last)]) + "\n")
+    assert evidence.verify("acme") == [
+        f"anchor log: the entry for {ids[2]} is not signed by this installation's anchor key (forged or edited)"
+    ]
 
 
 def test_a_malformed_manifest_is_one_line_naming_the_file(three_runs):

@@ -1,4 +1,5 @@
 """The stage notebooks are generated from the catalogue, and every item tells a person how to check it by hand."""
+
 import re
 
 import nbformat

@@ -1,9 +1,9 @@
 """The per-subscription throttle gate and the progress line."""
+
 import time
 
-from runbook.pacing import Pacer
+from runbook.pacing import Pacer, interleave_by_subscription
 from runbook.progress import _Lines
-from runbook.pacing import interleave_by_subscription
 from runbook.results import Change
 
 
@@ -18,7 +18,10 @@ def test_a_429_closes_the_gate_for_every_worker_of_that_subscription():
 
 
 def test_changes_alternate_between_subscriptions():
-    changes = [Change(f"/subscriptions/{s}/resourceGroups/r/providers/A.B/c/{i}", "merge tag") for s, i in [("a", 1), ("a", 2), ("a", 3), ("b", 1)]]
+    changes = [
+        Change(f"/subscriptions/{s}/resourceGroups/r/providers/A.B/c/{i}", "merge tag")
+        for s, i in [("a", 1), ("a", 2), ("a", 3), ("b", 1)]
+    ]
     order = [c.target.split("/")[2] + c.target[-1] for c in interleave_by_subscription(changes)]
     assert order == ["a1", "b1", "a2", "a3"]
 

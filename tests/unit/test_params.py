@@ -1,4 +1,5 @@
 """Parameter files: bad input names file, field and fix; secrets are refused; no Azure call is made."""
+
 import subprocess
 import sys
 
@@ -33,7 +34,13 @@ def test_demo_parameters_are_valid():
 def test_wrong_guid_names_file_field_and_fix(params_dir):
     write(params_dir, tenant_id="not-a-guid")
     msg = error_of()
-    assert "demo.yml" in msg and "'tenant_id'" in msg and "not a GUID" in msg and "Fix:" in msg and "Directory (tenant) ID" in msg
+    assert (
+        "demo.yml" in msg
+        and "'tenant_id'" in msg
+        and "not a GUID" in msg
+        and "Fix:" in msg
+        and "Directory (tenant) ID" in msg
+    )
 
 
 def test_unknown_tier(params_dir):
@@ -53,20 +60,29 @@ def test_typo_field_is_reported(params_dir):
 
 
 def test_literal_secret_is_refused(params_dir):
-    write(params_dir, credential={"client_id": "3c9f7e21-5a84-4d6b-b0e2-8f1a6c4d9e57", "client_secret": "abc8Q~supersecretvalue"})
+    write(
+        params_dir,
+        credential={"client_id": "3c9f7e21-5a84-4d6b-b0e2-8f1a6c4d9e57", "client_secret": "abc8Q~supersecretvalue"},
+    )
     msg = error_of()
     assert "credential.client_secret" in msg and "literal secret" in msg and "supersecretvalue" not in msg
 
 
 def test_secret_reference_is_accepted(params_dir):
-    write(params_dir, credential={"client_id": "3c9f7e21-5a84-4d6b-b0e2-8f1a6c4d9e57", "client_secret": {"env": "RUNBOOK_SECRET"}})
+    write(
+        params_dir,
+        credential={"client_id": "3c9f7e21-5a84-4d6b-b0e2-8f1a6c4d9e57", "client_secret": {"env": "RUNBOOK_SECRET"}},
+    )
     assert params.load("demo").credential.client_secret.describe() == "env:RUNBOOK_SECRET"
 
 
 def test_attestation_rules(params_dir):
     write(params_dir, attestations={"s9-nonsense": {"by": "x", "at": "2026-01-01", "reference": "r"}})
     assert "unknown checklist item(s) s9-nonsense" in error_of()
-    write(params_dir, attestations={"s0-signed-sla": {"by": "x", "at": "2026-01-01", "reference": "r", "status": "not-required"}})
+    write(
+        params_dir,
+        attestations={"s0-signed-sla": {"by": "x", "at": "2026-01-01", "reference": "r", "status": "not-required"}},
+    )
     assert "needs a reason" in error_of()
 
 
@@ -89,17 +105,25 @@ def test_cli_exit_code_2_and_no_azure_call(params_dir, sandbox, evidence_dir, ca
 
 
 def test_params_validate_command():
-    out = subprocess.run([sys.executable, "-m", "runbook.cli", "params", "validate", "demo"], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "runbook.cli", "params", "validate", "demo"], capture_output=True, text=True
+    )
     assert out.returncode == 0 and "is valid" in out.stdout
 
 
-@pytest.mark.parametrize("value, kind", [
-    ("DefaultEndpointsProtocol=https;AccountName=x;AccountKey=" + "A" * 40 + "==", "storage connection string"),
-    ("https://x.blob.core.windows.net/c?sv=2024&sig=" + "a" * 30, "SAS token"),
-    ("password=Summer2026!", "password assignment"),
-    ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U", "bearer token"),
-    ("abc1Q~" + "x" * 34, "Entra ID client secret"),
-])
+@pytest.mark.parametrize(
+    "value, kind",
+    [
+        ("DefaultEndpointsProtocol=https;AccountName=x;AccountKey=" + "A" * 40 + "==", "storage connection string"),
+        ("https://x.blob.core.windows.net/c?sv=2024&sig=" + "a" * 30, "SAS token"),
+        ("password=Summer2026!", "password assignment"),
+        (
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+            "bearer token",
+        ),
+        ("abc1Q~" + "x" * 34, "Entra ID client secret"),
+    ],
+)
 def test_secret_shaped_values_are_refused_under_any_key(params_dir, value, kind):
     """The archive's detector also guards the parameters: innocuous keys (reference, note, webhook) do not hide a
     secret (issue: 'Inputs refused before anything runs')."""
@@ -122,7 +146,9 @@ def test_a_copy_of_the_template_is_refused_until_its_placeholders_are_replaced(p
     (params_dir / "contoso.yml").write_text(text)
     msg = error_of("contoso")
     assert "'tenant_id' still holds the template's placeholder '00000000-0000-0000-0000-000000000000'" in msg
-    assert "'attestations.s0-signed-sla.reference' still holds the template's placeholder 'link to the signed SLA'" in msg
+    assert (
+        "'attestations.s0-signed-sla.reference' still holds the template's placeholder 'link to the signed SLA'" in msg
+    )
 
 
 def test_a_sandbox_customer_must_use_the_sandbox_tenant(params_dir, sandbox):

@@ -1,4 +1,5 @@
 """One subscription Azure refuses does not sink the others, and what was applied stays on the record."""
+
 import pytest
 
 from runbook import params as P
@@ -12,12 +13,18 @@ from tests.conftest import DEMO_SUBS
 
 @pytest.fixture
 def ctx(clients, params_dir, tmp_path):
-    return Context(P.load("demo"), lambda: clients, apply=True, ran_by="test", journal=Journal(tmp_path / "journal.jsonl"))
+    return Context(
+        P.load("demo"), lambda: clients, apply=True, ran_by="test", journal=Journal(tmp_path / "journal.jsonl")
+    )
 
 
 def revoke(sandbox, sub: str) -> None:
     """Take the runbook principal's RBAC role on a subscription away."""
-    for key in [k for k in sandbox.state.arm if k.startswith(f"/subscriptions/{sub}/providers/microsoft.authorization/roleassignments/")]:
+    for key in [
+        k
+        for k in sandbox.state.arm
+        if k.startswith(f"/subscriptions/{sub}/providers/microsoft.authorization/roleassignments/")
+    ]:
         del sandbox.state.arm[key]
 
 

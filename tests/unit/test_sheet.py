@@ -1,4 +1,5 @@
 """The Manageable Resource Sheet: written the way the MSP's script did, read back strictly."""
+
 import pytest
 from openpyxl import load_workbook
 
@@ -15,7 +16,11 @@ def res(name, tags=None, rtype="Microsoft.Compute/virtualMachines"):
 
 @pytest.fixture
 def resources():
-    return [res("vm1", {"env": "prod"}), res("vm2", {"intercept": "Managed"}), res("st1", rtype="Microsoft.Storage/storageAccounts")]
+    return [
+        res("vm1", {"env": "prod"}),
+        res("vm2", {"intercept": "Managed"}),
+        res("st1", rtype="Microsoft.Storage/storageAccounts"),
+    ]
 
 
 def known(resources):
@@ -44,12 +49,18 @@ def test_round_trip_reads_marks(tmp_path, resources):
     assert len(marking.managed) == 1 and len(marking.unmanaged) == 2 and not marking.unmarked
 
 
-@pytest.mark.parametrize("edit,message", [
-    (lambda ws: ws.__setitem__("J2", "Maybe"), "row 2: Managed is 'Maybe'; use Yes or No"),
-    (lambda ws: ws.__setitem__("I3", "/subscriptions/x/resourceGroups/y/providers/A.B/c/gone"), "row 3: resource /subscriptions/x/resourceGroups/y/providers/A.B/c/gone does not exist"),
-    (lambda ws: ws.__setitem__("A1", "Sub"), "the header row must be"),
-    (lambda ws: ws.__setitem__("I4", ws["I2"].value), "row 4: resource"),
-])
+@pytest.mark.parametrize(
+    "edit,message",
+    [
+        (lambda ws: ws.__setitem__("J2", "Maybe"), "row 2: Managed is 'Maybe'; use Yes or No"),
+        (
+            lambda ws: ws.__setitem__("I3", "/subscriptions/x/resourceGroups/y/providers/A.B/c/gone"),
+            "row 3: resource /subscriptions/x/resourceGroups/y/providers/A.B/c/gone does not exist",
+        ),
+        (lambda ws: ws.__setitem__("A1", "Sub"), "the header row must be"),
+        (lambda ws: ws.__setitem__("I4", ws["I2"].value), "row 4: resource"),
+    ],
+)
 def test_bad_workbook_names_the_row_and_fix(tmp_path, resources, edit, message):
     path = sheet.write(tmp_path / "s.xlsx", resources, {})
     wb = load_workbook(path)

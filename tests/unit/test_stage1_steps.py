@@ -1,4 +1,5 @@
 """Stage 1 steps against the sandbox: app registration, tagging at scale, monitoring; each re-run changes nothing."""
+
 import json
 import os
 import stat
@@ -31,12 +32,18 @@ def marked(ctx):
 def test_app_registration_creates_once_and_keeps_the_secret_out(ctx, sandbox):
     first = execute(AppRegistration(), ctx)
     assert first.status == "fulfilled", first.summary
-    assert [c.action for c in first.applied][:3] == ["create application", "create service principal", "add client secret"]
+    assert [c.action for c in first.applied][:3] == [
+        "create application",
+        "create service principal",
+        "add client secret",
+    ]
     # 3 roles on the two RBAC-managed subscriptions; the Lighthouse-delegated one cannot take them (Azure refuses a
     # delegated User Access Administrator assigning roles to anything but a managed identity), so none are planned
     assert sum(c.action == "assign role" for c in first.applied) == 6
     lighthouse = [r for r in first.observed if r["object"] == "role assignment" and r["id"].endswith(DEMO_SUBS[2])]
-    assert len(lighthouse) == 1 and lighthouse[0]["state"].startswith("not needed: the MSP manages this subscription through the Lighthouse offer")
+    assert len(lighthouse) == 1 and lighthouse[0]["state"].startswith(
+        "not needed: the MSP manages this subscription through the Lighthouse offer"
+    )
     store = ctx.params.app_registration.secret_store.file
     secret = __import__("pathlib").Path(store).read_text()
     assert stat.S_IMODE(os.stat(store).st_mode) == 0o600
@@ -57,6 +64,7 @@ def test_app_registration_dry_run_plans_only(ctx, sandbox):
 
 def test_duplicate_applications_are_not_guessed(ctx, sandbox):
     from azure_sandbox.providers import graph
+
     graph.new_application(sandbox.state, "Intercept Managed Services")
     graph.new_application(sandbox.state, "Intercept Managed Services")
     result = execute(AppRegistration(), ctx)
@@ -83,11 +91,15 @@ def test_tagging_plan_shows_exactly_which_resources_change(ctx, marked):
 
 
 def test_locked_resources_are_reported_not_fatal(ctx, marked, clients):
-    clients.locks(SUB).management_locks.create_or_update_at_resource_group_level("rg-prod-data", "freeze", {"level": "ReadOnly"})
+    clients.locks(SUB).management_locks.create_or_update_at_resource_group_level(
+        "rg-prod-data", "freeze", {"level": "ReadOnly"}
+    )
     result = execute(TagManagedResources(), ctx)
     assert result.status == "open"
     locked = [m for m in result.missing if "ScopeLocked" in m]
-    assert len(locked) == 6 and all("/resourceGroups/rg-prod-data/" in m for m in locked)  # 2 storage, the SQL server and its 3 databases
+    assert len(locked) == 6 and all(
+        "/resourceGroups/rg-prod-data/" in m for m in locked
+    )  # 2 storage, the SQL server and its 3 databases
     assert len(result.applied) == 44
 
 
@@ -110,16 +122,26 @@ def test_monitoring_applies_then_plans_nothing_then_repairs_drift(ctx, marked, c
     first = execute(MonitoringAlerting(), ctx)
     assert first.status == "fulfilled", first.summary
     kinds = [c.action for c in first.applied]
-    assert kinds.count("create action group") == 3 and kinds.count("create activity log alert") == 6 and kinds.count("create metric alert") == 41
+    assert (
+        kinds.count("create action group") == 3
+        and kinds.count("create activity log alert") == 6
+        and kinds.count("create metric alert") == 41
+    )
     assert execute(MonitoringAlerting(), ctx).planned == []
     mon = clients.monitor(SUB)
-    alert = next(a for a in mon.metric_alerts.list_by_resource_group("rg-intercept-monitoring") if a.name.startswith("ma-cpu-vm-contoso-app-01"))
+    alert = next(
+        a
+        for a in mon.metric_alerts.list_by_resource_group("rg-intercept-monitoring")
+        if a.name.startswith("ma-cpu-vm-contoso-app-01")
+    )
     body = alert.as_dict()
     body["criteria"]["all_of"][0]["threshold"] = 99
     mon.metric_alerts.create_or_update("rg-intercept-monitoring", alert.name, body)
     ctx.apply = False
     drift = execute(MonitoringAlerting(), ctx)
-    assert drift.status == "open" and [(c.action, c.detail["name"]) for c in drift.planned] == [("update metric alert", alert.name)]
+    assert drift.status == "open" and [(c.action, c.detail["name"]) for c in drift.planned] == [
+        ("update metric alert", alert.name)
+    ]
 
 
 def test_monitoring_needs_an_alert_address(ctx, marked, params_dir):
@@ -139,7 +161,11 @@ def test_a_customer_without_app_registration_gets_a_named_input_error(ctx, param
     ctx.params = P.load("demo")
     assert ctx.params.app_registration is None
     result = execute(AppRegistration(), ctx)
-    assert result.status == "failed" and "'app_registration' is required for s1-app-registration" in result.summary and "Fix:" in result.summary
+    assert (
+        result.status == "failed"
+        and "'app_registration' is required for s1-app-registration" in result.summary
+        and "Fix:" in result.summary
+    )
 
 
 def test_the_sheet_error_names_a_command_that_exists(ctx, tmp_path):

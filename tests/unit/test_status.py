@@ -1,4 +1,5 @@
 """Status table and checklist re-rendering from archived results."""
+
 import json
 
 from runbook import evidence, params, status
@@ -13,7 +14,9 @@ def archive(customer, stage, records):
 
 
 def rec(item_id, status_, **kw):
-    return ItemResult(item_id, int(item_id[1]), "CSM", "attested", "t", status_, finished_at="2026-11-20T10:00:00Z", **kw)
+    return ItemResult(
+        item_id, int(item_id[1]), "CSM", "attested", "t", status_, finished_at="2026-11-20T10:00:00Z", **kw
+    )
 
 
 def test_latest_result_wins_and_unrun_items_are_not_verified(evidence_dir):
@@ -35,5 +38,8 @@ def test_checklist_marks_done_items_and_fills_the_header(evidence_dir):
     assert "- Managed Services: CSP, Premium or Full Stack: `Full Stack`" in md
     assert "   - [x] CSM >> Sales received a signed SLA\n" in md
     assert "   - [ ] Engineer >> Intercept is authorized as admin/owner to the customer environment _(open)_" in md
-    assert "[x] Engineer >> Infrastructure as code changes pushed to customer repo _(not required: no customer repo)_" in md
+    assert (
+        "[x] Engineer >> Infrastructure as code changes pushed to customer repo _(not required: no customer repo)_"
+        in md
+    )
     assert md.count("- [") == 40

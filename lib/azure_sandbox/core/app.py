@@ -1,4 +1,5 @@
 """The sandbox application: faults, authentication, throttling, then identity, Graph or ARM."""
+
 from __future__ import annotations
 
 import collections
@@ -36,10 +37,17 @@ class SandboxApp:
         except ArmError as exc:
             resp = exc.response(graph=ids.normalise_path(req.path).lower().startswith("/v1.0/"))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:  # malformed input must not kill the server
-            resp = arm_error(400, "InvalidRequestContent", f"The request content was invalid and could not be deserialized: '{type(exc).__name__}: {exc}'.")
+            resp = arm_error(
+                400,
+                "InvalidRequestContent",
+                f"The request content was invalid and could not be deserialized: '{type(exc).__name__}: {exc}'.",
+            )
         self.stats[f"status_{resp.status}"] += 1
         resp.headers.setdefault("x-ms-request-id", str(uuid.uuid4()))
-        resp.headers.setdefault("x-ms-correlation-request-id", req.headers.get("x-ms-correlation-request-id", resp.headers["x-ms-request-id"]))
+        resp.headers.setdefault(
+            "x-ms-correlation-request-id",
+            req.headers.get("x-ms-correlation-request-id", resp.headers["x-ms-request-id"]),
+        )
         return resp
 
     def _handle(self, req: Request) -> Response:
@@ -58,17 +66,28 @@ class SandboxApp:
             return Response(0, drop=True)
         if fault == "error":
             self.stats["injected_errors"] += 1
-            headers = retry_after_headers(self.faults.faults.error_retry_after, self.faults.faults.fractional_retry_after)
+            headers = retry_after_headers(
+                self.faults.faults.error_retry_after, self.faults.faults.fractional_retry_after
+            )
             if is_graph:
-                resp = graph_error(503, "serviceNotAvailable", "The service is temporarily unavailable (sandbox fault injection).")
+                resp = graph_error(
+                    503, "serviceNotAvailable", "The service is temporarily unavailable (sandbox fault injection)."
+                )
                 resp.headers.update(headers)
                 return resp
-            return arm_error(503, "ServiceUnavailable", "The server is currently unable to handle the request (sandbox fault injection).", headers)
+            return arm_error(
+                503,
+                "ServiceUnavailable",
+                "The server is currently unable to handle the request (sandbox fault injection).",
+                headers,
+            )
         try:
             claims = self.tokens.verify(req.headers.get("authorization"), "graph" if is_graph else "arm", req.base_url)
         except ArmError as exc:
             if not is_graph:
-                exc.headers["WWW-Authenticate"] = f'Bearer authorization_uri="{req.base_url}/{self.state.tenant_id}", error="invalid_token", error_description="{exc.code}"'
+                exc.headers["WWW-Authenticate"] = (
+                    f'Bearer authorization_uri="{req.base_url}/{self.state.tenant_id}", error="invalid_token", error_description="{exc.code}"'
+                )
             raise
         with self.state.lock:
             if is_graph:
@@ -83,7 +102,15 @@ class SandboxApp:
         if tid == self.state.tenant_id.lower():
             return
         sub = ids.subscription_of(path)
-        managing = {str((self.state.get(a["properties"]["registrationDefinitionId"]) or {}).get("properties", {}).get("managedByTenantId", "")).lower() for a in self.arm.all_of_type("Microsoft.ManagedServices/registrationAssignments") if sub is None or ids.subscription_of(a["id"]) == sub}
+        managing = {
+            str(
+                (self.state.get(a["properties"]["registrationDefinitionId"]) or {})
+                .get("properties", {})
+                .get("managedByTenantId", "")
+            ).lower()
+            for a in self.arm.all_of_type("Microsoft.ManagedServices/registrationAssignments")
+            if sub is None or ids.subscription_of(a["id"]) == sub
+        }
         if tid not in managing:
             raise identity.wrong_tenant(tid, self.state.tenant_id)
 
@@ -95,8 +122,16 @@ class SandboxApp:
         self.stats[f"arm_{kind}"] += 1
         if not allowed:
             self.stats["throttled"] += 1
-            headers = {**retry_after_headers(wait, self.faults.faults.fractional_retry_after), f"x-ms-ratelimit-remaining-subscription-{kind}": "0"}
-            return arm_error(429, "SubscriptionRequestsThrottled", f"Number of '{kind[:-1]}' requests for subscription '{scope}' actor '{principal}' exceeded. Please try again after '{headers['Retry-After']}' seconds after additional tokens are available. Refer to https://aka.ms/arm-throttling", headers)
+            headers = {
+                **retry_after_headers(wait, self.faults.faults.fractional_retry_after),
+                f"x-ms-ratelimit-remaining-subscription-{kind}": "0",
+            }
+            return arm_error(
+                429,
+                "SubscriptionRequestsThrottled",
+                f"Number of '{kind[:-1]}' requests for subscription '{scope}' actor '{principal}' exceeded. Please try again after '{headers['Retry-After']}' seconds after additional tokens are available. Refer to https://aka.ms/arm-throttling",
+                headers,
+            )
         resp = self.arm.handle(req, principal)
         resp.headers[f"x-ms-ratelimit-remaining-subscription-{kind}"] = str(remaining)
         return resp
@@ -123,7 +158,12 @@ def cloud_metadata(base: str) -> dict:
         "name": "AzureSandbox",
         "portal": base,
         "resourceManager": base + "/",
-        "authentication": {"loginEndpoint": base, "audiences": ["https://management.core.windows.net/", "https://management.azure.com/"], "tenant": "common", "identityProvider": "AAD"},
+        "authentication": {
+            "loginEndpoint": base,
+            "audiences": ["https://management.core.windows.net/", "https://management.azure.com/"],
+            "tenant": "common",
+            "identityProvider": "AAD",
+        },
         "graph": base + "/",
         "graphAudience": base + "/",
         "microsoftGraphResourceId": base + "/",
@@ -133,5 +173,10 @@ def cloud_metadata(base: str) -> dict:
         "media": base + "/",
         "sqlManagement": base + "/",
         "vmImageAliasDoc": base + "/vm-image-aliases.json",
-        "suffixes": {"keyVaultDns": "vault.sandbox.invalid", "storage": "core.sandbox.invalid", "sqlServerHostname": "database.sandbox.invalid", "acrLoginServer": "azurecr.sandbox.invalid"},
+        "suffixes": {
+            "keyVaultDns": "vault.sandbox.invalid",
+            "storage": "core.sandbox.invalid",
+            "sqlServerHostname": "database.sandbox.invalid",
+            "acrLoginServer": "azurecr.sandbox.invalid",
+        },
     }

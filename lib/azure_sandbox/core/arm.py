@@ -2,6 +2,7 @@
 
 Provider modules (azure_sandbox.providers) declare types, routes and per-type behaviour; nothing here names one.
 """
+
 from __future__ import annotations
 
 import re
@@ -57,10 +58,18 @@ class Arm:
             top = int(req.query.get("$top") or default_top)
             start = int(req.query.get("$skiptoken") or 0)
         except ValueError:
-            raise ArmError(400, "InvalidQueryParameterValue", f"The value '{req.query.get('$top')}' of query parameter '$top' is invalid.") from None
+            raise ArmError(
+                400,
+                "InvalidQueryParameterValue",
+                f"The value '{req.query.get('$top')}' of query parameter '$top' is invalid.",
+            ) from None
         if top < 1:
-            raise ArmError(400, "InvalidQueryParameterValue", f"The value '{top}' of query parameter '$top' is out of range; it must be at least 1.")
-        body: dict = {"value": items[start:start + top]}
+            raise ArmError(
+                400,
+                "InvalidQueryParameterValue",
+                f"The value '{top}' of query parameter '$top' is out of range; it must be at least 1.",
+            )
+        body: dict = {"value": items[start : start + top]}
         if start + top < len(items):
             q = {k: v for k, v in req.query.items() if k != "$skiptoken"}
             q["$skiptoken"] = str(start + top)
@@ -73,14 +82,26 @@ class Arm:
         if v in allowed:
             return None
         if namespace:
-            return arm_error(400, "NoRegisteredProviderFound", f"No registered resource provider found for location 'westeurope' and API version '{v}' for type '{what}'. The supported api-versions are '{', '.join(allowed)}'. The supported locations are 'westeurope, northeurope, eastus'.")
-        return arm_error(400, "InvalidApiVersionParameter", f"The api-version '{v}' is invalid. The supported versions are '{','.join(allowed)}'. The supported locations are ''.")
+            return arm_error(
+                400,
+                "NoRegisteredProviderFound",
+                f"No registered resource provider found for location 'westeurope' and API version '{v}' for type '{what}'. The supported api-versions are '{', '.join(allowed)}'. The supported locations are 'westeurope, northeurope, eastus'.",
+            )
+        return arm_error(
+            400,
+            "InvalidApiVersionParameter",
+            f"The api-version '{v}' is invalid. The supported versions are '{','.join(allowed)}'. The supported locations are ''.",
+        )
 
     def authorize(self, principal: str, scope: str, action: str) -> Response | None:
         """ARM's 403 AuthorizationFailed when the principal lacks a role granting the action."""
         if self.state.allowed(principal, scope or "/", action):
             return None
-        return arm_error(403, "AuthorizationFailed", f"The client '{principal}' with object id '{principal}' does not have authorization to perform action '{action}' over scope '{scope or '/'}' or the scope is invalid. If access was recently granted, please refresh your credentials.")
+        return arm_error(
+            403,
+            "AuthorizationFailed",
+            f"The client '{principal}' with object id '{principal}' does not have authorization to perform action '{action}' over scope '{scope or '/'}' or the scope is invalid. If access was recently granted, please refresh your credentials.",
+        )
 
     def check_locks(self, target: str, method: str) -> Response | None:
         """409 ScopeLocked when a ReadOnly (any write) or CanNotDelete (delete) lock covers the target."""
@@ -90,7 +111,11 @@ class Arm:
                 if level == "ReadOnly" or (level == "CanNotDelete" and method == "DELETE"):
                     verb = "delete" if method == "DELETE" else "write"
                     lock_scope = lock["id"].split("/providers/Microsoft.Authorization/locks/")[0]
-                    return arm_error(409, "ScopeLocked", f"The scope '{ids.normalise_path(target)}' cannot perform {verb} operation because following scope(s) are locked: '{lock_scope}'. Please remove the lock and try again.")
+                    return arm_error(
+                        409,
+                        "ScopeLocked",
+                        f"The scope '{ids.normalise_path(target)}' cannot perform {verb} operation because following scope(s) are locked: '{lock_scope}'. Please remove the lock and try again.",
+                    )
         return None
 
     def lro_retry_after(self) -> str:
@@ -98,13 +123,25 @@ class Arm:
         f = self.faults.faults
         return f"{f.lro_retry_after:.3f}" if f.fractional_retry_after else str(max(1, round(f.lro_retry_after)))
 
-    def start_lro(self, req: Request, sub: str, kind: str, done: Callable[[], Any] | None = None, resource_type: str = "", resource_id: str = "", on_fail: Callable[[], Any] | None = None) -> tuple[dict[str, str], bool]:
+    def start_lro(
+        self,
+        req: Request,
+        sub: str,
+        kind: str,
+        done: Callable[[], Any] | None = None,
+        resource_type: str = "",
+        resource_id: str = "",
+        on_fail: Callable[[], Any] | None = None,
+    ) -> tuple[dict[str, str], bool]:
         """Register an operation; its headers (Location or Azure-AsyncOperation, Retry-After) and whether it will fail."""
         f = self.faults.faults
         failed = resource_type.lower() in {t.lower() for t in f.lro_fail_types}
         op = self.state.new_operation(f.lro_polls, on_fail if failed else done, failed, resource_id)
         url = f"{req.base_url}/subscriptions/{sub}/operation{'results' if kind == 'location' else 'statuses'}/{op.id}?api-version={req.api_version}"
-        return {"Location" if kind == "location" else "Azure-AsyncOperation": url, "Retry-After": self.lro_retry_after()}, failed
+        return {
+            "Location" if kind == "location" else "Azure-AsyncOperation": url,
+            "Retry-After": self.lro_retry_after(),
+        }, failed
 
     def all_of_type(self, resource_type: str) -> list[dict]:
         """Every stored object of a type, anywhere in the tenant."""
@@ -121,7 +158,11 @@ class Arm:
         """ARM's 404 for a missing provider resource."""
         rg = ids.resource_group_of(ap.path)
         where = f" under resource group '{rg}'" if rg else ""
-        return arm_error(404, "ResourceNotFound", f"The Resource '{spec.type}/{ap.name}'{where} was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix")
+        return arm_error(
+            404,
+            "ResourceNotFound",
+            f"The Resource '{spec.type}/{ap.name}'{where} was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix",
+        )
 
     # ------------------------------------------------------------------ dispatch
     def handle(self, req: Request, principal: str) -> Response:
@@ -130,7 +171,11 @@ class Arm:
         low = path.lower()
         parts = low.strip("/").split("/")
         if req.api_version is None:
-            return arm_error(400, "MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests.")
+            return arm_error(
+                400,
+                "MissingApiVersionParameter",
+                "The api-version query parameter (?api-version=) is required for all requests.",
+            )
         if parts[0] == "subscriptions" and len(parts) >= 2:
             sub_obj = self.state.get(f"/subscriptions/{parts[1]}")
             if sub_obj is None:
@@ -140,7 +185,9 @@ class Arm:
             if len(parts) >= 4 and parts[2] == "resourcegroups":
                 rg = self.state.get(f"/subscriptions/{parts[1]}/resourcegroups/{parts[3]}")
                 if rg is None and not (len(parts) == 4 and req.method in ("PUT", "HEAD")):
-                    return arm_error(404, "ResourceGroupNotFound", f"Resource group '{path.split('/')[4]}' could not be found.")
+                    return arm_error(
+                        404, "ResourceGroupNotFound", f"Resource group '{path.split('/')[4]}' could not be found."
+                    )
         found = self.registry.route(low, req.method)
         if found is not None:
             route, provider, match = found
@@ -150,7 +197,11 @@ class Arm:
         if parts[0] == "providers" and len(parts) >= 3:
             spec = self.registry.lookup("/".join(path.split("/")[2:4]))
             if spec is None or not spec.tenant_level:
-                return arm_error(400, "InvalidResourceType", f"The resource type '{'/'.join(path.split('/')[2:4])}' is not available at tenant scope.")
+                return arm_error(
+                    400,
+                    "InvalidResourceType",
+                    f"The resource type '{'/'.join(path.split('/')[2:4])}' is not available at tenant scope.",
+                )
             return self.generic(req, principal, path)
         if parts[0] != "subscriptions":
             return arm_error(404, "InvalidResourceType", f"The resource type could not be found for path '{path}'.")
@@ -164,13 +215,20 @@ class Arm:
         retry = {"Retry-After": self.lro_retry_after()}
         if op.polls_left > 0:
             op.polls_left -= 1
-            return Response(202, None, retry) if kind == "operationresults" else Response(200, {"status": "InProgress"}, retry)
+            return (
+                Response(202, None, retry)
+                if kind == "operationresults"
+                else Response(200, {"status": "InProgress"}, retry)
+            )
         if not op.finished:
             op.finished = True
             if op.done:
                 op.done()
         if op.failed:
-            error = {"code": "InternalServerError", "message": f"The long-running operation on '{op.resource_id}' failed (sandbox fault injection)."}
+            error = {
+                "code": "InternalServerError",
+                "message": f"The long-running operation on '{op.resource_id}' failed (sandbox fault injection).",
+            }
             if kind == "operationresults":
                 return Response(500, {"error": error})
             return Response(200, {"status": "Failed", "error": error})
@@ -183,8 +241,14 @@ class Arm:
         spec = self.registry.lookup(ap.resource_type)
         if spec is None:
             if ap.namespace.lower() not in self.registry.namespaces():
-                return arm_error(400, "InvalidResourceNamespace", f"The resource namespace '{ap.namespace}' is invalid.")
-            return arm_error(400, "InvalidResourceType", f"The resource type '{'/'.join(ap.segments[0::2])}' could not be found in the namespace '{ap.namespace}' for api version '{req.api_version}'.")
+                return arm_error(
+                    400, "InvalidResourceNamespace", f"The resource namespace '{ap.namespace}' is invalid."
+                )
+            return arm_error(
+                400,
+                "InvalidResourceType",
+                f"The resource type '{'/'.join(ap.segments[0::2])}' could not be found in the namespace '{ap.namespace}' for api version '{req.api_version}'.",
+            )
         if bad := self.check_api(req, spec.api_versions, spec.type.split("/", 1)[1], namespace=True):
             return bad
         verb = {"GET": "read", "HEAD": "read", "DELETE": "delete"}.get(req.method, "write")
@@ -202,9 +266,19 @@ class Arm:
                 return answer
         if ap.is_collection:
             if req.method != "GET":
-                return arm_error(405, "MethodNotAllowed", f"The HTTP method '{req.method}' is not supported for a collection.")
-            terms = rules.parse_filter(req.query.get("$filter"), ("tagname", "tagvalue", "name", "location"), combinations=({"tagname", "tagvalue"},))
-            items = [o for o in self.state.children(ap.parent_id or ap.scope, spec.type, recursive=True) if self.in_collection(o, ap)]
+                return arm_error(
+                    405, "MethodNotAllowed", f"The HTTP method '{req.method}' is not supported for a collection."
+                )
+            terms = rules.parse_filter(
+                req.query.get("$filter"),
+                ("tagname", "tagvalue", "name", "location"),
+                combinations=({"tagname", "tagvalue"},),
+            )
+            items = [
+                o
+                for o in self.state.children(ap.parent_id or ap.scope, spec.type, recursive=True)
+                if self.in_collection(o, ap)
+            ]
             return self.page(req, [self.view(o) for o in items if rules.matches(o, terms)])
         return self.single(req, ap, spec)
 
@@ -217,7 +291,12 @@ class Arm:
                 skip = (("location",) if spec.tracked else ()) + spec.schema_skip
                 schema.validate(body, spec.model, spec.invalid_code, skip=skip)
             if spec.tracked:
-                rules.check_location(body.get("location"), allow_global=spec.global_location, global_only=spec.global_only, type_name=spec.type)
+                rules.check_location(
+                    body.get("location"),
+                    allow_global=spec.global_location,
+                    global_only=spec.global_only,
+                    type_name=spec.type,
+                )
         if "tags" in body:
             rules.check_tags(body["tags"])
         check = provider.validator(spec) if req.method == "PUT" else None  # PATCH bodies are partial
@@ -229,7 +308,9 @@ class Arm:
         under the listed scope (a subscription list includes its resource groups' resources)."""
         if ids.key(obj["id"]).rsplit("/", 1)[0] == ids.key(collection.path):
             return True
-        return len(collection.segments) == 1 and ids.parse(obj["id"]).scope.lower().startswith(collection.scope.lower() + "/")
+        return len(collection.segments) == 1 and ids.parse(obj["id"]).scope.lower().startswith(
+            collection.scope.lower() + "/"
+        )
 
     def single(self, req: Request, ap: ids.ArmPath, spec: TypeSpec) -> Response:
         """GET/PUT/PATCH/DELETE of one provider resource with the spec's status codes."""
@@ -239,13 +320,19 @@ class Arm:
         if spec.type != "Microsoft.Authorization/locks" and (locked := self.check_locks(ap.path, req.method)):
             return locked
         if ap.parent_id != ap.scope and self.state.get(ap.parent_id) is None:
-            return arm_error(404, "ParentResourceNotFound", f"Can not perform requested operation on nested resource. Parent resource '{ap.parent_id.rsplit('/', 1)[-1]}' not found.")
+            return arm_error(
+                404,
+                "ParentResourceNotFound",
+                f"Can not perform requested operation on nested resource. Parent resource '{ap.parent_id.rsplit('/', 1)[-1]}' not found.",
+            )
         if req.method == "DELETE":
             if existing is None:
                 return Response(spec.delete_codes[1])
             sub = ids.subscription_of(ap.path)
             if spec.delete_lro and sub:
-                headers, _ = self.start_lro(req, sub, "location", lambda: self.state.delete_tree(ap.path), spec.type, ap.path)
+                headers, _ = self.start_lro(
+                    req, sub, "location", lambda: self.state.delete_tree(ap.path), spec.type, ap.path
+                )
                 return Response(202, None, headers)
             self.state.delete_tree(ap.path)
             return Response(spec.delete_codes[0])
@@ -264,26 +351,46 @@ class Arm:
             return self.put(req, ap, spec, existing)
         return arm_error(405, "MethodNotAllowed", f"The HTTP method '{req.method}' is not supported.")
 
-    def put(self, req: Request, ap: ids.ArmPath, spec: TypeSpec, existing: dict | None, extra: dict | None = None, body: dict | None = None) -> Response:
+    def put(
+        self,
+        req: Request,
+        ap: ids.ArmPath,
+        spec: TypeSpec,
+        existing: dict | None,
+        extra: dict | None = None,
+        body: dict | None = None,
+    ) -> Response:
         """Create or replace a resource; 201/200 per spec, LRO when the spec says so. `body` overrides the request's."""
         body = req.json() if body is None else body
-        obj = {"id": existing["id"] if existing else canonical_id(ap, spec, self.state), "name": ap.name, "type": spec.type}
+        obj = {
+            "id": existing["id"] if existing else canonical_id(ap, spec, self.state),
+            "name": ap.name,
+            "type": spec.type,
+        }
         for k, v in body.items():
             if k not in ("id", "name", "type"):
                 obj[k] = v
         if spec.tracked:
-            obj["location"] = rules.check_location(obj.get("location"), allow_global=spec.global_location, global_only=spec.global_only, type_name=spec.type)
+            obj["location"] = rules.check_location(
+                obj.get("location"),
+                allow_global=spec.global_location,
+                global_only=spec.global_only,
+                type_name=spec.type,
+            )
             obj.setdefault("tags", {})
         if extra:
             obj.update(extra)
-        props = obj.setdefault("properties", {})
+        props: dict = obj.setdefault("properties", {})  # type: ignore[assignment]
         if spec.put_lro and not existing:
             sub = ids.subscription_of(ap.path) or self.state.subscriptions()[0]["subscriptionId"]
             props["provisioningState"] = "Accepted"
 
             def settle(state: str) -> Callable[[], None]:
                 return lambda: props.__setitem__("provisioningState", state)
-            headers, _ = self.start_lro(req, sub, "async", settle("Succeeded"), spec.type, obj["id"], on_fail=settle("Failed"))
+
+            headers, _ = self.start_lro(
+                req, sub, "async", settle("Succeeded"), spec.type, obj["id"], on_fail=settle("Failed")
+            )
             self.state.put(obj)
             return Response(201, self.view(obj), headers)
         if spec.tracked or spec.put_lro:

@@ -1,4 +1,5 @@
 """Faults and limits the sandbox can be told to show: throttling, latency, errors, dropped connections."""
+
 from __future__ import annotations
 
 import math
@@ -32,12 +33,14 @@ class Faults:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Faults":
+    def from_dict(cls, data: dict) -> Faults:
         """Build from a dict, rejecting unknown switches."""
         known = set(cls.__dataclass_fields__)
         unknown = set(data) - known
         if unknown:
-            raise ValueError(f"unknown fault switch(es): {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
+            raise ValueError(
+                f"unknown fault switch(es): {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}"
+            )
         return cls(**data)
 
 
@@ -95,7 +98,9 @@ class FaultState:
         with self._lock:
             bucket = self.buckets.get((scope, kind))
             if bucket is None:
-                cap, refill = (f.read_capacity, f.read_refill) if kind == "reads" else (f.write_capacity, f.write_refill)
+                cap, refill = (
+                    (f.read_capacity, f.read_refill) if kind == "reads" else (f.write_capacity, f.write_refill)
+                )
                 bucket = self.buckets[(scope, kind)] = TokenBucket(cap, refill)
             return bucket.take()
 

@@ -1,4 +1,5 @@
 """Request and response values passed between the TLS server and the sandbox application."""
+
 from __future__ import annotations
 
 import json
@@ -20,7 +21,7 @@ class Request:
     _parsed: dict | None = field(default=None, repr=False)
 
     @classmethod
-    def build(cls, method: str, target: str, headers: dict[str, str], body: bytes, base_url: str) -> "Request":
+    def build(cls, method: str, target: str, headers: dict[str, str], body: bytes, base_url: str) -> Request:
         """Split a request target into path and query (query names compare case-insensitively)."""
         raw_path, _, qs = target.partition("?")
         path = unquote(raw_path)  # ARM percent-decodes names: spaces and unicode in group and resource names
@@ -37,9 +38,15 @@ class Request:
         try:
             value = json.loads(self.body)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise ArmError(400, "InvalidRequestContent", f"The request content was invalid and could not be deserialized: '{exc}'.") from None
+            raise ArmError(
+                400, "InvalidRequestContent", f"The request content was invalid and could not be deserialized: '{exc}'."
+            ) from None
         if not isinstance(value, dict):
-            raise ArmError(400, "InvalidRequestContent", f"The request content was invalid and could not be deserialized: 'Cannot deserialize the current JSON {type(value).__name__} into an object; a JSON object is required'.")
+            raise ArmError(
+                400,
+                "InvalidRequestContent",
+                f"The request content was invalid and could not be deserialized: 'Cannot deserialize the current JSON {type(value).__name__} into an object; a JSON object is required'.",
+            )
         self._parsed = value
         return value
 
@@ -74,7 +81,7 @@ class ArmError(Exception):
         super().__init__(f"{status} {code}: {message}")
         self.status, self.code, self.message, self.headers = status, code, message, dict(headers or {})
 
-    def response(self, graph: bool = False) -> "Response":
+    def response(self, graph: bool = False) -> Response:
         """The error as a response in ARM's or Graph's shape."""
         if graph:
             resp = graph_error(self.status, self.code, self.message)
@@ -91,4 +98,7 @@ def arm_error(status: int, code: str, message: str, headers: dict[str, str] | No
 def graph_error(status: int, code: str, message: str) -> Response:
     """An error in Microsoft Graph's shape, with its innerError request id."""
     rid = str(uuid.uuid4())
-    return Response(status, {"error": {"code": code, "message": message, "innerError": {"request-id": rid, "client-request-id": rid}}})
+    return Response(
+        status,
+        {"error": {"code": code, "message": message, "innerError": {"request-id": rid, "client-request-id": rid}}},
+    )

@@ -1,4 +1,5 @@
 """Microsoft identity platform endpoints of the sandbox: discovery, client-credential tokens, JWTs."""
+
 from __future__ import annotations
 
 import base64
@@ -15,8 +16,17 @@ from .state import State
 
 TOKEN_LIFETIME_S = 3599
 # Audiences each API accepts (ARM: azure-sdk's and azure-cli's resource ids; Graph: its URL and app id)
-ARM_AUDIENCES = ("https://management.azure.com", "https://management.azure.com/", "https://management.core.windows.net", "https://management.core.windows.net/")
-GRAPH_AUDIENCES = ("https://graph.microsoft.com", "https://graph.microsoft.com/", "00000003-0000-0000-c000-000000000000")
+ARM_AUDIENCES = (
+    "https://management.azure.com",
+    "https://management.azure.com/",
+    "https://management.core.windows.net",
+    "https://management.core.windows.net/",
+)
+GRAPH_AUDIENCES = (
+    "https://graph.microsoft.com",
+    "https://graph.microsoft.com/",
+    "00000003-0000-0000-c000-000000000000",
+)
 KNOWN_RESOURCES = ARM_AUDIENCES + GRAPH_AUDIENCES
 _SECRET_ALPHABET = string.ascii_letters + string.digits + "_.~-"
 
@@ -42,11 +52,32 @@ class TokenIssuer:
         self.state = state
         self.key = secrets.token_bytes(32)
 
-    def issue(self, app_id: str, object_id: str, audience: str, issuer: str, tenant_id: str | None = None, lifetime: int = TOKEN_LIFETIME_S, not_before: int = 0) -> str:
+    def issue(
+        self,
+        app_id: str,
+        object_id: str,
+        audience: str,
+        issuer: str,
+        tenant_id: str | None = None,
+        lifetime: int = TOKEN_LIFETIME_S,
+        not_before: int = 0,
+    ) -> str:
         """A signed access token for a service principal (tests may ask for another tenant, a past expiry or a
         future not-before)."""
         now = int(time.time())
-        claims = {"aud": audience, "iss": issuer, "iat": now, "nbf": now + not_before, "exp": now + lifetime, "appid": app_id, "oid": object_id, "sub": object_id, "tid": tenant_id or self.state.tenant_id, "idtyp": "app", "ver": "1.0"}
+        claims = {
+            "aud": audience,
+            "iss": issuer,
+            "iat": now,
+            "nbf": now + not_before,
+            "exp": now + lifetime,
+            "appid": app_id,
+            "oid": object_id,
+            "sub": object_id,
+            "tid": tenant_id or self.state.tenant_id,
+            "idtyp": "app",
+            "ver": "1.0",
+        }
         head = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
         body = _b64(json.dumps(claims).encode())
         sig = _b64(hmac.new(self.key, f"{head}.{body}".encode(), hashlib.sha256).digest())
@@ -56,7 +87,11 @@ class TokenIssuer:
         """Claims of a bearer token valid for `api` ("arm" or "graph"), else ArmError as that API refuses it.
         The sandbox's own URL is the Graph resource id its cloud metadata advertises (azure-cli asks for it)."""
         graph = api == "graph"
-        invalid = ArmError(401, "InvalidAuthenticationToken", "Access token is empty or invalid." if graph else "The access token is invalid.")
+        invalid = ArmError(
+            401,
+            "InvalidAuthenticationToken",
+            "Access token is empty or invalid." if graph else "The access token is invalid.",
+        )
         if not authorization and not graph:
             raise ArmError(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.")
         if not authorization or not authorization.lower().startswith("bearer "):
@@ -76,25 +111,45 @@ class TokenIssuer:
             expiry = time.strftime("%m/%d/%Y %H:%M:%S", time.gmtime(claims.get("exp", 0)))
             if graph:
                 raise ArmError(401, "InvalidAuthenticationToken", "Lifetime validation failed, the token is expired.")
-            raise ArmError(401, "ExpiredAuthenticationToken", f"The access token expiry UTC time '{expiry}' is earlier than current UTC time '{stamp}'.")
+            raise ArmError(
+                401,
+                "ExpiredAuthenticationToken",
+                f"The access token expiry UTC time '{expiry}' is earlier than current UTC time '{stamp}'.",
+            )
         if claims.get("nbf", 0) > now + 300:  # Entra ID allows five minutes of clock skew
             nbf = time.strftime("%m/%d/%Y %H:%M:%S", time.gmtime(claims["nbf"]))
             if graph:
-                raise ArmError(401, "InvalidAuthenticationToken", "Lifetime validation failed, the token is not yet valid.")
-            raise ArmError(401, "InvalidAuthenticationToken", f"The access token is not yet valid: its not-before UTC time '{nbf}' is later than current UTC time '{stamp}'.")
-        allowed = GRAPH_AUDIENCES + (base_url, base_url + "/") if graph else ARM_AUDIENCES
+                raise ArmError(
+                    401, "InvalidAuthenticationToken", "Lifetime validation failed, the token is not yet valid."
+                )
+            raise ArmError(
+                401,
+                "InvalidAuthenticationToken",
+                f"The access token is not yet valid: its not-before UTC time '{nbf}' is later than current UTC time '{stamp}'.",
+            )
+        allowed = (*GRAPH_AUDIENCES, base_url, base_url + "/") if graph else ARM_AUDIENCES
         if claims.get("aud") not in allowed:
             if graph:
                 raise ArmError(401, "InvalidAuthenticationToken", "Access token validation failure. Invalid audience.")
-            raise ArmError(401, "InvalidAuthenticationTokenAudience", f"The access token has been obtained for wrong audience or resource '{claims.get('aud')}'. It should exactly match with one of the allowed audiences {','.join(repr(a) for a in ARM_AUDIENCES)}.")
+            raise ArmError(
+                401,
+                "InvalidAuthenticationTokenAudience",
+                f"The access token has been obtained for wrong audience or resource '{claims.get('aud')}'. It should exactly match with one of the allowed audiences {','.join(repr(a) for a in ARM_AUDIENCES)}.",
+            )
         if graph and str(claims.get("tid", "")).lower() != self.state.tenant_id.lower():
-            raise ArmError(401, "InvalidAuthenticationToken", "Access token validation failure. Invalid issuer or tenant.")
+            raise ArmError(
+                401, "InvalidAuthenticationToken", "Access token validation failure. Invalid issuer or tenant."
+            )
         return claims
 
 
 def wrong_tenant(token_tenant: str, subscription_tenant: str) -> ArmError:
     """ARM's 401 for a token issued by a tenant that neither owns nor manages (Lighthouse) the subscription."""
-    return ArmError(401, "InvalidAuthenticationTokenTenant", f"The access token is from the wrong issuer 'https://sts.windows.net/{token_tenant}/'. It must match the tenant 'https://sts.windows.net/{subscription_tenant}/' associated with this subscription. Please use the authority (URL) 'https://login.windows.net/{subscription_tenant}' to get the token. Note, if the subscription is transferred to another tenant there is no impact to the services, but information about new tenant could take time to propagate (up to an hour). If you just transferred your subscription and see this error message, please try back later.")
+    return ArmError(
+        401,
+        "InvalidAuthenticationTokenTenant",
+        f"The access token is from the wrong issuer 'https://sts.windows.net/{token_tenant}/'. It must match the tenant 'https://sts.windows.net/{subscription_tenant}/' associated with this subscription. Please use the authority (URL) 'https://login.windows.net/{subscription_tenant}' to get the token. Note, if the subscription is transferred to another tenant there is no impact to the services, but information about new tenant could take time to propagate (up to an hour). If you just transferred your subscription and see this error message, please try back later.",
+    )
 
 
 def openid_configuration(base: str, tenant: str) -> dict:
@@ -119,7 +174,15 @@ def openid_configuration(base: str, tenant: str) -> dict:
 
 def token_error(code: str, aadsts: str, description: str, status: int = 400) -> Response:
     """An OAuth error answer as Entra ID sends it."""
-    return Response(status, {"error": code, "error_description": f"{aadsts}: {description}", "error_codes": [int(aadsts[6:])], "timestamp": time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime())})
+    return Response(
+        status,
+        {
+            "error": code,
+            "error_description": f"{aadsts}: {description}",
+            "error_codes": [int(aadsts[6:])],
+            "timestamp": time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime()),
+        },
+    )
 
 
 def handle(req: Request, state: State, issuer: TokenIssuer) -> Response | None:
@@ -136,19 +199,46 @@ def handle(req: Request, state: State, issuer: TokenIssuer) -> Response | None:
     if rest not in ("oauth2/v2.0/token", "oauth2/token"):
         return None
     if tenant.lower() not in (state.tenant_id.lower(), state.domain.lower(), "organizations"):
-        return token_error("invalid_request", "AADSTS90002", f"Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.")
+        return token_error(
+            "invalid_request",
+            "AADSTS90002",
+            f"Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.",
+        )
     form = dict(parse_qsl(req.body.decode()))
     if form.get("grant_type") != "client_credentials":
-        return token_error("unsupported_grant_type", "AADSTS70003", "The sandbox supports only the client_credentials grant.")
+        return token_error(
+            "unsupported_grant_type", "AADSTS70003", "The sandbox supports only the client_credentials grant."
+        )
     app_id = form.get("client_id", "")
     sp = state.service_principal_by_app(app_id)
     if sp is None:
-        return token_error("unauthorized_client", "AADSTS700016", f"Application with identifier '{app_id}' was not found in the directory '{state.tenant_name}'.")
+        return token_error(
+            "unauthorized_client",
+            "AADSTS700016",
+            f"Application with identifier '{app_id}' was not found in the directory '{state.tenant_name}'.",
+        )
     if not state.check_secret(app_id, form.get("client_secret", "")):
-        return token_error("invalid_client", "AADSTS7000215", "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.", 401)
+        return token_error(
+            "invalid_client",
+            "AADSTS7000215",
+            "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.",
+            401,
+        )
     scope = form.get("scope", "") or form.get("resource", "")
     audience = scope.split()[0].removesuffix("/.default") if scope else "https://management.azure.com"
-    if audience not in KNOWN_RESOURCES + (req.base_url, req.base_url + "/"):
-        return token_error("invalid_resource", "AADSTS500011", f"The resource principal named {audience} was not found in the tenant named {state.tenant_name}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.")
+    if audience not in (*KNOWN_RESOURCES, req.base_url, req.base_url + "/"):
+        return token_error(
+            "invalid_resource",
+            "AADSTS500011",
+            f"The resource principal named {audience} was not found in the tenant named {state.tenant_name}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.",
+        )
     token = issuer.issue(app_id, sp["id"], audience, f"{req.base_url}/{state.tenant_id}/v2.0")
-    return Response(200, {"token_type": "Bearer", "expires_in": TOKEN_LIFETIME_S, "ext_expires_in": TOKEN_LIFETIME_S, "access_token": token})
+    return Response(
+        200,
+        {
+            "token_type": "Bearer",
+            "expires_in": TOKEN_LIFETIME_S,
+            "ext_expires_in": TOKEN_LIFETIME_S,
+            "access_token": token,
+        },
+    )

@@ -1,4 +1,5 @@
 """Parsing of ARM resource IDs and request paths, case-insensitively as ARM does."""
+
 from __future__ import annotations
 
 import re
@@ -50,7 +51,9 @@ class ArmPath:
         """ID of the parent resource for child types, else the scope."""
         if len(self.segments) <= 2:
             return self.scope
-        return f"{self.scope}/providers/{self.namespace}/" + "/".join(self.segments[:-2 if not self.is_collection else -1])
+        return f"{self.scope}/providers/{self.namespace}/" + "/".join(
+            self.segments[: -2 if not self.is_collection else -1]
+        )
 
 
 def parse(path: str) -> ArmPath:
@@ -62,7 +65,7 @@ def parse(path: str) -> ArmPath:
     if idx == -1 or idx + 1 >= len(parts):
         return ArmPath(path, path if path != "/" else "", "", ())
     scope = "/" + "/".join(parts[:idx]) if idx > 0 else ""
-    return ArmPath(path, scope, parts[idx + 1], tuple(parts[idx + 2:]))
+    return ArmPath(path, scope, parts[idx + 1], tuple(parts[idx + 2 :]))
 
 
 def subscription_of(path: str) -> str | None:

@@ -5,6 +5,7 @@ holding one `Provider` subclass; `providers.PROVIDERS` lists them. The protocol 
 a provider's route, or to the generic CRUD of a declared type, calling the provider's hook for that type. Adding a
 provider, a type or an action never edits the router.
 """
+
 from __future__ import annotations
 
 import re
@@ -15,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .arm import Arm
     from .http import Request, Response
-    from .ids import ArmPath
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ class Registry:
     routes: list[tuple[re.Pattern[str], Route, Provider]] = field(default_factory=list)
 
     @classmethod
-    def of(cls, providers: Iterable[Provider]) -> "Registry":
+    def of(cls, providers: Iterable[Provider]) -> Registry:
         """A registry of the given providers (types and routes indexed)."""
         reg = cls()
         for p in providers:

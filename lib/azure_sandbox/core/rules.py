@@ -10,6 +10,7 @@ Sources (cited again in tests/contract/test_rules.py):
   LocationNotAvailableForResourceType;
 - $filter: the Resources_List / ResourceGroups_List parameter descriptions in resources.json (2025-04-01).
 """
+
 from __future__ import annotations
 
 import re
@@ -25,7 +26,9 @@ MAX_TAG_VALUE = 256
 FORBIDDEN_TAG_CHARS = "<>%&\\?/"
 _RG_NAME = re.compile(r"^[-\w._()]{1,90}$")
 _FILTER_TERM = re.compile(r"^\s*(\w+)\s+eq\s+'((?:[^']|'')*)'\s*$", re.IGNORECASE)
-_FILTER_FUNC = re.compile(r"^\s*(substringof|startswith)\(\s*('(?:[^']|'')*'|\w+)\s*,\s*('(?:[^']|'')*'|\w+)\s*\)\s*$", re.IGNORECASE)
+_FILTER_FUNC = re.compile(
+    r"^\s*(substringof|startswith)\(\s*('(?:[^']|'')*'|\w+)\s*,\s*('(?:[^']|'')*'|\w+)\s*\)\s*$", re.IGNORECASE
+)
 
 
 def check_tags(tags: Any, *, where: str = "tags") -> dict[str, str]:
@@ -33,45 +36,100 @@ def check_tags(tags: Any, *, where: str = "tags") -> dict[str, str]:
     if tags is None:
         return {}
     if not isinstance(tags, dict):
-        raise ArmError(400, "InvalidRequestContent", f"The request content was invalid and could not be deserialized: 'Expected an object for '{where}'.'")
+        raise ArmError(
+            400,
+            "InvalidRequestContent",
+            f"The request content was invalid and could not be deserialized: 'Expected an object for '{where}'.'",
+        )
     if len(tags) > MAX_TAGS:
-        raise ArmError(400, "InvalidTags", f"Too many tags specified. Requested tag count - '{len(tags)}'. Maximum number of tags allowed - '{MAX_TAGS}'.")
+        raise ArmError(
+            400,
+            "InvalidTags",
+            f"Too many tags specified. Requested tag count - '{len(tags)}'. Maximum number of tags allowed - '{MAX_TAGS}'.",
+        )
     for name, value in tags.items():
         if not isinstance(value, str):
-            raise ArmError(400, "InvalidRequestContent", f"The request content was invalid and could not be deserialized: 'Unexpected value for tag '{name}': tag values must be strings. Path '{where}.{name}'.'")
+            raise ArmError(
+                400,
+                "InvalidRequestContent",
+                f"The request content was invalid and could not be deserialized: 'Unexpected value for tag '{name}': tag values must be strings. Path '{where}.{name}'.'",
+            )
         if not name or not name.strip():
-            raise ArmError(400, "InvalidTagName", "The tag name must be non-null, non-empty and non-whitespace only. Please provide an actual value.")
+            raise ArmError(
+                400,
+                "InvalidTagName",
+                "The tag name must be non-null, non-empty and non-whitespace only. Please provide an actual value.",
+            )
         if len(name) > MAX_TAG_NAME:
-            raise ArmError(400, "InvalidTagName", f"Tag key too large. Following tag name '{name}' exceeded the maximum length. Maximum allowed length for tag name - '{MAX_TAG_NAME}' characters.")
+            raise ArmError(
+                400,
+                "InvalidTagName",
+                f"Tag key too large. Following tag name '{name}' exceeded the maximum length. Maximum allowed length for tag name - '{MAX_TAG_NAME}' characters.",
+            )
         if len(value) > MAX_TAG_VALUE:
-            raise ArmError(400, "InvalidTagValueLength", f"Tag value too large. Following tag value '{value}' exceeded the maximum length. Maximum allowed length for tag value - '{MAX_TAG_VALUE}' characters.")
+            raise ArmError(
+                400,
+                "InvalidTagValueLength",
+                f"Tag value too large. Following tag value '{value}' exceeded the maximum length. Maximum allowed length for tag value - '{MAX_TAG_VALUE}' characters.",
+            )
         if any(c in FORBIDDEN_TAG_CHARS or ord(c) < 32 for c in name):
-            raise ArmError(400, "InvalidTagNameCharacters", f"The tag names '{name}' have reserved characters '<,>,%,&,\\,?,/' or control characters.")
+            raise ArmError(
+                400,
+                "InvalidTagNameCharacters",
+                f"The tag names '{name}' have reserved characters '<,>,%,&,\\,?,/' or control characters.",
+            )
     return dict(tags)
 
 
-def check_location(value: Any, *, resource_group: bool = False, allow_global: bool = False, global_only: bool = False, type_name: str = "") -> str:
+def check_location(
+    value: Any,
+    *,
+    resource_group: bool = False,
+    allow_global: bool = False,
+    global_only: bool = False,
+    type_name: str = "",
+) -> str:
     """The region name of a location, or ArmError as ARM refuses a missing or unknown one."""
     if value in (None, ""):
         raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
     if not isinstance(value, str):
-        raise ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be deserialized: 'location must be a string.'")
+        raise ArmError(
+            400,
+            "InvalidRequestContent",
+            "The request content was invalid and could not be deserialized: 'location must be a string.'",
+        )
     if value.lower() == "global" and (allow_global or global_only):
         return "global" if value == "global" else value
     if global_only:
-        raise ArmError(400, "LocationNotAvailableForResourceType", f"The provided location '{value}' is not available for resource type '{type_name}'. List of available regions for the resource type is 'global'.")
+        raise ArmError(
+            400,
+            "LocationNotAvailableForResourceType",
+            f"The provided location '{value}' is not available for resource type '{type_name}'. List of available regions for the resource type is 'global'.",
+        )
     region = locations.normalise(value)
     if region is None:
         if resource_group:
-            raise ArmError(400, "LocationNotAvailableForResourceGroup", f"The provided location '{value}' is not available for resource group. List of available regions is '{','.join(n for n, _, _ in locations.REGIONS)}'.")
-        raise ArmError(400, "LocationNotAvailableForResourceType", f"The provided location '{value}' is not available for resource type '{type_name}'. List of available regions for the resource type is '{','.join(n for n, _, _ in locations.REGIONS)}'.")
+            raise ArmError(
+                400,
+                "LocationNotAvailableForResourceGroup",
+                f"The provided location '{value}' is not available for resource group. List of available regions is '{','.join(n for n, _, _ in locations.REGIONS)}'.",
+            )
+        raise ArmError(
+            400,
+            "LocationNotAvailableForResourceType",
+            f"The provided location '{value}' is not available for resource type '{type_name}'. List of available regions for the resource type is '{','.join(n for n, _, _ in locations.REGIONS)}'.",
+        )
     return region
 
 
 def check_group_name(name: str) -> None:
     """Resource group names: 1-90 of letters, digits, _ - . ( ), not ending in a period."""
     if not _RG_NAME.match(name) or name.endswith("."):
-        raise ArmError(400, "InvalidResourceGroup", f"The provided resource group name '{name}' has these invalid characters: '{_bad_chars(name)}'. The name can only be a letter, digit, '-', '.', '(', ')' or '_'. See https://aka.ms/ResourceGroupNamingRestrictions for more information.")
+        raise ArmError(
+            400,
+            "InvalidResourceGroup",
+            f"The provided resource group name '{name}' has these invalid characters: '{_bad_chars(name)}'. The name can only be a letter, digit, '-', '.', '(', ')' or '_'. See https://aka.ms/ResourceGroupNamingRestrictions for more information.",
+        )
 
 
 def _bad_chars(name: str) -> str:
@@ -85,19 +143,45 @@ def check_name(name: str, rule: tuple[int, int, str] | None, type_name: str) -> 
     """A resource name against its type's rule (length and pattern), as the RP's 400 InvalidResourceName."""
     if rule is None:
         if any(c in "<>%&\\?/*#" or ord(c) < 32 for c in name) or name.endswith(".") or not name:
-            raise ArmError(400, "InvalidResourceName", f"The resource name '{name}' is invalid. It must not contain '<,>,%,&,\\,?,/,*,#' or control characters and must not end in a period.")
+            raise ArmError(
+                400,
+                "InvalidResourceName",
+                f"The resource name '{name}' is invalid. It must not contain '<,>,%,&,\\,?,/,*,#' or control characters and must not end in a period.",
+            )
         return
     lo, hi, pattern = rule
     if not (lo <= len(name) <= hi) or not re.fullmatch(pattern, name):
-        raise ArmError(400, "InvalidResourceName", f"The resource name '{name}' for type '{type_name}' is invalid: {lo}-{hi} characters matching '{pattern}'.")
+        raise ArmError(
+            400,
+            "InvalidResourceName",
+            f"The resource name '{name}' for type '{type_name}' is invalid: {lo}-{hi} characters matching '{pattern}'.",
+        )
 
 
 # ------------------------------------------------------------------------------------------------------- $filter
 _TERM = re.compile(r"^\s*([\w/]+)\s+(eq|ne)\s+'((?:[^']|'')*)'\s*$", re.IGNORECASE)
 _SUBSTRINGOF = re.compile(r"^\s*substringof\(\s*'((?:[^']|'')*)'\s*,\s*(\w+)\s*\)\s*$", re.IGNORECASE)
 # Resources_List (resources.json 2025-04-01, the $filter parameter's description):
-RESOURCE_PROPERTIES = ("location", "resourcetype", "name", "resourcegroup", "identity", "identity/principalid", "plan", "plan/publisher", "plan/product", "plan/name", "plan/version", "plan/promotioncode")
-RESOURCE_COMBINATIONS = ({"substringof", "resourcetype"}, {"plan", "plan/publisher", "plan/name"}, {"identity", "identity/principalid"}, {"tagname", "tagvalue"})
+RESOURCE_PROPERTIES = (
+    "location",
+    "resourcetype",
+    "name",
+    "resourcegroup",
+    "identity",
+    "identity/principalid",
+    "plan",
+    "plan/publisher",
+    "plan/product",
+    "plan/name",
+    "plan/version",
+    "plan/promotioncode",
+)
+RESOURCE_COMBINATIONS = (
+    {"substringof", "resourcetype"},
+    {"plan", "plan/publisher", "plan/name"},
+    {"identity", "identity/principalid"},
+    {"tagname", "tagvalue"},
+)
 SUBSTRING_PROPERTIES = ("name", "resourcegroup")
 GROUP_PROPERTIES = ("tagname", "tagvalue")
 
@@ -111,7 +195,12 @@ class Term:
     value: str
 
 
-def parse_filter(expr: str | None, allowed: tuple[str, ...], substringof: tuple[str, ...] = (), combinations: tuple[set[str], ...] = ()) -> list[Term]:
+def parse_filter(
+    expr: str | None,
+    allowed: tuple[str, ...],
+    substringof: tuple[str, ...] = (),
+    combinations: tuple[set[str], ...] = (),
+) -> list[Term]:
     """The terms of an OData $filter, or ARM's 400 for a form the list does not support.
 
     `allowed`: properties that may be compared with eq/ne; tagName/tagValue (eq only) where listed; `substringof`:
@@ -181,4 +270,6 @@ def _prop(obj: dict[str, Any], prop: str, group_of: str | None) -> str:
 
 
 def _bad_filter(expr: str, why: str) -> None:
-    raise ArmError(400, "InvalidFilterInQueryString", f"Invalid $filter '{expr}' specified in the query string ({why}).")
+    raise ArmError(
+        400, "InvalidFilterInQueryString", f"Invalid $filter '{expr}' specified in the query string ({why})."
+    )

@@ -9,15 +9,17 @@ Two generations of generated models exist and both are read:
 Enumerations come from the docstrings both generators write ("Known values are: ..."). What this cannot know (value
 semantics, cross-field rules) is added by hand in the provider modules.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
 import enum
 import importlib
+import inspect
 import re
 import sys
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from .http import ArmError
@@ -25,7 +27,9 @@ from .http import ArmError
 _KNOWN = re.compile(r"Known\s+values\s+are:(.*?)(?:\.\s*$|\.\s+[A-Z]|$)", re.DOTALL)
 _QUOTED = re.compile(r'"([^"]*)"')
 _IVAR = re.compile(r":ivar (\w+):(.*?)(?=:vartype|:ivar|\Z)", re.DOTALL)
-_DURATION = re.compile(r"^-?P(?!$)(\d+(\.\d+)?Y)?(\d+(\.\d+)?M)?(\d+(\.\d+)?W)?(\d+(\.\d+)?D)?(T(?=\d)(\d+(\.\d+)?H)?(\d+(\.\d+)?M)?(\d+(\.\d+)?S)?)?$")
+_DURATION = re.compile(
+    r"^-?P(?!$)(\d+(\.\d+)?Y)?(\d+(\.\d+)?M)?(\d+(\.\d+)?W)?(\d+(\.\d+)?D)?(T(?=\d)(\d+(\.\d+)?H)?(\d+(\.\d+)?M)?(\d+(\.\d+)?S)?)?$"
+)
 
 
 @dataclass
@@ -75,12 +79,14 @@ def _models_module(cls: type) -> Any:
 def _annotation_wire(annotation: Any) -> tuple[str, bool, str | None]:
     """(wire type, optional?, enum class name) of a TypeSpec annotation, rendered as msrest writes types."""
     if isinstance(annotation, type):
-        annotation = {"datetime": "datetime.datetime", "timedelta": "datetime.timedelta", "date": "datetime.date"}.get(annotation.__name__, annotation.__name__)
+        annotation = {"datetime": "datetime.datetime", "timedelta": "datetime.timedelta", "date": "datetime.date"}.get(
+            annotation.__name__, annotation.__name__
+        )
     text = annotation if isinstance(annotation, str) else str(annotation)
     text = text.replace("typing.", "").replace("ForwardRef(", "").replace("'", "").replace('"', "").replace(")", "")
     optional = text.startswith("Optional[") or "None" in text
     if text.startswith("Optional["):
-        text = text[len("Optional["):-1]
+        text = text[len("Optional[") : -1]
     enum_name = None
     m = re.match(r"^Union\[str, _models\.(\w+)\]$", text)
     if m:
@@ -91,17 +97,26 @@ def _annotation_wire(annotation: Any) -> tuple[str, bool, str | None]:
         if t.startswith("list["):
             return "[" + render(t[5:-1]) + "]"
         if t.startswith("dict[str,"):
-            return "{" + render(t[len("dict[str,"):-1]) + "}"
+            return "{" + render(t[len("dict[str,") : -1]) + "}"
         if t.startswith("Union[str, _models."):
             return "str"
         if t.startswith("_models."):
-            return t[len("_models."):]
-        return {"str": "str", "int": "int", "float": "float", "bool": "bool", "datetime.datetime": "iso-8601",
-                "datetime.timedelta": "duration", "datetime.date": "date", "Any": "object"}.get(t, "object")
+            return t[len("_models.") :]
+        return {
+            "str": "str",
+            "int": "int",
+            "float": "float",
+            "bool": "bool",
+            "datetime.datetime": "iso-8601",
+            "datetime.timedelta": "duration",
+            "datetime.date": "date",
+            "Any": "object",
+        }.get(t, "object")
+
     return render(text), optional, enum_name
 
 
-@lru_cache(maxsize=None)
+@cache
 def model(path: str) -> Model:
     """The validation view of a model class given as 'module:Class' (or a class's qualified name)."""
     module, _, name = path.partition(":")
@@ -118,7 +133,16 @@ def _describe(cls: type) -> Model:
         for attr, spec in cls._attribute_map.items():
             path = tuple(p.replace("\\.", ".") for p in re.split(r"(?<!\\)\.", spec["key"]))
             rules = dict(validation.get(attr, {}))
-            fields.append(Field(path, spec["type"], bool(rules.pop("required", False)), bool(rules.pop("readonly", False)), enums.get(attr, ()), rules))
+            fields.append(
+                Field(
+                    path,
+                    spec["type"],
+                    bool(rules.pop("required", False)),
+                    bool(rules.pop("readonly", False)),
+                    enums.get(attr, ()),
+                    rules,
+                )
+            )
         sub = getattr(cls, "_subtype_map", None) or {}
         if sub:
             attr, mapping = next(iter(sub.items()))
@@ -128,7 +152,7 @@ def _describe(cls: type) -> Model:
         annotations: dict[str, Any] = {}
         rest: dict[str, Any] = {}
         for klass in reversed(cls.__mro__):
-            annotations.update(klass.__dict__.get("__annotations__", {}))
+            annotations.update(inspect.get_annotations(klass))
             for k, v in klass.__dict__.items():
                 if not k.startswith("_") and hasattr(v, "_visibility") and hasattr(v, "_rest_name_input"):
                     rest[k] = v
@@ -140,7 +164,9 @@ def _describe(cls: type) -> Model:
                 if isinstance(enum_cls, type) and issubclass(enum_cls, enum.Enum):
                     values = tuple(str(e.value) for e in enum_cls)
             readonly = rf._visibility == ["read"]
-            fields.append(Field(((rf._rest_name_input or attr),), wire, not optional and not readonly, readonly, values))
+            fields.append(
+                Field(((rf._rest_name_input or attr),), wire, not optional and not readonly, readonly, values)
+            )
         mapping = getattr(cls, "__mapping__", None)
         if mapping:
             disc = next((v for v in cls.__dict__.values() if getattr(v, "_is_discriminator", False)), None)
@@ -171,7 +197,9 @@ def _get(body: dict[str, Any], path: tuple[str, ...]) -> tuple[bool, Any]:
 
 
 def _fail(code: str, where: str, what: str) -> None:
-    raise ArmError(400, code, f"The request content was invalid and could not be deserialized: '{what}. Path '{where}'.'")
+    raise ArmError(
+        400, code, f"The request content was invalid and could not be deserialized: '{what}. Path '{where}'.'"
+    )
 
 
 def _check_model(body: Any, m: Model, where: str, code: str, skip: set[str]) -> None:
@@ -183,8 +211,12 @@ def _check_model(body: Any, m: Model, where: str, code: str, skip: set[str]) -> 
         if found and value is not None:
             target = next((c for v, c in mapping.items() if v.lower() == str(value).lower()), None)
             if target is None:
-                _fail(code, _join(where, key), f"Unknown discriminator value '{value}' for '{m.name}'; known: {', '.join(mapping)}")
-            sub = _class_model(m.module, target)
+                _fail(
+                    code,
+                    _join(where, key),
+                    f"Unknown discriminator value '{value}' for '{m.name}'; known: {', '.join(mapping)}",
+                )
+            sub = _class_model(m.module, str(target))
             if sub is not None and sub.name != m.name:
                 _check_model(body, sub, where, code, skip)
                 return
@@ -236,16 +268,22 @@ def _check_value(value: Any, wire: str, f: Field, where: str, module: str, code:
         if not isinstance(value, str):
             _fail(code, where, f"Expected a string, got {type(value).__name__}")
         if f.enum and value.lower() not in {e.lower() for e in f.enum}:
-            _fail(code, where, f"Error converting value \"{value}\"; allowed values are: {', '.join(f.enum)}")
+            _fail(code, where, f'Error converting value "{value}"; allowed values are: {", ".join(f.enum)}')
         if "max_length" in rules and len(value) > rules["max_length"]:
             _fail(code, where, f"The value is {len(value)} characters long; at most {rules['max_length']} are allowed")
         if "min_length" in rules and len(value) < rules["min_length"]:
-            _fail(code, where, f"The value is {len(value)} characters long; at least {rules['min_length']} are required")
+            _fail(
+                code, where, f"The value is {len(value)} characters long; at least {rules['min_length']} are required"
+            )
         if "pattern" in rules and not re.search(rules["pattern"], value):
             _fail(code, where, f"The value '{value}' does not match the pattern '{rules['pattern']}'")
         return
     if wire in ("int", "long", "float"):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (wire != "float" and isinstance(value, float) and not value.is_integer()):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or (wire != "float" and isinstance(value, float) and not value.is_integer())
+        ):
             _fail(code, where, f"Expected a number ({wire}), got {type(value).__name__}")
         if "maximum" in rules and value > rules["maximum"]:
             _fail(code, where, f"The value {value} is above the maximum {rules['maximum']}")

@@ -1,4 +1,5 @@
 """HTTPS server on 127.0.0.1 with a throwaway CA, serving a SandboxApp."""
+
 from __future__ import annotations
 
 import json
@@ -21,9 +22,9 @@ from .http import Request
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go out in separate writes; Nagle would add ~40 ms
-    server: "_Server"
+    server: _Server
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args) -> None:
         """Quiet: the sandbox counts calls instead of printing them."""
 
     def _serve(self) -> None:
@@ -74,7 +75,7 @@ class Connection:
         return json.dumps(self.__dict__, indent=2)
 
     @classmethod
-    def read(cls, path: Path) -> "Connection":
+    def read(cls, path: Path) -> Connection:
         """Read a connection file written by `Sandbox.start`."""
         return cls(**json.loads(Path(path).read_text()))
 
@@ -82,7 +83,14 @@ class Connection:
 class Sandbox:
     """A running sandbox tenant: start(), .connection, stop(); also a context manager."""
 
-    def __init__(self, fixture: str | Path | dict, state_dir: Path | str = ".sandbox", port: int = 0, faults: Faults | None = None, base: str | Path | dict | None = None) -> None:
+    def __init__(
+        self,
+        fixture: str | Path | dict,
+        state_dir: Path | str = ".sandbox",
+        port: int = 0,
+        faults: Faults | None = None,
+        base: str | Path | dict | None = None,
+    ) -> None:
         """`fixture`: fixture data, a fixture YAML path, or `scale-<N>` (tenant and MSP principal from `base`)."""
         self.base = base
         self.state_dir = Path(state_dir)
@@ -112,7 +120,13 @@ class Sandbox:
         threading.Thread(target=self._server.serve_forever, name="sandbox", daemon=True).start()
         secret_path = self.state_dir / "client-secret"
         _write_private(secret_path, loaded.client_secret)
-        self.connection = Connection(self._server.base_url, str(ca_path.resolve()), loaded.state.tenant_id, loaded.client_id, str(secret_path.resolve()))
+        self.connection = Connection(
+            self._server.base_url,
+            str(ca_path.resolve()),
+            loaded.state.tenant_id,
+            loaded.client_id,
+            str(secret_path.resolve()),
+        )
         (self.state_dir / "connection.json").write_text(self.connection.to_json())
         return self.connection
 
@@ -123,7 +137,7 @@ class Sandbox:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> "Sandbox":
+    def __enter__(self) -> Sandbox:
         self.start()
         return self
 

@@ -1,4 +1,5 @@
 """The sandbox tenant's state: ARM objects keyed by lower-cased ID, Graph objects, principals."""
+
 from __future__ import annotations
 
 import hashlib
@@ -99,7 +100,9 @@ class State:
                     out.append((role_guid(props["roleDefinitionId"]), "rbac"))
         sub = ids.subscription_of(scope)
         if sub:
-            for ra in self.children(f"/subscriptions/{sub}/providers/Microsoft.ManagedServices/registrationAssignments"):
+            for ra in self.children(
+                f"/subscriptions/{sub}/providers/Microsoft.ManagedServices/registrationAssignments"
+            ):
                 definition = self.get(ra["properties"]["registrationDefinitionId"])
                 if not definition:
                     continue
@@ -115,7 +118,9 @@ class State:
         sub = ids.subscription_of(scope)
         out: list[dict] = []
         if sub:
-            for ra in self.children(f"/subscriptions/{sub}/providers/Microsoft.ManagedServices/registrationAssignments"):
+            for ra in self.children(
+                f"/subscriptions/{sub}/providers/Microsoft.ManagedServices/registrationAssignments"
+            ):
                 definition = self.get(ra["properties"]["registrationDefinitionId"])
                 for auth in (definition or {}).get("properties", {}).get("authorizations", []):
                     if auth["principalId"].lower() == pid:
@@ -125,7 +130,11 @@ class State:
     def principal(self, object_id: str) -> dict | None:
         """A directory object by object id: a service principal (application or managed identity), user or group."""
         oid = object_id.lower()
-        return self.service_principals.get(oid) or next((sp for k, sp in self.service_principals.items() if k.lower() == oid), None) or self.directory.get(oid)
+        return (
+            self.service_principals.get(oid)
+            or next((sp for k, sp in self.service_principals.items() if k.lower() == oid), None)
+            or self.directory.get(oid)
+        )
 
     def allowed(self, principal_id: str, scope: str, action: str) -> bool:
         """Whether a principal may perform an action at a scope."""

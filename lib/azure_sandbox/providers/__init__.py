@@ -1,4 +1,5 @@
 """The provider modules, registered in one list. A new provider is a module here and a line in PROVIDERS."""
+
 from __future__ import annotations
 
 from ..core.provider import Provider, Registry
@@ -23,8 +24,25 @@ from .storage import Storage
 from .web import Web
 
 PROVIDERS: tuple[type[Provider], ...] = (
-    Resources, ResourceGraph, PolicyInsights, Authorization, Policy, ManagedServices, Security, Advisor, Insights,
-    Consumption, RecoveryServices, Maintenance, Compute, Network, Storage, Sql, Web, KeyVault, OperationalInsights,
+    Resources,
+    ResourceGraph,
+    PolicyInsights,
+    Authorization,
+    Policy,
+    ManagedServices,
+    Security,
+    Advisor,
+    Insights,
+    Consumption,
+    RecoveryServices,
+    Maintenance,
+    Compute,
+    Network,
+    Storage,
+    Sql,
+    Web,
+    KeyVault,
+    OperationalInsights,
 )
 
 

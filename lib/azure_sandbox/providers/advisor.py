@@ -12,6 +12,7 @@ Spec: specification/advisor/resource-manager/Microsoft.Advisor/stable/2023-01-01
   and must be unique within a subscription", actionGroupResourceId an action group.
 The Advisor RP's error codes were not found in a public source: semantic refusals answer 400 BadRequest.
 """
+
 from __future__ import annotations
 
 import re
@@ -42,8 +43,14 @@ class Advisor(Provider):
 
     namespace = "Microsoft.Advisor"
     types = (
-        TypeSpec("Microsoft.Advisor/configurations", API, put_created=200, tracked=False, patch=False,
-                 model="azure.mgmt.advisor.models:ConfigData"),
+        TypeSpec(
+            "Microsoft.Advisor/configurations",
+            API,
+            put_created=200,
+            tracked=False,
+            patch=False,
+            model="azure.mgmt.advisor.models:ConfigData",
+        ),
         TypeSpec("Microsoft.Advisor/recommendations", API, tracked=False, patch=False),
     )
 
@@ -55,8 +62,10 @@ class Advisor(Provider):
         if not _SUB_SCOPE.match(ap.scope):
             given = [k for k in SUBSCRIPTION_ONLY if props.get(k) not in (None, [])]
             if given:
-                raise _bad(f"The properties {', '.join(given)} are valid only for subscriptions, not for resource "
-                           f"group configurations.")
+                raise _bad(
+                    f"The properties {', '.join(given)} are valid only for subscriptions, not for resource "
+                    f"group configurations."
+                )
         self.check_enums(props)
         duration = props.get("duration")
         if duration is not None and str(duration) not in DURATIONS:
@@ -68,10 +77,16 @@ class Advisor(Provider):
     @staticmethod
     def check_enums(props: dict) -> None:
         """lowCpuThreshold and digest categories (their enums are not in the SDK models' metadata)."""
+
         def refuse(where: str, value: object, allowed: tuple[str, ...]) -> None:
-            raise ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be "
-                           f"deserialized: 'Error converting value \"{value}\"; allowed values are: "
-                           f"{', '.join(allowed)}. Path '{where}'.'")
+            raise ArmError(
+                400,
+                "InvalidRequestContent",
+                "The request content was invalid and could not be "
+                f'deserialized: \'Error converting value "{value}"; allowed values are: '
+                f"{', '.join(allowed)}. Path '{where}'.'",
+            )
+
         low = props.get("lowCpuThreshold")
         if low is not None and str(low) not in CPU_THRESHOLDS:
             refuse("properties.lowCpuThreshold", low, CPU_THRESHOLDS)
@@ -103,21 +118,29 @@ class Advisor(Provider):
                 raise _bad(f"The action group '{group}' of digest '{name}' was not found.")
 
     # ------------------------------------------------------------------ behaviour
-    def on_configurations(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec,
-                          principal: str) -> Response | None:
+    def on_configurations(
+        self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, principal: str
+    ) -> Response | None:
         """`default` at subscription and resource-group scope; a subscription write removes the groups' ones."""
         at_sub = bool(_SUB_SCOPE.match(ap.scope))
         if ap.is_collection:
             items = [self.config(arm, ap.scope)]
             if at_sub:
-                items += [arm.view(o) for o in arm.all_of_type("Microsoft.Advisor/configurations")
-                          if ids.key(o["id"]).startswith(ids.key(ap.scope) + "/resourcegroups/")]
+                items += [
+                    arm.view(o)
+                    for o in arm.all_of_type("Microsoft.Advisor/configurations")
+                    if ids.key(o["id"]).startswith(ids.key(ap.scope) + "/resourcegroups/")
+                ]
             return Response(200, {"value": items})
         self.check_name(ap.name)
         if req.method == "PUT":
-            props = (req.json().get("properties") or {})
-            stored = {"id": self.config_id(ap.scope), "name": "default", "type": "Microsoft.Advisor/configurations",
-                      "properties": {**self.defaults(at_sub), **props}}
+            props = req.json().get("properties") or {}
+            stored = {
+                "id": self.config_id(ap.scope),
+                "name": "default",
+                "type": "Microsoft.Advisor/configurations",
+                "properties": {**self.defaults(at_sub), **props},
+            }
             if at_sub:
                 for o in list(arm.all_of_type("Microsoft.Advisor/configurations")):
                     if ids.key(o["id"]).startswith(ids.key(ap.scope) + "/resourcegroups/"):
@@ -147,5 +170,9 @@ class Advisor(Provider):
         stored = arm.state.get(self.config_id(scope))
         if stored is not None:
             return arm.view(stored)
-        return {"id": self.config_id(scope), "name": "default", "type": "Microsoft.Advisor/configurations",
-                "properties": self.defaults(bool(_SUB_SCOPE.match(scope)))}
+        return {
+            "id": self.config_id(scope),
+            "name": "default",
+            "type": "Microsoft.Advisor/configurations",
+            "properties": self.defaults(bool(_SUB_SCOPE.match(scope))),
+        }

@@ -1,4 +1,5 @@
 """Microsoft.Compute: virtual machines, disks, availability sets (tracked resources, listed and tagged)."""
+
 from __future__ import annotations
 
 from ..core.provider import Provider, TypeSpec

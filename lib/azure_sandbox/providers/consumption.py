@@ -19,6 +19,7 @@ Spec: specification/consumption/resource-manager/Microsoft.Consumption/Consumpti
 The Consumption RP answers its own validation errors with the code "400" (the two bodies above); we use it for every
 budget rule.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -57,8 +58,16 @@ class Consumption(Provider):
     namespace = "Microsoft.Consumption"
     # Budgets_Delete declares 200 only. Notifications are validated here (contactEmails may be replaced by groups).
     types = (
-        TypeSpec("Microsoft.Consumption/budgets", API, delete_codes=(200, 200), tracked=False, patch=False,
-                 model=MODEL, invalid_code=CODE, schema_skip=("properties.notifications",)),
+        TypeSpec(
+            "Microsoft.Consumption/budgets",
+            API,
+            delete_codes=(200, 200),
+            tracked=False,
+            patch=False,
+            model=MODEL,
+            invalid_code=CODE,
+            schema_skip=("properties.notifications",),
+        ),
     )
 
     # ------------------------------------------------------------------ rules
@@ -96,15 +105,18 @@ class Consumption(Provider):
             schema.validate(item, NOTIFICATION, CODE, skip=("contactEmails",))
             threshold = item["threshold"]
             if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1000:
-                raise _bad(f"The threshold of notification '{key}' must be a percentage between 0 and 1000; "
-                           f"got {threshold}.")
+                raise _bad(
+                    f"The threshold of notification '{key}' must be a percentage between 0 and 1000; got {threshold}."
+                )
             emails, groups = item.get("contactEmails") or [], item.get("contactGroups") or []
             if not emails and not groups:
                 raise _bad(f"Notification '{key}' must have at least one contact email or contact group.")
             for group in groups:
                 if ids.parse(str(group)).resource_type.lower() != "microsoft.insights/actiongroups":
-                    raise _bad(f"The contact group '{group}' of notification '{key}' must be a fully qualified action "
-                               "group resource id.")
+                    raise _bad(
+                        f"The contact group '{group}' of notification '{key}' must be a fully qualified action "
+                        "group resource id."
+                    )
 
     @staticmethod
     def check_update(existing: dict, body: dict, req: Request, name: str) -> None:

@@ -1,9 +1,11 @@
 """The Microsoft Graph v1.0 endpoints the runbook uses: applications, service principals, passwords."""
+
 from __future__ import annotations
 
 import re
 import uuid
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from ..core.http import Request, Response, graph_error
 from ..core.identity import new_client_secret
@@ -24,14 +26,33 @@ def _now() -> str:
 
 def new_application(state: State, display_name: str, app_id: str | None = None, object_id: str | None = None) -> dict:
     """Register an application object (no service principal yet)."""
-    app = {"id": object_id or str(uuid.uuid4()), "appId": app_id or str(uuid.uuid4()), "displayName": display_name, "createdDateTime": _now(), "signInAudience": "AzureADMyOrg", "passwordCredentials": [], "keyCredentials": [], "tags": [], "publisherDomain": state.domain}
+    app: dict[str, Any] = {
+        "id": object_id or str(uuid.uuid4()),
+        "appId": app_id or str(uuid.uuid4()),
+        "displayName": display_name,
+        "createdDateTime": _now(),
+        "signInAudience": "AzureADMyOrg",
+        "passwordCredentials": [],
+        "keyCredentials": [],
+        "tags": [],
+        "publisherDomain": state.domain,
+    }
     state.applications[app["id"]] = app
     return app
 
 
 def new_service_principal(state: State, app: dict, object_id: str | None = None) -> dict:
     """Create the service principal of an application."""
-    sp = {"id": object_id or str(uuid.uuid4()), "appId": app["appId"], "displayName": app["displayName"], "servicePrincipalType": "Application", "accountEnabled": True, "appOwnerOrganizationId": state.tenant_id, "servicePrincipalNames": [app["appId"]], "tags": []}
+    sp: dict[str, Any] = {
+        "id": object_id or str(uuid.uuid4()),
+        "appId": app["appId"],
+        "displayName": app["displayName"],
+        "servicePrincipalType": "Application",
+        "accountEnabled": True,
+        "appOwnerOrganizationId": state.tenant_id,
+        "servicePrincipalNames": [app["appId"]],
+        "tags": [],
+    }
     state.service_principals[sp["id"]] = sp
     return sp
 
@@ -39,7 +60,17 @@ def new_service_principal(state: State, app: dict, object_id: str | None = None)
 def new_managed_identity(state: State, name: str, resource_id: str) -> dict:
     """The service principal Azure creates for a system-assigned managed identity of a resource."""
     app_id = str(uuid.uuid4())
-    sp = {"id": str(uuid.uuid4()), "appId": app_id, "displayName": name, "servicePrincipalType": "ManagedIdentity", "accountEnabled": True, "appOwnerOrganizationId": None, "servicePrincipalNames": [app_id, f"https://identity.azure.net/{resource_id}"], "alternativeNames": ["isExplicit=False", resource_id], "tags": []}
+    sp: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "appId": app_id,
+        "displayName": name,
+        "servicePrincipalType": "ManagedIdentity",
+        "accountEnabled": True,
+        "appOwnerOrganizationId": None,
+        "servicePrincipalNames": [app_id, f"https://identity.azure.net/{resource_id}"],
+        "alternativeNames": ["isExplicit=False", resource_id],
+        "tags": [],
+    }
     state.service_principals[sp["id"]] = sp
     return sp
 
@@ -49,7 +80,15 @@ def add_password(state: State, app: dict, display_name: str | None, end: str | N
     secret = new_client_secret()
     state.add_secret(app["appId"], secret)
     start = datetime.now(timezone.utc)
-    cred = {"customKeyIdentifier": None, "displayName": display_name, "endDateTime": end or (start + timedelta(days=730)).isoformat(timespec="seconds").replace("+00:00", "Z"), "hint": secret[:3], "keyId": str(uuid.uuid4()), "startDateTime": start.isoformat(timespec="seconds").replace("+00:00", "Z"), "secretText": None}
+    cred = {
+        "customKeyIdentifier": None,
+        "displayName": display_name,
+        "endDateTime": end or (start + timedelta(days=730)).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "hint": secret[:3],
+        "keyId": str(uuid.uuid4()),
+        "startDateTime": start.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "secretText": None,
+    }
     app["passwordCredentials"].append(cred)
     return {**cred, "secretText": secret}
 
@@ -69,7 +108,11 @@ def _collection(req: Request, name: str, items: list[dict]) -> Response:
 
 
 def _missing(ref: str) -> Response:
-    return graph_error(404, "Request_ResourceNotFound", f"Resource '{ref}' does not exist or one of its queried reference-property objects are not present.")
+    return graph_error(
+        404,
+        "Request_ResourceNotFound",
+        f"Resource '{ref}' does not exist or one of its queried reference-property objects are not present.",
+    )
 
 
 def handle(req: Request, state: State) -> Response:
@@ -78,7 +121,17 @@ def handle(req: Request, state: State) -> Response:
     parts = rest.split("/")
     head = parts[0].lower()
     if head == "organization":
-        return _collection(req, "organization", [{"id": state.tenant_id, "displayName": state.tenant_name, "verifiedDomains": [{"name": state.domain, "isDefault": True}]}])
+        return _collection(
+            req,
+            "organization",
+            [
+                {
+                    "id": state.tenant_id,
+                    "displayName": state.tenant_name,
+                    "verifiedDomains": [{"name": state.domain, "isDefault": True}],
+                }
+            ],
+        )
     m = _APP_BY_APPID.match(parts[0])
     if m:
         app = next((a for a in state.applications.values() if a["appId"].lower() == m.group(1).lower()), None)
@@ -100,7 +153,11 @@ def _get_by_ids(req: Request, state: State) -> Response:
         obj = state.principal(str(oid))
         if obj is None:
             continue
-        kind = "#microsoft.graph.servicePrincipal" if "servicePrincipalType" in obj else f"#microsoft.graph.{str(obj.get('@type', 'User')).lower()}"
+        kind = (
+            "#microsoft.graph.servicePrincipal"
+            if "servicePrincipalType" in obj
+            else f"#microsoft.graph.{str(obj.get('@type', 'User')).lower()}"
+        )
         out.append({"@odata.type": kind, **{k: v for k, v in obj.items() if not k.startswith("@")}})
     return _collection(req, "directoryObjects", out)
 
@@ -108,7 +165,9 @@ def _get_by_ids(req: Request, state: State) -> Response:
 def _applications(req: Request, state: State, parts: list[str]) -> Response:
     if not parts:
         if req.method == "GET":
-            return _collection(req, "applications", _filtered(list(state.applications.values()), req.query.get("$filter")))
+            return _collection(
+                req, "applications", _filtered(list(state.applications.values()), req.query.get("$filter"))
+            )
         if req.method == "POST":
             body = req.json()
             if not body.get("displayName"):
@@ -128,7 +187,7 @@ def _applications(req: Request, state: State, parts: list[str]) -> Response:
             return Response(204)
     action = parts[1].lower()
     if action == "addpassword" and req.method == "POST":
-        cred = (req.json().get("passwordCredential") or {})
+        cred = req.json().get("passwordCredential") or {}
         return Response(200, add_password(state, app, cred.get("displayName"), cred.get("endDateTime")))
     if action == "removepassword" and req.method == "POST":
         key_id = req.json().get("keyId")
@@ -140,14 +199,24 @@ def _applications(req: Request, state: State, parts: list[str]) -> Response:
 def _service_principals(req: Request, state: State, parts: list[str]) -> Response:
     if not parts:
         if req.method == "GET":
-            return _collection(req, "servicePrincipals", _filtered(list(state.service_principals.values()), req.query.get("$filter")))
+            return _collection(
+                req, "servicePrincipals", _filtered(list(state.service_principals.values()), req.query.get("$filter"))
+            )
         if req.method == "POST":
             app_id = req.json().get("appId", "")
             app = next((a for a in state.applications.values() if a["appId"].lower() == app_id.lower()), None)
             if app is None:
-                return graph_error(400, "Request_BadRequest", f"The appId '{app_id}' of the service principal does not reference a valid application object.")
+                return graph_error(
+                    400,
+                    "Request_BadRequest",
+                    f"The appId '{app_id}' of the service principal does not reference a valid application object.",
+                )
             if state.service_principal_by_app(app_id):
-                return graph_error(409, "Request_MultipleObjectsWithSameKeyValue", "Another object with the same value for property servicePrincipalNames already exists.")
+                return graph_error(
+                    409,
+                    "Request_MultipleObjectsWithSameKeyValue",
+                    "Another object with the same value for property servicePrincipalNames already exists.",
+                )
             return Response(201, new_service_principal(state, app))
     sp = state.service_principals.get(parts[0])
     if sp is None:

@@ -10,6 +10,7 @@ refuse an unknown metric of the target type, a missing scope or action group, a 
 frequency Azure does not offer; action groups refuse a short name over 12 characters and malformed receivers;
 activity log alerts need scopes that exist and a condition.
 """
+
 from __future__ import annotations
 
 import re
@@ -28,9 +29,19 @@ if TYPE_CHECKING:
 
 _M = "azure.mgmt.monitor.models"
 _DATA = Path(__file__).resolve().parent / "data" / "metric_definitions.yml"
-RECEIVER_KINDS = ("emailReceivers", "smsReceivers", "webhookReceivers", "itsmReceivers", "azureAppPushReceivers",
-                  "automationRunbookReceivers", "voiceReceivers", "logicAppReceivers", "azureFunctionReceivers",
-                  "armRoleReceivers", "eventHubReceivers")
+RECEIVER_KINDS = (
+    "emailReceivers",
+    "smsReceivers",
+    "webhookReceivers",
+    "itsmReceivers",
+    "azureAppPushReceivers",
+    "automationRunbookReceivers",
+    "voiceReceivers",
+    "logicAppReceivers",
+    "azureFunctionReceivers",
+    "armRoleReceivers",
+    "eventHubReceivers",
+)
 METRIC_DEFINITION_API = ("2024-02-01", "2023-10-01", "2021-05-01", "2018-01-01")
 # learn.microsoft.com/azure/azure-monitor/alerts/alerts-metric-create-templates: the allowed values of the template's
 # evaluationFrequency and windowSize parameters (PT24H and P1D are the same day).
@@ -71,12 +82,18 @@ def metric_definitions(resource_id: str, resource_type: str, api_version: str) -
     for name, unit, aggs, dims, grain, *display in metric_table().get(resource_type.lower(), []):
         smallest = minutes(grain) or 1
         item: dict[str, Any] = {
-            "id": f"{resource_id}/providers/microsoft.insights/metricdefinitions/{name}", "resourceId": resource_id,
-            "namespace": resource_type, "name": {"value": name, "localizedValue": display[0] if display else name},
-            "displayDescription": display[0] if display else name, "isDimensionRequired": False, "unit": unit,
-            "primaryAggregationType": aggs.split("|")[0], "supportedAggregationTypes": _AGGREGATIONS,
-            "metricAvailabilities": [{"timeGrain": g, "retention": "P93D"}
-                                     for g in _GRAINS if (minutes(g) or 0) >= smallest],
+            "id": f"{resource_id}/providers/microsoft.insights/metricdefinitions/{name}",
+            "resourceId": resource_id,
+            "namespace": resource_type,
+            "name": {"value": name, "localizedValue": display[0] if display else name},
+            "displayDescription": display[0] if display else name,
+            "isDimensionRequired": False,
+            "unit": unit,
+            "primaryAggregationType": aggs.split("|")[0],
+            "supportedAggregationTypes": _AGGREGATIONS,
+            "metricAvailabilities": [
+                {"timeGrain": g, "retention": "P93D"} for g in _GRAINS if (minutes(g) or 0) >= smallest
+            ],
             "dimensions": [{"value": d, "localizedValue": d} for d in dims.split("|") if d],
         }
         if api_version >= "2023-10-01":
@@ -95,37 +112,66 @@ class Insights(Provider):
 
     namespace = "Microsoft.Insights"
     types = (
-        TypeSpec("Microsoft.Insights/actionGroups",
-                 ("2023-01-01", "2024-10-01-preview", "2022-06-01", "2021-09-01", "2019-06-01"),
-                 model=f"{_M}:ActionGroupResource", global_location=True, invalid_code="BadRequest",
-                 schema_skip=("properties.groupShortName",)),
-        TypeSpec("Microsoft.Insights/metricAlerts", ("2018-03-01", "2024-03-01-preview"), put_created=200,
-                 model=f"{_M}:MetricAlertResource", global_location=True, global_only=True, invalid_code="BadRequest"),
-        TypeSpec("Microsoft.Insights/activityLogAlerts", ("2020-10-01", "2023-01-01-preview", "2017-04-01"),
-                 model=f"{_M}:ActivityLogAlertResource", global_location=True, global_only=True,
-                 invalid_code="BadRequest"),
-        TypeSpec("Microsoft.Insights/diagnosticSettings", ("2021-05-01-preview", "2017-05-01-preview"), put_created=200,
-                 tracked=False, patch=False),
+        TypeSpec(
+            "Microsoft.Insights/actionGroups",
+            ("2023-01-01", "2024-10-01-preview", "2022-06-01", "2021-09-01", "2019-06-01"),
+            model=f"{_M}:ActionGroupResource",
+            global_location=True,
+            invalid_code="BadRequest",
+            schema_skip=("properties.groupShortName",),
+        ),
+        TypeSpec(
+            "Microsoft.Insights/metricAlerts",
+            ("2018-03-01", "2024-03-01-preview"),
+            put_created=200,
+            model=f"{_M}:MetricAlertResource",
+            global_location=True,
+            global_only=True,
+            invalid_code="BadRequest",
+        ),
+        TypeSpec(
+            "Microsoft.Insights/activityLogAlerts",
+            ("2020-10-01", "2023-01-01-preview", "2017-04-01"),
+            model=f"{_M}:ActivityLogAlertResource",
+            global_location=True,
+            global_only=True,
+            invalid_code="BadRequest",
+        ),
+        TypeSpec(
+            "Microsoft.Insights/diagnosticSettings",
+            ("2021-05-01-preview", "2017-05-01-preview"),
+            put_created=200,
+            tracked=False,
+            patch=False,
+        ),
     )
     routes = (
-        Route(r"(?P<res>/subscriptions/[^/]+/resourcegroups/[^/]+/providers/[^/]+/.+?)"
-              r"/providers/microsoft\.insights/metricdefinitions", "list_metric_definitions", METRIC_DEFINITION_API,
-              "metricDefinitions", ("GET",), namespace_error=True),
+        Route(
+            r"(?P<res>/subscriptions/[^/]+/resourcegroups/[^/]+/providers/[^/]+/.+?)"
+            r"/providers/microsoft\.insights/metricdefinitions",
+            "list_metric_definitions",
+            METRIC_DEFINITION_API,
+            "metricDefinitions",
+            ("GET",),
+            namespace_error=True,
+        ),
     )
 
     # ------------------------------------------------------------------ metric definitions
-    def list_metric_definitions(self, arm: Arm, req: Request, principal: str, m: re.Match[str],
-                                path: str) -> Response:
+    def list_metric_definitions(self, arm: Arm, req: Request, principal: str, m: re.Match[str], path: str) -> Response:
         """GET {resourceId}/providers/Microsoft.Insights/metricDefinitions: the platform metrics of the resource's type
         (empty for a type the sandbox has no table for; filtered by `metricnamespace`)."""
         rid = path[: len(m.group("res"))]
         obj = arm.state.get(rid)
         if obj is None:
             parsed = ids.parse(rid)
-            return arm_error(404, "ResourceNotFound",
-                             f"The Resource '{parsed.resource_type}/{parsed.name}' under resource group "
-                             f"'{ids.resource_group_of(rid)}' was not found. For more details please go to "
-                             "https://aka.ms/ARMResourceNotFoundFix")
+            return arm_error(
+                404,
+                "ResourceNotFound",
+                f"The Resource '{parsed.resource_type}/{parsed.name}' under resource group "
+                f"'{ids.resource_group_of(rid)}' was not found. For more details please go to "
+                "https://aka.ms/ARMResourceNotFoundFix",
+            )
         if denied := arm.authorize(principal, rid, "Microsoft.Insights/metricDefinitions/read"):
             return denied
         namespace = req.query.get("metricnamespace")
@@ -134,51 +180,75 @@ class Insights(Provider):
         return Response(200, {"value": items})
 
     # ------------------------------------------------------------------ action groups
-    def validate_actiongroups(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec,
-                              body: dict) -> None:
+    def validate_actiongroups(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, body: dict) -> None:
         """Short name 1-12 characters; receiver names unique; e-mail, SMS and webhook receivers well-formed."""
         props = body.get("properties") or {}
         short = props.get("groupShortName")
         if req.method == "PUT" and (not isinstance(short, str) or not short.strip()):
-            raise ArmError(400, "GroupShortNameIsNullOrEmpty", "The action group short name is null or empty. "
-                                                               "Please specify a short name with '12' or less "
-                                                               "characters.")
+            raise ArmError(
+                400,
+                "GroupShortNameIsNullOrEmpty",
+                "The action group short name is null or empty. "
+                "Please specify a short name with '12' or less "
+                "characters.",
+            )
         if isinstance(short, str) and len(short) > 12:
-            raise ArmError(400, "GroupShortNameIsTooLong", f"The action group short name '{short}' is too long. "
-                                                           "Please specify a short name with '12' or less characters")
+            raise ArmError(
+                400,
+                "GroupShortNameIsTooLong",
+                f"The action group short name '{short}' is too long. "
+                "Please specify a short name with '12' or less characters",
+            )
         seen: set[str] = set()
         for kind in RECEIVER_KINDS:
             for r in props.get(kind) or []:
                 name = str(r.get("name", ""))
                 if name.lower() in seen:
-                    raise ArmError(400, "ReceiverNamesAreNotUnique",
-                                   f"The receiver name '{name}' is used more than once in the action group. "
-                                   "Receiver names must be unique across all receivers.")
+                    raise ArmError(
+                        400,
+                        "ReceiverNamesAreNotUnique",
+                        f"The receiver name '{name}' is used more than once in the action group. "
+                        "Receiver names must be unique across all receivers.",
+                    )
                 seen.add(name.lower())
         for r in props.get("emailReceivers") or []:
             if not _EMAIL.match(str(r.get("emailAddress", ""))):
-                raise ArmError(400, "EmailAddressIsInvalid",
-                               f"The email address '{r.get('emailAddress')}' of email receiver '{r.get('name')}' "
-                               "is not a valid email address.")
+                raise ArmError(
+                    400,
+                    "EmailAddressIsInvalid",
+                    f"The email address '{r.get('emailAddress')}' of email receiver '{r.get('name')}' "
+                    "is not a valid email address.",
+                )
         for kind, label in (("smsReceivers", "SmsReceiver"), ("voiceReceivers", "VoiceReceiver")):
             for r in props.get(kind) or []:
                 code = str(r.get("countryCode", ""))
                 if not _DIGITS.match(code) or len(code) > 3:
-                    raise ArmError(400, f"{label}CountryCodeIsInvalid", f"The country code '{code}' of receiver "
-                                                                         f"'{r.get('name')}' is invalid: it must be "
-                                                                         "1 to 3 digits.")
+                    raise ArmError(
+                        400,
+                        f"{label}CountryCodeIsInvalid",
+                        f"The country code '{code}' of receiver "
+                        f"'{r.get('name')}' is invalid: it must be "
+                        "1 to 3 digits.",
+                    )
                 if not _DIGITS.match(str(r.get("phoneNumber", ""))):
-                    raise ArmError(400, f"{label}PhoneNumberIsInvalid",
-                                   f"The phone number '{r.get('phoneNumber')}' of receiver '{r.get('name')}' is "
-                                   "invalid: it must contain digits only.")
+                    raise ArmError(
+                        400,
+                        f"{label}PhoneNumberIsInvalid",
+                        f"The phone number '{r.get('phoneNumber')}' of receiver '{r.get('name')}' is "
+                        "invalid: it must contain digits only.",
+                    )
         for r in props.get("webhookReceivers") or []:
             if not _URI.match(str(r.get("serviceUri", ""))):
-                raise ArmError(400, "WebhookReceiverServiceUriIsInvalid",
-                               f"The service URI '{r.get('serviceUri')}' of webhook receiver '{r.get('name')}' is "
-                               "not an absolute http or https URI.")
+                raise ArmError(
+                    400,
+                    "WebhookReceiverServiceUriIsInvalid",
+                    f"The service URI '{r.get('serviceUri')}' of webhook receiver '{r.get('name')}' is "
+                    "not an absolute http or https URI.",
+                )
 
-    def on_actiongroups(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec,
-                        principal: str) -> Response | None:
+    def on_actiongroups(
+        self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, principal: str
+    ) -> Response | None:
         """Azure marks e-mail and SMS receivers Enabled, lists every receiver kind, and enables the group."""
         if req.method == "PUT":
             if locked := arm.check_locks(ap.path, req.method):
@@ -203,8 +273,7 @@ class Insights(Provider):
             raise _bad(f"Alert scope is invalid: the resource '{scope}' was not found.")
         return str(obj.get("type") or "")
 
-    def validate_metricalerts(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec,
-                              body: dict) -> None:
+    def validate_metricalerts(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, body: dict) -> None:
         """Severity, frequency and window; scopes exist and share one type; every criterion names a metric of that
         type (unless skipMetricValidation); action groups exist in the rule's subscription."""
         props = body.get("properties") or {}
@@ -215,13 +284,16 @@ class Insights(Provider):
             raise _bad(f"The severity '{severity}' is invalid. Severity must be an integer between 0 and 4.")
         frequency, window = str(props.get("evaluationFrequency", "")), str(props.get("windowSize", ""))
         if frequency and frequency.upper() not in EVALUATION_FREQUENCIES:
-            raise _bad(f"The evaluation frequency '{frequency}' is not supported. Supported values: "
-                       f"{', '.join(EVALUATION_FREQUENCIES)}.")
+            raise _bad(
+                f"The evaluation frequency '{frequency}' is not supported. Supported values: "
+                f"{', '.join(EVALUATION_FREQUENCIES)}."
+            )
         if window and window.upper() not in WINDOW_SIZES:
             raise _bad(f"The window size '{window}' is not supported. Supported values: {', '.join(WINDOW_SIZES)}.")
         if frequency and window and (minutes(window) or 0) < (minutes(frequency) or 0):
-            raise _bad(f"The window size '{window}' must be greater than or equal to the evaluation frequency "
-                       f"'{frequency}'.")
+            raise _bad(
+                f"The window size '{window}' must be greater than or equal to the evaluation frequency '{frequency}'."
+            )
         scopes = props.get("scopes")
         if req.method == "PUT" and not scopes:
             raise _bad("Alert scope is invalid: 'scopes' must name at least one resource.")
@@ -243,8 +315,10 @@ class Insights(Provider):
             if names is None or not metric or criterion.get("skipMetricValidation") or namespace != target:
                 continue
             if str(metric).lower() not in names:
-                raise _bad(f"Couldn't find a metric named {metric}. Make sure the name is correct. "
-                           f"Available metrics: {', '.join(sorted(names.values()))}")
+                raise _bad(
+                    f"Couldn't find a metric named {metric}. Make sure the name is correct. "
+                    f"Available metrics: {', '.join(sorted(names.values()))}"
+                )
         sub = ids.subscription_of(ap.path)
         for action in props.get("actions") or []:
             group_id = str(action.get("actionGroupId", ""))
@@ -254,16 +328,17 @@ class Insights(Provider):
                 raise _bad(f"Arm resource {group_id} is invalid or in a different subscription as alert rule.")
 
     # ------------------------------------------------------------------ activity log alerts
-    def validate_activitylogalerts(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec,
-                                   body: dict) -> None:
+    def validate_activitylogalerts(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, body: dict) -> None:
         """Scopes, condition and actions are required (2020-10-01 AlertRuleProperties); scopes must exist; the
         condition needs at least one allOf entry."""
         props = body.get("properties") or {}
         if req.method != "PUT":
             return
         if not props.get("scopes"):
-            raise _bad("The activity log alert is invalid: 'scopes' must name at least one subscription, "
-                       "resource group or resource.")
+            raise _bad(
+                "The activity log alert is invalid: 'scopes' must name at least one subscription, "
+                "resource group or resource."
+            )
         for scope in props["scopes"]:
             if not str(scope).startswith("/") or arm.state.get(str(scope)) is None:
                 raise _bad(f"The activity log alert is invalid: the scope '{scope}' was not found.")

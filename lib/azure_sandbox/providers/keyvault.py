@@ -1,4 +1,5 @@
 """Microsoft.KeyVault: key vaults (tracked; names 3-24 alphanumerics and hyphens)."""
+
 from __future__ import annotations
 
 from ..core.provider import Provider, TypeSpec
@@ -10,6 +11,4 @@ class KeyVault(Provider):
     """Microsoft.KeyVault: key vaults (tracked; names 3-24 alphanumerics and hyphens)."""
 
     namespace = "Microsoft.KeyVault"
-    types = (
-        TypeSpec("Microsoft.KeyVault/vaults", API, name_rule=(3, 24, r"[a-zA-Z][a-zA-Z0-9-]*[a-zA-Z0-9]")),
-    )
+    types = (TypeSpec("Microsoft.KeyVault/vaults", API, name_rule=(3, 24, r"[a-zA-Z][a-zA-Z0-9-]*[a-zA-Z0-9]")),)

@@ -22,6 +22,7 @@ Rules added here:
 Codes other than InvalidMaintenanceWindow were not found in a public source: those refusals answer 400 BadRequest
 (404 ResourceNotFound for a missing target resource, as ARM).
 """
+
 from __future__ import annotations
 
 import re
@@ -46,8 +47,16 @@ _DURATION = re.compile(r"^(\d{2}):(\d{2})$")
 _DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _WEEKS = ("first", "second", "third", "fourth", "last")
 _RECUR = re.compile(r"^(\d*)(hour|day|week|month)s?(?:\s+(.*))?$", re.IGNORECASE)
-WINDOWS_CLASSIFICATIONS = ("Critical", "Security", "UpdateRollup", "FeaturePack", "ServicePack", "Definition",
-                           "Tools", "Updates")
+WINDOWS_CLASSIFICATIONS = (
+    "Critical",
+    "Security",
+    "UpdateRollup",
+    "FeaturePack",
+    "ServicePack",
+    "Definition",
+    "Tools",
+    "Updates",
+)
 LINUX_CLASSIFICATIONS = ("Critical", "Security", "Other")
 PATCH_MODES = ("User", "Platform")
 REBOOT = ("IfRequired", "Never", "Always")  # RebootOptions (not in the SDK model's metadata)
@@ -75,8 +84,10 @@ def recurrence_hours(text: str) -> float:
     """Hours between two windows of a recurEvery value, or InvalidMaintenanceWindow for one outside the grammar."""
     m = _RECUR.match(text.strip())
     if not m:
-        raise _window(f"Recurrence '{text}' is not valid. Use e.g. 'Day', '3Days', 'Week Saturday,Sunday', "
-                      "'Month day23,day24', 'Month Last Sunday Offset-3'.")
+        raise _window(
+            f"Recurrence '{text}' is not valid. Use e.g. 'Day', '3Days', 'Week Saturday,Sunday', "
+            "'Month day23,day24', 'Month Last Sunday Offset-3'."
+        )
     every = int(m.group(1) or 1)
     unit, rest = m.group(2).lower(), (m.group(3) or "").strip()
     if every < 1:
@@ -130,23 +141,36 @@ class Maintenance(Provider):
 
     namespace = "Microsoft.Maintenance"
     types = (
-        TypeSpec("Microsoft.Maintenance/maintenanceConfigurations", API, put_created=200,
-                 model="azure.mgmt.maintenance.models:MaintenanceConfiguration"),
-        TypeSpec("Microsoft.Maintenance/configurationAssignments", API, put_created=200, tracked=False, patch=False,
-                 model="azure.mgmt.maintenance.models:ConfigurationAssignment"),
+        TypeSpec(
+            "Microsoft.Maintenance/maintenanceConfigurations",
+            API,
+            put_created=200,
+            model="azure.mgmt.maintenance.models:MaintenanceConfiguration",
+        ),
+        TypeSpec(
+            "Microsoft.Maintenance/configurationAssignments",
+            API,
+            put_created=200,
+            tracked=False,
+            patch=False,
+            model="azure.mgmt.maintenance.models:ConfigurationAssignment",
+        ),
     )
 
     # ------------------------------------------------------------------ configurations
-    def validate_maintenanceconfigurations(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec,
-                                           body: dict) -> None:
+    def validate_maintenanceconfigurations(
+        self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, body: dict
+    ) -> None:
         """Window format and limits; InGuestPatch needs a window, installPatches and InGuestPatchMode."""
         props = body.get("properties") or {}
         scope = str(props.get("maintenanceScope") or "")
         guest = scope.lower() == "inguestpatch"
         window = props.get("maintenanceWindow")
         if guest and not window:
-            raise _window("A maintenance window (startDateTime, duration, timeZone, recurEvery) is required for "
-                          "maintenance scope InGuestPatch.")
+            raise _window(
+                "A maintenance window (startDateTime, duration, timeZone, recurEvery) is required for "
+                "maintenance scope InGuestPatch."
+            )
         if window:
             self.check_window(window, guest)
         if guest:
@@ -163,22 +187,29 @@ class Maintenance(Provider):
         start = _when(window["startDateTime"], "Start date time")
         if window.get("expirationDateTime") is not None:
             text = str(window["expirationDateTime"])
-            end = _when(text[:16] if re.match(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$", text) else text,
-                        "Expiration date time")
+            end = _when(
+                text[:16] if re.match(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$", text) else text, "Expiration date time"
+            )
             if end <= start:
                 raise _window("Expiration date time must be after the start date time.")
         if str(window["timeZone"]).lower() not in time_zones():
-            raise _window(f"Time zone '{window['timeZone']}' is not a valid time zone. Use a name from "
-                          "[System.TimeZoneInfo]::GetSystemTimeZones(), e.g. 'W. Europe Standard Time' or 'UTC'.")
+            raise _window(
+                f"Time zone '{window['timeZone']}' is not a valid time zone. Use a name from "
+                "[System.TimeZoneInfo]::GetSystemTimeZones(), e.g. 'W. Europe Standard Time' or 'UTC'."
+            )
         hours = recurrence_hours(str(window["recurEvery"]))
         if window.get("duration") is not None:
             minutes = _minutes(window["duration"])
             if guest and not GUEST_MIN <= minutes <= GUEST_MAX:
-                raise _window(f"Duration '{window['duration']}' is out of range for maintenance scope InGuestPatch: "
-                              "it must be between 01:30 and 03:55.")
+                raise _window(
+                    f"Duration '{window['duration']}' is out of range for maintenance scope InGuestPatch: "
+                    "it must be between 01:30 and 03:55."
+                )
         if guest and hours < 6:
-            raise _window(f"Recurrence '{window['recurEvery']}' is too frequent: InGuestPatch windows must repeat "
-                          "at least 6 hours apart.")
+            raise _window(
+                f"Recurrence '{window['recurEvery']}' is too frequent: InGuestPatch windows must repeat "
+                "at least 6 hours apart."
+            )
 
     @staticmethod
     def check_guest_patch(props: dict) -> None:
@@ -188,39 +219,56 @@ class Maintenance(Provider):
             raise _bad("installPatches is required for maintenance scope InGuestPatch.")
         reboot = patches.get("rebootSetting")
         if reboot is not None and str(reboot).lower() not in {r.lower() for r in REBOOT}:
-            raise ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be "
-                           f"deserialized: 'Error converting value \"{reboot}\"; allowed values are: "
-                           f"{', '.join(REBOOT)}. Path 'properties.installPatches.rebootSetting'.'")
-        for os_key, allowed in (("windowsParameters", WINDOWS_CLASSIFICATIONS),
-                                ("linuxParameters", LINUX_CLASSIFICATIONS)):
+            raise ArmError(
+                400,
+                "InvalidRequestContent",
+                "The request content was invalid and could not be "
+                f'deserialized: \'Error converting value "{reboot}"; allowed values are: '
+                f"{', '.join(REBOOT)}. Path 'properties.installPatches.rebootSetting'.'",
+            )
+        for os_key, allowed in (
+            ("windowsParameters", WINDOWS_CLASSIFICATIONS),
+            ("linuxParameters", LINUX_CLASSIFICATIONS),
+        ):
             for value in (patches.get(os_key) or {}).get("classificationsToInclude") or []:
                 if str(value).lower() not in {a.lower() for a in allowed}:
-                    raise _bad(f"Classification '{value}' in installPatches.{os_key} is invalid. Allowed values are: "
-                               f"{', '.join(allowed)}.")
+                    raise _bad(
+                        f"Classification '{value}' in installPatches.{os_key} is invalid. Allowed values are: "
+                        f"{', '.join(allowed)}."
+                    )
         ext = {str(k).lower(): v for k, v in (props.get("extensionProperties") or {}).items()}
         mode = ext.get("inguestpatchmode")
         if mode is None or str(mode).lower() not in {m.lower() for m in PATCH_MODES}:
-            raise _bad(f"extensionProperties.InGuestPatchMode must be one of {', '.join(PATCH_MODES)} for "
-                       f"maintenance scope InGuestPatch; got {mode!r}.")
+            raise _bad(
+                f"extensionProperties.InGuestPatchMode must be one of {', '.join(PATCH_MODES)} for "
+                f"maintenance scope InGuestPatch; got {mode!r}."
+            )
 
     # ------------------------------------------------------------------ assignments
-    def validate_configurationassignments(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec,
-                                          body: dict) -> None:
+    def validate_configurationassignments(
+        self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, body: dict
+    ) -> None:
         """The configuration exists; a dynamic-scope filter only at subscription/group scope, for InGuestPatch."""
         props = body.get("properties") or {}
         config_id = props.get("maintenanceConfigurationId")
         if not config_id:
             raise _bad("Required property 'maintenanceConfigurationId' not found.")
         parsed = ids.parse(str(config_id))
-        config = arm.state.get(config_id) if parsed.resource_type.lower() == \
-            "microsoft.maintenance/maintenanceconfigurations" else None
+        config = (
+            arm.state.get(config_id)
+            if parsed.resource_type.lower() == "microsoft.maintenance/maintenanceconfigurations"
+            else None
+        )
         if config is None:
             raise _bad(f"Maintenance configuration '{config_id}' was not found.")
         target = ap.scope
         at_resource = bool(ids.parse(target).namespace)
         if at_resource and arm.state.get(target) is None:
-            raise ArmError(404, "ResourceNotFound", f"The Resource '{ids.parse(target).resource_type}/"
-                           f"{target.rsplit('/', 1)[-1]}' was not found.")
+            raise ArmError(
+                404,
+                "ResourceNotFound",
+                f"The Resource '{ids.parse(target).resource_type}/{target.rsplit('/', 1)[-1]}' was not found.",
+            )
         flt = props.get("filter")
         if flt is not None:
             if at_resource:
@@ -234,8 +282,10 @@ class Maintenance(Provider):
         """resourceTypes (VMs, Arc machines), locations (known regions), osTypes (Windows, Linux)."""
         for rtype in flt.get("resourceTypes") or []:
             if str(rtype).lower() not in DYNAMIC_TYPES:
-                raise _bad(f"Resource type '{rtype}' is not supported by dynamic scopes. Supported: "
-                           "Microsoft.Compute/virtualMachines, Microsoft.HybridCompute/machines.")
+                raise _bad(
+                    f"Resource type '{rtype}' is not supported by dynamic scopes. Supported: "
+                    "Microsoft.Compute/virtualMachines, Microsoft.HybridCompute/machines."
+                )
         for loc in flt.get("locations") or []:
             if locations.normalise(loc) is None:
                 raise _bad(f"Location '{loc}' in the dynamic scope filter is not a valid location.")
@@ -243,8 +293,9 @@ class Maintenance(Provider):
             if str(os_type).lower() not in ("windows", "linux"):
                 raise _bad(f"OS type '{os_type}' is invalid. Allowed values are: Windows, Linux.")
 
-    def on_configurationassignments(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec,
-                                    principal: str) -> Response | None:
+    def on_configurationassignments(
+        self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, principal: str
+    ) -> Response | None:
         """An assignment carries the ID of the scope it was made on as properties.resourceId."""
         if req.method != "PUT":
             return None

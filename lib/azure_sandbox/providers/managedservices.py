@@ -5,6 +5,7 @@ managedservices.json (RegistrationDefinitionProperties: authorizations and manag
 Rules: learn.microsoft.com/azure/lighthouse/concepts/tenants-users-roles (Owner, and roles with DataActions, cannot be
 delegated; User Access Administrator only with delegatedRoleDefinitionIds), .../how-to/onboard-customer.
 """
+
 from __future__ import annotations
 
 import re
@@ -31,48 +32,105 @@ class ManagedServices(Provider):
 
     namespace = "Microsoft.ManagedServices"
     types = (
-        TypeSpec("Microsoft.ManagedServices/registrationDefinitions", API, put_lro=True, tracked=False, patch=False, model="azure.mgmt.managedservices.models:RegistrationDefinition", invalid_code="InvalidRequestContent"),
-        TypeSpec("Microsoft.ManagedServices/registrationAssignments", API, put_lro=True, delete_lro=True, tracked=False, patch=False, model="azure.mgmt.managedservices.models:RegistrationAssignment", invalid_code="InvalidRequestContent"),
+        TypeSpec(
+            "Microsoft.ManagedServices/registrationDefinitions",
+            API,
+            put_lro=True,
+            tracked=False,
+            patch=False,
+            model="azure.mgmt.managedservices.models:RegistrationDefinition",
+            invalid_code="InvalidRequestContent",
+        ),
+        TypeSpec(
+            "Microsoft.ManagedServices/registrationAssignments",
+            API,
+            put_lro=True,
+            delete_lro=True,
+            tracked=False,
+            patch=False,
+            model="azure.mgmt.managedservices.models:RegistrationAssignment",
+            invalid_code="InvalidRequestContent",
+        ),
     )
 
-    def validate_registrationdefinitions(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, body: dict) -> None:
+    def validate_registrationdefinitions(
+        self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, body: dict
+    ) -> None:
         """An offer lives at subscription scope, names a managing tenant other than the customer's, and grants
         delegable built-in roles only (User Access Administrator only with the roles it may assign)."""
         if not re.fullmatch(r"/subscriptions/[^/]+", ap.scope, flags=re.IGNORECASE):
-            raise ArmError(400, "InvalidRegistrationDefinitionUri", f"The registration definition request scope '{ap.scope}' should be '/subscriptions/<subscriptionId>'.")
+            raise ArmError(
+                400,
+                "InvalidRegistrationDefinitionUri",
+                f"The registration definition request scope '{ap.scope}' should be '/subscriptions/<subscriptionId>'.",
+            )
         if not _GUID.match(ap.name):
             raise ArmError(400, BAD, f"The registration definition id '{ap.name}' must be a GUID.")
         props = body["properties"]
         me = f"{ap.scope}/providers/Microsoft.ManagedServices/registrationDefinitions/{ap.name}"
         managed_by = str(props["managedByTenantId"])
         if not _GUID.match(managed_by):
-            raise ArmError(400, BAD, f"The managed by tenant id '{managed_by}' in registration definition '{me}' is not a valid tenant id.")
+            raise ArmError(
+                400,
+                BAD,
+                f"The managed by tenant id '{managed_by}' in registration definition '{me}' is not a valid tenant id.",
+            )
         if managed_by.lower() == arm.state.tenant_id.lower():
-            raise ArmError(400, BAD, f"The managed by tenant '{managed_by}' cannot be the same as the tenant of the registration definition scope '{ap.scope}'.")
+            raise ArmError(
+                400,
+                BAD,
+                f"The managed by tenant '{managed_by}' cannot be the same as the tenant of the registration definition scope '{ap.scope}'.",
+            )
         if not props["authorizations"]:
             raise ArmError(400, BAD, f"The registration definition '{me}' must contain at least one authorization.")
         for auth in props["authorizations"]:
             role = role_guid(str(auth["roleDefinitionId"]))
             if role in RESTRICTED_ROLES:
-                raise ArmError(400, BAD, f"The role definition '{role}' is restricted for registration definition '{me}'. Restricted role definitions are '{';'.join(sorted(RESTRICTED_ROLES))}'.")
+                raise ArmError(
+                    400,
+                    BAD,
+                    f"The role definition '{role}' is restricted for registration definition '{me}'. Restricted role definitions are '{';'.join(sorted(RESTRICTED_ROLES))}'.",
+                )
             if role not in BUILTIN_ROLES:
-                raise ArmError(400, BAD, f"The role definition '{role}' is not a built-in role definition; only built-in roles can be delegated in registration definition '{me}'.")
+                raise ArmError(
+                    400,
+                    BAD,
+                    f"The role definition '{role}' is not a built-in role definition; only built-in roles can be delegated in registration definition '{me}'.",
+                )
             delegated = auth.get("delegatedRoleDefinitionIds") or []
             if role == USER_ACCESS_ADMINISTRATOR and not delegated:
-                raise ArmError(400, BAD, f"The delegatedRoleDefinitionIds must be specified for role definition '{role}' in registration definition '{me}'.")
+                raise ArmError(
+                    400,
+                    BAD,
+                    f"The delegatedRoleDefinitionIds must be specified for role definition '{role}' in registration definition '{me}'.",
+                )
             if delegated and role != USER_ACCESS_ADMINISTRATOR:
-                raise ArmError(400, BAD, f"The delegatedRoleDefinitionIds can be specified only for role definition '{USER_ACCESS_ADMINISTRATOR}' in registration definition '{me}'.")
+                raise ArmError(
+                    400,
+                    BAD,
+                    f"The delegatedRoleDefinitionIds can be specified only for role definition '{USER_ACCESS_ADMINISTRATOR}' in registration definition '{me}'.",
+                )
             for d in delegated:
                 if role_guid(d) in (OWNER, USER_ACCESS_ADMINISTRATOR) or role_guid(d) not in BUILTIN_ROLES:
-                    raise ArmError(400, BAD, f"The role definition '{role_guid(d)}' cannot be delegated in delegatedRoleDefinitionIds of registration definition '{me}'.")
+                    raise ArmError(
+                        400,
+                        BAD,
+                        f"The role definition '{role_guid(d)}' cannot be delegated in delegatedRoleDefinitionIds of registration definition '{me}'.",
+                    )
 
-    def validate_registrationassignments(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, body: dict) -> None:
+    def validate_registrationassignments(
+        self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, body: dict
+    ) -> None:
         """An assignment names an existing definition."""
         def_id = str((body.get("properties") or {}).get("registrationDefinitionId", ""))
         if arm.state.get(def_id) is None:
-            raise ArmError(400, "RegistrationDefinitionNotFound", f"The registration definition '{def_id}' could not be found.")
+            raise ArmError(
+                400, "RegistrationDefinitionNotFound", f"The registration definition '{def_id}' could not be found."
+            )
 
-    def on_registrationassignments(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, principal: str) -> Response | None:
+    def on_registrationassignments(
+        self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, principal: str
+    ) -> Response | None:
         """$expandRegistrationDefinition inlines the offer in each assignment."""
         expand = req.query.get("$expandregistrationdefinition", "").lower() == "true"
 
@@ -81,20 +139,50 @@ class ManagedServices(Provider):
             if expand:
                 definition = arm.state.get(obj["properties"]["registrationDefinitionId"])
                 if definition:
-                    dprops = {**definition["properties"], "manageeTenantId": arm.state.tenant_id, "manageeTenantName": arm.state.tenant_name}
-                    out = {**out, "properties": {**out["properties"], "registrationDefinition": {"properties": dprops, "id": definition["id"], "type": definition["type"], "name": definition["name"]}}}
+                    dprops = {
+                        **definition["properties"],
+                        "manageeTenantId": arm.state.tenant_id,
+                        "manageeTenantName": arm.state.tenant_name,
+                    }
+                    out = {
+                        **out,
+                        "properties": {
+                            **out["properties"],
+                            "registrationDefinition": {
+                                "properties": dprops,
+                                "id": definition["id"],
+                                "type": definition["type"],
+                                "name": definition["name"],
+                            },
+                        },
+                    }
             return out
+
         if ap.is_collection and req.method == "GET":
-            return arm.page(req, [view(o) for o in arm.state.children(ap.scope + "/providers/Microsoft.ManagedServices/registrationAssignments")])
+            return arm.page(
+                req,
+                [
+                    view(o)
+                    for o in arm.state.children(
+                        ap.scope + "/providers/Microsoft.ManagedServices/registrationAssignments"
+                    )
+                ],
+            )
         if req.method == "GET":
             obj = arm.state.get(ap.path)
             return Response(200, view(obj)) if obj else arm.not_found(ap, spec)
         return None
 
-    def on_registrationdefinitions(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, principal: str) -> Response | None:
+    def on_registrationdefinitions(
+        self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, principal: str
+    ) -> Response | None:
         """A definition in use by an assignment cannot be deleted."""
         if req.method == "DELETE":
             for a in arm.all_of_type("Microsoft.ManagedServices/registrationAssignments"):
                 if ids.key(a["properties"]["registrationDefinitionId"]) == ids.key(ap.path):
-                    return arm_error(409, "RegistrationDefinitionInUse", f"The registration definition '{ap.name}' is assigned by '{a['id']}' and cannot be deleted.")
+                    return arm_error(
+                        409,
+                        "RegistrationDefinitionInUse",
+                        f"The registration definition '{ap.name}' is assigned by '{a['id']}' and cannot be deleted.",
+                    )
         return None

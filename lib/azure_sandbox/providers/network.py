@@ -1,4 +1,5 @@
 """Microsoft.Network: NICs, virtual networks, public IPs, NSGs, load balancers (tracked resources)."""
+
 from __future__ import annotations
 
 from ..core.provider import Provider, TypeSpec

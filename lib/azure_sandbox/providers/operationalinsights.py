@@ -1,4 +1,5 @@
 """Microsoft.OperationalInsights: Log Analytics workspaces (tracked)."""
+
 from __future__ import annotations
 
 from ..core.provider import Provider, TypeSpec
@@ -11,5 +12,7 @@ class OperationalInsights(Provider):
 
     namespace = "Microsoft.OperationalInsights"
     types = (
-        TypeSpec("Microsoft.OperationalInsights/workspaces", API, name_rule=(4, 63, r"[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]")),
+        TypeSpec(
+            "Microsoft.OperationalInsights/workspaces", API, name_rule=(4, 63, r"[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]")
+        ),
     )

@@ -11,6 +11,7 @@ PolicyDefinitionNotFound, PolicySetDefinitionNotFound, MissingPolicyParameter, U
 PolicyParameterValueNotAllowed, PolicyParameterAllowedAndDefaultValuesMismatch, ResourceIdentityRequired.
 Built-ins are data: data/policy_builtins.yml.
 """
+
 from __future__ import annotations
 
 import re
@@ -63,23 +64,44 @@ def builtin_policy(guid: str) -> dict:
         else:
             details["deployment"] = {"properties": {"mode": "incremental", "template": {}}}
         then["details"] = details
-    props = {"displayName": d["displayName"], "policyType": "BuiltIn", "mode": "Indexed",
-             "description": d["displayName"], "metadata": {"category": d["category"], "version": d["version"]},
-             "version": d["version"], "parameters": d.get("parameters") or {},
-             "policyRule": {"if": {"field": "type", "equals": "*"}, "then": then}}
-    return {"id": _DEF_PREFIX + guid.lower(), "name": guid.lower(), "type": "Microsoft.Authorization/policyDefinitions",
-            "properties": props}
+    props = {
+        "displayName": d["displayName"],
+        "policyType": "BuiltIn",
+        "mode": "Indexed",
+        "description": d["displayName"],
+        "metadata": {"category": d["category"], "version": d["version"]},
+        "version": d["version"],
+        "parameters": d.get("parameters") or {},
+        "policyRule": {"if": {"field": "type", "equals": "*"}, "then": then},
+    }
+    return {
+        "id": _DEF_PREFIX + guid.lower(),
+        "name": guid.lower(),
+        "type": "Microsoft.Authorization/policyDefinitions",
+        "properties": props,
+    }
 
 
 def builtin_set(guid: str) -> dict:
     """A built-in initiative (policy set definition) in the Policy API's shape."""
     d = BUILTIN_SETS[guid.lower()]
     members = [{**m, "policyDefinitionId": _DEF_PREFIX + m["policyDefinitionId"]} for m in d["policyDefinitions"]]
-    props = {"displayName": d["displayName"], "policyType": "BuiltIn", "description": d["displayName"],
-             "metadata": {"category": d["category"], "version": d["version"]}, "version": d["version"],
-             "parameters": d.get("parameters") or {}, "policyDefinitions": members, "policyDefinitionGroups": []}
-    return {"id": _SET_PREFIX + guid.lower(), "name": guid.lower(),
-            "type": "Microsoft.Authorization/policySetDefinitions", "properties": props}
+    props = {
+        "displayName": d["displayName"],
+        "policyType": "BuiltIn",
+        "description": d["displayName"],
+        "metadata": {"category": d["category"], "version": d["version"]},
+        "version": d["version"],
+        "parameters": d.get("parameters") or {},
+        "policyDefinitions": members,
+        "policyDefinitionGroups": [],
+    }
+    return {
+        "id": _SET_PREFIX + guid.lower(),
+        "name": guid.lower(),
+        "type": "Microsoft.Authorization/policySetDefinitions",
+        "properties": props,
+    }
 
 
 def _possible_effects(effect: Any, parameters: dict) -> set[str]:
@@ -87,7 +109,7 @@ def _possible_effects(effect: Any, parameters: dict) -> set[str]:
     m = _PARAM_REF.match(str(effect))
     if not m:
         return {str(effect).lower()}
-    decl = next((v for k, v in parameters.items() if k.lower() == m.group(1).lower()), {})
+    decl: dict = next((v for k, v in parameters.items() if k.lower() == m.group(1).lower()), {})
     values = list(decl.get("allowedValues") or []) + ([decl["defaultValue"]] if "defaultValue" in decl else [])
     return {str(v).lower() for v in values}
 
@@ -124,26 +146,35 @@ def check_parameters(given: dict, declared: dict, who: str, target: str) -> None
     given = given or {}
     missing = [n for n, d in declared.items() if "defaultValue" not in d and n not in given]
     if missing:
-        raise ArmError(400, "MissingPolicyParameter",
-                       f"The {who} is missing the parameter(s) '{_names(missing)}' as defined in the {target}.")
+        raise ArmError(
+            400,
+            "MissingPolicyParameter",
+            f"The {who} is missing the parameter(s) '{_names(missing)}' as defined in the {target}.",
+        )
     undefined = [n for n in given if n not in declared]
     if undefined:
         verb = "has" if who.startswith("policy assignment") else "is attempting to assign"
-        raise ArmError(400, "UndefinedPolicyParameter", f"The {who} {verb} the parameter(s) '{_names(undefined)}' "
-                                                        f"which are not defined in the {target}.")
+        raise ArmError(
+            400,
+            "UndefinedPolicyParameter",
+            f"The {who} {verb} the parameter(s) '{_names(undefined)}' which are not defined in the {target}.",
+        )
     for name, wrapper in given.items():
         allowed = declared[name].get("allowedValues")
         value = wrapper.get("value") if isinstance(wrapper, dict) else wrapper
         if not allowed or _is_expression(value):
             continue
         is_array = isinstance(value, list) and str(declared[name].get("type", "")).lower() == "array"
-        for item in value if is_array else [value]:
+        for item in value if is_array and isinstance(value, list) else [value]:
             if item not in allowed:
                 shown = str(item).lower() if isinstance(item, bool) else item
                 listed = ", ".join(str(a) for a in allowed)
-                raise ArmError(400, "PolicyParameterValueNotAllowed",
-                               f"The value '{shown}' is not allowed for policy parameter '{name}' in {target}. "
-                               f"The allowed values are '{listed}'.")
+                raise ArmError(
+                    400,
+                    "PolicyParameterValueNotAllowed",
+                    f"The value '{shown}' is not allowed for policy parameter '{name}' in {target}. "
+                    f"The allowed values are '{listed}'.",
+                )
 
 
 class Policy(Provider):
@@ -151,12 +182,29 @@ class Policy(Provider):
 
     namespace = "Microsoft.Authorization"
     types = (
-        TypeSpec("Microsoft.Authorization/policyAssignments", API, tracked=False,
-                 model=f"{_MODELS}:PolicyAssignment", invalid_code="InvalidRequestContent"),
-        TypeSpec("Microsoft.Authorization/policyDefinitions", API, tracked=False, patch=False,
-                 model=f"{_MODELS}:PolicyDefinition", tenant_level=True),
-        TypeSpec("Microsoft.Authorization/policySetDefinitions", API, tracked=False, patch=False,
-                 model=f"{_MODELS}:PolicySetDefinition", tenant_level=True),
+        TypeSpec(
+            "Microsoft.Authorization/policyAssignments",
+            API,
+            tracked=False,
+            model=f"{_MODELS}:PolicyAssignment",
+            invalid_code="InvalidRequestContent",
+        ),
+        TypeSpec(
+            "Microsoft.Authorization/policyDefinitions",
+            API,
+            tracked=False,
+            patch=False,
+            model=f"{_MODELS}:PolicyDefinition",
+            tenant_level=True,
+        ),
+        TypeSpec(
+            "Microsoft.Authorization/policySetDefinitions",
+            API,
+            tracked=False,
+            patch=False,
+            model=f"{_MODELS}:PolicySetDefinition",
+            tenant_level=True,
+        ),
     )
 
     # ------------------------------------------------------------------ lookups
@@ -187,8 +235,7 @@ class Policy(Provider):
         return found
 
     # ------------------------------------------------------------------ definitions
-    def validate_policydefinitions(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec,
-                                   body: dict) -> None:
+    def validate_policydefinitions(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, body: dict) -> None:
         """A parameter's defaultValue must be one of its allowedValues."""
         params = (body.get("properties") or {}).get("parameters") or {}
         for name, decl in params.items():
@@ -197,18 +244,26 @@ class Policy(Provider):
                 is_array = isinstance(default, list) and str(decl.get("type", "")).lower() == "array"
                 if any(v not in allowed for v in (default if is_array else [default])):
                     listed = ", ".join(str(a) for a in allowed)
-                    raise ArmError(400, "PolicyParameterAllowedAndDefaultValuesMismatch",
-                                   f"The policy '{ap.name}' defines parameter '{name}' with a default value "
-                                   f"'{default}' that is not one of its allowed values '{listed}'.")
+                    raise ArmError(
+                        400,
+                        "PolicyParameterAllowedAndDefaultValuesMismatch",
+                        f"The policy '{ap.name}' defines parameter '{name}' with a default value "
+                        f"'{default}' that is not one of its allowed values '{listed}'.",
+                    )
 
-    def validate_policysetdefinitions(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec,
-                                      body: dict) -> None:
+    def validate_policysetdefinitions(
+        self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, body: dict
+    ) -> None:
         """Every member exists; the parameters passed to a member are those it declares, with allowed values."""
         for member in (body.get("properties") or {}).get("policyDefinitions") or []:
             found = self._member(arm, str(member.get("policyDefinitionId", "")))
             declared = found["properties"].get("parameters") or {}
-            check_parameters(member.get("parameters") or {}, declared, f"policy set definition '{ap.name}'",
-                             f"policy definition '{found['name']}'")
+            check_parameters(
+                member.get("parameters") or {},
+                declared,
+                f"policy set definition '{ap.name}'",
+                f"policy definition '{found['name']}'",
+            )
 
     def _list(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, builtins: list[dict]) -> Response:
         """Built-ins plus the custom objects stored at the listed scope, filtered by policyType / category."""
@@ -219,18 +274,31 @@ class Policy(Provider):
         if expr:
             m = _FILTER.match(expr)
             if not m:
-                raise ArmError(400, "InvalidFilterInQueryString",
-                               f"The filter expression '{expr}' is invalid: only policyType eq '...' or "
-                               "category eq '...' is supported.")
+                raise ArmError(
+                    400,
+                    "InvalidFilterInQueryString",
+                    f"The filter expression '{expr}' is invalid: only policyType eq '...' or "
+                    "category eq '...' is supported.",
+                )
             if m.group(1).lower() == "policytype":
                 items = [o for o in items if str(o["properties"].get("policyType", "")).lower() == m.group(2).lower()]
             else:
-                items = [o for o in items
-                         if str((o["properties"].get("metadata") or {}).get("category", "")) == m.group(2)]
+                items = [
+                    o for o in items if str((o["properties"].get("metadata") or {}).get("category", "")) == m.group(2)
+                ]
         return arm.page(req, items)
 
-    def _serve(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, builtin_names: dict, view: Any,
-               kind: str, code: str) -> Response | None:
+    def _serve(
+        self,
+        arm: Arm,
+        req: Request,
+        ap: ids.ArmPath,
+        spec: TypeSpec,
+        builtin_names: dict,
+        view: Any,
+        kind: str,
+        code: str,
+    ) -> Response | None:
         """GET/PUT/DELETE of definitions or initiatives: built-ins read-only, customs at their scope."""
         builtin_name = ap.name.lower() in builtin_names
         if req.method != "GET":
@@ -252,17 +320,21 @@ class Policy(Provider):
             return arm_error(404, code, f"The {kind} '{ap.name}' could not be found.")
         return Response(200, arm.view(obj))
 
-    def on_policydefinitions(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec,
-                             principal: str) -> Response | None:
+    def on_policydefinitions(
+        self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, principal: str
+    ) -> Response | None:
         """Built-ins live at tenant scope and are read-only; lists at any scope include them, as Azure lists them."""
-        return self._serve(arm, req, ap, spec, BUILTIN_POLICIES, builtin_policy, "policy definition",
-                           "PolicyDefinitionNotFound")
+        return self._serve(
+            arm, req, ap, spec, BUILTIN_POLICIES, builtin_policy, "policy definition", "PolicyDefinitionNotFound"
+        )
 
-    def on_policysetdefinitions(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec,
-                                principal: str) -> Response | None:
+    def on_policysetdefinitions(
+        self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, principal: str
+    ) -> Response | None:
         """Built-in initiatives like built-in definitions: tenant scope, read-only, listed at every scope."""
-        return self._serve(arm, req, ap, spec, BUILTIN_SETS, builtin_set, "policy set definition",
-                           "PolicySetDefinitionNotFound")
+        return self._serve(
+            arm, req, ap, spec, BUILTIN_SETS, builtin_set, "policy set definition", "PolicySetDefinitionNotFound"
+        )
 
     # ------------------------------------------------------------------ assignments
     def _assigned(self, arm: Arm, def_id: str) -> tuple[dict, str, list[dict]]:
@@ -271,8 +343,9 @@ class Policy(Provider):
         if "/policysetdefinitions/" in def_id.lower():
             found = self.set_definition(arm, def_id)
             if found is None:
-                raise ArmError(404, "PolicySetDefinitionNotFound",
-                               f"The policy set definition '{name}' could not be found.")
+                raise ArmError(
+                    404, "PolicySetDefinitionNotFound", f"The policy set definition '{name}' could not be found."
+                )
             refs = found["properties"].get("policyDefinitions") or []
             members = [self._member(arm, m["policyDefinitionId"]) for m in refs]
             return found, f"policy set definition '{found['name']}'", members
@@ -281,31 +354,44 @@ class Policy(Provider):
             raise ArmError(404, "PolicyDefinitionNotFound", f"The policy definition '{name}' could not be found.")
         return found, f"policy definition '{found['name']}'", [found]
 
-    def validate_policyassignments(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec,
-                                   body: dict) -> None:
+    def validate_policyassignments(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, body: dict) -> None:
         """The definition exists; parameters as declared; DINE/Modify (also inside an initiative) need an identity,
         and an identity needs a location."""
         props = body.get("properties") or {}
         def_id = props.get("policyDefinitionId")
         if not def_id:
-            raise ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be "
-                                                         "deserialized: 'Required property 'policyDefinitionId' not "
-                                                         "found in JSON. Path 'properties'.'")
+            raise ArmError(
+                400,
+                "InvalidRequestContent",
+                "The request content was invalid and could not be "
+                "deserialized: 'Required property 'policyDefinitionId' not "
+                "found in JSON. Path 'properties'.'",
+            )
         found, target, members = self._assigned(arm, str(def_id))
         declared = found["properties"].get("parameters") or {}
         check_parameters(props.get("parameters") or {}, declared, f"policy assignment '{ap.name}'", target)
         effects = {e for e in (remediating_effect(m) for m in members) if e}
         identity_type = str((body.get("identity") or {}).get("type", "None")).lower()
         if effects and identity_type not in ("systemassigned", "userassigned"):
-            what = ("'Modify' policy definitions" if effects == {"Modify"} else "'DeployIfNotExists' policy "
-                    "definitions or policy definitions that contain a deployment in the effect details")
-            raise ArmError(400, "ResourceIdentityRequired",
-                           f"The policy assignment '{ap.name}' request is invalid. Policy assignments must include "
-                           f"a 'managed identity' when assigning {what}.")
+            what = (
+                "'Modify' policy definitions"
+                if effects == {"Modify"}
+                else "'DeployIfNotExists' policy "
+                "definitions or policy definitions that contain a deployment in the effect details"
+            )
+            raise ArmError(
+                400,
+                "ResourceIdentityRequired",
+                f"The policy assignment '{ap.name}' request is invalid. Policy assignments must include "
+                f"a 'managed identity' when assigning {what}.",
+            )
         if identity_type != "none":
             if not body.get("location"):
-                raise ArmError(400, "LocationRequired",
-                               "The location property is required for a policy assignment with a managed identity.")
+                raise ArmError(
+                    400,
+                    "LocationRequired",
+                    "The location property is required for a policy assignment with a managed identity.",
+                )
             rules.check_location(body["location"], type_name="Microsoft.Authorization/policyAssignments")
 
     @staticmethod
@@ -315,8 +401,9 @@ class Policy(Provider):
         if str(identity.get("type", "")).lower() == "systemassigned" and identity.get("principalId"):
             arm.state.service_principals.pop(identity["principalId"], None)
 
-    def on_policyassignments(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec,
-                             principal: str) -> Response | None:
+    def on_policyassignments(
+        self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, principal: str
+    ) -> Response | None:
         """Defaults Azure fills in; a system-assigned identity is a service principal in the directory while the
         assignment (with that identity) exists."""
         single_write = req.method in ("PUT", "DELETE") and not ap.is_collection
@@ -339,6 +426,7 @@ class Policy(Provider):
                     identity.update(principalId=old["principalId"], tenantId=arm.state.tenant_id)
                 else:
                     from . import graph
+
                     sp = graph.new_managed_identity(arm.state, ap.name, ids.normalise_path(ap.path))
                     identity.update(principalId=sp["id"], tenantId=arm.state.tenant_id)
             else:
@@ -355,6 +443,7 @@ class Policy(Provider):
             def listed(o: dict) -> bool:
                 scope = ids.key(o["properties"]["scope"])
                 return scope in above or (below and scope.startswith(ids.key(ap.scope) + "/"))
+
             found = [o for o in arm.all_of_type(spec.type) if listed(o)]
             return arm.page(req, [arm.view(o) for o in found])
         return None

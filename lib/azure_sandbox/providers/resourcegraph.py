@@ -2,6 +2,7 @@
 
 Spec: specification/resourcegraph/resource-manager/Microsoft.ResourceGraph/stable/2021-03-01/resourcegraph.json.
 """
+
 from __future__ import annotations
 
 import re
@@ -21,12 +22,18 @@ class ResourceGraph(Provider):
     """Resources rows for the requested subscriptions, with an optional `type =~ '...'` filter."""
 
     namespace = "Microsoft.ResourceGraph"
-    routes = (Route(r"/providers/microsoft\.resourcegraph/resources", "query", API, "resources", ("POST",), namespace_error=True),)
+    routes = (
+        Route(
+            r"/providers/microsoft\.resourcegraph/resources", "query", API, "resources", ("POST",), namespace_error=True
+        ),
+    )
 
     def query(self, arm: Arm, req: Request, principal: str, m: re.Match[str], path: str) -> Response:
         """The rows the principal may read."""
         body = req.json()
-        subs = [s.lower() for s in body.get("subscriptions") or [s["subscriptionId"] for s in arm.state.subscriptions()]]
+        subs = [
+            s.lower() for s in body.get("subscriptions") or [s["subscriptionId"] for s in arm.state.subscriptions()]
+        ]
         t = re.search(r"type\s*=~\s*'([^']+)'", str(body.get("query", "")))
         rows = []
         for k, obj in arm.state.arm.items():
@@ -37,5 +44,18 @@ class ResourceGraph(Provider):
                 continue
             if not arm.state.allowed(principal, obj["id"], f"{obj['type']}/read"):
                 continue
-            rows.append({"id": obj["id"], "name": obj["name"], "type": obj["type"].lower(), "location": obj.get("location"), "resourceGroup": ids.resource_group_of(k), "subscriptionId": ids.subscription_of(k), "tags": obj.get("tags") or {}, "sku": obj.get("sku")})
-        return Response(200, {"totalRecords": len(rows), "count": len(rows), "data": rows, "facets": [], "resultTruncated": "false"})
+            rows.append(
+                {
+                    "id": obj["id"],
+                    "name": obj["name"],
+                    "type": obj["type"].lower(),
+                    "location": obj.get("location"),
+                    "resourceGroup": ids.resource_group_of(k),
+                    "subscriptionId": ids.subscription_of(k),
+                    "tags": obj.get("tags") or {},
+                    "sku": obj.get("sku"),
+                }
+            )
+        return Response(
+            200, {"totalRecords": len(rows), "count": len(rows), "data": rows, "facets": [], "resultTruncated": "false"}
+        )

@@ -13,6 +13,7 @@ the unknown-plan message is Azure's, seen in Azure/azure-powershell#10842):
   container registries, per the 2024-01-01 resource examples); `enforce` only at subscription scope; a subscription
   plan with enforce=True refuses resource-level overrides; DELETE is valid only at resource scope.
 """
+
 from __future__ import annotations
 
 import re
@@ -40,18 +41,31 @@ class Plan:
     resource_sub_plans: tuple[str, ...] = ()  # sub-plans allowed at resource scope (() = none needed)
 
 
-_VM_TYPES = ("microsoft.compute/virtualmachines", "microsoft.compute/virtualmachinescalesets",
-             "microsoft.hybridcompute/machines")
+_VM_TYPES = (
+    "microsoft.compute/virtualmachines",
+    "microsoft.compute/virtualmachinescalesets",
+    "microsoft.hybridcompute/machines",
+)
 _CONTAINER_TYPES = ("microsoft.containerservice/managedclusters", "microsoft.containerregistry/registries")
 PLANS: tuple[Plan, ...] = (
-    Plan("VirtualMachines", ("P1", "P2"),
-         (("MdeDesignatedSubscription", ("P1", "P2")), ("AgentlessVmScanning", ("P2",)),
-          ("FileIntegrityMonitoring", ("P2",))), resource_types=_VM_TYPES, resource_sub_plans=("P1",)),
+    Plan(
+        "VirtualMachines",
+        ("P1", "P2"),
+        (
+            ("MdeDesignatedSubscription", ("P1", "P2")),
+            ("AgentlessVmScanning", ("P2",)),
+            ("FileIntegrityMonitoring", ("P2",)),
+        ),
+        resource_types=_VM_TYPES,
+        resource_sub_plans=("P1",),
+    ),
     Plan("SqlServers"),
     Plan("AppServices"),
-    Plan("StorageAccounts", ("PerTransaction", "DefenderForStorageV2", "PerStorageAccount"),
-         (("OnUploadMalwareScanning", ("DefenderForStorageV2",)),
-          ("SensitiveDataDiscovery", ("DefenderForStorageV2",)))),
+    Plan(
+        "StorageAccounts",
+        ("PerTransaction", "DefenderForStorageV2", "PerStorageAccount"),
+        (("OnUploadMalwareScanning", ("DefenderForStorageV2",)), ("SensitiveDataDiscovery", ("DefenderForStorageV2",))),
+    ),
     Plan("SqlServerVirtualMachines"),
     Plan("KubernetesService", replaced_by=("Containers",)),
     Plan("ContainerRegistry", replaced_by=("Containers",)),
@@ -59,15 +73,31 @@ PLANS: tuple[Plan, ...] = (
     Plan("Dns", replaced_by=("VirtualMachines",)),
     Plan("Arm", ("PerSubscription", "PerApiCall")),
     Plan("OpenSourceRelationalDatabases"),
-    Plan("Containers", (),
-         (("AgentlessDiscoveryForKubernetes", ()), ("ContainerRegistriesVulnerabilityAssessments", ()),
-          ("AgentlessVmScanning", ()), ("ContainerSensor", ()), ("ContainerIntegrityContribution", ())),
-         resource_types=_CONTAINER_TYPES),
+    Plan(
+        "Containers",
+        (),
+        (
+            ("AgentlessDiscoveryForKubernetes", ()),
+            ("ContainerRegistriesVulnerabilityAssessments", ()),
+            ("AgentlessVmScanning", ()),
+            ("ContainerSensor", ()),
+            ("ContainerIntegrityContribution", ()),
+        ),
+        resource_types=_CONTAINER_TYPES,
+    ),
     Plan("CosmosDbs"),
-    Plan("CloudPosture", (),
-         (("AgentlessVmScanning", ()), ("AgentlessDiscoveryForKubernetes", ()), ("SensitiveDataDiscovery", ()),
-          ("ContainerRegistriesVulnerabilityAssessments", ()), ("EntraPermissionsManagement", ()),
-          ("ApiPosture", ()))),
+    Plan(
+        "CloudPosture",
+        (),
+        (
+            ("AgentlessVmScanning", ()),
+            ("AgentlessDiscoveryForKubernetes", ()),
+            ("SensitiveDataDiscovery", ()),
+            ("ContainerRegistriesVulnerabilityAssessments", ()),
+            ("EntraPermissionsManagement", ()),
+            ("ApiPosture", ()),
+        ),
+    ),
     Plan("Api", ("P1", "P2", "P3", "P4", "P5")),
     Plan("AI", (), (("AIPromptEvidence", ()),)),
 )
@@ -92,8 +122,9 @@ def plan_of(name: str) -> Plan:
     """The plan named in a path, or Azure's 400 listing the valid names."""
     plan = _BY_NAME.get(name.lower())
     if plan is None:
-        raise _bad(f"The name '{name}' is not a valid name. "
-                   f"Possible pricing bundle names: {', '.join(DEFENDER_PLANS)}.")
+        raise _bad(
+            f"The name '{name}' is not a valid name. Possible pricing bundle names: {', '.join(DEFENDER_PLANS)}."
+        )
     return plan
 
 
@@ -108,8 +139,16 @@ class Security(Provider):
 
     namespace = "Microsoft.Security"
     types = (
-        TypeSpec("Microsoft.Security/pricings", API, put_created=200, delete_codes=(200, 204), tracked=False,
-                 patch=False, model="azure.mgmt.security.models:Pricing", invalid_code="InvalidInputJson"),
+        TypeSpec(
+            "Microsoft.Security/pricings",
+            API,
+            put_created=200,
+            delete_codes=(200, 204),
+            tracked=False,
+            patch=False,
+            model="azure.mgmt.security.models:Pricing",
+            invalid_code="InvalidInputJson",
+        ),
     )
 
     # ------------------------------------------------------------------ rules
@@ -118,29 +157,45 @@ class Security(Provider):
         plan = plan_of(ap.name)
         self.check_scope(arm, ap.scope, plan)
         props = body.get("properties") or {}
-        tier = _canon(props.get("pricingTier"), ("Free", "Standard"))
+        tier = _canon(str(props.get("pricingTier")), ("Free", "Standard"))
         if props.get("pricingTier") is None:  # PricingProperties.required (the SDK model does not mark it)
-            raise ArmError(400, "InvalidInputJson", "The request content was invalid and could not be deserialized: "
-                           "'Required property 'pricingTier' not found in JSON. Path 'properties'.'")
+            raise ArmError(
+                400,
+                "InvalidInputJson",
+                "The request content was invalid and could not be deserialized: "
+                "'Required property 'pricingTier' not found in JSON. Path 'properties'.'",
+            )
         sub_plan = props.get("subPlan")
         resource_level = resource_type_of(ap.scope) != ""
         if sub_plan is not None and _canon(sub_plan, plan.sub_plans) is None:
             allowed = ", ".join(plan.sub_plans) or "none"
-            raise _bad(f"The sub plan '{sub_plan}' is not valid for pricing bundle '{plan.name}'. "
-                       f"Possible sub plans: {allowed}.")
+            raise _bad(
+                f"The sub plan '{sub_plan}' is not valid for pricing bundle '{plan.name}'. "
+                f"Possible sub plans: {allowed}."
+            )
         if resource_level:
             if props.get("enforce") is not None:
                 raise _bad("The property 'enforce' is only available for subscription-level pricing.")
             wrong_sub_plan = _canon(sub_plan or "", plan.resource_sub_plans) is None
             if tier == "Standard" and plan.resource_sub_plans and wrong_sub_plan:
-                raise _bad(f"At resource level, plan '{plan.name}' supports only sub plan "
-                           f"'{', '.join(plan.resource_sub_plans)}'.")
-            sub = arm.state.get(f"/subscriptions/{ids.subscription_of(ap.scope)}/providers/Microsoft.Security/"
-                                f"pricings/{plan.name}") or {}
+                raise _bad(
+                    f"At resource level, plan '{plan.name}' supports only sub plan "
+                    f"'{', '.join(plan.resource_sub_plans)}'."
+                )
+            sub = (
+                arm.state.get(
+                    f"/subscriptions/{ids.subscription_of(ap.scope)}/providers/Microsoft.Security/pricings/{plan.name}"
+                )
+                or {}
+            )
             if (sub.get("_given") or {}).get("enforce") == "True":
-                raise ArmError(409, "Conflict", f"The '{plan.name}' pricing of subscription "
-                               f"'{ids.subscription_of(ap.scope)}' is enforced (enforce=True); resources under it "
-                               "cannot override it.")
+                raise ArmError(
+                    409,
+                    "Conflict",
+                    f"The '{plan.name}' pricing of subscription "
+                    f"'{ids.subscription_of(ap.scope)}' is enforced (enforce=True); resources under it "
+                    "cannot override it.",
+                )
         chosen = _canon(sub_plan, plan.sub_plans) if sub_plan else None
         for ext in props.get("extensions") or []:
             name = ext.get("name") if isinstance(ext, dict) else None
@@ -149,8 +204,9 @@ class Security(Provider):
                 offered = ", ".join(e[0] for e in plan.extensions) or "none"
                 raise _bad(f"The extension '{name}' is not available for plan '{plan.name}'. Available: {offered}.")
             if known[1] and tier == "Standard" and chosen not in known[1]:
-                raise _bad(f"The extension '{known[0]}' of plan '{plan.name}' requires sub plan "
-                           f"{' or '.join(known[1])}.")
+                raise _bad(
+                    f"The extension '{known[0]}' of plan '{plan.name}' requires sub plan {' or '.join(known[1])}."
+                )
 
     @staticmethod
     def check_scope(arm: Arm, scope: str, plan: Plan) -> None:
@@ -159,18 +215,25 @@ class Security(Provider):
             return
         rtype = resource_type_of(scope)
         if not rtype or ids.parse(scope).is_collection:
-            raise _bad(f"The scope '{scope}' is not supported for pricings. Valid scopes are a subscription or a "
-                       "specific resource.")
+            raise _bad(
+                f"The scope '{scope}' is not supported for pricings. Valid scopes are a subscription or a "
+                "specific resource."
+            )
         if rtype not in plan.resource_types:
             supported = [p.name for p in PLANS if rtype in p.resource_types]
-            raise _bad(f"Pricing of plan '{plan.name}' cannot be set on resources of type "
-                       f"'{ids.parse(scope).resource_type}'. Resource-level pricing is supported for: "
-                       "VirtualMachines (virtual machines, VM scale sets, Arc machines), "
-                       "Containers (AKS clusters, container registries)"
-                       f"{'; this type supports ' + ', '.join(supported) if supported else ''}.")
+            raise _bad(
+                f"Pricing of plan '{plan.name}' cannot be set on resources of type "
+                f"'{ids.parse(scope).resource_type}'. Resource-level pricing is supported for: "
+                "VirtualMachines (virtual machines, VM scale sets, Arc machines), "
+                "Containers (AKS clusters, container registries)"
+                f"{'; this type supports ' + ', '.join(supported) if supported else ''}."
+            )
         if arm.state.get(scope) is None:
-            raise ArmError(404, "ResourceNotFound", f"The Resource '{ids.parse(scope).resource_type}/"
-                           f"{scope.rsplit('/', 1)[-1]}' was not found.")
+            raise ArmError(
+                404,
+                "ResourceNotFound",
+                f"The Resource '{ids.parse(scope).resource_type}/{scope.rsplit('/', 1)[-1]}' was not found.",
+            )
 
     # ------------------------------------------------------------------ behaviour
     def on_pricings(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, principal: str) -> Response | None:
@@ -185,13 +248,20 @@ class Security(Provider):
             return Response(200, self.pricing(arm, ap.scope, plan.name))
         if req.method == "PUT":
             props = req.json().get("properties") or {}
-            tier = _canon(props.get("pricingTier"), ("Free", "Standard")) or "Free"
+            tier = _canon(str(props.get("pricingTier")), ("Free", "Standard")) or "Free"
             stored = arm.state.get(stored_id) or {"_trial_start": None}
             given = {k: v for k, v in props.items() if k in ("subPlan", "enforce", "extensions")}
             if "subPlan" in given:
                 given["subPlan"] = _canon(given["subPlan"], plan.sub_plans)
-            stored.update({"id": stored_id, "name": plan.name, "type": "Microsoft.Security/pricings",
-                           "_tier": tier, "_given": given})
+            stored.update(
+                {
+                    "id": stored_id,
+                    "name": plan.name,
+                    "type": "Microsoft.Security/pricings",
+                    "_tier": tier,
+                    "_given": given,
+                }
+            )
             now = datetime.now(timezone.utc).isoformat()
             if tier == "Standard":
                 stored["_enabled"] = now
@@ -254,9 +324,13 @@ class Security(Provider):
     @staticmethod
     def coverage(arm: Arm, sub_id: str, plan: str, tier: str) -> str:
         """FullyCovered / PartiallyCovered / NotCovered from the subscription tier and resource overrides."""
-        overrides = [o.get("_tier") for o in arm.all_of_type("Microsoft.Security/pricings")
-                     if o["id"].lower().startswith(sub_id.lower() + "/") and o.get("name", "").lower() == plan.lower()
-                     and not _SUB_SCOPE.match(o["id"].split("/providers/Microsoft.Security/")[0])]
+        overrides = [
+            o.get("_tier")
+            for o in arm.all_of_type("Microsoft.Security/pricings")
+            if o["id"].lower().startswith(sub_id.lower() + "/")
+            and o.get("name", "").lower() == plan.lower()
+            and not _SUB_SCOPE.match(o["id"].split("/providers/Microsoft.Security/")[0])
+        ]
         other = "Free" if tier == "Standard" else "Standard"
         if other in overrides:
             return "PartiallyCovered"

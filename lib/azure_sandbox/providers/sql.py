@@ -1,4 +1,5 @@
 """Microsoft.Sql: logical servers and databases (tracked)."""
+
 from __future__ import annotations
 
 from ..core.provider import Provider, TypeSpec

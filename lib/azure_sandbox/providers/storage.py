@@ -1,4 +1,5 @@
 """Microsoft.Storage: storage accounts (tracked; names 3-24 lower-case letters and digits)."""
+
 from __future__ import annotations
 
 from ..core.provider import Provider, TypeSpec
@@ -10,6 +11,4 @@ class Storage(Provider):
     """Microsoft.Storage: storage accounts (tracked; names 3-24 lower-case letters and digits)."""
 
     namespace = "Microsoft.Storage"
-    types = (
-        TypeSpec("Microsoft.Storage/storageAccounts", API, name_rule=(3, 24, r"[a-z0-9]+")),
-    )
+    types = (TypeSpec("Microsoft.Storage/storageAccounts", API, name_rule=(3, 24, r"[a-z0-9]+")),)

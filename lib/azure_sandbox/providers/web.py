@@ -1,4 +1,5 @@
 """Microsoft.Web: web apps and App Service plans (tracked)."""
+
 from __future__ import annotations
 
 from ..core.provider import Provider, TypeSpec

@@ -1,4 +1,5 @@
 """Checklist steps: one module per concern, registered by item id."""
+
 from __future__ import annotations
 
 from .access import MspAccess
@@ -9,4 +10,6 @@ from .monitoring import MonitoringAlerting
 from .tagging import TagManagedResources
 
 #: Automated steps by checklist item id; items not listed here are attested by a person.
-REGISTRY: dict[str, type[Step]] = {cls.item_id: cls for cls in (MspAccess, AppRegistration, TagManagedResources, MonitoringAlerting, BudgetAlert)}
+REGISTRY: dict[str, type[Step]] = {
+    cls.item_id: cls for cls in (MspAccess, AppRegistration, TagManagedResources, MonitoringAlerting, BudgetAlert)
+}

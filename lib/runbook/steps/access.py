@@ -1,4 +1,5 @@
 """Stage 0: is the MSP authorized as admin/owner on every customer subscription (RBAC or Lighthouse)?"""
+
 from __future__ import annotations
 
 from azure.core.exceptions import HttpResponseError
@@ -30,7 +31,16 @@ class MspAccess(Step):
             except HttpResponseError as exc:
                 if exc.status_code in (403, 404):
                     facts["visible"] = False
-                    rows.append({"subscription": sub, "source": "-", "principal": p.msp.principal_id, "role": "-", "detail": f"not visible to the runbook ({exc.error.code if exc.error else exc.status_code})", "msp": True})
+                    rows.append(
+                        {
+                            "subscription": sub,
+                            "source": "-",
+                            "principal": p.msp.principal_id,
+                            "role": "-",
+                            "detail": f"not visible to the runbook ({exc.error.code if exc.error else exc.status_code})",
+                            "msp": True,
+                        }
+                    )
                     continue
                 raise
             for ra in assignments:
@@ -38,16 +48,45 @@ class MspAccess(Step):
                 is_msp = ra.principal_id.lower() == p.msp.principal_id
                 if is_msp:
                     facts["rbac_roles"].add(role)
-                rows.append({"subscription": sub, "source": "RBAC", "principal": ra.principal_id, "role": role, "detail": ra.scope, "msp": is_msp})
-            for reg in ctx.clients.managed_services().registration_assignments.list(scope, expand_registration_definition=True):
+                rows.append(
+                    {
+                        "subscription": sub,
+                        "source": "RBAC",
+                        "principal": ra.principal_id,
+                        "role": role,
+                        "detail": ra.scope,
+                        "msp": is_msp,
+                    }
+                )
+            for reg in ctx.clients.managed_services().registration_assignments.list(
+                scope, expand_registration_definition=True
+            ):
                 definition = reg.properties.registration_definition
                 dprops = definition.properties if definition else None
                 if dprops is None:
                     continue
-                granted = {(a.principal_id.lower(), names.get(a.role_definition_id.lower(), a.role_definition_id)) for a in dprops.authorizations}
-                facts["lighthouse"].append({"tenant": (dprops.managed_by_tenant_id or "").lower(), "offer": dprops.registration_definition_name, "granted": granted})
+                granted = {
+                    (a.principal_id.lower(), names.get(a.role_definition_id.lower(), a.role_definition_id))
+                    for a in dprops.authorizations
+                }
+                facts["lighthouse"].append(
+                    {
+                        "tenant": (dprops.managed_by_tenant_id or "").lower(),
+                        "offer": dprops.registration_definition_name,
+                        "granted": granted,
+                    }
+                )
                 for principal, role in sorted(granted):
-                    rows.append({"subscription": sub, "source": "Lighthouse", "principal": principal, "role": role, "detail": f"{dprops.registration_definition_name} (managed by {dprops.managed_by_tenant_id})", "msp": (dprops.managed_by_tenant_id or "").lower() == p.msp.tenant_id})
+                    rows.append(
+                        {
+                            "subscription": sub,
+                            "source": "Lighthouse",
+                            "principal": principal,
+                            "role": role,
+                            "detail": f"{dprops.registration_definition_name} (managed by {dprops.managed_by_tenant_id})",
+                            "msp": (dprops.managed_by_tenant_id or "").lower() == p.msp.tenant_id,
+                        }
+                    )
         return Observation(rows, {"subscriptions": per_sub})
 
     def judge(self, ctx: Context, obs: Observation, pending: list, applied: list) -> Verdict:
@@ -59,7 +98,9 @@ class MspAccess(Step):
         ok = 0
         for sub, facts in obs.facts["subscriptions"].items():
             if not facts["visible"]:
-                missing.append(f"{sub}: the runbook principal {p.msp.principal_id} cannot read this subscription; the customer must grant {' or '.join(p.msp.accepted_roles)} or onboard the Lighthouse offer '{p.msp.offer_name}'")
+                missing.append(
+                    f"{sub}: the runbook principal {p.msp.principal_id} cannot read this subscription; the customer must grant {' or '.join(p.msp.accepted_roles)} or onboard the Lighthouse offer '{p.msp.offer_name}'"
+                )
                 continue
             if accepted & {r.lower() for r in facts["rbac_roles"]}:
                 ok += 1
@@ -71,9 +112,14 @@ class MspAccess(Step):
                 if not gaps[best]:
                     ok += 1
                     continue
-                missing += [f"{sub}: Lighthouse offer '{offers[best]['offer']}' lacks the authorization {role} for principal {pr}" for pr, role in gaps[best]]
+                missing += [
+                    f"{sub}: Lighthouse offer '{offers[best]['offer']}' lacks the authorization {role} for principal {pr}"
+                    for pr, role in gaps[best]
+                ]
                 continue
-            missing.append(f"{sub}: no {' or '.join(p.msp.accepted_roles)} role assignment for principal {p.msp.principal_id} and no Lighthouse delegation from tenant {p.msp.tenant_id}")
+            missing.append(
+                f"{sub}: no {' or '.join(p.msp.accepted_roles)} role assignment for principal {p.msp.principal_id} and no Lighthouse delegation from tenant {p.msp.tenant_id}"
+            )
         total = len(obs.facts["subscriptions"])
         if missing:
             return Verdict("open", f"The MSP is authorized on {ok} of {total} subscription(s).", missing)

@@ -1,7 +1,9 @@
 """The shared inspect / plan / apply / verify mechanism every checklist step runs through."""
+
 from __future__ import annotations
 
 import getpass
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -9,7 +11,8 @@ from azure.core.exceptions import AzureError, HttpResponseError
 
 from .. import catalogue
 from ..clients import Clients
-from ..errors import PartialFailure, StepInputError
+from ..errors import PartialFailure as PartialFailure
+from ..errors import StepInputError as StepInputError
 from ..journal import Journal, from_environment
 from ..params import Parameters
 from ..results import Change, ItemResult, stamp
@@ -20,7 +23,7 @@ class Context:
     """What a step may use: the customer's parameters, the SDK clients, and whether to apply."""
 
     params: Parameters
-    clients_factory: object = field(repr=False, default=None)  # () -> Clients, built on first use
+    clients_factory: Callable[[], Clients] | None = field(repr=False, default=None)  # built on first use
     apply: bool = False
     ran_by: str = ""
     journal: Journal | None = field(default_factory=from_environment, repr=False)  # the run's journal, if any
@@ -36,6 +39,8 @@ class Context:
     @cached_property
     def clients(self) -> Clients:
         """SDK clients for the customer's tenant (sandbox or Azure), built once."""
+        if self.clients_factory is None:
+            raise StepInputError("no tenant to talk to: this context was made without clients")
         return self.clients_factory()
 
     def who(self) -> str:
@@ -81,16 +86,26 @@ class Step:
     def judge(self, ctx: Context, obs: Observation, pending: list[Change], applied: list[Change]) -> Verdict:
         """Status of the item given what was observed, what is still pending and what was applied."""
         if pending and applied:
-            return Verdict("failed", f"Applied {len(applied)} change(s) but {len(pending)} remain after verification.", [f"{c.action}: {c.target}" for c in pending[:50]])
+            return Verdict(
+                "failed",
+                f"Applied {len(applied)} change(s) but {len(pending)} remain after verification.",
+                [f"{c.action}: {c.target}" for c in pending[:50]],
+            )
         if pending:
-            return Verdict("open", f"{len(pending)} change(s) planned; run with apply to make them.", [f"{c.action}: {c.target}" for c in pending[:50]])
+            return Verdict(
+                "open",
+                f"{len(pending)} change(s) planned; run with apply to make them.",
+                [f"{c.action}: {c.target}" for c in pending[:50]],
+            )
         done = f" after applying {len(applied)} change(s)" if applied else ""
         return Verdict("fulfilled", f"The tenant is in the wanted state{done}.")
 
 
 def new_result(item: catalogue.Item, ctx: Context) -> ItemResult:
     """An empty result for an item, stamped with who and when."""
-    return ItemResult(item.id, item.stage, item.role, item.kind, item.title, started_at=stamp(), ran_by=ctx.who(), apply=ctx.apply)
+    return ItemResult(
+        item.id, item.stage, item.role, item.kind, item.title, started_at=stamp(), ran_by=ctx.who(), apply=ctx.apply
+    )
 
 
 def error_text(exc: Exception) -> str:
@@ -108,7 +123,9 @@ def execute(step: Step, ctx: Context) -> ItemResult:
     try:
         missing = [name for name in step.requires if getattr(ctx.params, name, None) is None]
         if missing:
-            raise StepInputError(f"parameters/{ctx.params.customer}.yml: {', '.join(repr(m) for m in missing)} is required for {item.id}. Fix: add the section as parameters/template.yml shows it.")
+            raise StepInputError(
+                f"parameters/{ctx.params.customer}.yml: {', '.join(repr(m) for m in missing)} is required for {item.id}. Fix: add the section as parameters/template.yml shows it."
+            )
         obs = step.inspect(ctx)
         planned = step.plan(ctx, obs)
         result.planned = planned
@@ -145,8 +162,14 @@ def attested(item: catalogue.Item, ctx: Context, automation_pending: bool = Fals
     att = ctx.params.attestations.get(item.id)
     if att is None:
         result.status = "not-verified" if automation_pending else "open"
-        what = "automation for this item is not built yet; attest it after checking by hand" if automation_pending else f"awaiting attestation by the {item.role}"
-        result.summary = f"{what}: add attestations.{item.id} with by, at and reference to parameters/{ctx.params.customer}.yml."
+        what = (
+            "automation for this item is not built yet; attest it after checking by hand"
+            if automation_pending
+            else f"awaiting attestation by the {item.role}"
+        )
+        result.summary = (
+            f"{what}: add attestations.{item.id} with by, at and reference to parameters/{ctx.params.customer}.yml."
+        )
         result.missing = [f"attestation of {item.id}"]
     else:
         result.attestation = att.model_dump(mode="json")
@@ -174,7 +197,9 @@ def with_attestation(item: catalogue.Item, ctx: Context, result: ItemResult) -> 
     if att is None:
         if result.status == "fulfilled":
             result.status = "open"
-        result.missing.append(f"attestation of {item.id} by the {item.role} (what was agreed): add attestations.{item.id} to parameters/{ctx.params.customer}.yml")
+        result.missing.append(
+            f"attestation of {item.id} by the {item.role} (what was agreed): add attestations.{item.id} to parameters/{ctx.params.customer}.yml"
+        )
         result.summary += f" Awaiting the {item.role}'s attestation of what was agreed."
         return result
     result.attestation = att.model_dump(mode="json")

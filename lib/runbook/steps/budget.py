@@ -1,5 +1,6 @@
 """Stage 2: the budget alert agreed with the customer: a monthly Cost budget per subscription with Actual and
 Forecasted notifications to the agreed e-mails (and the MSP action group where monitoring is in the tier)."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -21,13 +22,32 @@ class BudgetAlert(DesiredResourcesStep):
         """The agreed budget on every subscription."""
         p = ctx.params
         if p.budget is None:
-            raise StepInputError("parameters: 'budget' (amount, currency, alert_thresholds) is required for the budget alert")
+            raise StepInputError(
+                "parameters: 'budget' (amount, currency, alert_thresholds) is required for the budget alert"
+            )
         emails = list(p.budget.contact_emails or ([p.alerts.email] if p.alerts else []))
         if not emails:
-            raise StepInputError("parameters: 'budget.contact_emails' (or 'alerts.email') must name who receives budget alerts")
+            raise StepInputError(
+                "parameters: 'budget.contact_emails' (or 'alerts.email') must name who receives budget alerts"
+            )
         start = datetime.now(timezone.utc).strftime("%Y-%m-01T00:00:00Z")  # Azure: the first day of a month
-        notes = {f"actual-{t}": {"enabled": True, "operator": "GreaterThanOrEqualTo", "threshold": t, "thresholdType": "Actual", "contactEmails": emails} for t in p.budget.alert_thresholds}
-        notes["forecast-100"] = {"enabled": True, "operator": "GreaterThanOrEqualTo", "threshold": 100, "thresholdType": "Forecasted", "contactEmails": emails}
+        notes = {
+            f"actual-{t}": {
+                "enabled": True,
+                "operator": "GreaterThanOrEqualTo",
+                "threshold": t,
+                "thresholdType": "Actual",
+                "contactEmails": emails,
+            }
+            for t in p.budget.alert_thresholds
+        }
+        notes["forecast-100"] = {
+            "enabled": True,
+            "operator": "GreaterThanOrEqualTo",
+            "threshold": 100,
+            "thresholdType": "Forecasted",
+            "contactEmails": emails,
+        }
         table = []
         for sub in p.subscription_ids:
             body_notes = {k: dict(v) for k, v in notes.items()}
@@ -35,8 +55,27 @@ class BudgetAlert(DesiredResourcesStep):
                 group = f"/subscriptions/{sub}/resourceGroups/{p.monitoring.resource_group}/providers/Microsoft.Insights/actionGroups/{p.monitoring.action_group}"
                 for n in body_notes.values():
                     n["contactGroups"] = [group]
-            body = {"properties": {"category": "Cost", "amount": p.budget.amount, "timeGrain": "Monthly", "timePeriod": {"startDate": start}, "notifications": body_notes}}
-            table.append(Desired(sub, "budget", f"/subscriptions/{sub}/providers/Microsoft.Consumption/budgets/{NAME}", API, body, ("properties.category", "properties.amount", "properties.timeGrain", "properties.notifications"), f"{p.budget.amount:g} {p.budget.currency} a month", preserve=("properties.timePeriod", "eTag")))
+            body = {
+                "properties": {
+                    "category": "Cost",
+                    "amount": p.budget.amount,
+                    "timeGrain": "Monthly",
+                    "timePeriod": {"startDate": start},
+                    "notifications": body_notes,
+                }
+            }
+            table.append(
+                Desired(
+                    sub,
+                    "budget",
+                    f"/subscriptions/{sub}/providers/Microsoft.Consumption/budgets/{NAME}",
+                    API,
+                    body,
+                    ("properties.category", "properties.amount", "properties.timeGrain", "properties.notifications"),
+                    f"{p.budget.amount:g} {p.budget.currency} a month",
+                    preserve=("properties.timePeriod", "eTag"),
+                )
+            )
         return table
 
 

@@ -9,6 +9,7 @@ REST body, which JSON paths must match). The base does the rest the same way for
 - apply PUTs each payload by ID (long-running operations are waited for);
 - verification re-inspects, and the verdict counts what is in place per kind.
 """
+
 from __future__ import annotations
 
 import json
@@ -57,7 +58,9 @@ def project(obj: Any, path: str) -> Any:
     for part in path.split("."):
         node = node.get(part) if isinstance(node, dict) else None
     if keys is not None:
-        return sorted((tuple(_norm(item.get(k)) for k in keys) for item in node or [] if isinstance(item, dict)), key=repr)
+        return sorted(
+            (tuple(_norm(item.get(k)) for k in keys) for item in node or [] if isinstance(item, dict)), key=repr
+        )
     return _norm(node)
 
 
@@ -129,7 +132,15 @@ class DesiredResourcesStep(Step):
                 pairs.append((want, have))
                 diff = differences(want, have) if have is not None else []
                 state = "missing" if have is None else ("differs: " + ", ".join(diff) if diff else "in place")
-            rows.append({"subscription": want.subscription, "kind": want.kind, "name": want.name, "watches": want.watches or f"/subscriptions/{want.subscription}", "state": state})
+            rows.append(
+                {
+                    "subscription": want.subscription,
+                    "kind": want.kind,
+                    "name": want.name,
+                    "watches": want.watches or f"/subscriptions/{want.subscription}",
+                    "state": state,
+                }
+            )
         return Observation(rows, {"pairs": pairs, "failures": failures})
 
     def plan(self, ctx: Context, obs: Observation) -> list[Change]:
@@ -139,7 +150,9 @@ class DesiredResourcesStep(Step):
             if have is None or differences(want, have):
                 verb = "create" if have is None else "update"
                 detail = {"name": want.name, "kind": want.kind, "api_version": want.api_version}
-                changes.append(Change(want.id, f"{verb} {want.kind}", detail, payload=_keep(want.body, have, want.preserve)))
+                changes.append(
+                    Change(want.id, f"{verb} {want.kind}", detail, payload=_keep(want.body, have, want.preserve))
+                )
         return changes
 
     def apply(self, ctx: Context, changes: list[Change]) -> list[Change]:
@@ -148,7 +161,9 @@ class DesiredResourcesStep(Step):
         for c in changes:
             sub = c.target.split("/")[2]
             try:
-                poller = ctx.clients.resource(sub).resources.begin_create_or_update_by_id(c.target, c.payload, api_version=c.detail["api_version"])
+                poller = ctx.clients.resource(sub).resources.begin_create_or_update_by_id(
+                    c.target, c.payload, api_version=c.detail["api_version"]
+                )
                 poller.result()
             except HttpResponseError as exc:  # the other changes go on; this one is named
                 failures.append(f"{c.target}: {c.action}: {error_text(exc)}")
@@ -161,11 +176,20 @@ class DesiredResourcesStep(Step):
     def judge(self, ctx: Context, obs: Observation, pending: list[Change], applied: list[Change]) -> Verdict:
         """Fulfilled when every desired resource is in place; counts per kind; failed where a scope could not be read."""
         if obs.facts["failures"]:
-            return Verdict("failed", f"Could not read {len(obs.facts['failures'])} scope(s); the others were handled.", obs.facts["failures"] + [f"{c.action}: {c.target}" for c in pending[:50]])
+            return Verdict(
+                "failed",
+                f"Could not read {len(obs.facts['failures'])} scope(s); the others were handled.",
+                obs.facts["failures"] + [f"{c.action}: {c.target}" for c in pending[:50]],
+            )
         if pending:
             return super().judge(ctx, obs, pending, applied)
         done = f" ({len(applied)} change(s) applied)" if applied else ""
-        return Verdict("fulfilled", "In place: " + _counts(w.kind for w, _ in obs.facts["pairs"]) + f" across {len(ctx.params.subscription_ids)} subscription(s){done}.")
+        return Verdict(
+            "fulfilled",
+            "In place: "
+            + _counts(w.kind for w, _ in obs.facts["pairs"])
+            + f" across {len(ctx.params.subscription_ids)} subscription(s){done}.",
+        )
 
 
 def _keep(body: dict[str, Any], have: dict | None, paths: tuple[str, ...]) -> dict[str, Any]:

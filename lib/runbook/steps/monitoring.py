@@ -1,4 +1,5 @@
 """Stage 1: monitoring and alerting: action group, Service/Resource Health alerts, baseline metric alerts."""
+
 from __future__ import annotations
 
 import hashlib
@@ -32,29 +33,92 @@ def metric_alert_name(rule_id: str, resource_id: str) -> str:
 def desired_action_group(ctx: Context) -> dict:
     """The MSP action group in REST shape."""
     alerts = ctx.params.alerts
-    body = {"location": "Global", "properties": {"groupShortName": "intercept", "enabled": True, "emailReceivers": [{"name": "msp-alerts", "emailAddress": alerts.email, "useCommonAlertSchema": True}], "webhookReceivers": []}}
-    if alerts.webhook:
-        body["properties"]["webhookReceivers"] = [{"name": "msp-webhook", "serviceUri": alerts.webhook, "useCommonAlertSchema": True}]
-    return body
+    if alerts is None:
+        raise StepInputError("parameters: 'alerts' (email, optional webhook) is required for monitoring and alerting")
+    webhooks = (
+        [{"name": "msp-webhook", "serviceUri": alerts.webhook, "useCommonAlertSchema": True}] if alerts.webhook else []
+    )
+    return {
+        "location": "Global",
+        "properties": {
+            "groupShortName": "intercept",
+            "enabled": True,
+            "emailReceivers": [{"name": "msp-alerts", "emailAddress": alerts.email, "useCommonAlertSchema": True}],
+            "webhookReceivers": webhooks,
+        },
+    }
 
 
 def desired_health_alert(sub: str, category: str, action_group_id: str) -> dict:
     """A subscription-wide activity log alert on one health category."""
-    return {"location": "Global", "properties": {"scopes": [f"/subscriptions/{sub}"], "condition": {"allOf": [{"field": "category", "equals": category}]}, "actions": {"actionGroups": [{"actionGroupId": action_group_id}]}, "enabled": True, "description": f"MSP baseline: {category} events for the subscription"}}
+    return {
+        "location": "Global",
+        "properties": {
+            "scopes": [f"/subscriptions/{sub}"],
+            "condition": {"allOf": [{"field": "category", "equals": category}]},
+            "actions": {"actionGroups": [{"actionGroupId": action_group_id}]},
+            "enabled": True,
+            "description": f"MSP baseline: {category} events for the subscription",
+        },
+    }
 
 
 def desired_metric_alert(resource_id: str, rule: dict, action_group_id: str) -> dict:
     """A single-resource static-threshold metric alert in REST shape."""
-    criterion = {"name": rule["id"], "metricName": rule["metric"], "operator": rule["operator"], "threshold": rule["threshold"], "timeAggregation": rule["aggregation"], "criterionType": "StaticThresholdCriterion"}
-    return {"location": "global", "properties": {"description": f"MSP baseline: {rule['metric']} {rule['operator']} {rule['threshold']}", "severity": rule["severity"], "enabled": True, "scopes": [resource_id], "evaluationFrequency": "PT5M", "windowSize": "PT15M", "criteria": {"odata.type": "Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria", "allOf": [criterion]}, "autoMitigate": True, "actions": [{"actionGroupId": action_group_id}]}}
+    criterion = {
+        "name": rule["id"],
+        "metricName": rule["metric"],
+        "operator": rule["operator"],
+        "threshold": rule["threshold"],
+        "timeAggregation": rule["aggregation"],
+        "criterionType": "StaticThresholdCriterion",
+    }
+    return {
+        "location": "global",
+        "properties": {
+            "description": f"MSP baseline: {rule['metric']} {rule['operator']} {rule['threshold']}",
+            "severity": rule["severity"],
+            "enabled": True,
+            "scopes": [resource_id],
+            "evaluationFrequency": "PT5M",
+            "windowSize": "PT15M",
+            "criteria": {
+                "odata.type": "Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria",
+                "allOf": [criterion],
+            },
+            "autoMitigate": True,
+            "actions": [{"actionGroupId": action_group_id}],
+        },
+    }
 
 
-API = {"resource group": "2025-04-01", "action group": "2023-01-01", "activity log alert": "2020-10-01", "metric alert": "2018-03-01"}
+API = {
+    "resource group": "2025-04-01",
+    "action group": "2023-01-01",
+    "activity log alert": "2020-10-01",
+    "metric alert": "2018-03-01",
+}
 COMPARE = {
     "resource group": (),
-    "action group": ("properties.groupShortName", "properties.enabled", "properties.emailReceivers[name,emailAddress]", "properties.webhookReceivers[name,serviceUri]"),
-    "activity log alert": ("properties.scopes", "properties.condition.allOf[field,equals]", "properties.actions.actionGroups[actionGroupId]", "properties.enabled"),
-    "metric alert": ("properties.scopes", "properties.criteria.allOf[metricName,operator,threshold,timeAggregation]", "properties.severity", "properties.enabled", "properties.actions[actionGroupId]"),
+    "action group": (
+        "properties.groupShortName",
+        "properties.enabled",
+        "properties.emailReceivers[name,emailAddress]",
+        "properties.webhookReceivers[name,serviceUri]",
+    ),
+    "activity log alert": (
+        "properties.scopes",
+        "properties.condition.allOf[field,equals]",
+        "properties.actions.actionGroups[actionGroupId]",
+        "properties.enabled",
+    ),
+    "metric alert": (
+        "properties.scopes",
+        "properties.criteria.allOf[metricName,operator,threshold,timeAggregation]",
+        "properties.severity",
+        "properties.enabled",
+        "properties.actions[actionGroupId]",
+    ),
 }
 
 
@@ -68,7 +132,9 @@ class MonitoringAlerting(DesiredResourcesStep):
         """The monitoring resource group, action group and health alerts per subscription, then a baseline metric alert
         per rule and managed resource."""
         if ctx.params.alerts is None:
-            raise StepInputError("parameters: 'alerts' (email, optional webhook) is required for monitoring and alerting")
+            raise StepInputError(
+                "parameters: 'alerts' (email, optional webhook) is required for monitoring and alerting"
+            )
         m = ctx.params.monitoring
         resources = customer_resources(ctx.clients, ctx.params.subscription_ids, m.resource_group, unreadable)
         managed = managed_marking(ctx, resources, unreadable).managed
@@ -77,13 +143,19 @@ class MonitoringAlerting(DesiredResourcesStep):
 
         def row(sub: str, kind: str, rid: str, body: dict, watches: str = "") -> None:
             table.append(Desired(sub, kind, rid, API[kind], body, COMPARE[kind], watches))
+
         for sub in ctx.params.subscription_ids:
             rg = f"/subscriptions/{sub}/resourceGroups/{m.resource_group}"
             ag_id = f"{rg}/providers/Microsoft.Insights/actionGroups/{m.action_group}"
             row(sub, "resource group", rg, {"location": m.location})
             row(sub, "action group", ag_id, desired_action_group(ctx))
             for name, category in HEALTH_ALERTS.items():
-                row(sub, "activity log alert", f"{rg}/providers/Microsoft.Insights/activityLogAlerts/{name}", desired_health_alert(sub, category, ag_id))
+                row(
+                    sub,
+                    "activity log alert",
+                    f"{rg}/providers/Microsoft.Insights/activityLogAlerts/{name}",
+                    desired_health_alert(sub, category, ag_id),
+                )
             for r in resources:
                 if r.subscription_id != sub or r.key not in managed:
                     continue

@@ -1,4 +1,5 @@
 """Stage 1: tag every managed resource (from the Manageable Resource Sheet) with the MSP's managed tag."""
+
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -26,9 +27,11 @@ def tag_change(resource: Resource, key: str, value: str) -> Change | None:
     if existing_key is not None and resource.tags[existing_key] == value:
         return None
     use_key = existing_key or key  # tag names are case-insensitive: never add a second casing
-    return Change(resource.id, "merge tag", {"key": use_key, "value": value, "was": resource.tags.get(existing_key) if existing_key else None})
-
-
+    return Change(
+        resource.id,
+        "merge tag",
+        {"key": use_key, "value": value, "was": resource.tags.get(existing_key) if existing_key else None},
+    )
 
 
 class TagManagedResources(Step):
@@ -49,7 +52,15 @@ class TagManagedResources(Step):
             marked = r.key in marking.managed
             current = r.tag_value(key)
             if marked or current is not None:
-                rows.append({"resource": r.id, "type": r.type, "marked managed": "Yes" if marked else ("No" if r.key in marking.unmanaged else "unmarked"), f"tag {key}": current if current is not None else "", "tag key casing": r.tag_key(key) or ""})
+                rows.append(
+                    {
+                        "resource": r.id,
+                        "type": r.type,
+                        "marked managed": "Yes" if marked else ("No" if r.key in marking.unmanaged else "unmarked"),
+                        f"tag {key}": current if current is not None else "",
+                        "tag key casing": r.tag_key(key) or "",
+                    }
+                )
         return Observation(rows, {"resources": resources, "marking": marking})
 
     def plan(self, ctx: Context, obs: Observation) -> list[Change]:
@@ -79,7 +90,10 @@ class TagManagedResources(Step):
                     return change, "locked"
                 return change, error_text(exc)
 
-        with progress(total=len(changes), desc="tagging") as bar, ThreadPoolExecutor(max_workers=ctx.params.tagging.concurrency) as pool:
+        with (
+            progress(total=len(changes), desc="tagging") as bar,
+            ThreadPoolExecutor(max_workers=ctx.params.tagging.concurrency) as pool,
+        ):
             for future in as_completed([pool.submit(one, c) for c in interleave_by_subscription(changes)]):
                 change, outcome = future.result()
                 bar.update(1)
@@ -101,18 +115,39 @@ class TagManagedResources(Step):
         if marking.unmarked:
             missing.append(f"{len(marking.unmarked)} resource(s) are not marked Yes or No in {marking.path.name}")
         if errors:
-            return Verdict("failed", f"{len(applied)} tagged, {len(errors)} failed, {len(locked)} locked ({counts}).", missing)
+            return Verdict(
+                "failed", f"{len(applied)} tagged, {len(errors)} failed, {len(locked)} locked ({counts}).", missing
+            )
         unexplained = [c for c in pending if c.target.lower() not in self.outcomes]
         if applied and unexplained:
-            return Verdict("failed", f"{len(applied)} tagged, but verification still finds {len(unexplained)} managed resource(s) without the tag ({counts}).", missing + [c.target for c in unexplained[:20]])
+            return Verdict(
+                "failed",
+                f"{len(applied)} tagged, but verification still finds {len(unexplained)} managed resource(s) without the tag ({counts}).",
+                missing + [c.target for c in unexplained[:20]],
+            )
         if pending and applied:
-            return Verdict("open", f"{len(applied)} tagged; {len(locked)} locked resource(s) could not be tagged ({counts}).", missing)
+            return Verdict(
+                "open",
+                f"{len(applied)} tagged; {len(locked)} locked resource(s) could not be tagged ({counts}).",
+                missing,
+            )
         if pending:
-            return Verdict("open", f"{len(pending)} resource(s) to tag; run with apply to tag them ({counts}).", missing + [f"merge {c.detail['key']}={c.detail['value']}: {c.target}" for c in pending[:20]])
+            return Verdict(
+                "open",
+                f"{len(pending)} resource(s) to tag; run with apply to tag them ({counts}).",
+                missing + [f"merge {c.detail['key']}={c.detail['value']}: {c.target}" for c in pending[:20]],
+            )
         if marking.unmarked:
-            return Verdict("open", f"Every resource marked managed carries the tag, but the sheet is not fully marked ({counts}).", missing)
+            return Verdict(
+                "open",
+                f"Every resource marked managed carries the tag, but the sheet is not fully marked ({counts}).",
+                missing,
+            )
         done = f"{len(applied)} tagged now; " if applied else ""
-        return Verdict("fulfilled", f"{done}every managed resource carries {ctx.params.managed_tag.key}={ctx.params.managed_tag.value} ({counts}).")
+        return Verdict(
+            "fulfilled",
+            f"{done}every managed resource carries {ctx.params.managed_tag.key}={ctx.params.managed_tag.value} ({counts}).",
+        )
 
 
 class SheetSummary:
@@ -124,8 +159,14 @@ class SheetSummary:
     def _repr_html_(self) -> str:
         m = self.marking
         head = f"<p><b>{'Generated' if self.created else 'Read'}</b> <code>{m.path.name}</code>: {len(m.managed)} marked managed, {len(m.unmanaged)} not managed, {len(m.unmarked)} unmarked, {len(m.not_in_sheet)} newer than the sheet.</p>"
-        rows = "".join(f"<tr><td>{t}</td><td>{c.get('Yes', 0)}</td><td>{c.get('No', 0)}</td><td>{c.get('', 0)}</td></tr>" for t, c in sorted(self.by_type.items()))
-        return head + f"<table><thead><tr><th>type</th><th>Yes</th><th>No</th><th>unmarked</th></tr></thead><tbody>{rows}</tbody></table>"
+        rows = "".join(
+            f"<tr><td>{t}</td><td>{c.get('Yes', 0)}</td><td>{c.get('No', 0)}</td><td>{c.get('', 0)}</td></tr>"
+            for t, c in sorted(self.by_type.items())
+        )
+        return (
+            head
+            + f"<table><thead><tr><th>type</th><th>Yes</th><th>No</th><th>unmarked</th></tr></thead><tbody>{rows}</tbody></table>"
+        )
 
     def __repr__(self) -> str:
         m = self.marking
@@ -141,7 +182,13 @@ def prepare_sheet(ctx: Context, regenerate: bool = False) -> SheetSummary:
     resources = customer_resources(ctx.clients, p.subscription_ids, p.monitoring.resource_group)
     created = regenerate or not path.exists()
     if created:
-        sheet.write(path, resources, subscription_names(ctx.clients, p.subscription_ids), p.resource_sheet.prefill, (p.managed_tag.key, p.managed_tag.value))
+        sheet.write(
+            path,
+            resources,
+            subscription_names(ctx.clients, p.subscription_ids),
+            p.resource_sheet.prefill,
+            (p.managed_tag.key, p.managed_tag.value),
+        )
     marking = sheet.read(path, {r.key for r in resources})
     by_type: dict[str, dict[str, int]] = {}
     for r in resources:

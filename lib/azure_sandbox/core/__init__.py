@@ -1,0 +1,1 @@
+"""The protocol core of the sandbox: HTTP values, identity, routing, authorization, validation, state, server."""
