@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import sys
@@ -304,6 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: exit 0 done, 1 failure, 2 bad input, 3 stage incomplete, 4 customer busy, 130 interrupted."""
     args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING, format="%(levelname)s: %(message)s"
+    )  # the library logs; we show warnings
     try:
         return args.func(args)
     except errors.RunbookError as exc:  # the one place errors become messages and exit codes

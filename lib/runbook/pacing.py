@@ -9,6 +9,7 @@ refill rate in benchmarks/tagging.py.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from azure.core.exceptions import HttpResponseError, ServiceRequestError, Servic
 from .results import Change
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class Pacer:
@@ -72,11 +74,13 @@ def paced_call(pacer: Pacer, key: str, call: Callable[[], T], max_errors: int = 
             out = call()
         except HttpResponseError as exc:
             if exc.status_code == 429 and time.monotonic() - start < deadline_s:
+                log.debug("throttled on %s: waiting %.1f s", key, retry_after_seconds(exc))
                 pacer.throttled_for(key, retry_after_seconds(exc))
                 continue
             if exc.status_code in TRANSIENT and errors < max_errors:
                 errors += 1
                 pacer.retried_errors += 1
+                log.info("transient %s on %s, retry %d of %d", exc.status_code, key, errors, max_errors)
                 time.sleep(min(8.0, retry_after_seconds(exc, 0.2 * 2**errors)))
                 continue
             raise

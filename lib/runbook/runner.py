@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import threading
@@ -31,6 +32,7 @@ from .progress import BATCH_ENV
 from .results import Change, ItemResult, collect, stamp
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
+log = logging.getLogger(__name__)
 KERNEL = "python3"
 
 
@@ -183,8 +185,17 @@ def run_stage(
         check_sandbox_tenant(params, sandbox_connection_path())
     with runlock.held(
         evidence.customer_dir(params.customer), params.customer, f"stage {stage}{' --apply' if apply else ''}"
-    ):
-        recover(params.customer)
+    ) as stale:
+        if stale:
+            log.warning(
+                "took over a stale lock of %s (pid %s on %s, since %s)",
+                params.customer,
+                stale.get("pid"),
+                stale.get("host"),
+                stale.get("started"),
+            )
+        for run_id in recover(params.customer):
+            log.warning("sealed run %s of %s from its journal: its process was killed", run_id, params.customer)
         return _run_locked(params, stage, apply, force, timeout, log_output, notebook, on_item)
 
 
