@@ -26,7 +26,10 @@ log = logging.getLogger(__name__)
 class Pacer:
     """Per-subscription gates that a 429 closes for everyone until its Retry-After has passed."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
+        self.clock, self.sleep = clock, sleep  # injectable: tests drive a fake clock
         self._open_at: dict[str, float] = {}
         self._lock = threading.Lock()
         self.throttled = 0
@@ -36,16 +39,16 @@ class Pacer:
         """Wait until this subscription's gate is open."""
         while True:
             with self._lock:
-                wait = self._open_at.get(key, 0.0) - time.monotonic()
+                wait = self._open_at.get(key, 0.0) - self.clock()
             if wait <= 0:
                 return
-            time.sleep(wait)
+            self.sleep(wait)
 
     def throttled_for(self, key: str, retry_after: float) -> None:
         """ARM said 429: close the gate for everyone on this subscription."""
         with self._lock:
             self.throttled += 1
-            self._open_at[key] = max(self._open_at.get(key, 0.0), time.monotonic() + retry_after)
+            self._open_at[key] = max(self._open_at.get(key, 0.0), self.clock() + retry_after)
 
 
 def retry_after_seconds(exc: HttpResponseError, default: float = 1.0) -> float:

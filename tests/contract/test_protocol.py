@@ -1,7 +1,5 @@
 """ARM protocol behaviour: api-versions, paths, auth, errors, paging, long-running operations, locks."""
 
-import time
-
 import pytest
 from azure.core.exceptions import HttpResponseError
 
@@ -240,9 +238,7 @@ def test_every_response_carries_request_ids(raw):
     resp = raw("GET", RG_PATH + "?api-version=2025-04-01")
     assert resp.headers["x-ms-request-id"] and resp.headers["x-ms-correlation-request-id"]
     assert int(resp.headers["x-ms-ratelimit-remaining-subscription-reads"]) > 0
-    start = time.monotonic()
     assert raw("GET", "/tenants?api-version=2022-12-01").json()["value"][0]["tenantId"]
-    assert time.monotonic() - start < 2
 
 
 def test_lists_at_each_scope(clients):

@@ -1,20 +1,36 @@
 """The per-subscription throttle gate and the progress line."""
 
-import time
-
 from runbook.pacing import Pacer, interleave_by_subscription
 from runbook.progress import _Lines
 from runbook.results import Change
 
 
+class FakeClock:
+    """Time that passes only when the code under test sleeps."""
+
+    def __init__(self) -> None:
+        self.now, self.slept = 100.0, []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(round(seconds, 6))
+        self.now += seconds
+
+
 def test_a_429_closes_the_gate_for_every_worker_of_that_subscription():
-    pacer = Pacer()
+    clock = FakeClock()
+    pacer = Pacer(clock=clock, sleep=clock.sleep)
     pacer.throttled_for("sub-a", 0.3)
-    start = time.monotonic()
     pacer.acquire("sub-b")  # other subscriptions are not held up
-    assert time.monotonic() - start < 0.05
+    assert clock.slept == []
     pacer.acquire("sub-a")
-    assert time.monotonic() - start >= 0.29 and pacer.throttled == 1
+    assert clock.slept == [0.3] and pacer.throttled == 1
+    pacer.throttled_for("sub-a", 0.1)
+    pacer.throttled_for("sub-a", 0.05)  # a shorter Retry-After never shortens the wait already asked for
+    pacer.acquire("sub-a")
+    assert clock.slept == [0.3, 0.1]
 
 
 def test_changes_alternate_between_subscriptions():
