@@ -149,10 +149,11 @@ def test_pricings_shaped_like_the_examples_succeed(raw):
 
 def test_unknown_plan_name_is_refused(raw):
     """Azure's message, Azure/azure-powershell#10842 and MicrosoftDocs/azure-docs#49667: "The name 'default' is not a
-    valid name. Possible pricing bundle names: VirtualMachines, ..."; code inferred (not shown in public answers)."""
-    err = refused(put_pricing(raw, "default", {"pricingTier": "Standard"}), 400, "BadRequest")
+    valid name. Possible pricing bundle names: VirtualMachines, ..."; code InvalidResourceName as Azure/ResourceModules#453
+    shows it."""
+    err = refused(put_pricing(raw, "default", {"pricingTier": "Standard"}), 400, "InvalidResourceName")
     assert "Possible pricing bundle names" in err["message"] and "VirtualMachines" in err["message"]
-    refused(raw("GET", f"{PRICINGS}/Servers?{SEC_API}"), 400, "BadRequest")
+    refused(raw("GET", f"{PRICINGS}/Servers?{SEC_API}"), 400, "InvalidResourceName")
 
 
 @pytest.mark.parametrize(
@@ -184,11 +185,12 @@ def test_sub_plan_outside_the_plan_is_refused(raw, plan, sub_plan):
     ],
 )
 def test_extension_of_another_plan_is_refused(raw, plan, sub_plan, extension):
-    """pricings.json Extension.name lists each extension with the plans it is "Available for". Code inferred."""
+    """pricings.json Extension.name lists each extension with the plans it is "Available for"; InvalidInputJson as
+    Azure answers an extension the plan lacks (Azure/Azure-Landing-Zones#822)."""
     props = {"pricingTier": "Standard", "extensions": [{"name": extension, "isEnabled": "True"}]}
     if sub_plan:
         props["subPlan"] = sub_plan
-    refused(put_pricing(raw, plan, props), 400, "BadRequest")
+    refused(put_pricing(raw, plan, props), 400, "InvalidInputJson")
 
 
 @pytest.mark.parametrize(
@@ -203,9 +205,9 @@ def test_extension_of_another_plan_is_refused(raw, plan, sub_plan, extension):
 def test_extension_of_another_sub_plan_is_refused(raw, plan, sub_plan, extension):
     """pricings.json Extension.name: OnUploadMalwareScanning / SensitiveDataDiscovery "Available for StorageAccounts
     plan (DefenderForStorageV2 sub plan)"; AgentlessVmScanning / FileIntegrityMonitoring for "VirtualMachines plan
-    (P2 sub plan)". Code inferred."""
+    (P2 sub plan)"; InvalidInputJson as Azure/Azure-Landing-Zones#822 shows for AgentlessVmScanning on P1."""
     props = {"pricingTier": "Standard", "subPlan": sub_plan, "extensions": [{"name": extension, "isEnabled": "True"}]}
-    refused(put_pricing(raw, plan, props), 400, "BadRequest")
+    refused(put_pricing(raw, plan, props), 400, "InvalidInputJson")
 
 
 def test_schema_refuses_tier_and_extension_shape(raw):

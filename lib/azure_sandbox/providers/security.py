@@ -122,8 +122,11 @@ def plan_of(name: str) -> Plan:
     """The plan named in a path, or Azure's 400 listing the valid names."""
     plan = _BY_NAME.get(name.lower())
     if plan is None:
-        raise _bad(
-            f"The name '{name}' is not a valid name. Possible pricing bundle names: {', '.join(DEFENDER_PLANS)}."
+        # code and wording as Azure answers it (Azure/ResourceModules#453)
+        raise ArmError(
+            400,
+            "InvalidResourceName",
+            f"The name '{name}' is not a valid name. Possible pricing bundle names: {', '.join(DEFENDER_PLANS)}.",
         )
     return plan
 
@@ -202,10 +205,17 @@ class Security(Provider):
             known = next((e for e in plan.extensions if e[0].lower() == str(name).lower()), None)
             if known is None:
                 offered = ", ".join(e[0] for e in plan.extensions) or "none"
-                raise _bad(f"The extension '{name}' is not available for plan '{plan.name}'. Available: {offered}.")
+                # InvalidInputJson as Azure answers an extension the plan lacks (Azure/Azure-Landing-Zones#822)
+                raise ArmError(
+                    400,
+                    "InvalidInputJson",
+                    f"The extension '{name}' is not available for plan '{plan.name}'. Available: {offered}.",
+                )
             if known[1] and tier == "Standard" and chosen not in known[1]:
-                raise _bad(
-                    f"The extension '{known[0]}' of plan '{plan.name}' requires sub plan {' or '.join(known[1])}."
+                raise ArmError(
+                    400,
+                    "InvalidInputJson",
+                    f"The extension '{known[0]}' of plan '{plan.name}' requires sub plan {' or '.join(known[1])}.",
                 )
 
     @staticmethod
