@@ -154,8 +154,9 @@ def scan_files(paths: list[Path], relative_to: Path, extra_known: tuple[str, ...
     return out
 
 
-def render_html(notebook: Path, target: Path) -> None:
-    """HTML of an executed notebook without code and without the injected-parameters cell."""
+def render_html(notebook: Path, target: Path, header: dict | None = None) -> None:
+    """HTML of an executed notebook without code and without the injected-parameters cell, headed by the run's
+    facts (run id, start and end, who, machine, runbook version, parameters hash, status)."""
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
     from traitlets.config import Config
@@ -169,6 +170,16 @@ def render_html(notebook: Path, target: Path) -> None:
     exporter = HTMLExporter(config=cfg)
     exporter.register_preprocessor(TagRemovePreprocessor(config=cfg), enabled=True)
     body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
+    if header:
+        import html as _html
+
+        rows = "".join(
+            f"<tr><th style='text-align:left;padding-right:1em'>{_html.escape(k)}</th><td>{_html.escape(str(v))}</td></tr>"
+            for k, v in header.items()
+        )
+        box = f"<div style='border:1px solid #999;padding:8px;margin:8px;font-family:sans-serif'><b>Runbook evidence</b><table>{rows}</table></div>"
+        at = body.find(">", body.find("<body")) + 1
+        body = body[:at] + box + body[at:]
     target.write_text(body)
 
 
@@ -177,20 +188,37 @@ def archive(run_dir: Path, header: dict, items: list[dict], known_secrets: tuple
     anchored manifest. A secret found refuses the archive: the notebook and HTML are removed, results.json says
     'refused' (without the items if they leak too), and EvidenceError names file, line and kind (never the value)."""
     import getpass
+    import socket
 
     from .results import stamp
 
     customer = header["customer"]
-    for nb in run_dir.glob("*.ipynb"):
-        sanitise_notebook(nb)
-        render_html(nb, nb.with_suffix(".html"))
     results = {
         **header,
         "finished_at": stamp(),
         "ran_by": getpass.getuser(),
+        "machine": socket.gethostname(),
         "runbook_version": __version__,
         "items": items,
     }
+    keys = (
+        "customer",
+        "run_id",
+        "stage",
+        "status",
+        "started_at",
+        "finished_at",
+        "ran_by",
+        "machine",
+        "runbook_version",
+        "parameters_sha256",
+        "apply",
+        "forced",
+    )
+    facts = {k: results.get(k, "") for k in keys}
+    for nb in run_dir.glob("*.ipynb"):
+        sanitise_notebook(nb)
+        render_html(nb, nb.with_suffix(".html"), facts)
     (run_dir / RESULTS).write_text(json.dumps(results, indent=2, default=str))
     findings = scan_files(sorted(p for p in run_dir.iterdir() if p.is_file()), run_dir, known_secrets)
     error = ""

@@ -84,6 +84,7 @@ class Session:
 def start(customer: str, stage: int, apply: bool = False, run_id: str = "", forced: bool = False) -> Session:
     """Load and validate the customer's parameters and open a stage session (the notebook's bootstrap call)."""
     brief_errors()
+    pd.set_option("display.max_colwidth", None)  # summaries are shown whole, never cut with '...'
     return Session(load(customer), stage, apply, run_id, forced)
 
 

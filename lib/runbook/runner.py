@@ -123,6 +123,33 @@ class RunOutcome:
         )
 
 
+def check_stage_inputs(params: Any, stage: int) -> None:
+    """Every parameter section the stage's automated steps need, checked before the notebook starts."""
+    from .errors import ParameterError
+    from .steps import REGISTRY
+
+    missing = []
+    for item in catalogue.load().for_stage(stage):
+        step = REGISTRY.get(item.id)
+        if step is None or not item.applies_to(params.tier):
+            continue
+        missing += [
+            f"parameters/{params.customer}.yml: field '{name}' is missing; {item.id} needs it. Fix: add it as parameters/template.yml shows."
+            for name in step.requires
+            if getattr(params, name, None) is None
+        ]
+    if missing:
+        raise ParameterError("\n".join(missing))
+
+
+def parameters_hash(customer: str) -> str:
+    """SHA-256 of the parameter file a run used (recorded in its evidence)."""
+    from .params import resolve_path
+
+    path = resolve_path(customer)
+    return evidence.sha256(path) if path.exists() else ""
+
+
 def stage_notebook(name: str) -> Path:
     """The stage notebook: the project's notebooks/ (a checkout), else generated from the packaged catalogue into
     .cache/notebooks (an installed wheel carries the catalogue, not the notebooks)."""
@@ -209,6 +236,7 @@ def _run_locked(
     notebook: Path | None,
     on_item: Callable[[ItemResult], None] | None,
 ) -> RunOutcome:
+    check_stage_inputs(params, stage)  # exit 2 before any Azure call
     blocking = gate(params.customer, stage)
     if blocking and not force:
         raise StageGateError(stage, blocking)
@@ -263,7 +291,12 @@ def _run_locked(
     outcome = RunOutcome(params.customer, stage, run_id, run_dir, state, items, error, bool(blocking))
     archive(
         outcome,
-        {"started_at": started, "apply": bool(apply), "blocking_items": blocking},
+        {
+            "started_at": started,
+            "apply": bool(apply),
+            "blocking_items": blocking,
+            "parameters_sha256": parameters_hash(params.customer),
+        },
         secrets.stored_values(params),
     )
     return outcome

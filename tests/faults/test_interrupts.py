@@ -129,3 +129,35 @@ def test_a_second_run_of_the_same_customer_is_refused_while_the_first_holds_the_
         first.communicate(timeout=300)
     assert first.returncode in (runner.EXIT_OK, runner.EXIT_INCOMPLETE)
     assert len(evidence.runs("demo")) == 1 and evidence.verify("demo") == []
+
+
+def test_errors_drops_and_failed_operations_during_apply_leave_a_complete_record(sandbox, evidence_dir, params_dir):
+    """503s, dropped connections and failed long-running operations while Stage 1 applies: whatever Azure accepted
+    is in the evidence, verify passes, and a re-run without faults converges with no duplicates."""
+    before = tags_in_sandbox(sandbox)
+    sandbox.set_faults(
+        error_rate=0.2,
+        drop_rate=0.05,
+        error_retry_after=0.05,
+        fractional_retry_after=True,
+        seed=11,
+        lro_fail_types=["Microsoft.Resources/tags"],
+    )
+    run = subprocess.run(
+        [*RUNBOOK, "run", "demo", "--stage", "1", "--apply", "--force"], capture_output=True, text=True, timeout=600
+    )
+    assert run.returncode in (runner.EXIT_OK, runner.EXIT_FAILED, runner.EXIT_INCOMPLETE), run.stderr[-2000:]
+    assert "Traceback" not in run.stderr
+    run_dir = evidence.runs("demo")[-1]
+    recorded = applied_in_evidence(run_dir)
+    assert tags_in_sandbox(sandbox) - before <= {t for a, t in recorded if a == "merge tag"}
+    if any(a["displayName"] == APP for a in sandbox.state.applications.values()):
+        assert any(action == "create application" for action, _ in recorded)
+    assert evidence.verify("demo") == []
+    sandbox.set_faults()
+    again = subprocess.run(
+        [*RUNBOOK, "run", "demo", "--stage", "1", "--apply", "--force"], capture_output=True, text=True, timeout=600
+    )
+    assert again.returncode == runner.EXIT_OK, again.stdout[-2000:] + again.stderr[-2000:]
+    assert sum(a["displayName"] == APP for a in sandbox.state.applications.values()) == 1
+    assert evidence.verify("demo") == []

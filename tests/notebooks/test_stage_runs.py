@@ -192,3 +192,29 @@ def test_cloud_settings_are_validated(params_dir):
     (params_dir / "demo.yml").write_text(text + "cloud: {name: AzureUSGovernment, arm_endpoint: 'https://x'}\n")
     with pytest.raises(params.ParameterError, match="endpoints are fixed for AzureUSGovernment"):
         params.load("demo")
+
+
+def test_evidence_html_is_headed_by_the_run_facts(sandbox, evidence_dir):
+    out = runner.run_stage("demo", 0)
+    page = (out.run_dir / "00-prerequisites.html").read_text()
+    head = page[: page.find("</table>")]
+    for fact in (
+        out.run_id,
+        "runbook_version",
+        "parameters_sha256",
+        runner.parameters_hash("demo"),
+        "machine",
+        "finished_at",
+    ):
+        assert fact in head, fact
+    assert "...</td>" not in page and ">None<" not in head
+
+
+def test_a_stage_whose_step_lacks_its_parameters_stops_before_any_azure_call(sandbox, evidence_dir, params_dir):
+    text = (params_dir / "demo.yml").read_text()
+    (params_dir / "demo.yml").write_text(text.replace("alerts: {email: alerts@intercept.example}\n", ""))
+    before = sandbox.stats()
+    with pytest.raises(params.ParameterError) as err:
+        runner.run_stage("demo", 1, force=True)
+    assert "field 'alerts' is missing; s1-monitoring-alerting needs it" in str(err.value)
+    assert sandbox.stats() == before and evidence.runs("demo") == []
