@@ -47,3 +47,13 @@ def test_monitoring_configures_the_readable_subscriptions_and_names_the_other(ct
     result = execute(MonitoringAlerting(), ctx)
     assert result.status == "failed" and any(DEMO_SUBS[1] in m for m in result.missing), result.summary
     assert {c.target.split("/")[2] for c in result.applied} == {DEMO_SUBS[0], DEMO_SUBS[2]}
+
+
+def test_tagging_tags_the_readable_subscriptions_and_names_the_other(ctx, sandbox):
+    prepare_sheet(ctx)
+    revoke(sandbox, DEMO_SUBS[1])
+    from runbook.steps.tagging import TagManagedResources
+
+    result = execute(TagManagedResources(), ctx)
+    assert result.status == "failed" and any(DEMO_SUBS[1] in m for m in result.missing), result.summary
+    assert result.applied and {c.target.split("/")[2] for c in result.applied} <= {DEMO_SUBS[0], DEMO_SUBS[2]}

@@ -44,8 +44,11 @@ class TagManagedResources(Step):
 
     def inspect(self, ctx: Context) -> Observation:
         """Resources, the marked sheet, and each managed resource's current tag."""
-        resources = customer_resources(ctx.clients, ctx.params.subscription_ids, ctx.params.monitoring.resource_group)
-        marking = managed_marking(ctx, resources)
+        unreadable: list[str] = []  # subscriptions Azure refuses to list fail their part; the others go on
+        resources = customer_resources(
+            ctx.clients, ctx.params.subscription_ids, ctx.params.monitoring.resource_group, unreadable
+        )
+        marking = managed_marking(ctx, resources, unreadable)
         key = ctx.params.managed_tag.key
         rows = []
         for r in resources:
@@ -61,7 +64,7 @@ class TagManagedResources(Step):
                         "tag key casing": r.tag_key(key) or "",
                     }
                 )
-        return Observation(rows, {"resources": resources, "marking": marking})
+        return Observation(rows, {"resources": resources, "marking": marking, "unreadable": unreadable})
 
     def plan(self, ctx: Context, obs: Observation) -> list[Change]:
         """One merge per managed resource that lacks the tag or has another value."""
@@ -110,10 +113,17 @@ class TagManagedResources(Step):
         counts = f"{len(marking.managed)} marked managed, {len(marking.unmanaged)} not managed, {len(marking.unmarked)} unmarked"
         locked = [c for c in pending if self.outcomes.get(c.target.lower()) == "locked"]
         errors = [c for c in pending if c not in locked and c.target.lower() in self.outcomes]
-        missing = [f"{c.target}: locked (409 ScopeLocked); remove the ReadOnly lock or tag it by hand" for c in locked]
+        missing = list(obs.facts.get("unreadable", []))
+        missing += [f"{c.target}: locked (409 ScopeLocked); remove the ReadOnly lock or tag it by hand" for c in locked]
         missing += [f"{c.target}: {self.outcomes[c.target.lower()]}" for c in errors]
         if marking.unmarked:
             missing.append(f"{len(marking.unmarked)} resource(s) are not marked Yes or No in {marking.path.name}")
+        if obs.facts.get("unreadable"):
+            return Verdict(
+                "failed",
+                f"{len(obs.facts['unreadable'])} subscription(s) could not be read; {len(applied)} tagged elsewhere ({counts}).",
+                missing,
+            )
         if errors:
             return Verdict(
                 "failed", f"{len(applied)} tagged, {len(errors)} failed, {len(locked)} locked ({counts}).", missing
