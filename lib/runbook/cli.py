@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -39,23 +40,37 @@ def _print_item(r) -> None:
     print(f"  {r.status:<12} {r.item_id}: {r.summary}{why}", flush=True)
 
 
-def _stream_papermill_log() -> None:
-    """papermill forwards the kernel's output through its logger: show it plainly on stderr."""
-    import logging
+PROGRESS_LINE = re.compile(r"^\S.* \[[#.]{20}\] \d+/\d+ \(")
 
+
+class _KernelOutput(logging.Handler):
+    """papermill forwards the kernel's output through its logger. With --log-output all of it goes to stderr;
+    by default only the progress lines of long steps (a bar every 10%) go to stdout."""
+
+    everything = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        line = record.getMessage().strip()
+        if self.everything:
+            print(f"  | {line}", file=sys.stderr, flush=True)
+        elif PROGRESS_LINE.match(line):
+            print(f"  | {line}", flush=True)
+
+
+def _stream_papermill_log(everything: bool) -> None:
+    """Show the kernel's output as `_KernelOutput` says."""
     log = logging.getLogger("papermill")
-    if not any(getattr(h, "_runbook", False) for h in log.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("  | %(message)s"))
-        handler._runbook = True  # type: ignore[attr-defined]
+    handler = next((h for h in log.handlers if isinstance(h, _KernelOutput)), None)
+    if handler is None:
+        handler = _KernelOutput()
         log.addHandler(handler)
         log.setLevel(logging.INFO)
+    handler.everything = everything
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run one stage or all stages for one or more customers (a batch goes on past a customer's error)."""
-    if args.log_output:
-        _stream_papermill_log()
+    _stream_papermill_log(everything=args.log_output)
     stages = None if args.stage == "all" else [int(args.stage)] if args.stage.isdigit() else [-1]
     if stages and stages[0] not in {s.number for s in catalogue.load().stages}:
         print(f"error: --stage must be 0-4 or all, not {args.stage}", file=sys.stderr)
@@ -72,7 +87,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 stages=stages,
                 on_outcome=_print_outcome,
                 timeout=args.timeout,
-                log_output=args.log_output,
+                log_output=True,  # filtered by _stream_papermill_log
                 on_item=_print_item,
             )
             codes.append(max((o.exit_code for o in outcomes), default=EXIT_OK))

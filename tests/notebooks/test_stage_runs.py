@@ -145,10 +145,20 @@ def test_sheet_command_generates_then_checks(sandbox, params_dir, capsys):
     assert "row 3: Managed is 'Maybe'" in capsys.readouterr().err
 
 
-def test_log_output_streams_progress_lines(sandbox, evidence_dir, params_dir, caplog):
+def test_log_output_streams_progress_lines(sandbox, evidence_dir, params_dir, caplog, capsys):
     assert main(["run", "demo", "--stage", "0"]) == 0
     assert main(["run", "demo", "--stage", "1", "--apply", "--log-output"]) == 0
     assert "tagging [####################] 50/50" in caplog.text
+    assert "  | tagging [####################] 50/50" in capsys.readouterr().err
+
+
+def test_a_run_prints_each_item_and_the_progress_of_long_steps_by_default(sandbox, evidence_dir, params_dir, capsys):
+    assert main(["run", "demo", "--stage", "0"]) == 0
+    assert main(["run", "demo", "--stage", "1", "--apply"]) == 0
+    out = capsys.readouterr().out
+    assert "  | tagging [####################] 50/50" in out  # the bar, not the rest of the kernel's output
+    assert "  fulfilled    s1-tag-managed-resources:" in out and "  fulfilled    s0-msp-authorized:" in out
+    assert out.index("s1-app-registration:") < out.index("stage 1: complete")
 
 
 def test_batch_run_goes_on_past_a_bad_customer(sandbox, evidence_dir, params_dir, capsys):
