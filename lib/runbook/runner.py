@@ -140,6 +140,13 @@ def check_stage_inputs(params: Any, stage: int) -> None:
         ]
     if missing:
         raise ParameterError("\n".join(missing))
+    tagging = REGISTRY.get("s1-tag-managed-resources")
+    if stage == 1 and tagging is not None:
+        from . import sheet
+
+        path = sheet.sheet_path(params.customer, params.resource_sheet.path)
+        if path.exists():
+            sheet.read(path, None)  # its form (header, Yes/No, duplicates) before any Azure call; IDs are checked live
 
 
 def parameters_hash(customer: str) -> str:

@@ -110,7 +110,7 @@ def write(
     return path
 
 
-def read(path: Path, known_ids: set[str], unreadable_scopes: tuple[str, ...] = ()) -> Marking:
+def read(path: Path, known_ids: set[str] | None, unreadable_scopes: tuple[str, ...] = ()) -> Marking:
     """Read a marked workbook, checking its header, each Managed value, and that every ID exists (IDs under a scope
     that could not be read this time, lower-cased prefixes in `unreadable_scopes`, are taken as they are)."""
     if not path.exists():
@@ -143,7 +143,7 @@ def read(path: Path, known_ids: set[str], unreadable_scopes: tuple[str, ...] = (
         if not rid:
             problems.append(f"row {n}: Resource ID is empty")
             continue
-        if key not in known_ids and not key.startswith(unreadable_scopes):
+        if known_ids is not None and key not in known_ids and not key.startswith(unreadable_scopes):
             problems.append(f"row {n}: resource {rid} does not exist in the customer's subscriptions")
         if key in seen:
             problems.append(f"row {n}: resource {rid} is listed twice")
@@ -164,4 +164,6 @@ def read(path: Path, known_ids: set[str], unreadable_scopes: tuple[str, ...] = (
             + "\n  ".join(shown)
             + "\nFix: correct those rows, or regenerate the sheet if resources changed."
         )
-    return Marking(frozenset(managed), frozenset(unmanaged), frozenset(unmarked), path, frozenset(known_ids - seen))
+    return Marking(
+        frozenset(managed), frozenset(unmanaged), frozenset(unmarked), path, frozenset((known_ids or set()) - seen)
+    )

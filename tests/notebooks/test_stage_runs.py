@@ -228,3 +228,16 @@ def test_a_stage_whose_step_lacks_its_parameters_stops_before_any_azure_call(san
         runner.run_stage("demo", 1, force=True)
     assert "field 'alerts' is missing; s1-monitoring-alerting needs it" in str(err.value)
     assert sandbox.stats() == before and evidence.runs("demo") == []
+
+
+def test_a_bad_resource_sheet_stops_stage1_before_any_azure_call(sandbox, evidence_dir, params_dir, capsys):
+    assert main(["sheet", "demo"]) == 0
+    from openpyxl import load_workbook
+
+    wb = load_workbook(params_dir / "demo.resources.xlsx")
+    wb["Resources"]["J3"] = "Maybe"
+    wb.save(params_dir / "demo.resources.xlsx")
+    before = sandbox.stats()
+    assert main(["run", "demo", "--stage", "1", "--force"]) == 2
+    assert "row 3: Managed is 'Maybe'" in capsys.readouterr().err
+    assert sandbox.stats() == before and evidence.runs("demo") == []
