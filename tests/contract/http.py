@@ -50,3 +50,10 @@ def key_paths_present(body, paths: list[str]) -> list[str]:
                 missing.append(path)
                 break
     return missing
+
+
+def refused(resp, status: int, code: str) -> dict:
+    """Assert the response is Azure's error with this status and code; its error object."""
+    assert resp.status_code == status, resp.text
+    assert resp.json()["error"]["code"] == code, resp.text
+    return resp.json()["error"]

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from tests.conftest import DEMO_SUBS
-from tests.contract.http import Raw, key_paths_present
+from tests.contract.http import key_paths_present
 
 CASES = yaml.safe_load((Path(__file__).parent / "operations.yml").read_text())
 SUB = DEMO_SUBS[0]
@@ -23,13 +23,6 @@ def fill(value):
     if isinstance(value, dict):
         return {k: fill(v) for k, v in value.items()}
     return value
-
-
-@pytest.fixture
-def raw(sandbox):
-    r = Raw(sandbox)
-    yield r
-    r.close()
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["op"] for c in CASES])

@@ -5,17 +5,9 @@ from azure.core.exceptions import HttpResponseError
 
 from runbook.clients import ARM_SCOPE
 from tests.conftest import DEMO_SUBS
-from tests.contract.http import Raw
 
 SUB = DEMO_SUBS[0]
 RG_PATH = f"/subscriptions/{SUB}/resourceGroups/rg-prod-web"
-
-
-@pytest.fixture
-def raw(sandbox):
-    r = Raw(sandbox)
-    yield r
-    r.close()
 
 
 def error_code(resp):

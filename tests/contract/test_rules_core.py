@@ -12,7 +12,7 @@ from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 
 from runbook.clients import ARM_SCOPE, GRAPH_SCOPE
 from tests.conftest import DEMO_SUBS
-from tests.contract.http import Raw
+from tests.contract.http import refused
 
 SUB, SUB_LIGHTHOUSE = DEMO_SUBS[0], DEMO_SUBS[2]
 RG = f"/subscriptions/{SUB}/resourceGroups/rg-prod-web"
@@ -27,19 +27,6 @@ READER, CONTRIBUTOR, OWNER = (
     "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
 )
 UAA = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9"
-
-
-@pytest.fixture
-def raw(sandbox):
-    r = Raw(sandbox)
-    yield r
-    r.close()
-
-
-def refused(resp, status: int, code: str) -> None:
-    """The response is Azure's error with this status and code."""
-    assert resp.status_code == status, resp.text
-    assert resp.json()["error"]["code"] == code, resp.text
 
 
 def token(sandbox, audience: str = "https://management.azure.com", **kw) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import DEMO_SUBS
-from tests.contract.http import Raw
+from tests.contract.http import refused
 
 SUB = DEMO_SUBS[0]
 SUB_ID = f"/subscriptions/{SUB}"
@@ -33,25 +33,11 @@ PRICINGS_SPEC = "specification/security/resource-manager/Microsoft.Security/stab
 
 
 @pytest.fixture
-def raw(sandbox):
-    r = Raw(sandbox)
-    yield r
-    r.close()
-
-
-@pytest.fixture
 def action_group(raw) -> str:
     """An action group in rg-prod-web (for digests and budget contact groups)."""
     body = {"location": "Global", "properties": {"groupShortName": "finops", "enabled": True}}
     assert raw("PUT", f"{AG}?api-version=2023-01-01", body).status_code in (200, 201)
     return AG
-
-
-def refused(resp, status: int, code: str) -> dict:
-    """The response is Azure's error with this status and code; its error object."""
-    assert resp.status_code == status, resp.text
-    assert resp.json()["error"]["code"] == code, resp.text
-    return resp.json()["error"]
 
 
 # ====================================================================== Defender for Cloud pricings

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import DEMO_SUBS
-from tests.contract.http import Raw
+from tests.contract.http import refused
 
 SUB = DEMO_SUBS[0]
 OTHER_SUB = DEMO_SUBS[1]
@@ -41,19 +41,6 @@ SQLDB = (
 AG_API = "api-version=2023-01-01"
 MA_API = "api-version=2018-03-01"
 ALA_API = "api-version=2020-10-01"
-
-
-@pytest.fixture
-def raw(sandbox):
-    r = Raw(sandbox)
-    yield r
-    r.close()
-
-
-def refused(resp, status: int, code: str) -> None:
-    """The response is Azure's error with this status and code."""
-    assert resp.status_code == status, resp.text
-    assert resp.json()["error"]["code"] == code, resp.text
 
 
 def assign(raw, name: str, definition: str, parameters: dict | None = None, **extra):
