@@ -41,6 +41,7 @@ def test_sandbox_serve_prints_its_endpoint_and_serves_the_sdk(tmp_path):
         proc.stdout.close()
         proc.stderr.close()
     assert proc.returncode == 0
+    assert not (tmp_path / "connection.json").exists() and not (tmp_path / "client-secret").exists()
 
 
 def test_demo_command_runs_every_stage_and_verifies_evidence(tmp_path):

@@ -57,3 +57,10 @@ def test_tagging_tags_the_readable_subscriptions_and_names_the_other(ctx, sandbo
     result = execute(TagManagedResources(), ctx)
     assert result.status == "failed" and any(DEMO_SUBS[1] in m for m in result.missing), result.summary
     assert result.applied and {c.target.split("/")[2] for c in result.applied} <= {DEMO_SUBS[0], DEMO_SUBS[2]}
+
+
+def test_a_stopped_sandbox_is_reported_as_unreachable_with_the_fix(ctx, sandbox):
+    sandbox.sandbox.stop()
+    result = execute(AppRegistration(), ctx)
+    assert result.status == "failed" and result.summary.startswith("The tenant could not be reached")
+    assert "runbook sandbox serve" in result.summary and "Azure answered" not in result.summary

@@ -131,11 +131,15 @@ class Sandbox:
         return self.connection
 
     def stop(self) -> None:
-        """Stop listening."""
+        """Stop listening and remove the connection file and the client secret (a stale file would point clients
+        at a port nobody serves)."""
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+            if self.connection is not None:
+                for path in (self.state_dir / "connection.json", Path(self.connection.secret_path)):
+                    path.unlink(missing_ok=True)
 
     def __enter__(self) -> Sandbox:
         self.start()

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from azure.core.exceptions import AzureError, HttpResponseError
+from azure.core.exceptions import AzureError, HttpResponseError, ServiceRequestError
 
 from .. import catalogue
 from ..clients import Clients
@@ -108,6 +108,16 @@ def new_result(item: catalogue.Item, ctx: Context) -> ItemResult:
     )
 
 
+def unreachable(exc: BaseException) -> bool:
+    """Whether an SDK error means nothing answered (connection refused, DNS, TLS), rather than an Azure refusal."""
+    text = str(exc)
+    return (
+        isinstance(exc, ServiceRequestError)
+        or "Failed to establish a new connection" in text
+        or "Connection refused" in text
+    )
+
+
 def error_text(exc: Exception) -> str:
     """A one-line account of an Azure error (code and message, never headers or tokens)."""
     if isinstance(exc, HttpResponseError) and exc.error is not None:
@@ -140,7 +150,11 @@ def execute(step: Step, ctx: Context) -> ItemResult:
         result.observed = obs.rows
     except AzureError as exc:
         result.status, result.error = "failed", error_text(exc)
-        result.summary = f"Azure answered with an error: {result.error}"
+        if unreachable(exc):  # nothing answered (also while signing in): not an Azure error
+            where = "start it with `runbook sandbox serve`" if ctx.params.target == "sandbox" else "check the network"
+            result.summary = f"The tenant could not be reached ({result.error}). Fix: {where}."
+        else:
+            result.summary = f"Azure answered with an error: {result.error}"
     except StepInputError as exc:
         result.status, result.error = "failed", str(exc)
         result.summary = str(exc)
