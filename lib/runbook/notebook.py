@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import os
 from typing import Any
 
 import pandas as pd
@@ -10,7 +11,8 @@ import pandas as pd
 from . import catalogue, errors
 from .connect import make_clients
 from .params import Parameters, load
-from .results import ItemResult
+from .progress import BATCH_ENV
+from .results import Change, ItemResult
 from .steps import REGISTRY
 from .steps.base import Context, attested, execute, not_in_tier, with_attestation
 
@@ -28,12 +30,56 @@ class Session:
         self.forced = forced
         self.ctx = Context(params, lambda: make_clients(params), apply)
         self.results: dict[str, ItemResult] = {}
+        self.plans: dict[str, list[Change]] = {}  # the plan each item last showed: what `apply` may carry out
 
-    def run(self, item_id: str) -> ItemResult:
-        """Run one checklist item of this stage: its automated step, or its attestation."""
+    def mode(self) -> bool:
+        """Whether changes are allowed, read at every call: under papermill the run's --apply; in JupyterLab the
+        notebook's current `apply` variable (re-running the parameters cell with apply = False takes effect)."""
+        if os.environ.get(BATCH_ENV):
+            return self.apply
+        try:
+            from IPython import get_ipython
+
+            shell = get_ipython()
+        except ImportError:
+            shell = None
+        if shell is not None and "apply" in shell.user_ns:
+            return bool(shell.user_ns["apply"])
+        return self.apply
+
+    def apply_reviewed(self, item_id: str, confirm: str = "") -> ItemResult:
+        """Carry out the plan the item last showed, and nothing else: the tenant is inspected again and the apply is
+        refused, naming the differences, when the plan it gives now is not the one reviewed. On a real tenant
+        `confirm` must name it (the tenant name), like Terraform's `yes`."""
+        item = self._item(item_id)
+        reviewed = self.plans.get(item_id)
+        if reviewed is None or item.id not in REGISTRY:
+            raise errors.InputError(
+                f'{item_id} has no reviewed plan. Fix: run session.run("{item_id}") first and read its plan.'
+            )
+        if self.params.target != "sandbox" and confirm != self.params.tenant_name:
+            raise errors.InputError(
+                f'applying changes to tenant \'{self.params.tenant_name}\' ({self.params.tenant_id}) needs confirmation. Fix: session.apply_reviewed("{item_id}", confirm="{self.params.tenant_name}").'
+            )
+        self.ctx.apply = True
+        result = execute(REGISTRY[item.id](), self.ctx, reviewed=reviewed)
+        if item.kind == "both":
+            result = with_attestation(item, self.ctx, result)
+        self.plans.pop(item_id, None)
+        self.results[item_id] = result
+        return result
+
+    def _item(self, item_id: str) -> catalogue.Item:
         item = catalogue.load().item(item_id)
         if item.stage != self.stage.number:
             raise ValueError(f"{item_id} belongs to stage {item.stage}, not stage {self.stage.number}")
+        return item
+
+    def run(self, item_id: str) -> ItemResult:
+        """Run one checklist item of this stage: its automated step (applying only in apply mode, read now), or its
+        attestation. A dry run's plan is kept for `apply_reviewed`."""
+        self.ctx.apply = self.mode()
+        item = self._item(item_id)
         if not item.applies_to(self.params.tier):
             result = not_in_tier(item, self.ctx)
         elif item.id in REGISTRY:
@@ -42,6 +88,8 @@ class Session:
                 result = with_attestation(item, self.ctx, result)
         else:
             result = attested(item, self.ctx, automation_pending=item.kind == "automated")
+        if result.planned and not result.applied:
+            self.plans[item_id] = result.planned
         self.results[item_id] = result
         return result
 
@@ -68,7 +116,9 @@ class Session:
             "Engineer": p.engineer,
             "SLA project": p.sla_project_number,
             "Target": p.target,
-            "Mode": "APPLY: changes will be made" if self.apply else "dry run: nothing will be changed",
+            "Mode": "APPLY: changes will be made"
+            if self.mode()
+            else "DRY RUN: nothing will be changed (read at each item)",
             "Stage gate": "FORCED past an incomplete earlier stage" if self.forced else "passed",
         }
         body = "".join(

@@ -72,7 +72,8 @@ class ItemResult:
 
     def as_text(self) -> str:
         """Plain-text rendering."""
-        lines = [f"[{self.status}] {self.item_id}: {self.title}", f"  {self.summary}"]
+        mode = "APPLY" if self.apply else "DRY RUN"
+        lines = [f"[{self.status}] {self.item_id}: {self.title} ({mode})", f"  {self.summary}"]
         lines += [f"  missing: {m}" for m in self.missing]
         lines += [f"  planned: {c.action} {c.target}" for c in self.planned[:20]]
         if len(self.planned) > 20:
@@ -87,7 +88,8 @@ class ItemResult:
         )
         parts = [
             f'<div><span style="background:{colour};color:#fff;padding:2px 8px;border-radius:4px">{html.escape(self.status)}</span> '
-            f"<b>{html.escape(self.item_id)}</b> ({html.escape(self.role)}) {html.escape(self.title)}</div>",
+            f"<b>{html.escape(self.item_id)}</b> ({html.escape(self.role)}) {html.escape(self.title)} "
+            f"<span style='border:1px solid #999;padding:0 4px'>{'APPLY' if self.apply else 'DRY RUN'}</span></div>",
             f"<p>{html.escape(self.summary)}</p>",
         ]
         if self.missing:

@@ -108,6 +108,10 @@ def new_result(item: catalogue.Item, ctx: Context) -> ItemResult:
     )
 
 
+def _keys(changes: list[Change]) -> set[tuple[str, str]]:
+    return {(c.action, c.target.lower()) for c in changes}
+
+
 def unreachable(exc: BaseException) -> bool:
     """Whether an SDK error means nothing answered (connection refused, DNS, TLS), rather than an Azure refusal."""
     text = str(exc)
@@ -125,7 +129,7 @@ def error_text(exc: Exception) -> str:
     return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
 
 
-def execute(step: Step, ctx: Context) -> ItemResult:
+def execute(step: Step, ctx: Context, reviewed: list[Change] | None = None) -> ItemResult:
     """Inspect, plan, apply when allowed, then inspect again to verify; Azure errors mark the item failed."""
     item = catalogue.load().item(step.item_id)
     result = new_result(item, ctx)
@@ -140,6 +144,13 @@ def execute(step: Step, ctx: Context) -> ItemResult:
         planned = step.plan(ctx, obs)
         result.planned = planned
         pending = planned
+        if reviewed is not None and _keys(planned) != _keys(reviewed):
+            new = [f"+ {a}: {t}" for a, t in sorted(_keys(planned) - _keys(reviewed))]
+            gone = [f"- {a}: {t}" for a, t in sorted(_keys(reviewed) - _keys(planned))]
+            raise StepInputError(
+                f"the tenant changed since the plan was shown ({len(new)} new, {len(gone)} no longer needed); nothing was applied. Fix: run the item again and review its new plan. "
+                + "; ".join((new + gone)[:10])
+            )
         if planned and ctx.apply:
             returned = step.apply(ctx, planned)
             result.applied = list(ctx.applied) or returned
