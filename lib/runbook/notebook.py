@@ -119,13 +119,47 @@ class Session:
             "Mode": "APPLY: changes will be made"
             if self.mode()
             else "DRY RUN: nothing will be changed (read at each item)",
-            "Stage gate": "FORCED past an incomplete earlier stage" if self.forced else "passed",
+            "Stage gate": self.gate_text(),
+            "Signed in as": self.whoami(),
         }
         body = "".join(
             f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
             for k, v in rows.items()
         )
         return f"<h4>Run settings</h4><table>{body}</table>"
+
+    def gate_text(self) -> str:
+        """The stage gate as the evidence shows it, checked now (not assumed)."""
+        from .runner import gate
+
+        blocking = gate(self.params.customer, self.stage.number)
+        if not blocking:
+            return "passed"
+        forced = "FORCED: " if self.forced else "NOT passed: "
+        return (
+            forced + f"stage {self.stage.number - 1} still has {len(blocking)} item(s) not done: {', '.join(blocking)}"
+        )
+
+    def whoami(self) -> str:
+        """Who the session signs in as, where, and whether the tenant answers (one token request, no change)."""
+        import base64
+        import json
+
+        try:
+            target = self.ctx.clients.target
+            if target.credential is None:
+                return "no credential"
+            token = target.credential.get_token(target.arm_scope).token
+            body = token.split(".")[1]
+            claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+            return f"principal {claims.get('oid')} (app {claims.get('appid')}) in tenant {claims.get('tid')} at {target.arm_url}"
+        except Exception as exc:  # shown, not raised: the items report it again with their fix
+            fix = (
+                "start it with `runbook sandbox serve`"
+                if self.params.target == "sandbox"
+                else "check the credential and the network"
+            )
+            return f"UNREACHABLE ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}). Fix: {fix}"
 
     def __repr__(self) -> str:
         return f"Session(customer={self.params.customer!r}, stage={self.stage.number}, apply={self.apply})"

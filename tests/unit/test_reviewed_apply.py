@@ -13,7 +13,7 @@ ITEM = "s1-monitoring-alerting"
 
 
 @pytest.fixture
-def session(clients, params_dir):
+def session(clients, params_dir, evidence_dir):
     s = Session(P.load("demo"), 1)
     s.ctx.clients_factory = lambda: clients
     prepare_sheet(s.ctx)
@@ -65,3 +65,15 @@ def test_the_mode_is_read_at_each_call(session, monkeypatch):
     assert session.mode() is True
     shell.user_ns["apply"] = False  # the engineer re-ran the parameters cell
     assert session.mode() is False and session.run(ITEM).applied == []
+
+
+def test_the_bootstrap_says_who_where_and_the_real_gate(session, sandbox):
+    page = session._repr_html_()
+    assert "principal 9a2e4c61-7b3d-4f85-a1c9-0d6e8f2b5a73" in page and sandbox.url in page
+    assert "NOT passed: stage 0 still has 2 item(s) not done" in page  # no Stage 0 evidence in this test
+    assert "DRY RUN" in page
+    sandbox.sandbox.stop()
+    session.ctx.clients_factory = lambda: __import__("runbook.connect", fromlist=["x"]).make_clients(session.params)
+    session.__dict__.pop("clients", None)
+    session.ctx.__dict__.pop("clients", None)
+    assert "UNREACHABLE" in session.whoami() and "runbook sandbox serve" in session.whoami()
