@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import signal
-import threading
 
 from . import Faults, Sandbox
 
@@ -30,13 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     conn = sb.start()
     print(f"sandbox tenant serving at {conn.url}; connection file {args.state_dir}/connection.json", flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        stop.wait()
-    except KeyboardInterrupt:
-        pass
-    sb.stop()
+    sb.serve_until_stopped()
     return 0
 
 

@@ -7,9 +7,7 @@ import json
 import logging
 import os
 import re
-import signal
 import sys
-import threading
 from pathlib import Path
 
 from . import PROJECT_ROOT, catalogue, errors, evidence, params, runner, status
@@ -212,13 +210,7 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
         f"  connection file: {os.path.join(args.state_dir, 'connection.json')}  (export RUNBOOK_SANDBOX=<this path> if not the default)"
     )
     print("Ctrl-C to stop.", flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        stop.wait()
-    except KeyboardInterrupt:
-        pass
-    sb.stop()
+    sb.serve_until_stopped()
     return EXIT_OK
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import ssl
 import threading
@@ -140,6 +141,16 @@ class Sandbox:
             if self.connection is not None:
                 for path in (self.state_dir / "connection.json", Path(self.connection.secret_path)):
                     path.unlink(missing_ok=True)
+
+    def serve_until_stopped(self) -> None:
+        """Block until SIGTERM or Ctrl-C, then stop (the connection file and secret are removed)."""
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+        self.stop()
 
     def __enter__(self) -> Sandbox:
         self.start()
