@@ -9,6 +9,7 @@ $(BIN)/runbook: pyproject.toml
 	@echo "installing the project into $(VENV) (log: .cache/pip-install.log)"
 	@$(BIN)/python -m pip install -q --upgrade pip > .cache/pip-install.log 2>&1 || (tail -30 .cache/pip-install.log; exit 1)
 	@$(BIN)/python -m pip install -q -e '.[test]' >> .cache/pip-install.log 2>&1 || (tail -30 .cache/pip-install.log; exit 1)
+	@$(BIN)/python -m runbook.workcopy setup  # the project's named Jupyter kernel, and the git filter for notebooks/
 	touch $@
 
 .PHONY: install demo test lint contract bench clean

@@ -28,6 +28,7 @@ class Item:
     heading: str = ""  # a clean heading for the notebook: typos fixed, no footnote or role prefix
     how_to_check: str = ""  # how a person checks the item by hand: what to open, what to look for
     automation: str = ""  # what the automated step reads and writes; empty until the item has one
+    configures: bool = False  # its step changes the tenant (plan, then apply the reviewed plan); else it only checks
 
     @property
     def title(self) -> str:
@@ -102,6 +103,7 @@ def load() -> Catalogue:
                 r["heading"],
                 r["how_to_check"],
                 r.get("automation") or "",
+                bool(r.get("configures", False)),
             )
         )
     if len({i.id for i in items}) != len(items):

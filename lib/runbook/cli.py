@@ -176,6 +176,41 @@ def cmd_params_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_open(args: argparse.Namespace) -> int:
+    """Prepare a customer's working copy of a stage notebook (work/<customer>/) and open it in JupyterLab."""
+    from . import workcopy
+    from .clients import sandbox_connection_path
+
+    p = params.load(args.customer)  # exit 2 before anything is written
+    stage = int(args.stage)
+    catalogue.load().stage(stage)
+    kernel = workcopy.install_kernel()
+    wc = workcopy.prepare(p.customer, stage, fresh=args.fresh)
+    state = "created" if wc.created else "kept (your earlier work; --fresh starts over)"
+    print(f"working copy: {wc.relative()} ({state})")
+    print(f"kernel      : {workcopy.KERNEL_DISPLAY} ({workcopy.KERNEL_NAME}, {kernel})")
+    if p.target == "sandbox":
+        conn = sandbox_connection_path()
+        where = (
+            json.loads(conn.read_text()).get("url", "?")
+            if conn.exists()
+            else "NOT running: start it in another terminal with `runbook sandbox serve`"
+        )
+        print(f"sandbox     : {where}")
+    url = workcopy.running_lab()
+    if url:
+        print(f"open        : {url.format(path=wc.relative())}")
+        return EXIT_OK
+    jupyter = str(Path(sys.executable).parent / "jupyter")
+    command = [jupyter, "lab", f"--ServerApp.root_dir={PROJECT_ROOT}", wc.relative()]
+    if args.lab:
+        print("starting JupyterLab (Ctrl-C to stop) ...", flush=True)
+        os.chdir(PROJECT_ROOT)
+        os.execv(jupyter, command)
+    print(f"start       : {' '.join(command[:1] + command[1:2] + command[3:])}  (from {PROJECT_ROOT}; or add --lab)")
+    return EXIT_OK
+
+
 def _sandbox(fixture: str, state_dir, port: int = 0, faults=None):
     """A sandbox tenant through the emulator's public entry point; `demo` and `scale-<N>` use the runbook's demo
     customer (lib/runbook/data/sandbox-demo.yml) as their tenant."""
@@ -304,6 +339,12 @@ def build_parser() -> argparse.ArgumentParser:
     ss.add_argument("--lro-retry-after", type=float, default=1.0, help="Retry-After seconds on long-running operations")
     ss.add_argument("--seed", type=int, default=0)
     ss.set_defaults(func=cmd_sandbox_serve)
+    o = sub.add_parser("open", help=cmd_open.__doc__)
+    o.add_argument("customer")
+    o.add_argument("--stage", required=True, choices=[str(n) for n in range(5)], help="0-4")
+    o.add_argument("--fresh", action="store_true", help="replace an existing working copy with a new one")
+    o.add_argument("--lab", action="store_true", help="start JupyterLab on it (otherwise print the command or URL)")
+    o.set_defaults(func=cmd_open)
     d = sub.add_parser("demo", help=cmd_demo.__doc__)
     d.set_defaults(func=cmd_demo)
     return ap

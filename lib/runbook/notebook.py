@@ -10,6 +10,7 @@ import pandas as pd
 
 from . import catalogue, errors
 from .connect import make_clients
+from .interactive import InteractiveRun
 from .params import Parameters, load
 from .progress import BATCH_ENV
 from .results import Change, ItemResult
@@ -31,6 +32,45 @@ class Session:
         self.ctx = Context(params, lambda: make_clients(params), apply)
         self.results: dict[str, ItemResult] = {}
         self.plans: dict[str, list[Change]] = {}  # the plan each item last showed: what `apply` may carry out
+        # by hand (not under the runner): this session keeps its own evidence, like a papermill run
+        self.interactive = not os.environ.get(BATCH_ENV)
+        self.record: InteractiveRun | None = None
+        self.sealed_before: list[str] = []
+
+    def begin_record(self, shell: Any) -> None:
+        """Interactive only: take the customer's lock and start recording the kernel's cells as evidence."""
+        from .runner import parameters_hash
+
+        self.record = InteractiveRun(
+            self.params.customer,
+            self.stage.number,
+            forced=self.forced,
+            parameters_sha256=parameters_hash(self.params.customer),
+        )
+        self.sealed_before = self.record.begin(shell)
+
+    def _prepare(self, apply: bool) -> None:
+        """Before an item: the journal to write to, and the stage gate when the item may change the tenant."""
+        if self.record is not None and not self.record.sealed:
+            self.ctx.journal = self.record.journal()
+        elif self.record is not None:  # finished: a new item opens a new record
+            self.begin_record(_shell())
+            self.ctx.journal = self.record.journal()
+        if apply and not self.forced:
+            from .runner import gate
+
+            blocking = gate(self.params.customer, self.stage.number)
+            if blocking:
+                raise errors.StageGateError(self.stage.number, blocking)
+
+    def _done(self, result: ItemResult) -> ItemResult:
+        """Record an item's final result (with its attestation) the moment it is known, then keep it."""
+        if self.record is not None:
+            self.record.item(result)
+        elif self.ctx.journal is not None:
+            self.ctx.journal.item(result)  # the final word: after the attestation was weighed
+        self.results[result.item_id] = result
+        return result
 
     def mode(self) -> bool:
         """Whether changes are allowed, read at every call: under papermill the run's --apply; in JupyterLab the
@@ -47,27 +87,45 @@ class Session:
             return bool(shell.user_ns["apply"])
         return self.apply
 
-    def apply_reviewed(self, item_id: str, confirm: str = "") -> ItemResult:
+    def apply_reviewed(self, item_id: str, confirm: str = "") -> ItemResult | Note:
         """Carry out the plan the item last showed, and nothing else: the tenant is inspected again and the apply is
-        refused, naming the differences, when the plan it gives now is not the one reviewed. On a real tenant
-        `confirm` must name it (the tenant name), like Terraform's `yes`."""
+        refused, naming the differences, when the plan it gives now is not the one reviewed. Only in apply mode (the
+        notebook's `apply`, read now); in a dry run it says what it would apply and changes nothing. On a real tenant
+        the engineer confirms by typing the tenant's name (or passes it as `confirm`), like Terraform's `yes`."""
         item = self._item(item_id)
         reviewed = self.plans.get(item_id)
-        if reviewed is None or item.id not in REGISTRY:
+        if reviewed is None:
+            last = self.results.get(item_id)
+            if last is not None and not self.interactive:
+                return Note(
+                    f"{item_id}: the run above already did this item in {'APPLY' if last.apply else 'DRY RUN'} mode."
+                )
+            if last is not None and last.status != "failed":
+                return Note(f"{item_id}: nothing to apply; the run above planned no change ({last.status}).")
             raise errors.InputError(
                 f'{item_id} has no reviewed plan. Fix: run session.run("{item_id}") first and read its plan.'
             )
-        if self.params.target != "sandbox" and confirm != self.params.tenant_name:
-            raise errors.InputError(
-                f'applying changes to tenant \'{self.params.tenant_name}\' ({self.params.tenant_id}) needs confirmation. Fix: session.apply_reviewed("{item_id}", confirm="{self.params.tenant_name}").'
+        if not self.mode():
+            return Note(
+                f"DRY RUN: the {len(reviewed)} reviewed change(s) of {item_id} were not applied. To apply them: set "
+                "apply = True in the parameters cell, run it, then run this cell again (the plan is checked again first).",
+                mode="DRY RUN",
             )
+        if self.params.target != "sandbox" and confirm != self.params.tenant_name:
+            confirm = _ask(
+                f"Apply {len(reviewed)} change(s) of {item_id} to tenant '{self.params.tenant_name}' ({self.params.tenant_id})? Type the tenant name to confirm: "
+            )
+            if confirm != self.params.tenant_name:
+                raise errors.InputError(
+                    f'applying changes to tenant \'{self.params.tenant_name}\' ({self.params.tenant_id}) needs confirmation; nothing was applied. Fix: session.apply_reviewed("{item_id}", confirm="{self.params.tenant_name}").'
+                )
+        self._prepare(apply=True)
         self.ctx.apply = True
         result = execute(REGISTRY[item.id](), self.ctx, reviewed=reviewed)
         if item.kind == "both":
             result = with_attestation(item, self.ctx, result)
         self.plans.pop(item_id, None)
-        self.results[item_id] = result
-        return result
+        return self._done(result)
 
     def _item(self, item_id: str) -> catalogue.Item:
         item = catalogue.load().item(item_id)
@@ -76,10 +134,13 @@ class Session:
         return item
 
     def run(self, item_id: str) -> ItemResult:
-        """Run one checklist item of this stage: its automated step (applying only in apply mode, read now), or its
-        attestation. A dry run's plan is kept for `apply_reviewed`."""
-        self.ctx.apply = self.mode()
+        """Run one checklist item of this stage: its automated step, or its attestation. Under the runner, the step
+        applies in apply mode (`--apply`). By hand, it inspects and shows the plan only; the plan is kept for
+        `apply_reviewed` (the next cell), which applies exactly what was shown."""
         item = self._item(item_id)
+        self._prepare(apply=False)
+        applying = self.mode() and not self.interactive
+        self.ctx.apply = applying
         if not item.applies_to(self.params.tier):
             result = not_in_tier(item, self.ctx)
         elif item.id in REGISTRY:
@@ -90,8 +151,26 @@ class Session:
             result = attested(item, self.ctx, automation_pending=item.kind == "automated")
         if result.planned and not result.applied:
             self.plans[item_id] = result.planned
-        self.results[item_id] = result
-        return result
+            if self.interactive and result.status != "failed":
+                next_step = (
+                    f'review them, then run session.apply_reviewed("{item_id}") (the next cell) to apply exactly these.'
+                    if self.mode()
+                    else "to apply them, set apply = True in the parameters cell and run it, then the next cell."
+                )
+                result.summary = f"{len(result.planned)} change(s) planned (shown below); {next_step}"
+        return self._done(result)
+
+    def finish(self) -> StageSummary:
+        """The stage summary; in a session run by hand, also seal its evidence (executed cells, HTML, results,
+        manifest), so `runbook status` and `runbook checklist` count it. Under the runner, the runner archives."""
+        where = ""
+        if self.record is not None and not self.record.sealed:
+            from . import secrets
+
+            closing = StageSummary(self, "")
+            bundle = {"text/html": closing._repr_html_(), "text/plain": repr(closing)}
+            where = self.record.seal(self.stage.notebook, secrets.stored_values(self.params), bundle)
+        return StageSummary(self, where)
 
     def resource_sheet(self, regenerate: bool = False):
         """Generate (if missing) and check the Manageable Resource Sheet; shows what it marks."""
@@ -126,7 +205,17 @@ class Session:
             f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
             for k, v in rows.items()
         )
-        return f"<h4>Run settings</h4><table>{body}</table>"
+        if self.mode():
+            banner = ("#cf222e", "APPLY", "the apply cells change the tenant (each after its plan is shown)")
+        else:
+            banner = ("#0969da", "DRY RUN", "nothing in the tenant will change; set apply = True to allow changes")
+        if not self.interactive:
+            banner = (banner[0], banner[1], "run by `runbook run`" + (" --apply" if self.mode() else ""))
+        loud = (
+            f'<div class="runbook-banner" style="background:{banner[0]};color:#fff;padding:6px 10px;border-radius:4px;'
+            f'font-size:120%"><b>{banner[1]}</b> · {html.escape(banner[2])}</div>'
+        )
+        return f"{loud}<h4>Run settings</h4><table>{body}</table>"
 
     def gate_text(self) -> str:
         """The stage gate as the evidence shows it, checked now (not assumed)."""
@@ -165,11 +254,114 @@ class Session:
         return f"Session(customer={self.params.customer!r}, stage={self.stage.number}, apply={self.apply})"
 
 
+class Note:
+    """A message a cell shows instead of a result (nothing ran, nothing is recorded)."""
+
+    def __init__(self, text: str, mode: str = "") -> None:
+        self.text, self.mode = text, mode
+
+    def _repr_html_(self) -> str:
+        badge = (
+            f'<span class="runbook-mode" style="background:#ddf4ff;color:#0969da;padding:0 6px;border-radius:4px">{html.escape(self.mode)}</span> '
+            if self.mode
+            else ""
+        )
+        return f'<div class="runbook-note">{badge}{html.escape(self.text)}</div>'
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _ask(prompt: str) -> str:
+    """A typed answer from the engineer (the kernel's stdin in JupyterLab); '' where nobody can answer."""
+    try:
+        return input(prompt).strip()
+    except Exception:  # papermill, nbval, a kernel without stdin
+        return ""
+
+
+class StageSummary:
+    """The stage's results at a glance: totals by status, one row per item, and links to the resource sheet and to
+    the evidence this session sealed."""
+
+    def __init__(self, session: Session, evidence_dir: str = "") -> None:
+        self.session, self.evidence_dir = session, evidence_dir
+        self.table = session.summary()
+
+    def totals(self) -> dict[str, int]:
+        """How many items reached each status."""
+        return {str(k): int(v) for k, v in self.table["status"].value_counts().items()}
+
+    def _repr_html_(self) -> str:
+        colours = {"fulfilled": "#1a7f37", "not-required": "#57606a", "open": "#9a6700", "failed": "#cf222e"}
+        badges = " ".join(
+            f'<span style="background:{colours.get(k, "#57606a")};color:#fff;padding:2px 8px;border-radius:4px">{n} {html.escape(k)}</span>'
+            for k, n in sorted(self.totals().items())
+        )
+        rows = "".join(
+            f"<tr><td><b>{html.escape(r.item_id)}</b></td><td>{html.escape(r.role)}</td>"
+            f'<td style="color:{colours.get(r.status, "#57606a")}"><b>{html.escape(r.status)}</b></td>'
+            f"<td style='text-align:left'>{html.escape(r.summary)}</td></tr>"
+            for r in self.session.results.values()
+        )
+        links = []
+        p = self.session.params
+        if self.session.stage.number == 1:
+            from . import sheet
+
+            path = sheet.sheet_path(p.customer, p.resource_sheet.path)
+            if path.exists():
+                links.append(f'<a href="{html.escape(_rel(path))}" download>Manageable Resource Sheet</a>')
+        if self.evidence_dir:
+            from pathlib import Path
+
+            run = Path(self.evidence_dir)
+            page = next(iter(sorted(run.glob("*.html"))), run)
+            links.append(
+                f'<a href="{html.escape(_rel(page))}" target="_blank">evidence of this session</a> ({html.escape(run.name)})'
+            )
+        elif self.session.interactive:
+            links.append("no evidence sealed: nothing ran in this session")
+        return (
+            f'<div class="runbook-summary"><h4>Stage {self.session.stage.number} summary: {len(self.table)} item(s)</h4><p>{badges}</p>'
+            f"<table><thead><tr><th>item</th><th>role</th><th>status</th><th>summary</th></tr></thead><tbody>{rows}</tbody></table>"
+            + (f"<p>{' · '.join(links)}</p>" if links else "")
+            + "</div>"
+        )
+
+    def __repr__(self) -> str:
+        where = f"\nevidence: {self.evidence_dir}" if self.evidence_dir else ""
+        return self.table.to_string(index=False) + where
+
+
+def _rel(path: Any) -> str:
+    """A link from the notebook's folder (the kernel's working directory) to a file."""
+    try:
+        return os.path.relpath(path, os.getcwd())
+    except ValueError:
+        return str(path)
+
+
 def start(customer: str, stage: int, apply: bool = False, run_id: str = "", forced: bool = False) -> Session:
-    """Load and validate the customer's parameters and open a stage session (the notebook's bootstrap call)."""
+    """Load and validate the customer's parameters and open a stage session (the notebook's bootstrap call). By hand,
+    a session started again in the same kernel first seals the previous one's evidence."""
     brief_errors()
     pd.set_option("display.max_colwidth", None)  # summaries are shown whole, never cut with '...'
-    return Session(load(customer), stage, apply, run_id, forced)
+    session = Session(load(customer), stage, apply, run_id, forced)
+    if session.interactive:
+        from . import interactive
+
+        interactive._seal_open()
+        session.begin_record(_shell())
+    return session
+
+
+def _shell() -> Any:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    return get_ipython()
 
 
 def brief_errors() -> None:

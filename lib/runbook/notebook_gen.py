@@ -36,17 +36,27 @@ PARAMETERS_SOURCE = (
     'customer = "demo"  # parameters/<customer>.yml to load; "demo" runs on the sandbox tenant\n'
     "apply = False  # dry run by default; True lets configuring steps change the tenant\n"
     'run_id = ""  # set by the runner; empty when stepping through by hand\n'
-    "forced = False  # set by the runner when an incomplete earlier stage was forced past"
+    "forced = False  # True goes past an incomplete earlier stage (the evidence says it was forced)"
 )
 PARAMETERS: dict[int, str] = {stage: PARAMETERS_SOURCE for stage in range(5)}
 
 SESSION_MARKDOWN = "## Session\nLoads and validates the customer's parameters and shows what this run will do."
 
+APPLY_MARKDOWN = (
+    "**Apply the reviewed plan.** Carries out exactly the changes shown above, only when `apply` is `True` "
+    "(read now): the tenant is inspected again first, and if the plan it gives differs from the one shown, nothing is "
+    "applied and the differences are named. Under the runner (`--apply`) the item above has already applied and "
+    "verified, and this cell only says so."
+)
+
 SUMMARY_MARKDOWN = (
     "## Stage summary\n"
-    "The status of every item in this stage; the runner archives these results with the executed notebook."
+    "The status of every item in this stage. Under the runner (`runbook run`), the runner archives the executed\n"
+    "notebook and these results. Stepping through by hand, this cell seals the session's evidence (the cells executed,\n"
+    "their HTML, results.json and the manifest, marked interactive) so `runbook status` and `runbook checklist` count\n"
+    "it; what was applied is already in the run's journal the moment Azure accepted it."
 )
-SUMMARY_CODE = "session.summary()"
+SUMMARY_CODE = "session.finish()"
 
 
 @dataclass(frozen=True)
@@ -137,6 +147,9 @@ def stage_cells(stage: catalogue.Stage, items: Sequence[catalogue.Item]) -> list
         cells += EXTRA_BEFORE.get(item.id, ())
         cells.append(Cell(f"{item.id}-md", "markdown", item_markdown(item)))
         cells.append(Cell(item.id, "code", f'session.run("{item.id}")'))
+        if item.configures:
+            cells.append(Cell(f"{item.id}-apply-md", "markdown", APPLY_MARKDOWN))
+            cells.append(Cell(f"{item.id}-apply", "code", f'session.apply_reviewed("{item.id}")'))
     cells += [Cell("summary-md", "markdown", SUMMARY_MARKDOWN), Cell("summary", "code", SUMMARY_CODE)]
     return cells
 

@@ -82,46 +82,117 @@ class ItemResult:
         return "\n".join(lines)
 
     def as_html(self) -> str:
-        """HTML rendering: status badge, summary, what is missing, observations and changes."""
+        """HTML rendering: status and mode, summary, what is missing, the attestation, then each change once: grouped
+        by action, resource type and subscription, with the full list (short names, full ID on hover) and the
+        observations folded away."""
         colour = {"fulfilled": "#1a7f37", "not-required": "#57606a", "open": "#9a6700", "failed": "#cf222e"}.get(
             self.status, "#57606a"
         )
+        mode = "APPLY" if self.apply else "DRY RUN"
+        mode_style = "background:#cf222e;color:#fff" if self.apply else "background:#ddf4ff;color:#0969da"
         parts = [
-            f'<div><span style="background:{colour};color:#fff;padding:2px 8px;border-radius:4px">{html.escape(self.status)}</span> '
+            f'<div class="runbook-item" data-item="{html.escape(self.item_id)}" data-status="{html.escape(self.status)}">',
+            f'<div><span class="runbook-status" style="background:{colour};color:#fff;padding:2px 8px;border-radius:4px">{html.escape(self.status)}</span> '
             f"<b>{html.escape(self.item_id)}</b> ({html.escape(self.role)}) {html.escape(self.title)} "
-            f"<span style='border:1px solid #999;padding:0 4px'>{'APPLY' if self.apply else 'DRY RUN'}</span></div>",
+            f'<span class="runbook-mode" style="{mode_style};padding:0 6px;border-radius:4px">{mode}</span></div>',
             f"<p>{html.escape(self.summary)}</p>",
         ]
-        if self.missing:
-            parts.append(
-                "<p><b>Missing:</b></p><ul>" + "".join(f"<li>{html.escape(m)}</li>" for m in self.missing) + "</ul>"
-            )
-        if self.attestation:
-            a = self.attestation
+        as_changes = {f"{c.action}: {c.target}" for c in self.planned + self.applied}
+        missing = [m for m in self.missing if m not in as_changes]  # a pending change is shown once, as a change
+        if missing:
+            parts.append("<p><b>Missing:</b></p>" + _list(missing, 10))
+        if self.attestation and "by" in self.attestation and str(self.attestation["by"]) not in self.summary:
+            a = self.attestation  # the summary names the attestation already in most cases: shown once
             parts.append(
                 f"<p>Attested by {html.escape(str(a.get('by')))} on {html.escape(str(a.get('at')))}: {html.escape(str(a.get('reference')))}</p>"
             )
+        applied_keys = {(c.action, c.target.lower()) for c in self.applied}
+        not_applied = [c for c in self.planned if (c.action, c.target.lower()) not in applied_keys]
+        if self.applied:
+            parts.append(_changes("Applied", self.applied))
+            if not_applied:
+                parts.append(_changes("Planned, not applied", not_applied))
+        elif self.planned:
+            parts.append(_changes("Planned" if not self.apply else "Planned, not applied", self.planned))
         if self.observed:
-            parts.append(_table(self.observed[:HTML_ROWS]))
-            if len(self.observed) > HTML_ROWS:
-                parts.append(f"<p>... and {len(self.observed) - HTML_ROWS} more rows in results.json</p>")
-        for label, changes in (("Planned changes", self.planned), ("Applied changes", self.applied)):
-            if changes:
-                rows = [
-                    {
-                        "action": c.action,
-                        "target": c.target,
-                        **{k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in c.detail.items()},
-                    }
-                    for c in changes[:HTML_ROWS]
-                ]
-                more = (
-                    f"<p>... and {len(changes) - HTML_ROWS} more in results.json</p>"
-                    if len(changes) > HTML_ROWS
-                    else ""
-                )
-                parts.append(f"<p><b>{label} ({len(changes)})</b></p>" + _table(rows) + more)
+            more = (
+                f"<p>... and {len(self.observed) - HTML_ROWS} more rows in results.json</p>"
+                if len(self.observed) > HTML_ROWS
+                else ""
+            )
+            parts.append(
+                f"<details><summary>Observed ({len(self.observed)} row{'s' if len(self.observed) != 1 else ''})</summary>"
+                + _table(self.observed[:HTML_ROWS])
+                + more
+                + "</details>"
+            )
+        parts.append("</div>")
         return "\n".join(parts)
+
+
+def short_name(target: str) -> str:
+    """The readable end of a resource ID (its last name segment), or the target itself."""
+    parts = [p for p in target.split("/") if p]
+    return parts[-1] if len(parts) > 1 and target.startswith("/") else target
+
+
+def resource_type(target: str) -> str:
+    """provider/type[/child] of a resource ID; 'resourceGroups' or 'subscriptions' for those scopes; '' otherwise."""
+    low = target.split("/")
+    if not target.startswith("/"):
+        return ""
+    try:
+        i = [p.lower() for p in low].index("providers")
+    except ValueError:
+        return "resourceGroups" if "resourcegroups" in target.lower() else "subscriptions"
+    segs = low[i + 1 :]
+    return "/".join([segs[0], *segs[1::2]]) if segs else ""
+
+
+def subscription_of(target: str) -> str:
+    """The subscription ID in a resource ID, or ''."""
+    low = target.split("/")
+    for n, p in enumerate(low[:-1]):
+        if p.lower() == "subscriptions":
+            return low[n + 1]
+    return ""
+
+
+def _changes(label: str, changes: list[Change]) -> str:
+    """A summary of changes by action, type and subscription, then every change (once) in a folded table."""
+    groups: dict[tuple[str, str, str], int] = {}
+    for c in changes:
+        key = (c.action, resource_type(c.target), subscription_of(c.target))
+        groups[key] = groups.get(key, 0) + 1
+    summary = _table(
+        [
+            {"action": a, "resource type": t or "-", "subscription": s or "-", "changes": n}
+            for (a, t, s), n in sorted(groups.items())
+        ]
+    )
+    rows = "".join(
+        "<tr>"
+        f"<td>{html.escape(c.action)}</td>"
+        f'<td title="{html.escape(c.target)}">{html.escape(short_name(c.target))}</td>'
+        f"<td>{html.escape(resource_type(c.target))}</td>"
+        f"<td>{html.escape(', '.join(f'{k}={json.dumps(v) if isinstance(v, (dict, list)) else v}' for k, v in c.detail.items()))}</td>"
+        "</tr>"
+        for c in changes[:HTML_ROWS]
+    )
+    more = f"<p>... and {len(changes) - HTML_ROWS} more in results.json</p>" if len(changes) > HTML_ROWS else ""
+    full = (
+        f"<details><summary>All {len(changes)} change{'s' if len(changes) != 1 else ''}</summary>"
+        f"<table><thead><tr><th>action</th><th>resource</th><th>type</th><th>detail</th></tr></thead><tbody>{rows}</tbody></table>{more}</details>"
+    )
+    return f'<div class="runbook-changes"><p><b>{html.escape(label)} ({len(changes)})</b></p>{summary}{full}</div>'
+
+
+def _list(items: list[str], shown: int) -> str:
+    head = "<ul>" + "".join(f"<li>{html.escape(m)}</li>" for m in items[:shown]) + "</ul>"
+    if len(items) <= shown:
+        return head
+    rest = "<ul>" + "".join(f"<li>{html.escape(m)}</li>" for m in items[shown:]) + "</ul>"
+    return head + f"<details><summary>{len(items) - shown} more</summary>{rest}</details>"
 
 
 def stamp() -> str:

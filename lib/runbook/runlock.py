@@ -35,9 +35,9 @@ def _stale(holder: dict) -> bool:
     return holder.get("host") == socket.gethostname() and not _alive(int(holder.get("pid", 0)))
 
 
-@contextmanager
-def held(folder: Path, customer: str, what: str) -> Iterator[dict | None]:
-    """Hold the customer's run lock for the block; yields the stale holder taken over, if any."""
+def acquire(folder: Path, customer: str, what: str) -> dict | None:
+    """Take the customer's run lock for this process (CustomerBusy when someone else holds it); returns the stale
+    holder taken over, if any. Held until `release` or the process ends (a later taker sees it stale)."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / LOCK
     me = {
@@ -47,27 +47,41 @@ def held(folder: Path, customer: str, what: str) -> Iterator[dict | None]:
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "what": what,
     }
-    taken_over = None
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         with os.fdopen(fd, "w") as fh:
             json.dump(me, fh)
+        return None
     except FileExistsError:
         try:
             holder = json.loads(path.read_text() or "{}")
         except (OSError, ValueError):
             holder = {}
+        if holder.get("pid") == os.getpid() and holder.get("host") == me["host"]:
+            return None  # this process holds it already (a notebook session started again in the same kernel)
         if holder and not _stale(holder):
             raise CustomerBusy(customer, holder) from None
         tmp = folder / f"{LOCK}.{os.getpid()}"
         tmp.write_text(json.dumps(me))
         os.replace(tmp, path)
-        taken_over = holder
+        return holder
+
+
+def release(folder: Path) -> None:
+    """Give the lock back if this process holds it."""
+    path = folder / LOCK
+    try:
+        if json.loads(path.read_text()).get("pid") == os.getpid():
+            path.unlink()
+    except (OSError, ValueError):
+        pass
+
+
+@contextmanager
+def held(folder: Path, customer: str, what: str) -> Iterator[dict | None]:
+    """Hold the customer's run lock for the block; yields the stale holder taken over, if any."""
+    taken_over = acquire(folder, customer, what)
     try:
         yield taken_over
     finally:
-        try:
-            if json.loads(path.read_text()).get("pid") == os.getpid():
-                path.unlink()
-        except (OSError, ValueError):
-            pass
+        release(folder)

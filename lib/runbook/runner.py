@@ -92,6 +92,11 @@ def _ipc_kernel_manager():
         def _default_transport(self) -> str:
             return "ipc"
 
+        @default("ip")
+        def _default_ip(self) -> str:  # the sockets' path prefix: under .cache, not the working directory
+            (PROJECT_ROOT / ".cache").mkdir(parents=True, exist_ok=True)
+            return str(PROJECT_ROOT / ".cache" / "kernel-ipc")
+
         async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> Any:
             log = PROJECT_ROOT / ".cache" / "kernel.log"
             log.parent.mkdir(parents=True, exist_ok=True)

@@ -20,17 +20,28 @@ class Latest:
     result: ItemResult
     run_id: str
     run_dir: Path
+    how: str = "batch"  # batch | interactive | in progress: a run not sealed yet, read from its journal
 
 
 def latest(customer: str) -> dict[str, Latest]:
-    """Newest result per item across the customer's archived runs."""
+    """Newest result per item across the customer's runs: sealed ones from results.json, and a run still open (an
+    engineer's JupyterLab session, or a run whose process died) from its journal."""
+    from . import journal
+
     out: dict[str, Latest] = {}
     for run_dir in evidence.runs(customer):
         path = run_dir / evidence.RESULTS
-        if not path.exists():
+        if path.exists():
+            data = json.loads(path.read_text())
+            how = "interactive" if data.get("interactive") else "batch"
+            for rec in data.get("items", []):
+                out[rec["item_id"]] = Latest(ItemResult.from_dict(rec), run_dir.name, run_dir, how)
             continue
-        for rec in json.loads(path.read_text()).get("items", []):
-            out[rec["item_id"]] = Latest(ItemResult.from_dict(rec), run_dir.name, run_dir)
+        entries, _ = journal.read(run_dir / journal.JOURNAL)
+        for e in entries:
+            if e.get("kind") == "item":
+                r = ItemResult.from_dict(e["result"])
+                out[r.item_id] = Latest(r, run_dir.name, run_dir, "in progress")
     return out
 
 
@@ -55,6 +66,7 @@ def table(customer: str) -> pd.DataFrame:
                 "status": r.result.status if r else "not-verified",
                 "when": r.result.finished_at if r else "",
                 "evidence": link(r.run_dir) if r else "",
+                "run": r.how if r else "",
                 "title": item.title,
             }
         )

@@ -95,7 +95,7 @@ def test_secret_in_an_output_is_refused(sandbox, evidence_dir):
         runner.run_stage("demo", 0, notebook=FIXTURES / "leaks-secret.ipynb")
     assert "refused to archive" in str(exc.value) and "Entra ID client secret" in str(exc.value)
     (run_dir,) = evidence.runs("demo")
-    assert files_of(run_dir) == ["manifest.json", "results.json"]
+    assert files_of(run_dir) == ["journal.jsonl", "manifest.json", "results.json"]  # the journal holds no output
     assert json.loads((run_dir / "results.json").read_text())["status"] == "refused"
     for f in run_dir.iterdir():
         assert secret not in f.read_text()

@@ -48,3 +48,12 @@ def test_kinds_and_ids():
     assert cat.item("s0-msp-authorized").kind == "automated"
     assert all(re.fullmatch(r"s\d-[a-z0-9-]+", i.id) and i.id.startswith(f"s{i.stage}-") for i in cat.items)
     assert {i.kind for i in cat.items} <= set(catalogue.KINDS)
+
+
+def test_configuring_items_are_exactly_the_steps_that_apply():
+    """The notebooks give an apply cell to the items marked `configures`; they must be the steps that change things."""
+    from runbook.steps import REGISTRY
+    from runbook.steps.base import Step
+
+    applying = {item_id for item_id, step in REGISTRY.items() if step.apply is not Step.apply}
+    assert applying == {i.id for i in catalogue.load().items if i.configures}

@@ -1,26 +1,56 @@
 """In a notebook session, apply carries out the plan the engineer just read, and only that; the mode is read at
-each call, never fixed at bootstrap."""
+each call, never fixed at bootstrap; by hand, a cell that runs an item only plans, and applying is the next cell's
+explicit act, allowed only in apply mode and past an open stage gate."""
 
 import pytest
 
 from runbook import errors
 from runbook import params as P
-from runbook.notebook import Session
+from runbook.notebook import Note, Session
 from runbook.steps.tagging import prepare_sheet
 from tests.conftest import DEMO_SUBS
 
 ITEM = "s1-monitoring-alerting"
 
 
+class Shell:
+    """The notebook's namespace as the session reads it (the parameters cell sets `apply`)."""
+
+    def __init__(self, apply: bool) -> None:
+        self.user_ns = {"apply": apply}
+
+
+@pytest.fixture
+def shell(monkeypatch):
+    sh = Shell(True)
+    monkeypatch.setattr("IPython.get_ipython", lambda: sh)
+    return sh
+
+
 @pytest.fixture
 def session(clients, params_dir, evidence_dir):
-    s = Session(P.load("demo"), 1)
+    s = Session(P.load("demo"), 1, forced=True)  # no Stage 0 evidence here: past the gate, as `forced = True` does
     s.ctx.clients_factory = lambda: clients
     prepare_sheet(s.ctx)
     return s
 
 
-def test_apply_carries_out_the_reviewed_plan(session, sandbox):
+def test_by_hand_a_run_only_plans_even_in_apply_mode(session, shell, sandbox):
+    shown = session.run(ITEM)
+    assert shown.status == "open" and shown.planned and not shown.applied
+    assert 'session.apply_reviewed("s1-monitoring-alerting")' in shown.summary
+    assert session.run(ITEM).planned == shown.planned  # nothing was changed by showing the plan
+
+
+def test_apply_in_dry_run_mode_changes_nothing_and_says_how(session, shell, sandbox):
+    shell.user_ns["apply"] = False  # the engineer ran the parameters cell again with apply = False
+    shown = session.run(ITEM)
+    note = session.apply_reviewed(ITEM)
+    assert isinstance(note, Note) and "DRY RUN" in repr(note) and "apply = True" in repr(note)
+    assert session.run(ITEM).planned == shown.planned
+
+
+def test_apply_carries_out_the_reviewed_plan(session, shell, sandbox):
     shown = session.run(ITEM)
     assert shown.status == "open" and shown.planned and not shown.applied and "DRY RUN" in shown.as_text()
     done = session.apply_reviewed(ITEM)
@@ -28,11 +58,11 @@ def test_apply_carries_out_the_reviewed_plan(session, sandbox):
         (c.action, c.target) for c in shown.planned
     }
     assert "APPLY" in done.as_text()
-    with pytest.raises(errors.InputError):
-        session.apply_reviewed(ITEM)  # that plan is used up; a new one must be shown first
+    again = session.apply_reviewed(ITEM)  # that plan is used up: running the cell again applies nothing
+    assert isinstance(again, Note) and "nothing to apply" in repr(again)
 
 
-def test_apply_is_refused_when_the_tenant_changed_since_the_plan(session, sandbox, clients):
+def test_apply_is_refused_when_the_tenant_changed_since_the_plan(session, shell, sandbox, clients):
     shown = session.run(ITEM)
     clients.resource(DEMO_SUBS[0]).resource_groups.create_or_update(
         "rg-intercept-monitoring", {"location": "westeurope"}
@@ -47,7 +77,7 @@ def test_apply_is_refused_when_the_tenant_changed_since_the_plan(session, sandbo
     assert len(shown.planned) - len(session.run(ITEM).planned) == 1  # the new plan knows the group exists
 
 
-def test_a_real_tenant_needs_its_name_to_confirm(session):
+def test_a_real_tenant_needs_its_name_to_confirm(session, shell):
     session.params = session.params.model_copy(update={"target": "azure"})
     session.plans[ITEM] = []
     with pytest.raises(errors.InputError) as err:
@@ -55,13 +85,17 @@ def test_a_real_tenant_needs_its_name_to_confirm(session):
     assert "needs confirmation" in str(err.value) and "Contoso Demo BV" in str(err.value)
 
 
-def test_the_mode_is_read_at_each_call(session, monkeypatch):
-    class Shell:
-        def __init__(self) -> None:
-            self.user_ns = {"apply": True}
+def test_applying_needs_the_stage_gate_open(clients, params_dir, evidence_dir, shell, sandbox):
+    s = Session(P.load("demo"), 1)  # not forced, and Stage 0 has no evidence
+    s.ctx.clients_factory = lambda: clients
+    prepare_sheet(s.ctx)
+    assert s.run(ITEM).planned  # looking is allowed
+    with pytest.raises(errors.StageGateError) as err:
+        s.apply_reviewed(ITEM)
+    assert "s0-signed-sla" in str(err.value) and "--force" in str(err.value)
 
-    shell = Shell()
-    monkeypatch.setattr("IPython.get_ipython", lambda: shell)
+
+def test_the_mode_is_read_at_each_call(session, shell):
     assert session.mode() is True
     shell.user_ns["apply"] = False  # the engineer re-ran the parameters cell
     assert session.mode() is False and session.run(ITEM).applied == []
@@ -70,7 +104,7 @@ def test_the_mode_is_read_at_each_call(session, monkeypatch):
 def test_the_bootstrap_says_who_where_and_the_real_gate(session, sandbox):
     page = session._repr_html_()
     assert "principal 9a2e4c61-7b3d-4f85-a1c9-0d6e8f2b5a73" in page and sandbox.url in page
-    assert "NOT passed: stage 0 still has 2 item(s) not done" in page  # no Stage 0 evidence in this test
+    assert "FORCED: stage 0 still has 2 item(s) not done" in page  # no Stage 0 evidence in this test
     assert "DRY RUN" in page
     sandbox.sandbox.stop()
     session.ctx.clients_factory = lambda: __import__("runbook.connect", fromlist=["x"]).make_clients(session.params)

@@ -168,7 +168,15 @@ class SheetSummary:
 
     def _repr_html_(self) -> str:
         m = self.marking
-        head = f"<p><b>{'Generated' if self.created else 'Read'}</b> <code>{m.path.name}</code>: {len(m.managed)} marked managed, {len(m.unmanaged)} not managed, {len(m.unmarked)} unmarked, {len(m.not_in_sheet)} newer than the sheet.</p>"
+        import html
+        import os
+
+        try:  # a link from the notebook's folder: in JupyterLab it downloads the workbook to open in Excel
+            href = os.path.relpath(m.path, os.getcwd())
+        except ValueError:
+            href = str(m.path)
+        link = f'<a href="{html.escape(href)}" download><code>{html.escape(m.path.name)}</code></a>'
+        head = f"<p><b>{'Generated' if self.created else 'Read'}</b> {link}: {len(m.managed)} marked managed, {len(m.unmanaged)} not managed, {len(m.unmarked)} unmarked, {len(m.not_in_sheet)} newer than the sheet.</p>"
         rows = "".join(
             f"<tr><td>{t}</td><td>{c.get('Yes', 0)}</td><td>{c.get('No', 0)}</td><td>{c.get('', 0)}</td></tr>"
             for t, c in sorted(self.by_type.items())
