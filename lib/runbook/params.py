@@ -161,6 +161,7 @@ class Tagging(_Strict):
     """How tagging runs against ARM's write limits."""
 
     concurrency: int = Field(16, ge=1, le=64)
+    untag_unmarked: bool = False  # Stage 3: remove the managed tag from resources the sheet now marks No
 
 
 class Monitoring(_Strict):
@@ -187,6 +188,50 @@ class Budget(_Strict):
         default=[80, 100], min_length=1, max_length=4
     )  # Azure: at most 5 notifications, one is the forecast
     contact_emails: list[str] = []  # who gets budget alerts; default: alerts.email
+
+
+class AdvisorSettings(_Strict):
+    """Azure Advisor as agreed for Stage 3: nothing excluded, the low-CPU threshold, a digest to the MSP."""
+
+    low_cpu_threshold: Literal["5", "10", "15", "20"] = "5"  # % average CPU under which Advisor flags a VM
+    digest_frequency_days: int = Field(7, ge=7, le=30)  # Azure: 7-30 days
+    digest_categories: list[Literal["HighAvailability", "Security", "Performance", "Cost", "OperationalExcellence"]] = (
+        Field(default=["HighAvailability", "Security", "Performance", "Cost", "OperationalExcellence"], min_length=1)
+    )
+
+
+class DefenderExtension(_Strict):
+    """A Defender plan extension and whether it is on."""
+
+    name: str
+    enabled: bool = True
+
+
+class DefenderPlan(_Strict):
+    """One Defender for Cloud plan to turn on (Standard) in every subscription."""
+
+    name: str  # VirtualMachines, StorageAccounts, KeyVaults, Arm, SqlServers, AppServices, Containers, ...
+    sub_plan: str | None = None  # e.g. P2 for VirtualMachines, DefenderForStorageV2 for StorageAccounts
+    extensions: list[DefenderExtension] = []
+
+
+def _default_defender_plans() -> list[DefenderPlan]:
+    return [
+        DefenderPlan(
+            name="VirtualMachines", sub_plan="P2", extensions=[DefenderExtension(name="MdeDesignatedSubscription")]
+        ),
+        DefenderPlan(name="StorageAccounts", sub_plan="DefenderForStorageV2"),
+        DefenderPlan(name="KeyVaults", sub_plan="PerKeyVault"),
+        DefenderPlan(name="Arm", sub_plan="PerSubscription"),
+        DefenderPlan(name="SqlServers"),
+        DefenderPlan(name="AppServices"),
+    ]
+
+
+class Defender(_Strict):
+    """The Defender for Cloud plans of the tier (Premium and Full Stack), the same in every subscription."""
+
+    plans: list[DefenderPlan] = Field(default_factory=_default_defender_plans, min_length=1)
 
 
 class Backup(_Strict):
@@ -245,6 +290,8 @@ class Parameters(_Strict):
     monitoring: Monitoring = Monitoring()
     alerts: Alerts | None = None
     budget: Budget | None = None
+    advisor: AdvisorSettings = AdvisorSettings()
+    defender: Defender = Defender()
     backup: Backup | None = None
     patching: Patching | None = None
     app_registration: AppRegistration | None = None

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 from .access import MspAccess
+from .advisor import AdvisorEverythingEnabled
 from .app_registration import AppRegistration
 from .base import Step
 from .budget import BudgetAlert
+from .defender import DefenderEnabled
 from .monitoring import MonitoringAlerting
-from .tagging import TagManagedResources
+from .tagging import TagManagedResources, TagSheetResources
 
 #: Automated steps by checklist item id; items not listed here are attested by a person.
 REGISTRY: dict[str, type[Step]] = {
-    cls.item_id: cls for cls in (MspAccess, AppRegistration, TagManagedResources, MonitoringAlerting, BudgetAlert)
+    cls.item_id: cls
+    for cls in (
+        MspAccess,
+        AppRegistration,
+        TagManagedResources,
+        MonitoringAlerting,
+        BudgetAlert,
+        AdvisorEverythingEnabled,
+        DefenderEnabled,
+        TagSheetResources,
+    )
 }

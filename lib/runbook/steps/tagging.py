@@ -82,7 +82,8 @@ class TagManagedResources(Step):
 
         def one(change: Change) -> tuple[Change, str]:
             sub = change.target.split("/")[2].lower()
-            body = {"operation": "Merge", "properties": {"tags": {change.detail["key"]: change.detail["value"]}}}
+            operation = "Delete" if change.action == "remove tag" else "Merge"  # Delete removes only this key=value
+            body = {"operation": operation, "properties": {"tags": {change.detail["key"]: change.detail["value"]}}}
             # retry_total=0: the pacer does the retrying, one waiting policy for all workers
             client = ctx.clients.resource(sub, retry_total=0)
             try:
@@ -158,6 +159,45 @@ class TagManagedResources(Step):
             "fulfilled",
             f"{done}every managed resource carries {ctx.params.managed_tag.key}={ctx.params.managed_tag.value} ({counts}).",
         )
+
+
+class TagSheetResources(TagManagedResources):
+    """Stage 3: the sheet as the customer returned it, tagged through the same mechanism as Stage 1. Resources that
+    carry the tag but are no longer marked Yes are reported; they are untagged only with `tagging.untag_unmarked`."""
+
+    item_id = "s3-tag-sheet-resources"
+
+    @staticmethod
+    def no_longer_marked(ctx: Context, obs: Observation) -> list[Resource]:
+        """Resources carrying the managed tag whose sheet row now says No."""
+        key, value = ctx.params.managed_tag.key, ctx.params.managed_tag.value
+        unmanaged = obs.facts["marking"].unmanaged
+        return [r for r in obs.facts["resources"] if r.key in unmanaged and r.tag_value(key) == value]
+
+    def plan(self, ctx: Context, obs: Observation) -> list[Change]:
+        """Stage 1's merges, plus (only when asked) removing the tag from resources now marked No."""
+        changes = super().plan(ctx, obs)
+        if ctx.params.tagging.untag_unmarked:
+            key = ctx.params.managed_tag.key
+            changes += [
+                Change(r.id, "remove tag", {"key": r.tag_key(key) or key, "value": r.tag_value(key)})
+                for r in self.no_longer_marked(ctx, obs)
+            ]
+        return changes
+
+    def judge(self, ctx: Context, obs: Observation, pending: list[Change], applied: list[Change]) -> Verdict:
+        """Stage 1's verdict; tagged resources now marked No keep the item open until untagged or marked Yes."""
+        verdict = super().judge(ctx, obs, pending, applied)
+        dropped = self.no_longer_marked(ctx, obs)
+        if dropped and not ctx.params.tagging.untag_unmarked:
+            verdict.missing += [f"{r.id}: carries the managed tag but is marked No in the sheet" for r in dropped[:50]]
+            verdict.summary += (
+                f" {len(dropped)} resource(s) carry the managed tag but are marked No now: set "
+                "tagging.untag_unmarked: true to remove the tag, or mark them Yes."
+            )
+            if verdict.status == "fulfilled":
+                verdict.status = "open"
+        return verdict
 
 
 class SheetSummary:
