@@ -290,7 +290,7 @@ class Parameters(_Strict):
     monitoring: Monitoring = Monitoring()
     alerts: Alerts | None = None
     budget: Budget | None = None
-    advisor: AdvisorSettings = AdvisorSettings()
+    advisor: AdvisorSettings = AdvisorSettings.model_validate({})
     defender: Defender = Defender()
     backup: Backup | None = None
     patching: Patching | None = None

@@ -9,8 +9,10 @@ Advisor keeps one `default` configuration per subscription and per resource grou
 
 from __future__ import annotations
 
+from azure.core.exceptions import HttpResponseError
+
 from ..results import Change
-from .base import Context, Observation
+from .base import Context, Observation, error_text
 from .desired import Desired, DesiredResourcesStep
 
 API = "2023-01-01"
@@ -63,9 +65,7 @@ class AdvisorEverythingEnabled(DesiredResourcesStep):
             )
             try:
                 stored = self.group_configurations(ctx, sub)
-            except Exception as exc:  # noqa: BLE001 - named, the other subscriptions go on
-                from .base import error_text
-
+            except HttpResponseError as exc:  # named; the other subscriptions go on
                 unreadable.append(f"/subscriptions/{sub}: cannot read Advisor configurations: {error_text(exc)}")
                 continue
             for config_id in stored:
@@ -97,11 +97,12 @@ class AdvisorEverythingEnabled(DesiredResourcesStep):
     def list_collection(self, ctx: Context, subscription: str, collection: str, api_version: str) -> dict[str, dict]:
         """Every configuration is named `default`: keep only the one of the collection's own scope."""
         scope = collection.lower().split("/providers/")[0]
-        return {
-            "default": o
+        own = [
+            o
             for o in self._list(ctx, subscription, collection)
             if str(o.get("id", "")).lower().split("/providers/")[0] == scope
-        }
+        ]
+        return {"default": own[0]} if own else {}
 
     def plan(self, ctx: Context, obs: Observation) -> list[Change]:
         """The base plan, plus: after a subscription write, every resource-group configuration written back."""
@@ -114,20 +115,23 @@ class AdvisorEverythingEnabled(DesiredResourcesStep):
                 continue
             sub = c.target.split("/")[2]
             for want, _have in obs.facts["pairs"]:
-                if want.kind == "Advisor resource group configuration" and want.subscription == sub:
-                    if want.id.lower() not in planned:
-                        out.append(
-                            Change(
-                                want.id,
-                                "restore Advisor resource group configuration",
-                                {
-                                    "name": want.name,
-                                    "kind": want.kind,
-                                    "api_version": API,
-                                    "why": "the subscription write deletes it",
-                                },
-                                payload=want.body,
-                            )
+                if (
+                    want.kind == "Advisor resource group configuration"
+                    and want.subscription == sub
+                    and want.id.lower() not in planned
+                ):
+                    out.append(
+                        Change(
+                            want.id,
+                            "restore Advisor resource group configuration",
+                            {
+                                "name": want.name,
+                                "kind": want.kind,
+                                "api_version": API,
+                                "why": "the subscription write deletes it",
+                            },
+                            payload=want.body,
                         )
+                    )
         # a group's configuration must be written after its subscription's: move group rows behind them
         return [c for c in out if "resourceGroups" not in c.target] + [c for c in out if "resourceGroups" in c.target]
