@@ -188,6 +188,15 @@ class Budget(_Strict):
         default=[80, 100], min_length=1, max_length=4
     )  # Azure: at most 5 notifications, one is the forecast
     contact_emails: list[str] = []  # who gets budget alerts; default: alerts.email
+    amounts: dict[str, float] = {}  # the amount agreed per subscription ID, where it differs from `amount`
+
+    @field_validator("amounts")
+    @classmethod
+    def _positive(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = [k for k, a in v.items() if a <= 0]
+        if bad:
+            raise ValueError(f"amounts must be greater than 0 (not for {', '.join(bad)})")
+        return {_guid(k): a for k, a in v.items()}
 
 
 class AdvisorSettings(_Strict):
@@ -313,6 +322,14 @@ class Parameters(_Strict):
         if not _CUSTOMER.match(v):
             raise ValueError(f"'{v}' is not a valid customer name")
         return v
+
+    @model_validator(mode="after")
+    def _budget_subscriptions(self) -> Parameters:
+        if self.budget is not None:
+            extra = sorted(set(self.budget.amounts) - set(self.subscription_ids))
+            if extra:
+                raise ValueError(f"budget.amounts names subscription(s) not in subscription_ids: {', '.join(extra)}")
+        return self
 
     @field_validator("attestations")
     @classmethod

@@ -53,3 +53,55 @@ def test_an_item_both_attested_and_automated_needs_both(clients, params_dir):
     ctx.params = ctx.params.model_copy(update={"attestations": {}})
     result = with_attestation(item, ctx, execute(BudgetAlert(), ctx))
     assert result.status == "open" and any("attestation of s2-budget-alert" in m for m in result.missing)
+
+
+def test_budget_amounts_agreed_per_subscription(clients, params_dir):
+    text = (params_dir / "demo.yml").read_text()
+    assert "budget:" in text
+    (params_dir / "demo.yml").write_text(
+        text.replace("budget: {amount: 4500", f"budget: {{amounts: {{'{DEMO_SUBS[1]}': 250}}, amount: 4500", 1)
+    )
+    ctx = Context(P.load("demo"), lambda: clients, apply=True, ran_by="test")
+    prepare_sheet(ctx)
+    execute(MonitoringAlerting(), ctx)
+    assert execute(BudgetAlert(), ctx).status == "fulfilled"
+    budgets = {
+        s: clients.resource(s)
+        .resources.get_by_id(
+            f"/subscriptions/{s}/providers/Microsoft.Consumption/budgets/msp-monthly-budget", api_version="2024-08-01"
+        )
+        .properties["amount"]
+        for s in DEMO_SUBS
+    }
+    assert budgets == {DEMO_SUBS[0]: 4500, DEMO_SUBS[1]: 250, DEMO_SUBS[2]: 4500}
+
+
+def test_budget_amounts_for_an_unknown_subscription_are_refused_before_anything_runs(params_dir):
+    import pytest
+
+    from runbook import errors
+
+    text = (params_dir / "demo.yml").read_text()
+    (params_dir / "demo.yml").write_text(
+        text.replace(
+            "budget: {amount: 4500", "budget: {amounts: {'00000000-0000-4000-8000-000000000000': 5}, amount: 4500", 1
+        )
+    )
+    with pytest.raises(errors.ParameterError) as err:
+        P.load("demo")
+    assert "budget.amounts names subscription(s) not in subscription_ids" in str(err.value)
+
+
+def test_a_subscription_the_budget_api_does_not_serve_fails_naming_what_the_csm_must_do(sandbox, clients, params_dir):
+    sub = sandbox.state.get(f"/subscriptions/{DEMO_SUBS[2]}")
+    sub["_cost_management"] = False  # e.g. a CSP Azure plan without cost visibility
+    sandbox.state.put(sub)
+    ctx = Context(P.load("demo"), lambda: clients, apply=True, ran_by="test")
+    prepare_sheet(ctx)
+    execute(MonitoringAlerting(), ctx)
+    result = execute(BudgetAlert(), ctx)
+    assert result.status == "failed" and result.error == ""
+    assert any(DEMO_SUBS[2] in m and "CSM: in Partner Center" in m for m in result.missing)
+    assert "Cost Management supports only" in " ".join(result.missing)
+    others = [c.target for c in result.applied]
+    assert len(others) == 2 and all(DEMO_SUBS[2] not in t for t in others)  # the other subscriptions got theirs

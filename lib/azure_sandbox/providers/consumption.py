@@ -130,7 +130,16 @@ class Consumption(Provider):
 
     # ------------------------------------------------------------------ behaviour
     def on_budgets(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, principal: str) -> Response | None:
-        """A new eTag on every write; the current spend is computed; endDate defaults to start + 10 years."""
+        """A new eTag on every write; the current spend is computed; endDate defaults to start + 10 years. A
+        subscription whose offer Cost Management does not serve (fixture `cost_management: false`) refuses every
+        budget call with the message of Azure/azure-powershell#11642 (status 400; the code is UNVERIFIED)."""
+        sub_id = ids.subscription_of(ap.path)
+        sub = arm.state.get(f"/subscriptions/{sub_id}") or {}
+        if sub.get("_cost_management") is False:
+            raise _bad(
+                "Cost Management supports only Enterprise Agreement, Web direct and Microsoft Customer Agreement offer "
+                f"types. Subscription {sub_id} is not associated with a valid offer type."
+            )
         if req.method != "PUT":
             return None
         body = req.json()

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from .base import Context, StepInputError
+from azure.core.exceptions import HttpResponseError
+
+from .base import Context, StepInputError, error_text
 from .desired import Desired, DesiredResourcesStep
 
 API = "2024-08-01"
@@ -17,6 +19,21 @@ class BudgetAlert(DesiredResourcesStep):
 
     item_id = "s2-budget-alert"
     requires = ("budget",)
+
+    def explain(self, exc: HttpResponseError) -> str:
+        """A subscription the budget API does not serve gets the cause and what the CSM must do."""
+        text = error_text(exc)
+        if (
+            exc.status_code == 422
+            or "Cost Management supports only" in text
+            or "not supported for subscription" in text
+        ):
+            return (
+                f"{text} The budget API does not serve this subscription (a CSP Azure plan without cost visibility, or "
+                "an offer Cost Management does not support). CSM: in Partner Center, let the customer see Azure usage "
+                "charges (or set the budget there), then record what was agreed in attestations.s2-budget-alert."
+            )
+        return text
 
     def desired(self, ctx: Context, unreadable: list[str]) -> list[Desired]:
         """The agreed budget on every subscription."""
@@ -55,10 +72,11 @@ class BudgetAlert(DesiredResourcesStep):
                 group = f"/subscriptions/{sub}/resourceGroups/{p.monitoring.resource_group}/providers/Microsoft.Insights/actionGroups/{p.monitoring.action_group}"
                 for n in body_notes.values():
                     n["contactGroups"] = [group]
+            amount = p.budget.amounts.get(sub, p.budget.amount)  # agreed per subscription, else the default
             body = {
                 "properties": {
                     "category": "Cost",
-                    "amount": p.budget.amount,
+                    "amount": amount,
                     "timeGrain": "Monthly",
                     "timePeriod": {"startDate": start},
                     "notifications": body_notes,
@@ -72,7 +90,7 @@ class BudgetAlert(DesiredResourcesStep):
                     API,
                     body,
                     ("properties.category", "properties.amount", "properties.timeGrain", "properties.notifications"),
-                    f"{p.budget.amount:g} {p.budget.currency} a month",
+                    f"{amount:g} {p.budget.currency} a month",
                     preserve=("properties.timePeriod", "eTag"),
                 )
             )

@@ -91,6 +91,10 @@ class DesiredResourcesStep(Step):
         while building it are named in `unreadable` (their rows are left out; the item fails naming them)."""
         raise NotImplementedError
 
+    def explain(self, exc: HttpResponseError) -> str:
+        """One line for an Azure refusal (a step may add what a person must do about it)."""
+        return error_text(exc)
+
     def list_collection(self, ctx: Context, subscription: str, collection: str, api_version: str) -> dict[str, dict]:
         """Every object of a collection by lower-cased name (an absent parent is an empty collection)."""
         client = ctx.clients.resource(subscription)
@@ -122,7 +126,7 @@ class DesiredResourcesStep(Step):
                 try:
                     listed[key] = self.list_collection(ctx, want.subscription, want.collection, want.api_version)
                 except HttpResponseError as exc:  # one scope without rights does not sink the others
-                    listed[key] = error_text(exc)
+                    listed[key] = self.explain(exc)
                     failures.append(f"{want.collection}: cannot read {want.kind}s: {listed[key]}")
             found = listed[key]
             if isinstance(found, str):
@@ -166,7 +170,7 @@ class DesiredResourcesStep(Step):
                 )
                 poller.result()
             except HttpResponseError as exc:  # the other changes go on; this one is named
-                failures.append(f"{c.target}: {c.action}: {error_text(exc)}")
+                failures.append(f"{c.target}: {c.action}: {self.explain(exc)}")
                 continue
             ctx.accepted(c)
         if failures:
