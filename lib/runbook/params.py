@@ -77,8 +77,21 @@ class Authorization(_Strict):
     principal_id: Guid
     role: str
     principal_name: str = ""
+    tiers: list[Literal["CSP", "Premium", "Full Stack"]] = []  # the tiers that get it; empty: every tier
+    delegated_roles: list[str] = []  # User Access Administrator only: the roles it may assign (to managed identities)
 
     _g = field_validator("principal_id")(lambda cls, v: _guid(v))
+
+    @model_validator(mode="after")
+    def _delegable(self) -> Authorization:
+        if self.role.strip().lower() == "owner":
+            raise ValueError("Owner is never delegated through Lighthouse; use Contributor and named roles")
+        uaa = self.role.strip().lower() == "user access administrator"
+        if uaa and not self.delegated_roles:
+            raise ValueError("User Access Administrator needs delegated_roles (the roles it may assign)")
+        if self.delegated_roles and not uaa:
+            raise ValueError("delegated_roles is only for the User Access Administrator role")
+        return self
 
 
 class Msp(_Strict):

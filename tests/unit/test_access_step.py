@@ -68,7 +68,8 @@ def test_lighthouse_offer_missing_an_authorization(ctx, sandbox):
     result = execute(MspAccess(), ctx)
     assert result.status == "open"
     assert result.missing == [
-        f"{DEMO_SUBS[2]}: Lighthouse offer 'Intercept Managed Services' lacks the authorization contributor for principal 5d7a9c3e-1f2b-4a6d-8e0c-7b9d1f3a5c26"
+        f"{DEMO_SUBS[2]}: Lighthouse offer 'Intercept Managed Services' lacks the authorization {role} for principal 5d7a9c3e-1f2b-4a6d-8e0c-7b9d1f3a5c26"
+        for role in ("contributor", "managed services registration assignment delete role")
     ]
 
 

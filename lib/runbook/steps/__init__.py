@@ -8,6 +8,7 @@ from .app_registration import AppRegistration
 from .base import Step
 from .budget import BudgetAlert
 from .defender import DefenderEnabled
+from .lighthouse import LighthouseOffer
 from .monitoring import MonitoringAlerting
 from .tagging import TagManagedResources, TagSheetResources
 
@@ -23,5 +24,6 @@ REGISTRY: dict[str, type[Step]] = {
         AdvisorEverythingEnabled,
         DefenderEnabled,
         TagSheetResources,
+        LighthouseOffer,
     )
 }

@@ -93,7 +93,11 @@ class MspAccess(Step):
         """Fulfilled when each subscription grants an accepted role by RBAC or carries the expected offer."""
         p = ctx.params
         accepted = {r.lower() for r in p.msp.accepted_roles}
-        expected = {(a.principal_id, a.role.lower()) for a in p.msp.expected_authorizations}
+        expected = {
+            (a.principal_id, a.role.lower())
+            for a in p.msp.expected_authorizations
+            if not a.tiers or p.tier in a.tiers  # the customer's tier's authorizations
+        }
         missing: list[str] = []
         ok = 0
         for sub, facts in obs.facts["subscriptions"].items():
