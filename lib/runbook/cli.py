@@ -9,12 +9,20 @@ import os
 import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from . import PROJECT_ROOT, catalogue, errors, evidence, params, runner, status
-from .runner import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INCOMPLETE, EXIT_OK
+# Only what every command needs is imported here: the heavy libraries (pandas, nbformat, papermill, the Azure SDKs)
+# load inside the commands that use them, so `runbook --help` answers at once (tests/unit/test_lazy_imports.py).
+from . import PROJECT_ROOT, errors
+from .errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INCOMPLETE, EXIT_OK
+
+if TYPE_CHECKING:
+    from . import runner
 
 
 def _print_outcome(o: runner.RunOutcome) -> None:
+    from . import status
+
     counts: dict[str, int] = {}
     for r in o.items:
         counts[r.status] = counts.get(r.status, 0) + 1
@@ -68,6 +76,8 @@ def _stream_papermill_log(everything: bool) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run one stage or all stages for one or more customers (a batch goes on past a customer's error)."""
+    from . import catalogue, runner
+
     _stream_papermill_log(everything=args.log_output)
     stages = None if args.stage == "all" else [int(args.stage)] if args.stage.isdigit() else [-1]
     if stages and stages[0] not in {s.number for s in catalogue.load().stages}:
@@ -104,6 +114,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_sheet(args: argparse.Namespace) -> int:
     """Generate (if missing) and check a customer's Manageable Resource Sheet."""
+    from . import params
     from .notebook import start
 
     session = start(args.customer, stage=1)
@@ -115,6 +126,8 @@ def cmd_sheet(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Print every item's status for a customer."""
+    from . import catalogue, params, status
+
     params.load(args.customer)
     df = status.table(args.customer)
     if args.format == "json":
@@ -127,6 +140,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_checklist(args: argparse.Namespace) -> int:
     """Print the seed checklist with [x] on done items, for the tracking issue."""
+    from . import params, status
+
     p = params.load(args.customer)
     if args.format == "json":
         df = status.table(args.customer)
@@ -152,6 +167,8 @@ def cmd_checklist(args: argparse.Namespace) -> int:
 
 def cmd_evidence_verify(args: argparse.Namespace) -> int:
     """Check every archived file against its manifest, the hash chain and its anchored head."""
+    from . import evidence, runner
+
     if args.repair:
         from . import runlock
 
@@ -169,6 +186,8 @@ def cmd_evidence_verify(args: argparse.Namespace) -> int:
 
 def cmd_params_validate(args: argparse.Namespace) -> int:
     """Validate a parameter file without calling Azure."""
+    from . import params
+
     p = params.load(args.customer)
     print(
         f"ok: {params.display_path(params.resolve_path(args.customer))} is valid ({p.tenant_name}, {p.tier}, {len(p.subscription_ids)} subscription(s), {len(p.attestations)} attestation(s))"
@@ -178,7 +197,7 @@ def cmd_params_validate(args: argparse.Namespace) -> int:
 
 def cmd_open(args: argparse.Namespace) -> int:
     """Prepare a customer's working copy of a stage notebook (work/<customer>/) and open it in JupyterLab."""
-    from . import workcopy
+    from . import catalogue, params, workcopy
     from .clients import sandbox_connection_path
 
     p = params.load(args.customer)  # exit 2 before anything is written
@@ -251,6 +270,8 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Start the sandbox, run every stage for the demo customer with apply, print status and evidence."""
+    from . import evidence, runner, status
+
     state_dir = PROJECT_ROOT / ".sandbox"
     with _sandbox("demo", state_dir) as sb:
         os.environ["RUNBOOK_SANDBOX"] = str(state_dir / "connection.json")

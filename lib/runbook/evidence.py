@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-import nbformat
-
 from . import PROJECT_ROOT, __version__, anchor
 from .errors import EvidenceError
 
@@ -102,6 +100,8 @@ def _scrub(value: object, replacements: list[tuple[str, str]]) -> object:
 
 def sanitise_notebook(path: Path) -> None:
     """Make outputs machine-neutral: project and home paths in tracebacks and papermill metadata."""
+    import nbformat  # loaded when needed: its schema validation costs about a second to import
+
     nb = nbformat.read(path, as_version=4)
     replacements = [(str(PROJECT_ROOT), "<project>"), (str(Path.home()), "~")]
     for cell in nb.cells:
@@ -157,6 +157,7 @@ def scan_files(paths: list[Path], relative_to: Path, extra_known: tuple[str, ...
 def render_html(notebook: Path, target: Path, header: dict | None = None) -> None:
     """HTML of an executed notebook without code and without the injected-parameters cell, headed by the run's
     facts (run id, start and end, who, machine, runbook version, parameters hash, status)."""
+    import nbformat
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
     from traitlets.config import Config

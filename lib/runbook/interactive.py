@@ -13,13 +13,14 @@ import atexit
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import nbformat
+from typing import TYPE_CHECKING, Any
 
 from . import catalogue, evidence, journal, runlock
 from .results import ItemResult, stamp
 from .transcript import Transcript
+
+if TYPE_CHECKING:
+    import nbformat
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,8 @@ class InteractiveRun:
         try:
             if self.run_dir is None:
                 return ""
+            import nbformat  # loaded when sealing, not when the session starts (it takes about a second)
+
             template = _template(notebook_name)
             nb = self.transcript.notebook(
                 template, {"runbook": {"interactive": True, "run_id": self.run_id, "customer": self.customer}}
@@ -120,6 +123,8 @@ class InteractiveRun:
 
 
 def _template(name: str) -> nbformat.NotebookNode | None:
+    import nbformat
+
     from .runner import stage_notebook
 
     try:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import html
 import os
-from typing import Any
+import sys
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 from . import catalogue, errors
 from .connect import make_clients
@@ -178,11 +180,14 @@ class Session:
 
         return prepare_sheet(self.ctx, regenerate)
 
-    def summary(self) -> pd.DataFrame:
+    def summary(self) -> pd.DataFrame:  # pandas loads here, not at the bootstrap
         """Status of every item of the stage run so far."""
         rows = [
             {"item": r.item_id, "role": r.role, "status": r.status, "summary": r.summary} for r in self.results.values()
         ]
+        import pandas as pd
+
+        pd.set_option("display.max_colwidth", None)
         return pd.DataFrame(rows, columns=["item", "role", "status", "summary"])
 
     def _repr_html_(self) -> str:
@@ -346,7 +351,8 @@ def start(customer: str, stage: int, apply: bool = False, run_id: str = "", forc
     """Load and validate the customer's parameters and open a stage session (the notebook's bootstrap call). By hand,
     a session started again in the same kernel first seals the previous one's evidence."""
     brief_errors()
-    pd.set_option("display.max_colwidth", None)  # summaries are shown whole, never cut with '...'
+    if "pandas" in sys.modules:  # summaries are shown whole, never cut with '...' (set again when pandas loads)
+        sys.modules["pandas"].set_option("display.max_colwidth", None)
     session = Session(load(customer), stage, apply, run_id, forced)
     if session.interactive:
         from . import interactive

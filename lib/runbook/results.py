@@ -6,10 +6,12 @@ import html
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-
-import nbformat
+from typing import TYPE_CHECKING
 
 from . import __version__
+
+if TYPE_CHECKING:
+    import nbformat
 
 MIMETYPE = "application/vnd.runbook.item+json"
 HTML_ROWS = 500  # tables longer than this are cut in the HTML; results.json keeps every row

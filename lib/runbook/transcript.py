@@ -10,9 +10,10 @@ reads the same story as in a papermill run.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import nbformat
+if TYPE_CHECKING:
+    import nbformat
 
 
 @dataclass
@@ -96,6 +97,8 @@ class Transcript:
     def notebook(self, template: nbformat.NotebookNode | None = None, metadata: dict | None = None) -> Any:
         """The executed cells as a notebook; with the stage notebook as template, each of its code cells run here
         is preceded (once) by the markdown that narrates it."""
+        import nbformat
+
         narrative: dict[str, list[Any]] = {}
         if template is not None:
             pending: list[Any] = []

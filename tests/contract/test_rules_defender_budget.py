@@ -657,3 +657,32 @@ def test_configuration_assignment_rules(raw):
     ]
     for path, props, status, code in cases:
         refused(raw("PUT", f"{path}?{MNT_API}", {"properties": props}), status, code)
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        (f"{PRICINGS}/KeyVaults?{SEC_API}", {"properties": {"pricingTier": "Standard", "subPlan": "PerKeyVault"}}),
+        (f"{ADV_SUB}/default?{ADV_API}", {"properties": {"exclude": False}}),
+        (
+            f"{BUDGETS}/locked?{BUD_API}",
+            {
+                "properties": {
+                    "category": "Cost",
+                    "amount": 100,
+                    "timeGrain": "Monthly",
+                    "timePeriod": {"startDate": "2026-11-01T00:00:00Z"},
+                }
+            },
+        ),
+    ],
+    ids=["pricing", "advisor", "budget"],
+)
+def test_a_read_only_lock_on_the_subscription_blocks_extension_resources_too(raw, clients, path, body):
+    """learn.microsoft.com/azure/azure-resource-manager/management/lock-resources ("Lock inheritance": a lock at a
+    parent scope applies to every resource in it; ReadOnly blocks PUT and DELETE through Resource Manager): 409
+    ScopeLocked, as for resources in resource groups (test_protocol.py). Reads still work."""
+    clients.locks(SUB).management_locks.create_or_update_at_subscription_level("freeze", {"level": "ReadOnly"})
+    err = refused(raw("PUT", path, body), 409, "ScopeLocked")
+    assert SUB in err["message"]
+    assert raw("GET", path.replace("/locked?", "?") if "budgets" in path else path).status_code == 200

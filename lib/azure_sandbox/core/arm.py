@@ -259,6 +259,13 @@ class Arm:
         provider = self.registry.provider_of(spec)
         if req.method in ("PUT", "PATCH") and not ap.is_collection:
             self.validate_write(req, ap, spec, provider)
+        if (
+            req.method in ("PUT", "PATCH", "DELETE")
+            and not ap.is_collection
+            and spec.type != "Microsoft.Authorization/locks"
+            and (locked := self.check_locks(ap.path, req.method))
+        ):  # ARM checks locks for every provider, also those that answer through their own hook
+            return locked
         hook = provider.hook(spec)
         if hook is not None:
             answer = hook(self, req, ap, spec, principal)

@@ -1,0 +1,117 @@
+"""Benchmark: a whole stage run and the whole demo, against the papermill floor measured in the same run.
+
+    .venv/bin/python benchmarks/stage_run.py [--runs 5]
+
+- floor: a bare `papermill` run (same interpreter, same kernel) of a notebook with as many code cells as the
+  Stage 0 notebook, each cell `pass`: what "start a kernel, run the cells, write the notebook" costs here;
+- `runbook run demo --stage 0` against the sandbox (a fresh evidence folder each time);
+- `runbook demo` (sandbox + all five stages with --apply), timed once per run.
+Paired and interleaved, median of --runs; prints each figure with its ratio to the floor and writes
+benchmarks/results/stage_run.json. Targets (issue 14): the stage within 1.5x of the floor, the demo under 15 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def timed(cmd: list[str], env: dict, cwd: Path = ROOT) -> float:
+    start = time.perf_counter()
+    out = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    took = time.perf_counter() - start
+    if out.returncode not in (0, 3):
+        raise SystemExit(f"{' '.join(cmd)} failed ({out.returncode}): {out.stderr[-2000:]}")
+    return took
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--no-demo", action="store_true", help="skip timing `runbook demo`")
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-stage-"))
+    stage0 = nbformat.read(ROOT / "notebooks" / "00-prerequisites.ipynb", as_version=4)
+    cells = sum(1 for c in stage0.cells if c.cell_type == "code")
+    floor_nb = nbformat.v4.new_notebook()
+    floor_nb.cells = [nbformat.v4.new_code_cell("pass") for _ in range(cells)]
+    floor_nb.cells[0].metadata["tags"] = ["parameters"]
+    floor_nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(floor_nb, work / "floor.ipynb")
+
+    params = work / "parameters"
+    shutil.copytree(ROOT / "parameters", params)
+    sandbox_dir = work / "sandbox"
+    serve = subprocess.Popen(
+        [str(BIN / "runbook"), "sandbox", "serve", "--fixture", "demo", "--state-dir", str(sandbox_dir)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        while not (sandbox_dir / "connection.json").exists():
+            if serve.poll() is not None:
+                raise SystemExit("the sandbox did not start")
+            time.sleep(0.05)
+        samples: dict[str, list[float]] = {"papermill floor": [], "runbook run demo --stage 0": []}
+        for i in range(args.runs):
+            env = {
+                **os.environ,
+                "RUNBOOK_SANDBOX": str(sandbox_dir / "connection.json"),
+                "RUNBOOK_PARAMETERS_DIR": str(params),
+                "RUNBOOK_EVIDENCE_DIR": str(work / f"evidence-{i}"),
+            }
+            samples["papermill floor"].append(
+                timed(
+                    [
+                        str(BIN / "papermill"),
+                        "--no-progress-bar",
+                        str(work / "floor.ipynb"),
+                        str(work / f"out-{i}.ipynb"),
+                    ],
+                    env,
+                )
+            )
+            samples["runbook run demo --stage 0"].append(
+                timed([str(BIN / "runbook"), "run", "demo", "--stage", "0"], env)
+            )
+    finally:
+        serve.terminate()
+        serve.wait(10)
+    if not args.no_demo:
+        samples["runbook demo"] = []
+        for i in range(max(1, args.runs // 2)):
+            home = work / f"demo-{i}"
+            shutil.copytree(ROOT / "parameters", home / "parameters")
+            env = {**os.environ, "RUNBOOK_HOME": str(home)}
+            env.pop("RUNBOOK_SANDBOX", None)
+            samples["runbook demo"].append(timed([str(BIN / "runbook"), "demo"], env, cwd=home))
+    floor = statistics.median(samples["papermill floor"])
+    out = {}
+    for name, values in samples.items():
+        med = statistics.median(values)
+        out[name] = {"median_s": round(med, 3), "ratio_to_floor": round(med / floor, 2), "runs": len(values)}
+        print(f"{name:<30} {med:7.2f} s   {med / floor:5.2f}x papermill floor ({len(values)} runs)")
+    results = ROOT / "benchmarks" / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    (results / "stage_run.json").write_text(json.dumps({"code_cells": cells, "figures": out}, indent=2))
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
