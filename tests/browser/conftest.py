@@ -144,13 +144,19 @@ def artifacts(request) -> Path:
 def open_notebook(page, lab, artifacts):
     """Copy a stage notebook into the lab's working folder (work/demo/<name>) and open it; returns a `Notebook`."""
 
+    opened: list[Notebook] = []
+
     def opener(name: str) -> Notebook:
         target = lab.root / "work" / "demo" / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(REPO / "notebooks" / name, target)
-        return Notebook(page, lab, f"work/demo/{name}", artifacts).open()
+        nb = Notebook(page, lab, f"work/demo/{name}", artifacts)
+        opened.append(nb)
+        return nb.open()
 
-    return opener
+    yield opener
+    lines = [f"{seconds:6.2f}s  {what}" for nb in opened for what, seconds in nb.timings]
+    (artifacts / "timings.txt").write_text("\n".join(lines) + "\n")
 
 
 @pytest.fixture(autouse=True)

@@ -200,18 +200,21 @@ class Notebook:
     def __init__(self, page: Any, lab: JupyterLab, path: str, artifacts: Path) -> None:
         self.page, self.lab, self.path, self.artifacts = page, lab, path, artifacts
         self.shots = 0
+        self.timings: list[tuple[str, float]] = []  # (what, seconds): opening the notebook and each cell run
         self.panel = page.locator(".jp-NotebookPanel").filter(visible=True)
 
     def open(self) -> Notebook:
         """Load the lab with the notebook; wait until all its cells are shown and its kernel is connected and idle."""
         from playwright.sync_api import expect
 
+        t0 = time.monotonic()
         nb = json.loads((self.lab.root / self.path).read_text())
         self.kernel_display = nb["metadata"]["kernelspec"]["display_name"]
         self.page.goto(self.lab.url(self.path))
         expect(self.panel.locator(".jp-Cell")).to_have_count(len(nb["cells"]), timeout=KERNEL_TIMEOUT)
         expect(self.panel.locator(".jp-Toolbar-kernelName")).to_have_text(self.kernel_display, timeout=KERNEL_TIMEOUT)
         self.wait_idle(KERNEL_TIMEOUT)
+        self.timings.append(("open notebook, kernel idle", time.monotonic() - t0))
         return self
 
     def wait_idle(self, timeout: int = CELL_TIMEOUT) -> None:
@@ -246,12 +249,15 @@ class Notebook:
     def run(self, cell: Any, timeout: int = CELL_TIMEOUT) -> str:
         """Select the cell, Shift+Enter, wait until its prompt shows a new execution number (outputs are complete
         then) and the kernel is idle; returns the cell's output text."""
+        t0 = time.monotonic()
         before = self.prompt(cell)
         cell.locator(".jp-InputPrompt").click()
         self.page.keyboard.press("Shift+Enter")
         handle = cell.locator(".jp-InputPrompt").element_handle()
         self.page.wait_for_function(PROMPT_DONE, arg=[handle, before], timeout=timeout)
         self.wait_idle(timeout)
+        first = self.source(cell).splitlines()[0]
+        self.timings.append((f"run {first[:60]}", time.monotonic() - t0))
         return self.output(cell)
 
     def output(self, cell: Any) -> str:
