@@ -20,6 +20,7 @@ ARTIFACTS = HERE / "artifacts"  # screenshots and the server log, per test (giti
 REPO = HERE.resolve().parents[1]  # notebooks/ and parameters/ of this checkout
 LIB = Path(runbook.__file__).resolve().parents[1]  # the code under test: the kernels import this copy
 TIMINGS: dict[str, float] = {}
+CALL_FAILED = pytest.StashKey[bool]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -120,14 +121,27 @@ def no_sandbox(request, sandbox_dir) -> str:
     connection.unlink(missing_ok=True)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call":
+        item.stash[CALL_FAILED] = report.failed
+    return report
+
+
 @pytest.fixture
 def page(browser, lab, request):
-    """A fresh browser context and page for one test; its kernels are shut down afterwards (which also frees the
-    customer's run lock an interactive session holds)."""
+    """A fresh browser context and page for one test; a failed test leaves a screenshot of the page as it was
+    (failed.png). Afterwards its kernels are shut down (which also frees the customer's run lock an interactive
+    session holds)."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     context.set_default_timeout(30_000)
     pg = context.new_page()
     yield pg
+    if request.node.stash.get(CALL_FAILED, False):
+        d = ARTIFACTS / request.node.name
+        d.mkdir(parents=True, exist_ok=True)
+        pg.screenshot(path=str(d / "failed.png"))
     context.close()
     lab.shutdown_kernels()
 

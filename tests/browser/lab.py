@@ -192,6 +192,7 @@ class JupyterLab:
 
 PROMPT_DONE = "(args) => { const [el, before] = args; const t = el.textContent.trim(); return /\\[\\d+\\]/.test(t) && t !== before; }"
 SOURCE_JS = "(el) => Array.from(el.querySelectorAll('.cm-line')).map(l => l.textContent).join('\\n')"
+SOURCE_IS = f"(args) => {{ const [el, want] = args; return ({SOURCE_JS})(el) === want; }}"
 
 
 class Notebook:
@@ -256,7 +257,7 @@ class Notebook:
         handle = cell.locator(".jp-InputPrompt").element_handle()
         self.page.wait_for_function(PROMPT_DONE, arg=[handle, before], timeout=timeout)
         self.wait_idle(timeout)
-        first = self.source(cell).splitlines()[0]
+        first = (self.source(cell).splitlines() or [""])[0]
         self.timings.append((f"run {first[:60]}", time.monotonic() - t0))
         return self.output(cell)
 
@@ -268,9 +269,12 @@ class Notebook:
         cell.locator(".cm-content").click()
         self.page.keyboard.press("ControlOrMeta+a")
         self.page.keyboard.insert_text(text)
+        handle = cell.locator(".cm-content").element_handle()
+        try:
+            self.page.wait_for_function(SOURCE_IS, arg=[handle, text], timeout=10_000)
+        except Exception:
+            raise AssertionError(f"the editor holds {self.source(cell)!r}, not {text!r}") from None
         self.page.keyboard.press("Escape")  # back to command mode
-        got = self.source(cell)
-        assert got == text, f"the editor holds {got!r}, not {text!r}"
 
     def edit(self, cell: Any, old: str, new: str) -> None:
         """Replace `old` (which must occur once) by `new` in the cell's source, through the editor."""
