@@ -382,6 +382,12 @@ def brief_errors() -> None:
         return
 
     def handler(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None) -> None:
-        shell.showtraceback((etype, value, tb), exception_only=True)  # "TargetError: <message with the fix>"
+        # one line, "TargetError: <message with the fix>", sent as the cell's error (papermill and Run All stop)
+        shell._showtraceback(etype, value, [f"{etype.__name__}: {value}"])
+
+    import logging
+
+    # azure-identity logs each failed token request on stderr; the card or the one-line error already says it
+    logging.getLogger("azure.identity").setLevel(logging.ERROR)
 
     shell.set_custom_exc((errors.RunbookError,), handler)

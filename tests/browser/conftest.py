@@ -23,10 +23,6 @@ TIMINGS: dict[str, float] = {}
 CALL_FAILED = pytest.StashKey[bool]()
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "browser: drives the notebooks in JupyterLab in a real browser (chromium)")
-
-
 @pytest.fixture(scope="session")
 def chromium_path(tmp_path_factory) -> Path:
     """Debian's chromium (installed with apt-get when we are root and it is missing); the tests skip without it."""
@@ -161,9 +157,14 @@ def open_notebook(page, lab, artifacts):
     opened: list[Notebook] = []
 
     def opener(name: str) -> Notebook:
-        target = lab.root / "work" / "demo" / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(REPO / "notebooks" / name, target)
+        from runbook import workcopy
+
+        # what `runbook open demo --stage N` does: the customer's working copy, on the project's named kernel
+        workcopy.install_kernel()
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv(workcopy.WORK_ENV, str(lab.root / "work"))
+            wc = workcopy.prepare("demo", int(name[:2]), fresh=True)
+        assert wc.path == lab.root / "work" / "demo" / name
         nb = Notebook(page, lab, f"work/demo/{name}", artifacts)
         opened.append(nb)
         return nb.open()

@@ -261,6 +261,12 @@ class Notebook:
         self.timings.append((f"run {first[:60]}", time.monotonic() - t0))
         return self.output(cell)
 
+    def run_all_and_wait(self, timeout: int = CELL_TIMEOUT) -> None:
+        """Run every code cell top to bottom, one at a time, as an engineer pressing Shift+Enter through it."""
+        cells = self.panel.locator(".jp-CodeCell")
+        for i in range(cells.count()):
+            self.run(cells.nth(i), timeout)
+
     def output(self, cell: Any) -> str:
         return str(cell.locator(".jp-Cell-outputArea").inner_text())
 

@@ -13,6 +13,7 @@ from .. import catalogue
 from ..clients import Clients
 from ..errors import PartialFailure as PartialFailure
 from ..errors import StepInputError as StepInputError
+from ..errors import TargetError
 from ..journal import Journal, from_environment
 from ..params import Parameters
 from ..results import Change, ItemResult, stamp
@@ -166,7 +167,7 @@ def execute(step: Step, ctx: Context, reviewed: list[Change] | None = None) -> I
             result.summary = f"The tenant could not be reached ({result.error}). Fix: {where}."
         else:
             result.summary = f"Azure answered with an error: {result.error}"
-    except StepInputError as exc:
+    except (StepInputError, TargetError) as exc:  # bad input, or no tenant to talk to: the item fails with the fix
         result.status, result.error = "failed", str(exc)
         result.summary = str(exc)
     except PartialFailure as exc:
