@@ -37,3 +37,31 @@ def test_later_record_of_an_item_wins():
         ]
         nb.cells.append(cell)
     assert [r.status for r in collect(nb)] == ["fulfilled"]
+
+
+def test_a_card_lists_each_change_once_summarised_and_folded():
+    sub = "/subscriptions/1a2b3c4d-0001-4e5f-8a9b-0c1d2e3f4a01"
+    changes = [
+        Change(f"{sub}/resourceGroups/rg/providers/Microsoft.Insights/metricAlerts/ma-{n}", "create metric alert")
+        for n in range(40)
+    ]
+    done = ItemResult(
+        "s1-monitoring-alerting",
+        1,
+        "Engineer",
+        "automated",
+        "Monitoring",
+        "fulfilled",
+        "In place.",
+        planned=changes,
+        applied=changes,
+        apply=True,
+        missing=[f"create metric alert: {c.target}" for c in changes],  # the pending list repeats the plan
+        attestation={"by": "Chris CSM", "at": "2026-11-19", "reference": "notes"},
+    )
+    page = done.as_html()
+    assert page.count("ma-7</td>") == 1  # once: not under planned, applied and missing again
+    assert f'title="{changes[7].target}"' in page  # the full ID on hover
+    assert "<summary>All 40 changes</summary>" in page and "<details>" in page  # the full list is folded
+    assert "<td>Microsoft.Insights/metricAlerts</td><td>1a2b3c4d-0001-4e5f-8a9b-0c1d2e3f4a01</td><td>40</td>" in page
+    assert page.count("Attested by Chris CSM") == 1
