@@ -154,34 +154,76 @@ def scan_files(paths: list[Path], relative_to: Path, extra_known: tuple[str, ...
     return out
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_STYLE = (
+    "body{font-family:sans-serif;max-width:1200px;margin:1em auto;padding:0 1em;color:#1f2328}"
+    "table{border-collapse:collapse;margin:.5em 0}th,td{border:1px solid #d0d7de;padding:2px 6px;vertical-align:top}"
+    "pre{background:#f6f8fa;padding:6px;overflow-x:auto;white-space:pre-wrap}pre.error{background:#ffebe9}"
+    ".cell{margin:.6em 0}"
+)
+
+
+def _text(value: object) -> str:
+    return "".join(value) if isinstance(value, list) else str(value or "")
+
+
+def _output_html(out: dict) -> str:
+    """One cell output as the reader sees it: its HTML, an image, or its text; an error as its name and message."""
+    import html as _html
+
+    kind = out.get("output_type")
+    if kind == "stream":
+        return f"<pre>{_html.escape(_ANSI.sub('', _text(out.get('text'))))}</pre>"
+    if kind == "error":
+        lines = [_ANSI.sub("", line) for line in out.get("traceback") or []] or [
+            f"{out.get('ename')}: {out.get('evalue')}"
+        ]
+        return f"<pre class='error'>{_html.escape(chr(10).join(lines))}</pre>"
+    data = out.get("data") or {}
+    if "text/html" in data:
+        return f"<div>{_text(data['text/html'])}</div>"
+    for mime in ("image/png", "image/jpeg"):
+        if mime in data:
+            return f"<img src='data:{mime};base64,{_text(data[mime]).strip()}'/>"
+    if "text/markdown" in data:
+        import mistune
+
+        return str(mistune.html(_text(data["text/markdown"])))
+    if "text/plain" in data:
+        return f"<pre>{_html.escape(_ANSI.sub('', _text(data['text/plain'])))}</pre>"
+    return ""
+
+
 def render_html(notebook: Path, target: Path, header: dict | None = None) -> None:
-    """HTML of an executed notebook without code and without the injected-parameters cell, headed by the run's
-    facts (run id, start and end, who, machine, runbook version, parameters hash, status)."""
-    import nbformat
-    from nbconvert import HTMLExporter
-    from nbconvert.preprocessors import TagRemovePreprocessor
-    from traitlets.config import Config
+    """HTML of an executed notebook for auditors: the narrative (markdown) and every output, without code and
+    without the injected-parameters cell, headed by the run's facts (run id, start and end, who, machine, runbook
+    version, parameters hash, status). Rendered here, linear in the notebook's size (nbconvert's exporter took most
+    of a second per run; issue 14)."""
+    import html as _html
 
-    cfg = Config()
-    cfg.TagRemovePreprocessor.enabled = True
-    cfg.TagRemovePreprocessor.remove_cell_tags = {"injected-parameters"}
-    cfg.HTMLExporter.exclude_input = True
-    cfg.HTMLExporter.exclude_input_prompt = True
-    cfg.HTMLExporter.exclude_output_prompt = True
-    exporter = HTMLExporter(config=cfg)
-    exporter.register_preprocessor(TagRemovePreprocessor(config=cfg), enabled=True)
-    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
+    import mistune
+
+    nb = json.loads(notebook.read_text())
+    parts = []
+    for cell in nb.get("cells", []):
+        if "injected-parameters" in (cell.get("metadata") or {}).get("tags", []):
+            continue
+        if cell.get("cell_type") == "markdown":
+            parts.append(f"<div class='cell md'>{mistune.html(_text(cell.get('source')))}</div>")
+        elif cell.get("cell_type") == "code" and cell.get("outputs"):
+            parts.append("<div class='cell out'>" + "".join(_output_html(o) for o in cell["outputs"]) + "</div>")
+    box = ""
     if header:
-        import html as _html
-
         rows = "".join(
             f"<tr><th style='text-align:left;padding-right:1em'>{_html.escape(k)}</th><td>{_html.escape(str(v))}</td></tr>"
             for k, v in header.items()
         )
-        box = f"<div style='border:1px solid #999;padding:8px;margin:8px;font-family:sans-serif'><b>Runbook evidence</b><table>{rows}</table></div>"
-        at = body.find(">", body.find("<body")) + 1
-        body = body[:at] + box + body[at:]
-    target.write_text(body)
+        box = f"<div style='border:1px solid #999;padding:8px;margin:8px 0'><b>Runbook evidence</b><table>{rows}</table></div>"
+    title = _html.escape(str((header or {}).get("run_id") or notebook.stem))
+    target.write_text(
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title><style>{_STYLE}</style></head>"
+        f"<body>{box}{''.join(parts)}</body></html>\n"
+    )
 
 
 def archive(run_dir: Path, header: dict, items: list[dict], known_secrets: tuple[str, ...] = ()) -> None:

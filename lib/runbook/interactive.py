@@ -46,7 +46,7 @@ class InteractiveRun:
     def begin(self, shell: Any) -> list[str]:
         """Take the customer's lock (CustomerBusy while a batch run or another kernel holds it), seal runs a dead
         kernel left, and start recording the kernel's cells. Returns the run ids sealed."""
-        from .runner import recover
+        from .sealing import recover
 
         runlock.acquire(evidence.customer_dir(self.customer), self.customer, f"stage {self.stage} (interactive)")
         sealed = recover(self.customer)
@@ -72,7 +72,7 @@ class InteractiveRun:
     def seal(self, notebook_name: str, known_secrets: tuple[str, ...] = (), closing: dict | None = None) -> str:
         """Write the executed notebook, HTML, results and manifest (once) and give the lock back; returns the
         evidence folder ('' when nothing ran)."""
-        from .runner import RunOutcome, archive, merge_journal
+        from .sealing import RunOutcome, archive, merge_journal
 
         if self.sealed:
             return str(self.run_dir or "")
@@ -125,7 +125,7 @@ class InteractiveRun:
 def _template(name: str) -> nbformat.NotebookNode | None:
     import nbformat
 
-    from .runner import stage_notebook
+    from .sealing import stage_notebook
 
     try:
         return nbformat.read(stage_notebook(name), as_version=4)

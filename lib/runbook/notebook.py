@@ -41,7 +41,7 @@ class Session:
 
     def begin_record(self, shell: Any) -> None:
         """Interactive only: take the customer's lock and start recording the kernel's cells as evidence."""
-        from .runner import parameters_hash
+        from .sealing import parameters_hash
 
         self.record = InteractiveRun(
             self.params.customer,
@@ -59,7 +59,7 @@ class Session:
             self.begin_record(_shell())
             self.ctx.journal = self.record.journal()
         if apply and not self.forced:
-            from .runner import gate
+            from .sealing import gate
 
             blocking = gate(self.params.customer, self.stage.number)
             if blocking:
@@ -215,7 +215,7 @@ class Session:
         else:
             banner = ("#0969da", "DRY RUN", "nothing in the tenant will change; set apply = True to allow changes")
         if not self.interactive:
-            banner = (banner[0], banner[1], "run by `runbook run`" + (" --apply" if self.mode() else ""))
+            banner = (banner[0], banner[1], "run by runbook run" + (" --apply" if self.mode() else ""))
         loud = (
             f'<div class="runbook-banner" style="background:{banner[0]};color:#fff;padding:6px 10px;border-radius:4px;'
             f'font-size:120%"><b>{banner[1]}</b> · {html.escape(banner[2])}</div>'
@@ -224,7 +224,7 @@ class Session:
 
     def gate_text(self) -> str:
         """The stage gate as the evidence shows it, checked now (not assumed)."""
-        from .runner import gate
+        from .sealing import gate
 
         blocking = gate(self.params.customer, self.stage.number)
         if not blocking:

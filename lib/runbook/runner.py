@@ -8,15 +8,13 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import papermill
 from papermill.exceptions import PapermillExecutionError
 
-from . import PROJECT_ROOT, catalogue, evidence, journal, runlock, secrets, status
+from . import PROJECT_ROOT, catalogue, evidence, journal, runlock, secrets
 from .errors import (  # noqa: F401 (re-exported)
     EXIT_BAD_INPUT,
     EXIT_BUSY,
@@ -29,9 +27,20 @@ from .errors import (  # noqa: F401 (re-exported)
 )
 from .params import load
 from .progress import BATCH_ENV
-from .results import Change, ItemResult, collect, stamp
+from .results import ItemResult, stamp
+from .sealing import (  # noqa: F401 (re-exported: the runner's public API)
+    NOTEBOOKS,
+    RunOutcome,
+    _collect,
+    _fill_missing,
+    archive,
+    gate,
+    merge_journal,
+    parameters_hash,
+    recover,
+    stage_notebook,
+)
 
-NOTEBOOKS = PROJECT_ROOT / "notebooks"
 log = logging.getLogger(__name__)
 KERNEL = "python3"
 
@@ -107,27 +116,6 @@ def _ipc_kernel_manager():
     return IpcKernelManager
 
 
-@dataclass
-class RunOutcome:
-    """What one stage run produced."""
-
-    customer: str
-    stage: int
-    run_id: str
-    run_dir: Path
-    status: str  # complete | incomplete | failed | refused | interrupted
-    items: list[ItemResult] = field(default_factory=list)
-    error: str = ""
-    forced: bool = False
-
-    @property
-    def exit_code(self) -> int:
-        """CLI exit code for this outcome."""
-        return {"complete": EXIT_OK, "incomplete": EXIT_INCOMPLETE, "interrupted": EXIT_INTERRUPTED}.get(
-            self.status, EXIT_FAILED
-        )
-
-
 def check_stage_inputs(params: Any, stage: int) -> None:
     """Every parameter section the stage's automated steps need, checked before the notebook starts."""
     from .errors import ParameterError
@@ -152,56 +140,6 @@ def check_stage_inputs(params: Any, stage: int) -> None:
         path = sheet.sheet_path(params.customer, params.resource_sheet.path)
         if path.exists():
             sheet.read(path, None)  # its form (header, Yes/No, duplicates) before any Azure call; IDs are checked live
-
-
-def parameters_hash(customer: str) -> str:
-    """SHA-256 of the parameter file a run used (recorded in its evidence)."""
-    from .params import resolve_path
-
-    path = resolve_path(customer)
-    return evidence.sha256(path) if path.exists() else ""
-
-
-def stage_notebook(name: str) -> Path:
-    """The stage notebook: the project's notebooks/ (a checkout), else generated from the packaged catalogue into
-    .cache/notebooks (an installed wheel carries the catalogue, not the notebooks)."""
-    if (NOTEBOOKS / name).exists():
-        return NOTEBOOKS / name
-    from . import notebook_gen
-
-    cache = PROJECT_ROOT / ".cache" / "notebooks"
-    notebook_gen.write(cache)
-    return cache / name
-
-
-def gate(customer: str, stage: int) -> list[str]:
-    """Items of the previous stage that are not yet fulfilled or not-required (empty: gate open)."""
-    if stage == 0:
-        return []
-    latest = status.latest(customer)
-    blocking = []
-    for item in catalogue.load().for_stage(stage - 1):
-        rec = latest.get(item.id)
-        if rec is None or rec.result.status not in catalogue.DONE_STATUSES:
-            blocking.append(f"{item.id} ({rec.result.status if rec else 'not-verified'})")
-    return blocking
-
-
-def _fill_missing(stage: int, found: list[ItemResult], error: str) -> list[ItemResult]:
-    """One record per item of the stage; items the run never reached are not-verified."""
-    by_id = {r.item_id: r for r in found}
-    out = []
-    for item in catalogue.load().for_stage(stage):
-        if item.id in by_id:
-            out.append(by_id[item.id])
-        else:
-            why = "the run failed before this item" if error else "the notebook did not record this item"
-            out.append(
-                ItemResult(
-                    item.id, item.stage, item.role, item.kind, item.title, "not-verified", why, finished_at=stamp()
-                )
-            )
-    return out
 
 
 def run_stage(
@@ -312,89 +250,6 @@ def _run_locked(
         secrets.stored_values(params),
     )
     return outcome
-
-
-def _collect(output: Path) -> list[ItemResult]:
-    """The item records of an executed (possibly partial) notebook."""
-    if not output.exists():
-        return []
-    try:
-        return collect(nbformat.read(output, as_version=4))
-    except Exception:  # a notebook cut off mid-write: the journal still holds the results
-        return []
-
-
-def merge_journal(found: list[ItemResult], journal_path: Path) -> list[ItemResult]:
-    """Item results from the notebook, completed by the journal: final results it holds, and changes of an item
-    that never finished (the run died while applying), so every accepted change is on the record."""
-    by_id = {r.item_id: r for r in found}
-    entries, _broken = journal.read(journal_path)
-    finished = set()
-    for e in entries:
-        if e.get("kind") == "item":
-            r = ItemResult.from_dict(e["result"])
-            by_id[r.item_id] = r
-            finished.add(r.item_id)
-    pending: dict[str, list[Change]] = {}
-    for e in entries:
-        if e.get("kind") == "change" and e.get("item") not in finished:
-            pending.setdefault(e["item"], []).append(Change(e["target"], e["action"], e.get("detail") or {}))
-    cat = catalogue.load()
-    for item_id, changes in pending.items():
-        item = cat.item(item_id)
-        r = by_id.get(item_id) or ItemResult(item.id, item.stage, item.role, item.kind, item.title)
-        r.status, r.applied = "failed", changes
-        r.summary = f"The run stopped while this item was applying: {len(changes)} change(s) Azure accepted are listed under applied; re-run the stage to finish and verify."
-        r.finished_at = r.finished_at or stamp()
-        by_id[item_id] = r
-    return list(by_id.values())
-
-
-def recover(customer: str) -> list[str]:
-    """Seal the runs a killed process left without a manifest: their results come from the journal (and the partial
-    notebook), their status is 'interrupted'. Never deletes anything; returns the run ids sealed."""
-    sealed = []
-    for run_dir in evidence.runs(customer):
-        if (run_dir / evidence.MANIFEST).exists():
-            continue
-        stage = int(run_dir.name.split("-stage")[1].split("-")[0]) if "-stage" in run_dir.name else 0
-        notebooks = list(run_dir.glob("*.ipynb"))
-        items = _fill_missing(
-            stage,
-            merge_journal(_collect(notebooks[0]) if notebooks else [], run_dir / journal.JOURNAL),
-            "the run was killed",
-        )
-        outcome = RunOutcome(
-            customer,
-            stage,
-            run_dir.name,
-            run_dir,
-            "interrupted",
-            items,
-            "the process running it was killed; sealed from its journal by a later run",
-            False,
-        )
-        archive(outcome, {"recovered_at": stamp()}, ())
-        sealed.append(run_dir.name)
-    return sealed
-
-
-def archive(outcome: RunOutcome, meta: dict, known_secrets: tuple[str, ...] = ()) -> None:
-    """Archive a run's evidence (evidence.archive); a refused archive marks the outcome and raises EvidenceError."""
-    header = {
-        "customer": outcome.customer,
-        "run_id": outcome.run_id,
-        "stage": outcome.stage,
-        "status": outcome.status,
-        "forced": outcome.forced,
-        "error": outcome.error,
-        **meta,
-    }
-    try:
-        evidence.archive(outcome.run_dir, header, [r.to_dict() for r in outcome.items], known_secrets)
-    except EvidenceError as exc:
-        outcome.status, outcome.error = "refused", str(exc)
-        raise
 
 
 def run_all(
