@@ -99,8 +99,16 @@ def sandbox_target(connection_file: Path | None = None) -> Target:
         raise TargetError(
             f"the sandbox connection file {path} is unreadable ({type(exc).__name__}: {exc}); restart the sandbox with `runbook sandbox serve`"
         ) from None
+    # a local sandbox that refuses the connection is not running: no connect retries (a dropped connection is a read
+    # error and is still retried); Azure targets keep the SDK's defaults
     cred = ClientSecretCredential(
-        tenant_id, client_id, secret, authority=url, disable_instance_discovery=True, connection_verify=ca_path
+        tenant_id,
+        client_id,
+        secret,
+        authority=url,
+        disable_instance_discovery=True,
+        connection_verify=ca_path,
+        retry_connect=0,
     )
     # the sandbox asks for short waits; keep the SDK's retry policy as it is, only bound the totals
     return Target(
@@ -110,7 +118,7 @@ def sandbox_target(connection_file: Path | None = None) -> Target:
         url,
         ca_path,
         cred,
-        {"retry_total": 6, "retry_backoff_factor": 0.2, "polling_interval": 1},
+        {"retry_total": 6, "retry_backoff_factor": 0.2, "polling_interval": 1, "retry_connect": 0},
     )
 
 
