@@ -160,19 +160,39 @@ class DesiredResourcesStep(Step):
         return changes
 
     def apply(self, ctx: Context, changes: list[Change]) -> list[Change]:
-        """PUT each reviewed payload by ID, waiting for long-running operations."""
-        failures = []
+        """PUT each reviewed payload by ID, waiting for long-running operations. Changes run in waves by kind, in
+        the table's order (a resource group before its action group before the alerts that use it); within a wave
+        they run concurrently (`tagging.concurrency`), paced per subscription under ARM's write limits (a 429 holds
+        that subscription's workers until its Retry-After). A refusal names the change; the others go on."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from ..pacing import Pacer, interleave_by_subscription, paced_call
+
+        pacer = Pacer()
+        failures: list[str] = []
+        waves: dict[str, list[Change]] = {}
         for c in changes:
+            waves.setdefault(str(c.detail.get("kind", c.action)), []).append(c)
+
+        def one(c: Change) -> str:
             sub = c.target.split("/")[2]
+            client = ctx.clients.resource(sub, retry_total=0)  # the pacer does the waiting, for all workers
             try:
-                poller = ctx.clients.resource(sub).resources.begin_create_or_update_by_id(
-                    c.target, c.payload, api_version=c.detail["api_version"]
+                paced_call(
+                    pacer,
+                    sub.lower(),
+                    lambda: client.resources.begin_create_or_update_by_id(
+                        c.target, c.payload, api_version=c.detail["api_version"]
+                    ).result(),
                 )
-                poller.result()
             except HttpResponseError as exc:  # the other changes go on; this one is named
-                failures.append(f"{c.target}: {c.action}: {self.explain(exc)}")
-                continue
+                return f"{c.target}: {c.action}: {self.explain(exc)}"
             ctx.accepted(c)
+            return ""
+
+        with ThreadPoolExecutor(max_workers=ctx.params.tagging.concurrency) as pool:
+            for wave in waves.values():
+                failures += [f for f in pool.map(one, interleave_by_subscription(wave)) if f]
         if failures:
             raise PartialFailure(failures)
         return list(ctx.applied)
