@@ -36,6 +36,7 @@ class Session:
         self.plans: dict[str, list[Change]] = {}  # the plan each item last showed: what `apply` may carry out
         # by hand (not under the runner): this session keeps its own evidence, like a papermill run
         self.interactive = not os.environ.get(BATCH_ENV)
+        self.ctx.share_inventory = not self.interactive  # a batch run lists the inventory once for its steps
         self.record: InteractiveRun | None = None
         self.sealed_before: list[str] = []
 

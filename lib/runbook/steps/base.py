@@ -30,6 +30,36 @@ class Context:
     journal: Journal | None = field(default_factory=from_environment, repr=False)  # the run's journal, if any
     item_id: str = ""  # the item being executed
     applied: list[Change] = field(default_factory=list, repr=False)  # what Azure accepted for that item so far
+    # one inventory listing shared by the steps of a batch run (a session by hand always reads afresh: the tenant
+    # may change between cells); verification, and an apply of a reviewed plan, always read afresh
+    share_inventory: bool = False
+    fresh: bool = False
+    _inventory: dict = field(default_factory=dict, repr=False)
+
+    def resources(self, msp_resource_group: str, unreadable: list[str] | None = None) -> list:
+        """The customer's resources (inventory.customer_resources), listed once per run where sharing is on; a
+        fresh listing replaces the shared one."""
+        from ..inventory import customer_resources
+
+        key = (tuple(s.lower() for s in self.params.subscription_ids), msp_resource_group.lower())
+        if self.share_inventory and not self.fresh and key in self._inventory:
+            listed, refused = self._inventory[key]
+            if unreadable is not None:
+                unreadable.extend(refused)
+            elif refused:  # the caller cannot take a partial list: read again, and let Azure's refusal surface
+                return customer_resources(self.clients, self.params.subscription_ids, msp_resource_group)
+            return list(listed)
+        refused_now: list[str] = []
+        listed = customer_resources(
+            self.clients,
+            self.params.subscription_ids,
+            msp_resource_group,
+            refused_now if unreadable is not None else None,
+        )
+        if unreadable is not None:
+            unreadable.extend(refused_now)
+        self._inventory[key] = (listed, refused_now)
+        return list(listed)
 
     def accepted(self, change: Change) -> None:
         """Record a change the moment Azure accepted it: in the item's result, and durably in the run's journal."""
@@ -141,6 +171,7 @@ def execute(step: Step, ctx: Context, reviewed: list[Change] | None = None) -> I
             raise StepInputError(
                 f"parameters/{ctx.params.customer}.yml: {', '.join(repr(m) for m in missing)} is required for {item.id}. Fix: add the section as parameters/template.yml shows it."
             )
+        ctx.fresh = reviewed is not None  # applying a reviewed plan: what it checks against must be read now
         obs = step.inspect(ctx)
         planned = step.plan(ctx, obs)
         result.planned = planned
@@ -155,6 +186,7 @@ def execute(step: Step, ctx: Context, reviewed: list[Change] | None = None) -> I
         if planned and ctx.apply:
             returned = step.apply(ctx, planned)
             result.applied = list(ctx.applied) or returned
+            ctx.fresh = True  # verification re-reads what it verifies
             obs = step.inspect(ctx)
             pending = step.plan(ctx, obs)
         verdict = step.judge(ctx, obs, pending, result.applied)
@@ -173,6 +205,7 @@ def execute(step: Step, ctx: Context, reviewed: list[Change] | None = None) -> I
     except PartialFailure as exc:
         result.status, result.error, result.missing = "failed", str(exc), exc.failures
         result.summary = f"Failed on {len(exc.failures)} part(s), the rest went on: {exc.failures[0]}"
+    ctx.fresh = False
     if result.status == "failed" and ctx.applied:
         result.applied = list(ctx.applied)  # what was done before the error stays on the record
         result.summary += f" {len(ctx.applied)} change(s) had been applied before it; they are listed under applied."

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import yaml
 
-from ..inventory import customer_resources
 from .base import Context, StepInputError
 from .desired import Desired, DesiredResourcesStep
 from .tagging import managed_marking
@@ -136,7 +135,7 @@ class MonitoringAlerting(DesiredResourcesStep):
                 "parameters: 'alerts' (email, optional webhook) is required for monitoring and alerting"
             )
         m = ctx.params.monitoring
-        resources = customer_resources(ctx.clients, ctx.params.subscription_ids, m.resource_group, unreadable)
+        resources = ctx.resources(m.resource_group, unreadable)
         managed = managed_marking(ctx, resources, unreadable).managed
         rules = baseline_rules()
         table: list[Desired] = []

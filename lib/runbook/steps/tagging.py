@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from azure.core.exceptions import HttpResponseError
 
 from .. import sheet
-from ..inventory import Resource, customer_resources
+from ..inventory import Resource
 from ..pacing import Pacer, interleave_by_subscription, paced_call
 from ..progress import progress
 from ..results import Change
@@ -45,9 +45,7 @@ class TagManagedResources(Step):
     def inspect(self, ctx: Context) -> Observation:
         """Resources, the marked sheet, and each managed resource's current tag."""
         unreadable: list[str] = []  # subscriptions Azure refuses to list fail their part; the others go on
-        resources = customer_resources(
-            ctx.clients, ctx.params.subscription_ids, ctx.params.monitoring.resource_group, unreadable
-        )
+        resources = ctx.resources(ctx.params.monitoring.resource_group, unreadable)
         marking = managed_marking(ctx, resources, unreadable)
         key = ctx.params.managed_tag.key
         rows = []
@@ -237,7 +235,7 @@ def prepare_sheet(ctx: Context, regenerate: bool = False) -> SheetSummary:
 
     p = ctx.params
     path = sheet.sheet_path(p.customer, p.resource_sheet.path)
-    resources = customer_resources(ctx.clients, p.subscription_ids, p.monitoring.resource_group)
+    resources = ctx.resources(p.monitoring.resource_group)
     created = regenerate or not path.exists()
     if created:
         sheet.write(
