@@ -56,14 +56,25 @@ def interrupts() -> Iterator[None]:
         yield
         return
 
+    def quiet() -> None:
+        # the kernel is stopped mid-cell on purpose: nbclient's pending task then ends with DeadKernelError, which
+        # asyncio reports as "Task exception was never retrieved" with a traceback; the run's own message says it
+        logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+
     def on_term(signum: int, frame: object) -> None:
+        quiet()
         raise Interrupted("SIGTERM")
 
-    before = signal.signal(signal.SIGTERM, on_term)
+    def on_int(signum: int, frame: object) -> None:
+        quiet()
+        raise KeyboardInterrupt
+
+    before = signal.signal(signal.SIGTERM, on_term), signal.signal(signal.SIGINT, on_int)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, before)
+        signal.signal(signal.SIGTERM, before[0])
+        signal.signal(signal.SIGINT, before[1])
 
 
 class JournalTail(threading.Thread):

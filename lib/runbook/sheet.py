@@ -5,11 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from openpyxl import Workbook, load_workbook
-from openpyxl.styles import Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.datavalidation import DataValidation
-
 from . import PROJECT_ROOT
 from .errors import SheetError
 from .inventory import Resource
@@ -63,6 +58,11 @@ def write(
     managed_tag: tuple[str, str] | None = None,
 ) -> Path:
     """Write the workbook: one row per resource, a Yes/No drop-down, autofilter and a frozen header."""
+    from openpyxl import Workbook  # loaded when a sheet is written or read, not with every step (issue 14)
+    from openpyxl.styles import Font, PatternFill
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.datavalidation import DataValidation
+
     wb = Workbook()
     ws = wb.active
     ws.title = SHEET
@@ -118,6 +118,8 @@ def read(path: Path, known_ids: set[str] | None, unreadable_scopes: tuple[str, .
             f"{path.name}: no such workbook. Fix: generate it with the Stage 1 notebook or `runbook sheet <customer>`."
         )
     try:
+        from openpyxl import load_workbook
+
         wb = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises several types for a damaged or non-Excel file
         raise SheetError(
