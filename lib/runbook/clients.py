@@ -77,6 +77,17 @@ class Target:
         """Value for `connection_verify`: the sandbox CA, or the system trust store."""
         return self.ca_path or True
 
+    def signed_in(self) -> dict:
+        """The claims of an ARM token for this target (oid, appid, tid): who the runbook signs in as. One token
+        request (cached by the credential); raises what the credential raises when nothing answers."""
+        import base64
+        import json as _json
+
+        if self.credential is None:
+            return {}
+        body = self.credential.get_token(self.arm_scope).token.split(".")[1]
+        return dict(_json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))))
+
 
 def sandbox_connection_path() -> Path:
     """The connection file of the running sandbox ($RUNBOOK_SANDBOX or <project>/.sandbox/connection.json)."""

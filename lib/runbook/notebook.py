@@ -80,12 +80,7 @@ class Session:
         notebook's current `apply` variable (re-running the parameters cell with apply = False takes effect)."""
         if os.environ.get(BATCH_ENV):
             return self.apply
-        try:
-            from IPython import get_ipython
-
-            shell = get_ipython()
-        except ImportError:
-            shell = None
+        shell = _shell()
         if shell is not None and "apply" in shell.user_ns:
             return bool(shell.user_ns["apply"])
         return self.apply
@@ -237,16 +232,11 @@ class Session:
 
     def whoami(self) -> str:
         """Who the session signs in as, where, and whether the tenant answers (one token request, no change)."""
-        import base64
-        import json
-
         try:
             target = self.ctx.clients.target
             if target.credential is None:
                 return "no credential"
-            token = target.credential.get_token(target.arm_scope).token
-            body = token.split(".")[1]
-            claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+            claims = target.signed_in()
             return f"principal {claims.get('oid')} (app {claims.get('appid')}) in tenant {claims.get('tid')} at {target.arm_url}"
         except Exception as exc:  # shown, not raised: the items report it again with their fix
             fix = (

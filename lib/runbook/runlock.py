@@ -67,6 +67,14 @@ def acquire(folder: Path, customer: str, what: str) -> dict | None:
         return holder
 
 
+def _mine(path: Path) -> bool:
+    try:
+        holder = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return bool(holder.get("pid") == os.getpid() and holder.get("host") == socket.gethostname())
+
+
 def release(folder: Path) -> None:
     """Give the lock back if this process holds it."""
     path = folder / LOCK
@@ -79,9 +87,12 @@ def release(folder: Path) -> None:
 
 @contextmanager
 def held(folder: Path, customer: str, what: str) -> Iterator[dict | None]:
-    """Hold the customer's run lock for the block; yields the stale holder taken over, if any."""
+    """Hold the customer's run lock for the block; yields the stale holder taken over, if any. A lock this process
+    already held (an open notebook session) is left held afterwards."""
+    already = _mine(folder / LOCK)
     taken_over = acquire(folder, customer, what)
     try:
         yield taken_over
     finally:
-        release(folder)
+        if not already:
+            release(folder)

@@ -686,3 +686,25 @@ def test_a_read_only_lock_on_the_subscription_blocks_extension_resources_too(raw
     err = refused(raw("PUT", path, body), 409, "ScopeLocked")
     assert SUB in err["message"]
     assert raw("GET", path.replace("/locked?", "?") if "budgets" in path else path).status_code == 200
+
+
+def test_a_subscription_cost_management_does_not_serve_refuses_budgets(raw, sandbox):
+    """Azure/azure-powershell#11642 and MicrosoftDocs/azure-docs#60672 quote Azure's answer for an offer Cost
+    Management does not support (status 400): "Cost Management supports only Enterprise Agreement, Web direct and
+    Microsoft Customer Agreement offer types. Subscription ... is not associated with a valid offer type." The error
+    code is UNVERIFIED (the issues quote the message only); the sandbox answers 400 with its budget code "400".
+    Fixture switch: `cost_management: false` on a subscription."""
+    sub = sandbox.state.get(SUB_ID)
+    sub["_cost_management"] = False
+    sandbox.state.put(sub)
+    body = {
+        "properties": {
+            "category": "Cost",
+            "amount": 100,
+            "timeGrain": "Monthly",
+            "timePeriod": {"startDate": "2026-11-01T00:00:00Z"},
+        }
+    }
+    resp = raw("PUT", f"{BUDGETS}/csp?{BUD_API}", body)
+    assert resp.status_code == 400 and "Cost Management supports only" in resp.json()["error"]["message"]
+    assert raw("GET", f"{BUDGETS}?{BUD_API}").status_code == 400  # reads are refused too

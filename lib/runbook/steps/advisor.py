@@ -84,22 +84,15 @@ class AdvisorEverythingEnabled(DesiredResourcesStep):
 
     def group_configurations(self, ctx: Context, sub: str) -> list[str]:
         """IDs of the resource-group configurations stored in a subscription (the subscription's list has them)."""
-        objs = self._list(ctx, sub, f"/subscriptions/{sub}/providers/Microsoft.Advisor/configurations")
+        objs = self.list_objects(ctx, sub, f"/subscriptions/{sub}/providers/Microsoft.Advisor/configurations", API)
         return sorted(o["id"] for o in objs if "/resourcegroups/" in str(o.get("id", "")).lower())
-
-    def _list(self, ctx: Context, sub: str, collection: str) -> list[dict]:
-        from azure.core.rest import HttpRequest
-
-        resp = ctx.clients.resource(sub).send_request(HttpRequest("GET", f"{collection}?api-version={API}"))
-        resp.raise_for_status()
-        return list(resp.json().get("value", []))
 
     def list_collection(self, ctx: Context, subscription: str, collection: str, api_version: str) -> dict[str, dict]:
         """Every configuration is named `default`: keep only the one of the collection's own scope."""
         scope = collection.lower().split("/providers/")[0]
         own = [
             o
-            for o in self._list(ctx, subscription, collection)
+            for o in self.list_objects(ctx, subscription, collection, api_version)
             if str(o.get("id", "")).lower().split("/providers/")[0] == scope
         ]
         return {"default": own[0]} if own else {}

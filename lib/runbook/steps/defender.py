@@ -56,10 +56,10 @@ class DefenderEnabled(DesiredResourcesStep):
             want.id: (have or {}).get("properties", {}).get("resourcesCoverageStatus", "")
             for want, have in obs.facts["pairs"]
         }
-        for row, (want, _have) in zip(
-            [r for r in obs.rows if not r["state"].startswith("failed")], obs.facts["pairs"], strict=False
-        ):
-            row["coverage"] = coverage.get(want.id, "")
+        for row in obs.rows:
+            row["coverage"] = coverage.get(
+                f"/subscriptions/{row['subscription']}/providers/Microsoft.Security/pricings/{row['name']}", ""
+            )
         obs.facts["coverage"] = coverage
         return obs
 

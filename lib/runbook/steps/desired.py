@@ -95,21 +95,26 @@ class DesiredResourcesStep(Step):
         """One line for an Azure refusal (a step may add what a person must do about it)."""
         return error_text(exc)
 
-    def list_collection(self, ctx: Context, subscription: str, collection: str, api_version: str) -> dict[str, dict]:
-        """Every object of a collection by lower-cased name (an absent parent is an empty collection)."""
+    def list_objects(self, ctx: Context, subscription: str, collection: str, api_version: str) -> list[dict]:
+        """Every object of a collection, all pages (an absent parent is an empty collection)."""
         client = ctx.clients.resource(subscription)
         url: str | None = f"{collection}?api-version={api_version}"
-        found: dict[str, dict] = {}
+        found: list[dict] = []
         while url:
             resp = client.send_request(HttpRequest("GET", url))
             if resp.status_code == 404:
                 return found
             resp.raise_for_status()
             page = resp.json()
-            for obj in page.get("value", []):
-                found[str(obj.get("name", "")).lower()] = obj
+            found += page.get("value", [])
             url = page.get("nextLink")
         return found
+
+    def list_collection(self, ctx: Context, subscription: str, collection: str, api_version: str) -> dict[str, dict]:
+        """Every object of a collection by lower-cased name."""
+        return {
+            str(o.get("name", "")).lower(): o for o in self.list_objects(ctx, subscription, collection, api_version)
+        }
 
     def inspect(self, ctx: Context) -> Observation:
         """Pair each desired row with the object that exists (listing each collection once)."""

@@ -19,7 +19,7 @@ from typing import Any
 from azure.core.exceptions import HttpResponseError
 
 from ..results import Change
-from .base import Context, Observation, Step, StepInputError, Verdict, error_text
+from .base import Context, Observation, PartialFailure, Step, StepInputError, Verdict, error_text
 
 API = "2022-10-01"
 OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
@@ -146,10 +146,11 @@ class LighthouseOffer(Step):
         """Per subscription: the MSP's offers as assigned, diffed against the expected authorizations."""
         p = ctx.params
         rows, facts, failures = [], {}, []
-        me = self.runbook_principal(ctx)
+        me = str(ctx.clients.target.signed_in().get("oid", ""))
+        roles: dict[str, str] | None = None  # built-in role IDs are the same in every subscription: looked up once
         for sub in p.subscription_ids:
             try:
-                roles = self.role_ids(ctx, sub)
+                roles = roles or self.role_ids(ctx, sub)
                 want = self.expected(ctx, roles)
                 offers = self.offers(ctx, sub)
                 may = self.may_deploy(ctx, sub, me)
@@ -169,18 +170,6 @@ class LighthouseOffer(Step):
                 }
             )
         return Observation(rows, {"subs": facts, "failures": failures})
-
-    def runbook_principal(self, ctx: Context) -> str:
-        """The object ID the runbook signs in as (from its ARM token)."""
-        import base64
-        import json
-
-        target = ctx.clients.target
-        if target.credential is None:
-            return ""
-        token = target.credential.get_token(target.arm_scope).token
-        body = token.split(".")[1]
-        return str(json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))).get("oid", ""))
 
     def offers(self, ctx: Context, sub: str) -> list[dict]:
         """The MSP's registration assignments on a subscription, with their definitions' authorizations."""
@@ -302,8 +291,6 @@ class LighthouseOffer(Step):
                 continue
             ctx.accepted(c)
         if failures:
-            from .base import PartialFailure
-
             raise PartialFailure(failures)
         return list(ctx.applied)
 
