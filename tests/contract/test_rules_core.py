@@ -383,18 +383,25 @@ def test_a_delegated_user_access_administrator_assigns_only_delegated_roles_to_m
     """Through Lighthouse (Contributor + UAA with delegatedRoleDefinitionIds [Contributor]) the runbook may assign
     Contributor to a managed identity, and nothing else: not Owner, not to an application's service principal.
     Source: learn.microsoft.com/azure/lighthouse/how-to/deploy-policy-remediation ("the user can assign these
-    built-in roles only to managed identities")."""
+    built-in roles only to managed identities"; the role assignment names the resource holding the identity in
+    delegatedManagedIdentityResourceId, else it "fails if it tries to locate the identity in the wrong tenant": the
+    code, PrincipalNotFound naming the managing tenant, is inferred)."""
     from azure_sandbox.providers import graph
 
     scope = f"/subscriptions/{SUB_LIGHTHOUSE}"
+    holder = f"{scope}/providers/Microsoft.Authorization/policyAssignments/x"
     _, _, app_sp = sandbox.add_principal("some-app")
-    mi = graph.new_managed_identity(
-        sandbox.state, "policy-mi", f"{scope}/providers/Microsoft.Authorization/policyAssignments/x"
-    )["id"]
+    mi = graph.new_managed_identity(sandbox.state, "policy-mi", holder)["id"]
     refused(raw("PUT", *assignment(scope, str(uuid.uuid4()), OWNER, app_sp)), 403, "AuthorizationFailed")
     refused(raw("PUT", *assignment(scope, str(uuid.uuid4()), OWNER, mi)), 403, "AuthorizationFailed")
     refused(raw("PUT", *assignment(scope, str(uuid.uuid4()), CONTRIBUTOR, app_sp)), 403, "AuthorizationFailed")
-    assert raw("PUT", *assignment(scope, str(uuid.uuid4()), CONTRIBUTOR, mi)).status_code == 201
+    # without delegatedManagedIdentityResourceId ARM looks the identity up in the managing tenant, and misses it
+    refused(raw("PUT", *assignment(scope, str(uuid.uuid4()), CONTRIBUTOR, mi)), 400, "PrincipalNotFound")
+    url, body = assignment(scope, str(uuid.uuid4()), CONTRIBUTOR, mi)
+    body["properties"]["delegatedManagedIdentityResourceId"] = holder.replace("/x", "/another")
+    refused(raw("PUT", url, body), 400, "PrincipalNotFound")
+    body["properties"]["delegatedManagedIdentityResourceId"] = holder
+    assert raw("PUT", url, body).status_code == 201
     # with RBAC Owner (subscription 1) the same principal may assign anything to anyone
     assert raw("PUT", *assignment(f"/subscriptions/{SUB}", str(uuid.uuid4()), OWNER, app_sp)).status_code == 201
 

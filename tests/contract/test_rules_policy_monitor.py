@@ -179,7 +179,7 @@ def test_assignment_required_parameter_missing(raw):
 def test_assignment_unknown_parameter(raw):
     """'The policy assignment 'x' has the parameter(s) 'effect' which are not defined in the policy definition ...':
     400 UndefinedPolicyParameter (Azure/ALZ-Bicep#585, Azure/terraform-azurerm-caf-enterprise-scale#282)."""
-    params = {"listOfAllowedLocations": {"value": ["westeurope"]}, "effect": {"value": "deny"}}
+    params = {"listOfAllowedLocations": {"value": ["westeurope"]}, "allowedEffect": {"value": "deny"}}
     refused(assign(raw, "a4", ALLOWED_LOCATIONS, params), 400, "UndefinedPolicyParameter")
 
 
@@ -279,15 +279,6 @@ def test_assignment_examples_succeed(raw, clients):
     }
     pc.policy_assignments.create(f"/subscriptions/{SUB}", "sdk-tag", body)
     assert {"EnforceNaming", "updates", "mcsb", "sdk-tag"} <= {a.name for a in pc.policy_assignments.list()}
-
-
-def test_policy_states_summarize_still_answers(raw):
-    """policyStates.json PolicyStates_SummarizeForSubscription: one summary listing the assignments at the scope."""
-    assert assign(raw, "audit-disks", MANAGED_DISKS).status_code == 201
-    states = f"/subscriptions/{SUB}/providers/Microsoft.PolicyInsights/policyStates/latest"
-    resp = raw("POST", f"{states}/summarize?api-version=2019-10-01")
-    assert resp.status_code == 200
-    assert any(a["policyAssignmentId"].endswith("/audit-disks") for a in resp.json()["value"][0]["policyAssignments"])
 
 
 # ====================================================================== monitor: metric definitions

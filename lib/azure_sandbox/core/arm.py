@@ -148,6 +148,18 @@ class Arm:
         t = resource_type.lower()
         return [o for o in self.state.arm.values() if o.get("type", "").lower() == t]
 
+    def present(self, obj: dict) -> dict:
+        """A stored object as a client would read it: its provider's view, without internal keys."""
+        spec = self.registry.lookup(str(obj.get("type", "")))
+        shown = self.registry.provider_of(spec).present(self, obj) if spec is not None else obj
+        return self.view(shown)
+
+    def admit(self, before: dict | None, after: dict) -> dict:
+        """Every provider's admission of a write (policy: deny refuses it, modify changes it) before it is stored."""
+        for provider in self.registry.providers:
+            after = provider.admit(self, before, after)
+        return after
+
     @staticmethod
     def view(obj: dict) -> dict:
         """Stored object as returned to clients (internal keys removed)."""
@@ -349,10 +361,14 @@ class Arm:
             if not spec.patch:
                 return arm_error(405, "MethodNotAllowed", "The HTTP method 'PATCH' is not supported.")
             body = req.json()
+            candidate = dict(existing)
             if "tags" in body:
-                existing["tags"] = body["tags"] or {}
+                candidate["tags"] = body["tags"] or {}
             if "properties" in body:
-                existing.setdefault("properties", {}).update(body["properties"])
+                candidate["properties"] = {**(existing.get("properties") or {}), **body["properties"]}
+            candidate = self.admit(existing, candidate)
+            existing.clear()
+            existing.update(candidate)
             return Response(200, self.view(existing))
         if req.method == "PUT":
             return self.put(req, ap, spec, existing)
@@ -387,7 +403,8 @@ class Arm:
             obj.setdefault("tags", {})
         if extra:
             obj.update(extra)
-        props: dict = obj.setdefault("properties", {})  # type: ignore[assignment]
+        obj = self.admit(existing, obj)
+        props: dict = obj.setdefault("properties", {})
         if spec.put_lro and not existing:
             sub = ids.subscription_of(ap.path) or self.state.subscriptions()[0]["subscriptionId"]
             props["provisioningState"] = "Accepted"

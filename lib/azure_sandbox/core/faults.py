@@ -26,6 +26,7 @@ class Faults:
     lro_fail_types: list[str] = field(default_factory=list)  # resource types whose LROs end Failed
     error_retry_after: float = 0.0  # Retry-After sent with injected 503s
     fractional_retry_after: bool = False  # ARM sends whole seconds; tests may ask for exact fractions
+    identity_replication: int = 0  # role assignments naming a new managed identity refused (PrincipalNotFound) first
     seed: int = 0
 
     def to_dict(self) -> dict:

@@ -77,9 +77,17 @@ class Response:
 class ArmError(Exception):
     """Raised anywhere while serving a request: answered as ARM's (or Graph's) error body with this status and code."""
 
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+        additional_info: list[dict] | None = None,
+    ) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status, self.code, self.message, self.headers = status, code, message, dict(headers or {})
+        self.additional_info = additional_info
 
     def response(self, graph: bool = False) -> Response:
         """The error as a response in ARM's or Graph's shape."""
@@ -87,7 +95,10 @@ class ArmError(Exception):
             resp = graph_error(self.status, self.code, self.message)
             resp.headers.update(self.headers)
             return resp
-        return arm_error(self.status, self.code, self.message, self.headers)
+        error: dict = {"code": self.code, "message": self.message}
+        if self.additional_info:
+            error["additionalInfo"] = self.additional_info
+        return Response(self.status, {"error": error}, dict(self.headers))
 
 
 def arm_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:

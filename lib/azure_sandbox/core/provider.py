@@ -85,6 +85,17 @@ class Provider:
     def seed(self, state: Any) -> None:
         """Built-in data the provider puts into a new tenant (nothing by default)."""
 
+    def admit(self, arm: Arm, before: dict | None, after: dict) -> dict:
+        """Admission of a write about to be stored (any provider's resource, a resource group, tags): return the object
+        to store (possibly changed, e.g. by a policy's modify effect) or raise ArmError to refuse it (e.g. a deny
+        policy). Providers without a say return it unchanged."""
+        return after
+
+    def present(self, arm: Arm, obj: dict) -> dict:
+        """A stored object as clients read it (a provider that computes its answers, e.g. Defender pricings, says how);
+        other providers' rules (policy existence checks) see this view."""
+        return obj
+
     def hook(self, spec: TypeSpec) -> Callable[..., Any] | None:
         """The `on_<type>` behaviour of a type, if the provider has one."""
         return getattr(self, spec.hook_name, None)

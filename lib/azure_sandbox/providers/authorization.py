@@ -143,11 +143,15 @@ class Authorization(Provider):
             )
         pid = str(props["principalId"])
         obj = arm.state.principal(pid)
+        owner = _identity_owner(arm, obj)
+        if owner is not None and owner.get("_replication_left", 0) > 0:  # a new identity replicating (fault switch)
+            owner["_replication_left"] -= 1
+            obj = None
         if obj is None:
             raise ArmError(
                 400,
                 "PrincipalNotFound",
-                f"Principal {pid.replace('-', '')} does not exist in the directory {arm.state.tenant_id}. Check that you have the correct principal ID. If you are creating this principal and then immediately assigning a role, this error might be related to a replication delay. In this case, set the role assignment principalType property to a value, such as ServicePrincipal, User, or Group. See https://aka.ms/docs-principaltype",
+                f"Principal {pid.replace('-', '')} does not exist in the directory {arm.state.tenant_id}. Check that you have the correct principal ID. If you are creating this principal and then immediately assigning a role, this error might be related to a replication delay. In this case, set the role assignment principalType property to a value, such as ServicePrincipal, User, or Group.  See https://aka.ms/docs-principaltype",
             )
         given = props.get("principalType")
         if given is not None:
@@ -189,7 +193,7 @@ class Authorization(Provider):
         if req.method == "PUT":
             props = req.json().get("properties") or {}
             guid = role_guid(props["roleDefinitionId"])
-            if denied := _delegation_limits(arm, principal, ap.scope, guid, props["principalId"]):
+            if denied := _delegation_limits(arm, principal, ap.scope, guid, props):
                 return denied
             existing = arm.state.get(ap.path)
             for other in arm.all_of_type(spec.type):
@@ -261,9 +265,25 @@ class Authorization(Provider):
         body["properties"]["level"] = {"cannotdelete": "CanNotDelete", "readonly": "ReadOnly"}[level.lower()]
 
 
-def _delegation_limits(arm: Arm, principal: str, scope: str, role: str, assignee: str) -> Response | None:
+def _identity_holder(sp: dict | None) -> str:
+    """The ID of the resource whose system-assigned managed identity a service principal is ("" for others)."""
+    if not sp or sp.get("servicePrincipalType") != "ManagedIdentity":
+        return ""
+    return next((str(n) for n in sp.get("alternativeNames") or [] if str(n).startswith("/")), "")
+
+
+def _identity_owner(arm: Arm, sp: dict | None) -> dict | None:
+    """The stored resource whose system-assigned managed identity a service principal is (None for others)."""
+    holder = _identity_holder(sp)
+    return arm.state.get(holder) if holder else None
+
+
+def _delegation_limits(arm: Arm, principal: str, scope: str, role: str, props: dict) -> Response | None:
     """A principal whose right to assign roles comes only from a Lighthouse User Access Administrator authorization may
-    assign only the roles in its delegatedRoleDefinitionIds, and only to managed identities."""
+    assign only the roles in its delegatedRoleDefinitionIds, only to managed identities, and must name the resource
+    holding the identity in delegatedManagedIdentityResourceId: without it ARM looks the identity up in the managing
+    tenant and does not find it (learn.microsoft.com/azure/lighthouse/how-to/deploy-policy-remediation)."""
+    assignee = str(props["principalId"])
     action = "Microsoft.Authorization/roleAssignments/write"
     rbac = [g for g, source in arm.state.roles_of(principal, scope) if source == "rbac" and role_allows(g, action)]
     if rbac:
@@ -286,6 +306,21 @@ def _delegation_limits(arm: Arm, principal: str, scope: str, role: str, assignee
             403,
             "AuthorizationFailed",
             f"The client '{principal}' with object id '{principal}' has permission to perform action '{action}' on scope '{scope}'; however, through Azure Lighthouse it may assign roles only to managed identities, and '{assignee}' is not one.",
+        )
+    holder = str(props.get("delegatedManagedIdentityResourceId") or "")
+    if not holder or ids.key(holder) != ids.key(_identity_holder(target) or "-"):
+        managing = next(
+            (
+                d["properties"].get("managedByTenantId")
+                for d in arm.all_of_type("Microsoft.ManagedServices/registrationDefinitions")
+                if any(a["principalId"].lower() == principal.lower() for a in d["properties"].get("authorizations", []))
+            ),
+            "",
+        )
+        return arm_error(
+            400,
+            "PrincipalNotFound",
+            f"Principal {assignee.replace('-', '')} does not exist in the directory {managing}. Check that you have the correct principal ID. If you are creating this principal and then immediately assigning a role, this error might be related to a replication delay. In this case, set the role assignment principalType property to a value, such as ServicePrincipal, User, or Group.  See https://aka.ms/docs-principaltype",
         )
     return None
 

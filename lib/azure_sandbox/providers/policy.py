@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from ..core.arm import Arm
 
 API = ("2026-06-01", "2025-11-01", "2025-03-01", "2024-04-01", "2023-04-01", "2022-06-01", "2021-06-01")
+EXEMPTION_API = ("2024-12-01-preview", "2022-07-01-preview", "2020-07-01-preview")  # preview only (no stable one)
+_CATEGORIES = ("Waiver", "Mitigated")
 _MODELS = "azure.mgmt.resource.policy.models"
 _DATA = Path(__file__).resolve().parent / "data" / "policy_builtins.yml"
 _DEF_PREFIX = "/providers/Microsoft.Authorization/policyDefinitions/"
@@ -52,9 +54,33 @@ BUILTIN_POLICIES: dict[str, dict] = _builtins()["definitions"]
 BUILTIN_SETS: dict[str, dict] = _builtins()["setDefinitions"]
 
 
+def is_reduced(definition: dict) -> bool:
+    """Whether a definition is a built-in the data holds only reduced to its effect (not evaluated)."""
+    d = BUILTIN_POLICIES.get(str(definition.get("name", "")).lower())
+    return d is not None and "policyRule" not in d
+
+
 def builtin_policy(guid: str) -> dict:
-    """A built-in policy definition in the Policy API's shape (policyRule reduced to its effect and details)."""
+    """A built-in policy definition in the Policy API's shape: its published rule where the data holds it, else the
+    rule reduced to its effect and details."""
     d = BUILTIN_POLICIES[guid.lower()]
+    if "policyRule" in d:
+        props = {
+            "displayName": d["displayName"],
+            "policyType": "BuiltIn",
+            "mode": d.get("mode", "Indexed"),
+            "description": d.get("description", d["displayName"]),
+            "metadata": {"category": d["category"], "version": d["version"]},
+            "version": d["version"],
+            "parameters": d.get("parameters") or {},
+            "policyRule": d["policyRule"],
+        }
+        return {
+            "id": _DEF_PREFIX + guid.lower(),
+            "name": guid.lower(),
+            "type": "Microsoft.Authorization/policyDefinitions",
+            "properties": props,
+        }
     then: dict[str, Any] = {"effect": d["effect"]}
     roles = [_ROLE_PREFIX + r for r in d.get("roleDefinitionIds") or []]
     if roles:
@@ -190,6 +216,12 @@ class Policy(Provider):
             invalid_code="InvalidRequestContent",
         ),
         TypeSpec(
+            "Microsoft.Authorization/policyExemptions",
+            EXEMPTION_API,
+            tracked=False,
+            invalid_code="InvalidRequestContent",
+        ),
+        TypeSpec(
             "Microsoft.Authorization/policyDefinitions",
             API,
             tracked=False,
@@ -206,6 +238,12 @@ class Policy(Provider):
             tenant_level=True,
         ),
     )
+
+    def admit(self, arm: Arm, before: dict | None, after: dict) -> dict:
+        """Enforced assignments over a write: modify effects change it, deny effects refuse it."""
+        from . import policy_compliance
+
+        return policy_compliance.admit(arm, before, after)
 
     # ------------------------------------------------------------------ lookups
     @staticmethod
@@ -336,6 +374,26 @@ class Policy(Provider):
             arm, req, ap, spec, BUILTIN_SETS, builtin_set, "policy set definition", "PolicySetDefinitionNotFound"
         )
 
+    # ------------------------------------------------------------------ exemptions
+    def validate_policyexemptions(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, body: dict) -> None:
+        """Exemptions name an assignment over their scope (see validate_exemption)."""
+        validate_exemption(arm, ap, body)
+
+    def on_policyexemptions(
+        self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, principal: str
+    ) -> Response | None:
+        """Lists include the exemptions at and below the listed scope (and above it, as assignments are listed)."""
+        if ap.is_collection and req.method == "GET":
+            above = set(ids.ancestors(ap.scope))
+            key = ids.key(ap.scope)
+
+            def scope_of(o: dict) -> str:
+                return ids.key(o["id"].split("/providers/Microsoft.Authorization/policyExemptions/")[0])
+
+            found = [o for o in arm.all_of_type(spec.type) if scope_of(o) in above or scope_of(o).startswith(key + "/")]
+            return arm.page(req, [arm.view(o) for o in found])
+        return None
+
     # ------------------------------------------------------------------ assignments
     def _assigned(self, arm: Arm, def_id: str) -> tuple[dict, str, list[dict]]:
         """(definition or initiative, how Azure names it in errors, the policy definitions it applies)."""
@@ -429,6 +487,7 @@ class Policy(Provider):
 
                     sp = graph.new_managed_identity(arm.state, ap.name, ids.normalise_path(ap.path))
                     identity.update(principalId=sp["id"], tenantId=arm.state.tenant_id)
+                    body["_replication_left"] = arm.faults.faults.identity_replication
             else:
                 self._drop_identity(arm, existing)
             return arm.put(req, ap, spec, existing, body=body)
@@ -447,3 +506,81 @@ class Policy(Provider):
             found = [o for o in arm.all_of_type(spec.type) if listed(o)]
             return arm.page(req, [arm.view(o) for o in found])
         return None
+
+
+def validate_exemption(arm: Arm, ap: ids.ArmPath, body: dict) -> None:
+    """An exemption names an existing assignment whose scope covers the exemption's, a category Azure knows, reference
+    ids the assigned initiative holds, and an expiry that is a date."""
+    from . import policy_compliance
+
+    props = body.get("properties")
+    if not isinstance(props, dict) or not props.get("policyAssignmentId"):
+        raise ArmError(
+            400,
+            "InvalidRequestContent",
+            "The request content was invalid and could not be deserialized: 'Required property "
+            "'policyAssignmentId' not found in JSON. Path 'properties'.'",
+        )
+    category = props.get("exemptionCategory")
+    if category not in _CATEGORIES:
+        raise ArmError(
+            400,
+            "InvalidRequestContent",
+            f"The request content was invalid and could not be deserialized: 'Error converting value "
+            f"\"{category}\" to type 'ExemptionCategory'. Path 'properties.exemptionCategory'.'",
+        )
+    assignment = arm.state.get(str(props["policyAssignmentId"]))
+    if assignment is None or assignment.get("type", "").lower() != "microsoft.authorization/policyassignments":
+        raise ArmError(
+            400,
+            "InvalidCreatePolicyExemptionRequest",
+            f"The policy exemption '{ap.name}' create request is invalid. The policy assignment "
+            f"'{props['policyAssignmentId']}' is not found.",
+        )
+    if str(props.get("assignmentScopeValidation", "Default")).lower() != "donotvalidate" and not (
+        policy_compliance.covers({"properties": {"scope": assignment["properties"]["scope"]}}, ap.scope)
+    ):
+        raise ArmError(
+            400,
+            "InvalidCreatePolicyExemptionRequest",
+            f"The policy exemption '{ap.name}' create request is invalid. The exemption scope '{ap.scope}' is not "
+            f"at or under the policy assignment scope '{assignment['properties']['scope']}'.",
+        )
+    existing = arm.state.get(ap.path)
+    if existing and ids.key(existing["properties"]["policyAssignmentId"]) != ids.key(str(props["policyAssignmentId"])):
+        raise ArmError(
+            400,
+            "InvalidPolicyAssignmentIdUpdate",
+            f"The policy exemption '{ap.name}' cannot change its policy assignment.",
+        )
+    refs = props.get("policyDefinitionReferenceIds") or []
+    if refs and "/policysetdefinitions/" not in str(assignment["properties"]["policyDefinitionId"]).lower():
+        raise ArmError(
+            400,
+            "InvalidCreatePolicyExemptionRequest",
+            f"The policy exemption '{ap.name}' create request is invalid. The associated policy assignment is an "
+            "assignment of a policy definition. The policy definition reference is only valid for policy "
+            "assignments of policy set definitions.",
+        )
+    if refs:
+        known = {m.reference_id.lower() for m in policy_compliance.members(arm, assignment)}
+        unknown = [r for r in refs if str(r).lower() not in known]
+        if unknown:
+            raise ArmError(
+                400,
+                "InvalidPolicyDefinitionReference",
+                f"The policy definition reference ids '{','.join(unknown)}' of the policy exemption '{ap.name}' are "
+                f"not part of the policy assignment '{assignment['name']}'.",
+            )
+    if props.get("expiresOn"):
+        from datetime import datetime
+
+        try:
+            datetime.fromisoformat(str(props["expiresOn"]).replace("Z", "+00:00"))
+        except ValueError:
+            raise ArmError(
+                400,
+                "InvalidRequestContent",
+                f"The request content was invalid and could not be deserialized: 'Could not convert string to "
+                f"DateTime: {props['expiresOn']}. Path 'properties.expiresOn'.'",
+            ) from None

@@ -188,6 +188,7 @@ class Resources(Provider):
             }
             if body.get("managedBy"):
                 obj["managedBy"] = body["managedBy"]
+            obj = arm.admit(existing, obj)
             arm.state.put(obj)
             return Response(200 if existing else 201, obj)
         if req.method == "PATCH":
@@ -204,7 +205,7 @@ class Resources(Provider):
             if locked := arm.check_locks(rid, "PATCH"):
                 return locked
             if new_tags is not None:
-                existing["tags"] = new_tags
+                existing.update(arm.admit(existing, {**existing, "tags": new_tags}))
             return Response(200, existing)
         if req.method == "DELETE":
             if locked := _check_locks_below(arm, rid):
@@ -270,6 +271,8 @@ class Resources(Provider):
             current = {}
         if req.method != "GET" and (locked := arm.check_locks(scope, "PUT")):
             return locked
+        if req.method != "GET":  # a tags write is evaluated as the resource it leaves behind (deny, modify)
+            current = arm.admit(obj, {**obj, "tags": current}).get("tags") or {}
         obj["tags"] = current
         return Response(
             200,

@@ -246,6 +246,12 @@ class Security(Provider):
             )
 
     # ------------------------------------------------------------------ behaviour
+    def present(self, arm: Arm, obj: dict) -> dict:
+        """A stored pricing as Azure answers it (tier, sub-plan, coverage computed)."""
+        if str(obj.get("type", "")).lower() == "microsoft.security/pricings":
+            return self.pricing(arm, obj["id"].split("/providers/Microsoft.Security/pricings/")[0], obj["name"])
+        return obj
+
     def on_pricings(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, principal: str) -> Response | None:
         """Every plan exists (Free) until changed; Azure computes the trial, coverage and inheritance fields."""
         if ap.is_collection:
