@@ -31,6 +31,8 @@ FIXES = {
     "msp.tenant_id": "use the MSP's own tenant ID (the managing tenant of the Lighthouse offer)",
     "msp.principal_id": "use the object ID of the MSP's automation service principal",
     "attestations": "each attestation needs by, at (YYYY-MM-DD) and reference; not-required needs a reason",
+    "policy.exemptions": "each exemption needs name, scope (an ID within subscription_ids), category Waiver or Mitigated, reason, ticket, owner and expires (YYYY-MM-DD)",
+    "policy": "see parameters/template.yml: location, allowed_locations, allowed_locations_effect (Audit, Deny or Disabled), exemptions",
     "cloud": "use name AzureCloud, AzureUSGovernment or AzureChinaCloud, or name: custom with arm_endpoint and authority",
 }
 
@@ -256,6 +258,57 @@ class Defender(_Strict):
     plans: list[DefenderPlan] = Field(default_factory=_default_defender_plans, min_length=1)
 
 
+_EXEMPTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_SCOPE = re.compile(r"^/subscriptions/([0-9a-fA-F-]{36})(/resourceGroups/[^/]+(/providers/.+)?)?$", re.IGNORECASE)
+
+
+class PolicyExemption(_Strict):
+    """An exemption from the MSP baseline, agreed with the customer: where, from what, why, who owns it, until when."""
+
+    name: str  # the exemption's name (letters, digits, . _ -)
+    scope: str  # a subscription, resource group or resource ID within subscription_ids
+    policies: list[str] = []  # baseline reference ids (e.g. AllowedLocations); empty = every policy of the baseline
+    category: Literal["Waiver", "Mitigated"]  # Waiver: accepted risk; Mitigated: handled another way
+    reason: str = Field(min_length=3)
+    ticket: str = Field(min_length=2)  # where the agreement is recorded
+    owner: str = Field(min_length=2)  # who answers for it (a person)
+    expires: date  # exemptions end: renew them consciously
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _EXEMPTION_NAME.match(v):
+            raise ValueError(f"'{v}' is not a valid exemption name (letters, digits, '.', '_', '-'; at most 64)")
+        return v
+
+    @field_validator("scope")
+    @classmethod
+    def _scope(cls, v: str) -> str:
+        if not _SCOPE.match(v):
+            raise ValueError(f"'{v}' is not a subscription, resource group or resource ID")
+        return v
+
+
+class PolicySettings(_Strict):
+    """The MSP policy baseline (lib/runbook/data/policy_baseline.yml) as assigned to this customer."""
+
+    location: str = "westeurope"  # where the assignment's managed identity lives (Azure requires one)
+    allowed_locations: list[str] = Field(default=["westeurope", "northeurope"], min_length=1)
+    allowed_locations_effect: Literal["Audit", "Deny", "Disabled"] = "Audit"  # Deny refuses writes elsewhere
+    exemptions: list[PolicyExemption] = []
+    evaluation_timeout_minutes: int = Field(30, ge=1, le=240)  # how long to wait for Azure's compliance scan
+    remediation_timeout_minutes: int = Field(60, ge=1, le=720)  # how long to wait for remediation tasks
+
+    @field_validator("exemptions")
+    @classmethod
+    def _unique(cls, v: list[PolicyExemption]) -> list[PolicyExemption]:
+        names = [e.name.lower() for e in v]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"exemption name(s) listed twice: {', '.join(twice)}")
+        return v
+
+
 class Backup(_Strict):
     """The agreed backup schedule."""
 
@@ -314,6 +367,7 @@ class Parameters(_Strict):
     budget: Budget | None = None
     advisor: AdvisorSettings = AdvisorSettings.model_validate({})
     defender: Defender = Defender()
+    policy: PolicySettings = PolicySettings.model_validate({})
     backup: Backup | None = None
     patching: Patching | None = None
     app_registration: AppRegistration | None = None
@@ -342,6 +396,18 @@ class Parameters(_Strict):
             extra = sorted(set(self.budget.amounts) - set(self.subscription_ids))
             if extra:
                 raise ValueError(f"budget.amounts names subscription(s) not in subscription_ids: {', '.join(extra)}")
+        return self
+
+    @model_validator(mode="after")
+    def _exemption_scopes(self) -> Parameters:
+        subs = {s.lower() for s in self.subscription_ids}
+        for e in self.policy.exemptions:
+            m = _SCOPE.match(e.scope)
+            if m and m.group(1).lower() not in subs:
+                raise ValueError(
+                    f"policy.exemptions '{e.name}': scope {e.scope} is not in one of subscription_ids; "
+                    "exempt only within the customer's subscriptions"
+                )
         return self
 
     @field_validator("attestations")

@@ -49,7 +49,7 @@ def assign(raw, name: str, definition: str, parameters: dict | None = None, scop
 
 def evaluate(raw, scope: str = SCOPE) -> None:
     """Trigger an evaluation and poll its Location until it ends (PolicyStates_TriggerSubscriptionEvaluation)."""
-    resp = raw("POST", f"{scope}/providers/Microsoft.PolicyInsights/policyStates/triggerEvaluation?{STATES_API}")
+    resp = raw("POST", f"{scope}/providers/Microsoft.PolicyInsights/policyStates/latest/triggerEvaluation?{STATES_API}")
     assert resp.status_code == 202, resp.text
     for _ in range(10):
         polled = raw("GET", resp.headers["Location"])

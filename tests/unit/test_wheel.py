@@ -43,6 +43,7 @@ def test_built_wheel_runs_from_outside_the_source_tree(tmp_path):
         "runbook/data/catalogue.yml",
         "runbook/data/baseline_alerts.yml",
         "runbook/data/sandbox-demo.yml",
+        "runbook/data/policy_baseline.yml",
         "azure_sandbox/providers/data/policy_builtins.yml",
     ):
         assert data in names, f"{data} is not in the wheel"

@@ -475,6 +475,8 @@ class Policy(Provider):
             props.setdefault("notScopes", [])
             existing = arm.state.get(ap.path)
             props["instanceId"] = existing["properties"]["instanceId"] if existing else str(uuid.uuid4())
+            if existing and existing.get("_evaluatedAt"):  # an update keeps the states Azure has (re-evaluated later)
+                body["_evaluatedAt"] = existing["_evaluatedAt"]
             if body.get("location"):
                 body["location"] = rules.check_location(body["location"], type_name=spec.type)
             identity = body.get("identity")

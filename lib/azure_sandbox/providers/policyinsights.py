@@ -98,7 +98,7 @@ class PolicyInsights(Provider):
             namespace_error=True,
         ),
         Route(
-            _SCOPE + r"/providers/microsoft\.policyinsights/policystates/triggerevaluation",
+            _SCOPE + r"/providers/microsoft\.policyinsights/policystates/latest/triggerevaluation",
             "trigger",
             API,
             "policyStates",

@@ -10,6 +10,7 @@ from .budget import BudgetAlert
 from .defender import DefenderEnabled
 from .lighthouse import LighthouseOffer
 from .monitoring import MonitoringAlerting
+from .policy import PolicyBaseline
 from .tagging import TagManagedResources, TagSheetResources
 
 #: Automated steps by checklist item id; items not listed here are attested by a person.
@@ -25,5 +26,6 @@ REGISTRY: dict[str, type[Step]] = {
         DefenderEnabled,
         TagSheetResources,
         LighthouseOffer,
+        PolicyBaseline,
     )
 }

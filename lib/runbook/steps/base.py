@@ -156,8 +156,40 @@ def unreachable(exc: BaseException) -> bool:
 def error_text(exc: Exception) -> str:
     """A one-line account of an Azure error (code and message, never headers or tokens)."""
     if isinstance(exc, HttpResponseError) and exc.error is not None:
+        if exc.error.code == "RequestDisallowedByPolicy":
+            return disallowed_text(exc)
         return f"{exc.status_code} {exc.error.code}: {exc.error.message}"
     return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+
+
+def disallowed_text(exc: HttpResponseError) -> str:
+    """A deny policy's refusal in one line: which assignment and definition refused what, and the way out."""
+    raw: list = [
+        {"type": getattr(i, "type", ""), "info": getattr(i, "info", None)}
+        for i in getattr(exc.error, "additional_info", None) or []
+    ]
+    if not raw and exc.response is not None:  # send_request: the body was not parsed as ARM's error format
+        try:
+            import json
+
+            raw = (json.loads(exc.response.text()).get("error") or {}).get("additionalInfo") or []
+        except (ValueError, AttributeError, TypeError):
+            raw = []
+    infos = [i.get("info") or {} for i in raw if isinstance(i, dict) and i.get("type") == "PolicyViolation"]
+    message = (exc.error.message if exc.error is not None else "") or ""
+    resource = message.split("'")[1] if message.count("'") >= 2 else "the resource"
+    if not infos:
+        return f"{exc.status_code} RequestDisallowedByPolicy: {message}"
+    names = "; ".join(
+        f"assignment '{i.get('policyAssignmentDisplayName') or i.get('policyAssignmentName')}' at "
+        f"{i.get('policyAssignmentScope')} (policy '{i.get('policyDefinitionDisplayName') or i.get('policyDefinitionName')}')"
+        for i in infos
+    )
+    return (
+        f"403 RequestDisallowedByPolicy: Azure Policy refused the write to '{resource}': {names}. Fix: ask the "
+        "customer to exempt the MSP's change from that assignment (a policy exemption with an owner and an expiry), "
+        "or to change the policy; then run the step again."
+    )
 
 
 def execute(step: Step, ctx: Context, reviewed: list[Change] | None = None) -> ItemResult:

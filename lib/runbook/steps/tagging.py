@@ -124,8 +124,11 @@ class TagManagedResources(Step):
                 missing,
             )
         if errors:
+            first = self.outcomes[errors[0].target.lower()]
             return Verdict(
-                "failed", f"{len(applied)} tagged, {len(errors)} failed, {len(locked)} locked ({counts}).", missing
+                "failed",
+                f"{len(applied)} tagged, {len(errors)} failed, {len(locked)} locked ({counts}). First refusal: {first}",
+                missing,
             )
         unexplained = [c for c in pending if c.target.lower() not in self.outcomes]
         if applied and unexplained:
