@@ -33,6 +33,8 @@ FIXES = {
     "attestations": "each attestation needs by, at (YYYY-MM-DD) and reference; not-required needs a reason",
     "policy.exemptions": "each exemption needs name, scope (an ID within subscription_ids), category Waiver or Mitigated, reason, ticket, owner and expires (YYYY-MM-DD)",
     "policy": "see parameters/template.yml: location, allowed_locations, allowed_locations_effect (Audit, Deny or Disabled), exemptions",
+    "backup": "see parameters/template.yml: time (HH:00 or HH:30), time_zone (a Windows time zone such as 'W. Europe Standard Time'), frequency, retention_*, rpo_hours the schedule can meet",
+    "patching": "see parameters/template.yml: windows with name, days, start (HH:MM), duration_hours 1.5-3.9, time_zone, tag_value",
     "cloud": "use name AzureCloud, AzureUSGovernment or AzureChinaCloud, or name: custom with arm_endpoint and authority",
 }
 
@@ -309,21 +311,169 @@ class PolicySettings(_Strict):
         return v
 
 
-class Backup(_Strict):
-    """The agreed backup schedule."""
+Weekday = Literal["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+_CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
-    time: str = "23:00"
-    retention_days: int = Field(30, ge=7, le=9999)
-    rpo_hours: int = 24
-    rto_hours: int = 8
+
+def _time_zones() -> frozenset[str]:
+    """Windows time zone IDs Azure's schedules accept (data/windows_time_zones.yml)."""
+    path = Path(__file__).resolve().parent / "data" / "windows_time_zones.yml"
+    return frozenset(str(z).lower() for z in yaml.safe_load(path.read_text()))
+
+
+def _time_zone(v: str) -> str:
+    if v.lower() not in _time_zones():
+        raise ValueError(
+            f"'{v}' is not a Windows time zone Azure knows; use e.g. 'W. Europe Standard Time', 'GMT Standard Time' or 'UTC'"
+        )
+    return v
+
+
+def _clock(v: str, half_hours: bool = False) -> str:
+    m = _CLOCK.match(v)
+    if not m:
+        raise ValueError(f"'{v}' is not a time of day as HH:MM")
+    if half_hours and m.group(2) not in ("00", "30"):
+        raise ValueError(f"'{v}': Azure Backup runs on the hour or the half hour (HH:00 or HH:30)")
+    return v
+
+
+class Backup(_Strict):
+    """The agreed backup schedule (Full Stack, Stage 3): when, how long it is kept, where the vault keeps it."""
+
+    time: str = "23:00"  # on the hour or the half hour
+    time_zone: str = "W. Europe Standard Time"  # a Windows time zone ID
+    frequency: Literal["Daily", "Weekly"] = "Daily"
+    days: list[Weekday] = ["Sunday"]  # Weekly: the days it runs; daily backups keep a weekly point on the first
+    retention_days: int = Field(30, ge=7, le=9999)  # Azure: daily points 7-9999 days
+    retention_weeks: int | None = Field(None, ge=1, le=5163)
+    retention_months: int | None = Field(None, ge=1, le=1188)
+    retention_years: int | None = Field(None, ge=1, le=99)
+    instant_restore_days: int = Field(2, ge=1, le=5)  # snapshots kept for fast restore
+    rpo_hours: int = Field(24, ge=1)  # agreed recovery point objective
+    rto_hours: int = Field(8, ge=1)
+    redundancy: Literal["GeoRedundant", "LocallyRedundant", "ZoneRedundant"] = "GeoRedundant"
+    soft_delete: bool = True  # deleted backups kept 14 days; set before the first item is protected
+
+    _tz = field_validator("time_zone")(lambda cls, v: _time_zone(v))
+    _t = field_validator("time")(lambda cls, v: _clock(v, half_hours=True))
+
+    @model_validator(mode="after")
+    def _rpo(self) -> Backup:
+        interval = 24 if self.frequency == "Daily" else 24 * 7 // max(1, len(self.days))
+        if self.frequency == "Weekly" and len(set(self.days)) < 7:
+            week = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+            picked = sorted({week.index(d) for d in self.days})
+            gaps = [(picked[(i + 1) % len(picked)] - d) % 7 or 7 for i, d in enumerate(picked)]
+            interval = 24 * max(gaps)
+        if self.rpo_hours < interval:
+            raise ValueError(
+                f"rpo_hours {self.rpo_hours} cannot be met by a {self.frequency.lower()} backup (up to {interval} h "
+                "between recovery points): agree a longer RPO or a more frequent schedule"
+            )
+        return self
+
+    def words(self) -> str:
+        """The schedule in a sentence."""
+        when = "every day" if self.frequency == "Daily" else "every " + ", ".join(self.days)
+        kept = [f"daily points {self.retention_days} days"]
+        if self.retention_weeks:
+            kept.append(f"weekly points {self.retention_weeks} weeks")
+        if self.retention_months:
+            kept.append(f"monthly points {self.retention_months} months")
+        if self.retention_years:
+            kept.append(f"yearly points {self.retention_years} years")
+        return (
+            f"Back up {when} at {self.time} ({self.time_zone}); keep {', '.join(kept)}; RPO {self.rpo_hours} h, "
+            f"RTO {self.rto_hours} h; {self.redundancy} vault storage, soft delete {'on' if self.soft_delete else 'off'}."
+        )
+
+
+class PatchWindow(_Strict):
+    """One agreed patch window: Azure Update Manager installs in it on the VMs whose tag names it."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,40}$")  # part of the maintenance configuration's name
+    days: list[Weekday] = Field(default=["Sunday"], min_length=1)
+    start: str = "02:00"
+    duration_hours: float = 3.0  # Azure: InGuestPatch windows last 1:30 to 3:55
+    time_zone: str = "W. Europe Standard Time"
+    tag_value: str = ""  # VMs whose `patching.tag_key` tag has this value; "" = every managed VM (the managed tag)
+    reboot: Literal["IfRequired", "Never", "Always"] = "IfRequired"
+    windows_classifications: list[
+        Literal["Critical", "Security", "UpdateRollup", "FeaturePack", "ServicePack", "Definition", "Tools", "Updates"]
+    ] = Field(default=["Critical", "Security"], min_length=1)
+    linux_classifications: list[Literal["Critical", "Security", "Other"]] = Field(
+        default=["Critical", "Security"], min_length=1
+    )
+
+    _tz = field_validator("time_zone")(lambda cls, v: _time_zone(v))
+    _t = field_validator("start")(lambda cls, v: _clock(v))
+
+    @field_validator("duration_hours")
+    @classmethod
+    def _duration(cls, v: float) -> float:
+        if not 1.5 <= v <= 3 + 55 / 60:
+            raise ValueError(
+                f"a patch window of {v} h is outside what Azure allows for scheduled patching (1.5 to 3.9 h, i.e. "
+                "01:30 to 03:55)"
+            )
+        return v
+
+    def duration(self) -> str:
+        """The duration as Azure writes it (HH:MM)."""
+        minutes = round(self.duration_hours * 60)
+        return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+    def words(self) -> str:
+        who = f"VMs tagged {self.tag_value!r}" if self.tag_value else "every managed VM"
+        return (
+            f"{self.name}: every {', '.join(self.days)} at {self.start} for {self.duration()} ({self.time_zone}), "
+            f"{who}; Windows {'/'.join(self.windows_classifications)}, Linux {'/'.join(self.linux_classifications)}; "
+            f"reboot {self.reboot}."
+        )
 
 
 class Patching(_Strict):
-    """The agreed patch window."""
+    """The agreed patch windows. `day`, `start` and `duration_hours` make one window for every managed VM; `windows`
+    lists several, each for the VMs whose `tag_key` tag holds its `tag_value`."""
 
-    day: Literal["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"] = "Sunday"
+    day: Weekday = "Sunday"
     start: str = "02:00"
-    duration_hours: int = Field(3, ge=1, le=6)
+    duration_hours: float = 3.0
+    time_zone: str = "W. Europe Standard Time"
+    tag_key: str = "PatchWindow"
+    windows: list[PatchWindow] = []
+
+    _tz = field_validator("time_zone")(lambda cls, v: _time_zone(v))
+
+    @model_validator(mode="after")
+    def _check(self) -> Patching:
+        names = [w.name.lower() for w in self.windows]
+        if len(set(names)) != len(names):
+            raise ValueError("patch window names must be unique")
+        if not self.windows:
+            PatchWindow(
+                name="default",
+                days=[self.day],
+                start=self.start,
+                duration_hours=self.duration_hours,
+                time_zone=self.time_zone,
+            )  # the same limits for the single window
+        return self
+
+    def schedule(self) -> list[PatchWindow]:
+        """The windows in force."""
+        if self.windows:
+            return list(self.windows)
+        return [
+            PatchWindow(
+                name="default",
+                days=[self.day],
+                start=self.start,
+                duration_hours=self.duration_hours,
+                time_zone=self.time_zone,
+            )
+        ]
 
 
 class Attestation(_Strict):
