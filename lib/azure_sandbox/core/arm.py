@@ -5,6 +5,7 @@ Provider modules (azure_sandbox.providers) declare types, routes and per-type be
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -16,6 +17,19 @@ from .faults import FaultState
 from .http import ArmError, Request, Response, arm_error
 from .provider import Registry, TypeSpec
 from .state import State
+
+
+def merge_patch(target: dict, patch: dict) -> dict:
+    """`target` with a JSON merge patch applied (RFC 7386), as ARM's PATCH of a resource's properties."""
+    out = dict(target)
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_patch(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def now_iso() -> str:
@@ -361,11 +375,11 @@ class Arm:
             if not spec.patch:
                 return arm_error(405, "MethodNotAllowed", "The HTTP method 'PATCH' is not supported.")
             body = req.json()
-            candidate = dict(existing)
+            candidate = json.loads(json.dumps(existing))
             if "tags" in body:
                 candidate["tags"] = body["tags"] or {}
-            if "properties" in body:
-                candidate["properties"] = {**(existing.get("properties") or {}), **body["properties"]}
+            if isinstance(body.get("properties"), dict):  # JSON merge patch (RFC 7386): objects merge, null removes
+                candidate["properties"] = merge_patch(candidate.get("properties") or {}, body["properties"])
             candidate = self.admit(existing, candidate)
             existing.clear()
             existing.update(candidate)

@@ -10,6 +10,7 @@ from .budget import BudgetAlert
 from .defender import DefenderEnabled
 from .lighthouse import LighthouseOffer
 from .monitoring import MonitoringAlerting
+from .patching import PatchingDeployed
 from .policy import PolicyBaseline
 from .tagging import TagManagedResources, TagSheetResources
 
@@ -27,5 +28,6 @@ REGISTRY: dict[str, type[Step]] = {
         TagSheetResources,
         LighthouseOffer,
         PolicyBaseline,
+        PatchingDeployed,
     )
 }
