@@ -5,6 +5,7 @@ from __future__ import annotations
 from .access import MspAccess
 from .advisor import AdvisorEverythingEnabled
 from .app_registration import AppRegistration
+from .backup import BackupDeployed
 from .base import Step
 from .budget import BudgetAlert
 from .defender import DefenderEnabled
@@ -29,5 +30,6 @@ REGISTRY: dict[str, type[Step]] = {
         LighthouseOffer,
         PolicyBaseline,
         PatchingDeployed,
+        BackupDeployed,
     )
 }
