@@ -30,6 +30,10 @@ class StepInputError(InputError):
     """A step cannot run because of its inputs (parameters, a marked workbook); the message says the fix."""
 
 
+class GitError(StepInputError):
+    """A git operation on the customer's repository failed; the message is git's own last line (no secret)."""
+
+
 class SheetError(StepInputError):
     """The Manageable Resource Sheet cannot be used as it is; the message names the rows and the fix."""
 

@@ -35,6 +35,7 @@ FIXES = {
     "policy": "see parameters/template.yml: location, allowed_locations, allowed_locations_effect (Audit, Deny or Disabled), exemptions",
     "backup": "see parameters/template.yml: time (HH:00 or HH:30), time_zone (a Windows time zone such as 'W. Europe Standard Time'), frequency, retention_*, rpo_hours the schedule can meet",
     "patching": "see parameters/template.yml: windows with name, days, start (HH:MM), duration_hours 1.5-3.9, time_zone, tag_value",
+    "iac": "give iac.repository (a git URL or path), optionally branch, base_branch, path and credential ({env: NAME} or {file: path})",
     "cloud": "use name AzureCloud, AzureUSGovernment or AzureChinaCloud, or name: custom with arm_endpoint and authority",
 }
 
@@ -476,6 +477,27 @@ class Patching(_Strict):
         ]
 
 
+class Iac(_Strict):
+    """Where the MSP-side configuration is kept as code: the customer's git repository (Full Stack, Stage 3)."""
+
+    repository: str = Field(min_length=1)  # https://..., ssh://..., git@host:path, or a local path / file:// URL
+    branch: str = Field("intercept/managed-configuration", pattern=r"^[A-Za-z0-9._/-]+$")
+    base_branch: str = Field("main", pattern=r"^[A-Za-z0-9._/-]+$")  # where a new branch starts
+    path: str = Field("intercept", pattern=r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")  # folder in the repository
+    credential: SecretRef | None = None  # a token for HTTPS (env or file reference); none for SSH agents or paths
+    author_name: str = "Intercept runbook"
+    author_email: str = "runbook@intercept.example"
+
+    @field_validator("repository")
+    @classmethod
+    def _no_secret_in_url(cls, v: str) -> str:
+        if re.match(r"^[a-z+]+://[^/@]+:[^/@]+@", v):
+            raise ValueError(
+                "the repository URL holds a password or token; put it in credential ({env: NAME} or {file: path})"
+            )
+        return v
+
+
 class Attestation(_Strict):
     """A person's record that a human step was done (or is not required)."""
 
@@ -520,6 +542,7 @@ class Parameters(_Strict):
     policy: PolicySettings = PolicySettings.model_validate({})
     backup: Backup | None = None
     patching: Patching | None = None
+    iac: Iac | None = None
     app_registration: AppRegistration | None = None
     attestations: dict[str, Attestation] = {}
 

@@ -9,6 +9,7 @@ from .backup import BackupDeployed
 from .base import Step
 from .budget import BudgetAlert
 from .defender import DefenderEnabled
+from .iac import IacPushed
 from .lighthouse import LighthouseOffer
 from .monitoring import MonitoringAlerting
 from .patching import PatchingDeployed
@@ -31,5 +32,6 @@ REGISTRY: dict[str, type[Step]] = {
         PolicyBaseline,
         PatchingDeployed,
         BackupDeployed,
+        IacPushed,
     )
 }
