@@ -176,6 +176,12 @@ class Session:
 
         return prepare_sheet(self.ctx, regenerate)
 
+    def schedule(self):
+        """The backup and patch schedule agreed with the customer, in words and as a table."""
+        from .schedule import AgreedSchedule
+
+        return AgreedSchedule(self.params)
+
     def summary(self) -> pd.DataFrame:  # pandas loads here, not at the bootstrap
         """Status of every item of the stage run so far."""
         rows = [

@@ -86,6 +86,20 @@ EXTRA_BEFORE: dict[str, tuple[Cell, ...]] = {
         ),
         Cell("resource-sheet", "code", "session.resource_sheet()"),
     ),
+    "s3-backup-discussed": (
+        Cell(
+            "agreed-schedule-md",
+            "markdown",
+            (
+                "## The agreed schedule\n"
+                "What the customer and the Engineer agreed for backup (time, time zone, retention, RPO and RTO, vault "
+                "redundancy) and patching (windows, time zones, which VMs by tag, reboot, classifications), as "
+                "`backup` and `patching` in `parameters/<customer>.yml` hold it: in words and as a table. The "
+                "discussion items below attest the agreement; the deploying items apply exactly this."
+            ),
+        ),
+        Cell("agreed-schedule", "code", "session.schedule()"),
+    ),
 }
 
 

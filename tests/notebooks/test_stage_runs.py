@@ -245,3 +245,22 @@ def test_a_bad_resource_sheet_stops_stage1_before_any_azure_call(sandbox, eviden
     assert main(["run", "demo", "--stage", "1", "--force"]) == 2
     assert "row 3: Managed is 'Maybe'" in capsys.readouterr().err
     assert sandbox.stats() == before and evidence.runs("demo") == []
+
+
+def test_a_premium_customer_gets_the_policy_baseline_but_not_the_full_stack_items(sandbox, evidence_dir, params_dir):
+    """Stage 3 for a Premium customer: the policy baseline is deployed (its Premium members), backup, patching and
+    infrastructure as code are not-required; the notebook shows the agreed schedule section all the same."""
+    data = yaml.safe_load((params_dir / "demo.yml").read_text())
+    data["tier"] = "Premium"
+    for key in ("backup", "patching", "iac"):
+        data.pop(key, None)
+    (params_dir / "demo.yml").write_text(yaml.safe_dump(data))
+    assert main(["run", "demo", "--stage", "1", "--apply", "--force"]) in (0, 3)  # the resource sheet, the tags
+    out = runner.run_stage("demo", 3, apply=True, force=True)
+    by_id = {r["item_id"]: r for r in json.loads((out.run_dir / "results.json").read_text())["items"]}
+    for item in ("s3-backup-deployed", "s3-patching-deployed", "s3-iac-pushed", "s3-backup-discussed"):
+        assert by_id[item]["status"] == "not-required", item
+    assert by_id["s3-azure-policy"]["status"] == "fulfilled", by_id["s3-azure-policy"]["summary"]
+    assert "VmBackup" not in json.dumps(by_id["s3-azure-policy"]["observed"])  # a Full Stack member
+    html = (out.run_dir / "03-managed-services.html").read_text()
+    assert "No backup or patch schedule" in html

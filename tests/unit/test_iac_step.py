@@ -41,7 +41,9 @@ def ctx(clients, remote):
 def test_the_configuration_is_pushed_as_bicep_and_a_rerun_makes_no_commit(ctx, remote):
     dry = execute(IacPushed(), Context(ctx.params, ctx.clients_factory, apply=False, ran_by="test"))
     assert dry.status == "open" and dry.planned[0].action == "commit and push the managed configuration"
-    assert git("--git-dir", str(remote), "for-each-ref", "--format=%(refname:short)", "refs/heads").split() == ["main"]  # a dry run pushes nothing
+    assert git("--git-dir", str(remote), "for-each-ref", "--format=%(refname:short)", "refs/heads").split() == [
+        "main"
+    ]  # a dry run pushes nothing
     done = execute(IacPushed(), ctx)
     assert done.status == "fulfilled", (done.summary, done.missing)
     sha = done.applied[0].detail["commit"]
