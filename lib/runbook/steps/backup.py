@@ -15,7 +15,9 @@ the customer. Verification reads the vault's protected items and every VM's back
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
+from functools import partial
 from typing import Any
 
 from azure.core.exceptions import HttpResponseError
@@ -274,30 +276,36 @@ class BackupDeployed(DesiredResourcesStep):
             except HttpResponseError as exc:
                 failures.append(f"{vault}: container discovery: {self.explain(exc)}")
                 continue
-            for c in [c for c in items if c.detail["vault"] == vault]:
+            mine = [c for c in items if c.detail["vault"] == vault]
+            for c in mine:
                 if c.detail["vm"].lower() not in protectable:
                     failures.append(
                         f"{c.detail['vm']}: not among the vault's protectable items after discovery (protected elsewhere since the plan, or not in {vault.split('/')[-1]}'s region); nothing was changed"
                     )
-                    continue
-                body = {
-                    "properties": {
-                        "protectedItemType": "Microsoft.Compute/virtualMachines",
-                        "sourceResourceId": c.detail["vm"],
-                        "policyId": f"{vault}/backupPolicies/{POLICY}",
-                    }
-                }
-                try:
-                    ctx.clients.resource(sub).resources.begin_create_or_update_by_id(
-                        c.target, body, api_version=API_BACKUP
-                    ).result()
-                except HttpResponseError as exc:
-                    failures.append(f"{c.detail['vm']}: {c.action}: {self.explain(exc)}")
-                    continue
-                ctx.accepted(c)
+            ready = [c for c in mine if c.detail["vm"].lower() in protectable]
+            with ThreadPoolExecutor(max_workers=8) as pool:  # each protection is a long-running operation
+                failures += [f for f in pool.map(partial(self.protect, ctx, sub, vault), ready) if f]
         if failures:
             raise PartialFailure(failures)
         return list(ctx.applied)
+
+    def protect(self, ctx: Context, sub: str, vault: str, c: Change) -> str:
+        """Enable protection of one VM and wait for it; "" or the refusal, named."""
+        body = {
+            "properties": {
+                "protectedItemType": "Microsoft.Compute/virtualMachines",
+                "sourceResourceId": c.detail["vm"],
+                "policyId": f"{vault}/backupPolicies/{POLICY}",
+            }
+        }
+        try:
+            ctx.clients.resource(sub).resources.begin_create_or_update_by_id(
+                c.target, body, api_version=API_BACKUP
+            ).result()
+        except HttpResponseError as exc:
+            return f"{c.detail['vm']}: {c.action}: {self.explain(exc)}"
+        ctx.accepted(c)
+        return ""
 
     def discover(self, ctx: Context, sub: str, vault: str) -> None:
         """Refresh the vault's containers and wait for it (Location polled with its Retry-After)."""
