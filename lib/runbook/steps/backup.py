@@ -257,13 +257,7 @@ class BackupDeployed(DesiredResourcesStep):
         return changes
 
     def apply(self, ctx: Context, changes: list[Change]) -> list[Change]:
-        failures: list[str] = []
-        table = [c for c in changes if c.detail.get("kind") != "protected item"]
-        try:
-            if table:
-                super().apply(ctx, table)
-        except PartialFailure as exc:
-            failures += exc.failures
+        failures = self.apply_table(ctx, [c for c in changes if c.detail.get("kind") != "protected item"])
         items = [c for c in changes if c.detail.get("kind") == "protected item"]
         for vault in sorted({c.detail["vault"] for c in items}):
             sub = vault.split("/")[2]

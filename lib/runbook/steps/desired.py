@@ -202,6 +202,16 @@ class DesiredResourcesStep(Step):
             raise PartialFailure(failures)
         return list(ctx.applied)
 
+    def apply_table(self, ctx: Context, changes: list[Change]) -> list[str]:
+        """For steps with work beyond their table: apply the table's changes as `apply` does; the refusals, named
+        (the step goes on with the rest)."""
+        try:
+            if changes:
+                DesiredResourcesStep.apply(self, ctx, changes)
+        except PartialFailure as exc:
+            return list(exc.failures)
+        return []
+
     def judge(self, ctx: Context, obs: Observation, pending: list[Change], applied: list[Change]) -> Verdict:
         """Fulfilled when every desired resource is in place; counts per kind; failed where a scope could not be read."""
         if obs.facts["failures"]:

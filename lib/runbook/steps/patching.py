@@ -223,13 +223,7 @@ class PatchingDeployed(DesiredResourcesStep):
         return changes
 
     def apply(self, ctx: Context, changes: list[Change]) -> list[Change]:
-        failures: list[str] = []
-        table = [c for c in changes if c.detail.get("kind") != "VM patch settings"]
-        try:
-            if table:
-                super().apply(ctx, table)
-        except PartialFailure as exc:
-            failures += exc.failures
+        failures = self.apply_table(ctx, [c for c in changes if c.detail.get("kind") != "VM patch settings"])
         for c in [c for c in changes if c.detail.get("kind") == "VM patch settings"]:
             sub = c.target.split("/")[2]
             try:

@@ -464,13 +464,7 @@ class PolicyBaseline(DesiredResourcesStep):
 
     # ------------------------------------------------------------------ apply
     def apply(self, ctx: Context, changes: list[Change]) -> list[Change]:
-        failures: list[str] = []
-        table = [c for c in changes if c.detail.get("kind") in KINDS]
-        try:
-            if table:
-                super().apply(ctx, table)
-        except PartialFailure as exc:
-            failures += exc.failures
+        failures = self.apply_table(ctx, [c for c in changes if c.detail.get("kind") in KINDS])
         for c in [c for c in changes if c.detail.get("kind") == "role assignment"]:
             if err := self.grant(ctx, c):
                 failures.append(err)
