@@ -159,8 +159,7 @@ class Arm:
 
     def all_of_type(self, resource_type: str) -> list[dict]:
         """Every stored object of a type, anywhere in the tenant."""
-        t = resource_type.lower()
-        return [o for o in self.state.arm.values() if o.get("type", "").lower() == t]
+        return self.state.of_type(resource_type)
 
     def present(self, obj: dict) -> dict:
         """A stored object as a client would read it: its provider's view, without internal keys."""

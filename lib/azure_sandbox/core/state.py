@@ -37,6 +37,7 @@ class State:
     directory: dict[str, dict] = field(default_factory=dict)  # users and groups by lower-cased object id
     secret_hashes: dict[str, list[str]] = field(default_factory=dict)  # appId -> sha256 of secrets
     operations: dict[str, Operation] = field(default_factory=dict)
+    by_type: dict[str, dict[str, dict]] = field(default_factory=dict)  # lower-cased type -> key -> object
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     # --- ARM store -------------------------------------------------------------------------
@@ -45,16 +46,26 @@ class State:
         return self.arm.get(ids.key(resource_id))
 
     def put(self, obj: dict) -> None:
-        """Store an object under its own `id`."""
-        self.arm[ids.key(obj["id"])] = obj
+        """Store an object under its own `id` (and in the index by type)."""
+        k = ids.key(obj["id"])
+        old = self.arm.get(k)
+        if old is not None:
+            self.by_type.get(str(old.get("type", "")).lower(), {}).pop(k, None)
+        self.arm[k] = obj
+        self.by_type.setdefault(str(obj.get("type", "")).lower(), {})[k] = obj
 
     def delete_tree(self, resource_id: str) -> int:
         """Remove an object and everything beneath it; returns how many were removed."""
         k = ids.key(resource_id)
         doomed = [x for x in self.arm if x == k or x.startswith(k + "/")]
         for x in doomed:
-            del self.arm[x]
+            gone = self.arm.pop(x)
+            self.by_type.get(str(gone.get("type", "")).lower(), {}).pop(x, None)
         return len(doomed)
+
+    def of_type(self, resource_type: str) -> list[dict]:
+        """Every stored object of a type (lower-cased index, kept by put and delete_tree)."""
+        return list(self.by_type.get(resource_type.lower(), {}).values())
 
     def children(self, prefix: str, resource_type: str | None = None, recursive: bool = False) -> list[dict]:
         """Objects under a prefix, optionally of one type; direct children unless recursive."""
