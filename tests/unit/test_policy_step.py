@@ -210,3 +210,36 @@ def test_an_exemption_outside_the_customer_is_bad_input(params_dir, scope, said)
     with pytest.raises(P.ParameterError) as exc:
         P.load("demo")
     assert said in str(exc.value) and "demo.yml" in str(exc.value)
+
+
+def test_the_hostile_fixture_gives_named_outcomes(tmp_path, params_dir, monkeypatch):
+    """tests/data/sandbox-hostile-policy.yml: the customer's deny on the MSP tag in the Lighthouse-delegated
+    subscription, whose shared-network group carries the managed tag, and an expired exemption in the parameters.
+    The baseline is deployed everywhere; the remediation there fails naming the customer's assignment; the resources
+    stay non-compliant and are counted; the expired exemption is named; the other subscriptions are done."""
+    from azure_sandbox import Sandbox
+    from runbook import PROJECT_ROOT
+    from tests.conftest import SandboxHandle
+
+    sb = Sandbox(PROJECT_ROOT / "tests" / "data" / "sandbox-hostile-policy.yml", tmp_path / "hostile")
+    sb.start()
+    try:
+        handle = SandboxHandle(sb)
+        monkeypatch.setenv("RUNBOOK_SANDBOX", str(handle.connection_file))
+        clients = handle.clients()
+        _with_exemption(params_dir, date.today() - timedelta(days=3))
+        done = run(clients)
+        assert done.status == "failed"
+        failure = next(m for m in done.missing if "remediation" in m)
+        assert LIGHTHOUSE_SUB in failure and "no-vendor-tags" in failure and "RequestDisallowedByPolicy" in failure
+        assert {c.target.split("/")[2] for c in done.applied if c.detail["kind"] == "policy assignment"} == set(
+            DEMO_SUBS
+        )
+        look = run(clients, apply=False)
+        assert look.status == "open"
+        rows = {(r["subscription"], r["name"]): r for r in look.observed if r["kind"] == "policy compliance"}
+        assert rows[(LIGHTHOUSE_SUB, "InheritManagedTag")]["non_compliant"] == 5
+        assert any("legacy-north" in m and "expired" in m for m in look.missing)
+        assert [c.action for c in look.planned] == ["remediate"]
+    finally:
+        sb.stop()
