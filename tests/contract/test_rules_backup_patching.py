@@ -221,8 +221,8 @@ def test_patch_settings_follow_the_user_schedule_when_valid(raw):
                     "patchSettings": {"patchMode": "AutomaticByPlatform"},
                 }
             },
-            400,
-            "InvalidParameter",
+            409,
+            "PropertyChangeNotAllowed",
         ),
         (
             VM,
@@ -238,11 +238,15 @@ def test_patch_settings_follow_the_user_schedule_when_valid(raw):
             "InvalidParameter",
         ),
         (VM, {"computerName": "renamed"}, 409, "PropertyChangeNotAllowed"),
+        (VM, {"windowsConfiguration": {"patchSettings": {"patchMode": "Manual"}}}, 400, "InvalidParameter"),
+        (VM, {"windowsConfiguration": {"enableAutomaticUpdates": False}}, 409, "PropertyChangeNotAllowed"),
     ],
 )
 def test_patch_settings_azure_refuses(raw, vm, os_profile, status, code):
-    """patchMode per OS (WindowsPatchAssessmentMode / LinuxVMGuestPatchMode enums), AutomaticBy* needs
-    enableAutomaticUpdates (automatic-vm-guest-patching docs), the user-schedule flag only with AutomaticByPlatform
-    (prerequisites-schedule-patching docs): 400 InvalidParameter (inferred for the last two); computerName cannot
-    change: 409 PropertyChangeNotAllowed."""
+    """patchMode per OS (WindowsVMGuestPatchMode / LinuxVMGuestPatchMode enums, computeRPCommon.json 2024-07-01);
+    Manual needs automatic updates off, the Automatic modes on ("The patchMode 'AutomaticByOS' is invalid. For
+    patchMode 'AutomaticByOS', the property 'enableAutomaticUpdates' must be set to true.",
+    kumarvna/terraform-azurerm-virtual-machine#13); automaticByPlatformSettings only with AutomaticByPlatform
+    (Azure/bicep-registry-modules#2081): 400 InvalidParameter; computerName and enableAutomaticUpdates are fixed at
+    creation: 409 PropertyChangeNotAllowed (Azure/azure-sdk-for-net#3433, MicrosoftDocs/azure-docs#112633)."""
     refused(patch_vm(raw, vm, os_profile), status, code)

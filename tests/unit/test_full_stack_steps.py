@@ -100,33 +100,19 @@ def test_several_windows_each_scope_the_vms_tagged_for_it(ctx, clients, params_d
     assert [r["name"] for r in rows] == ["sun", "wed"] and "reboot Never" in rows[1]["state"]
 
 
-def test_a_vm_whose_patch_settings_azure_refuses_is_named(ctx, clients):
-    """A VM whose automatic updates were turned off: AutomaticByPlatform needs them on; Azure refuses, the item names
-    the VM and the reason, and the other VMs are set."""
-    call(
-        clients,
-        PROD,
-        "PATCH",
-        f"{APP_VM}?api-version={API_VM}",
-        {
-            "properties": {
-                "osProfile": {
-                    "windowsConfiguration": {"enableAutomaticUpdates": False, "patchSettings": {"patchMode": "Manual"}}
-                }
-            }
-        },
+def test_a_vm_whose_patch_settings_azure_refuses_is_named(ctx, clients, sandbox):
+    """A VM created with automatic updates off (patch mode Manual): enableAutomaticUpdates is fixed at creation, and
+    AutomaticByPlatform needs it on, so Azure refuses; the item names the VM and Azure's reason, and the others are
+    set."""
+    vm = sandbox.state.get(APP_VM)
+    vm["properties"]["osProfile"]["windowsConfiguration"].update(
+        enableAutomaticUpdates=False, patchSettings={"patchMode": "Manual", "assessmentMode": "ImageDefault"}
     )
-    # the runbook's payload sets enableAutomaticUpdates itself: it succeeds where a bare patchMode change would not
     done = execute(PatchingDeployed(), ctx)
-    assert done.status == "fulfilled", (done.summary, done.missing)
-    resp = clients.resource(PROD).send_request(
-        HttpRequest(
-            "PATCH",
-            f"{APP_VM}?api-version={API_VM}",
-            json={"properties": {"osProfile": {"windowsConfiguration": {"enableAutomaticUpdates": False}}}},
-        )
-    )
-    assert resp.status_code == 400 and resp.json()["error"]["code"] == "InvalidParameter"
+    assert done.status == "failed"
+    named = next(m for m in done.missing if "vm-contoso-app-01" in m)
+    assert "InvalidParameter" in named and "enableAutomaticUpdates" in named
+    assert sum(1 for c in done.applied if c.detail["kind"] == "VM patch settings") == 7
 
 
 # ====================================================================== backup

@@ -5,8 +5,12 @@ virtualMachine.json 2024-07-01: WindowsConfiguration.patchSettings / LinuxConfig
 learn.microsoft.com/azure/virtual-machines/automatic-vm-guest-patching: AutomaticByOS and AutomaticByPlatform need
 enableAutomaticUpdates on Windows; azure/update-manager/prerequisites-schedule-patching:
 bypassPlatformSafetyChecksOnUserSchedule applies to patch mode AutomaticByPlatform). Refusals are 400
-InvalidParameter naming the property (the code Compute answers for a bad property value); changing osProfile's
-computerName or adminUsername on an existing VM is 409 PropertyChangeNotAllowed.
+InvalidParameter with Azure's messages ("The patchMode 'AutomaticByOS' is invalid. For patchMode 'AutomaticByOS', the
+property 'enableAutomaticUpdates' must be set to true.", kumarvna/terraform-azurerm-virtual-machine#13;
+"AutomaticByPlatformSettings cannot be set if the PatchMode is not 'AutomaticByPlatform'.",
+Azure/bicep-registry-modules#2081); computerName, adminUsername and enableAutomaticUpdates are fixed at creation:
+409 PropertyChangeNotAllowed "Changing property 'windowsConfiguration.enableAutomaticUpdates' is not allowed."
+(MicrosoftDocs/azure-docs#112633, Azure/azure-sdk-for-net#3433).
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ REBOOT_SETTINGS = ("Unknown", "IfRequired", "Never", "Always")
 
 
 def _invalid(target: str, message: str) -> ArmError:
-    return ArmError(400, "InvalidParameter", message + f" Target: '{target}'.")
+    return ArmError(400, "InvalidParameter", f"{message} Target: '{target}'.")
 
 
 def check_patch_settings(os_profile: dict) -> None:
@@ -41,40 +45,48 @@ def check_patch_settings(os_profile: dict) -> None:
         if not isinstance(config, dict):
             continue
         ps = config.get("patchSettings") or {}
-        path = f"osProfile.{key}.patchSettings"
+        path = f"{key}.patchSettings"
         mode = ps.get("patchMode")
         if mode is not None and mode not in modes:
             raise _invalid(
-                f"{path}.patchMode",
-                f"The value '{mode}' of patchMode is not allowed for this OS; allowed: {', '.join(modes)}.",
+                f"{path}.patchMode", f"The patchMode '{mode}' is invalid. Allowed values: {', '.join(modes)}."
             )
         assessment = ps.get("assessmentMode")
         if assessment is not None and assessment not in ASSESSMENT_MODES:
             raise _invalid(
                 f"{path}.assessmentMode",
-                f"The value '{assessment}' of assessmentMode is not allowed; allowed: {', '.join(ASSESSMENT_MODES)}.",
+                f"The assessmentMode '{assessment}' is invalid. Allowed values: {', '.join(ASSESSMENT_MODES)}.",
             )
-        if (
-            key == "windowsConfiguration"
-            and mode in ("AutomaticByOS", "AutomaticByPlatform")
-            and config.get("enableAutomaticUpdates") is False
-        ):
+        if key == "windowsConfiguration" and mode is not None:
+            wants = mode != "Manual"  # Manual: updates off; AutomaticByOS / AutomaticByPlatform: on
+            if config.get("enableAutomaticUpdates", True) is not wants:
+                raise _invalid(
+                    f"{path}.patchMode",
+                    f"The patchMode '{mode}' is invalid. For patchMode '{mode}', the property "
+                    f"'enableAutomaticUpdates' must be set to {'true' if wants else 'false'}.",
+                )
+        auto = ps.get("automaticByPlatformSettings")
+        if auto is not None and mode != "AutomaticByPlatform":
             raise _invalid(
-                "osProfile.windowsConfiguration.enableAutomaticUpdates",
-                f"Patch mode '{mode}' requires enableAutomaticUpdates to be true.",
+                f"{path}.automaticByPlatformSettings",
+                "AutomaticByPlatformSettings cannot be set if the PatchMode is not 'AutomaticByPlatform'.",
             )
-        auto = ps.get("automaticByPlatformSettings") or {}
-        if auto.get("bypassPlatformSafetyChecksOnUserSchedule") and mode != "AutomaticByPlatform":
-            raise _invalid(
-                f"{path}.automaticByPlatformSettings.bypassPlatformSafetyChecksOnUserSchedule",
-                "bypassPlatformSafetyChecksOnUserSchedule can be set only when patchMode is AutomaticByPlatform.",
-            )
-        reboot = auto.get("rebootSetting")
+        reboot = (auto or {}).get("rebootSetting")
         if reboot is not None and reboot not in REBOOT_SETTINGS:
             raise _invalid(
                 f"{path}.automaticByPlatformSettings.rebootSetting",
-                f"The value '{reboot}' of rebootSetting is not allowed; allowed: {', '.join(REBOOT_SETTINGS)}.",
+                f"The rebootSetting '{reboot}' is invalid. Allowed values: {', '.join(REBOOT_SETTINGS)}.",
             )
+
+
+#: osProfile fields fixed when the VM is created (409 PropertyChangeNotAllowed)
+IMMUTABLE = ("computerName", "adminUsername", "windowsConfiguration.enableAutomaticUpdates")
+
+
+def _get(node: dict, dotted: str):
+    for part in dotted.split("."):
+        node = node.get(part) if isinstance(node, dict) else None  # type: ignore[assignment]
+    return node
 
 
 class Compute(Provider):
@@ -92,9 +104,10 @@ class Compute(Provider):
         if str(after.get("type", "")).lower() != "microsoft.compute/virtualmachines":
             return after
         os_profile = (after.get("properties") or {}).get("osProfile") or {}
-        check_patch_settings(os_profile)
         old = ((before or {}).get("properties") or {}).get("osProfile") or {}
-        for key in ("computerName", "adminUsername"):
-            if old.get(key) is not None and os_profile.get(key) not in (None, old[key]):
-                raise ArmError(409, "PropertyChangeNotAllowed", f"Changing property 'osProfile.{key}' is not allowed.")
+        for key in IMMUTABLE:  # a change of what is fixed at creation is refused as such, first
+            was, now = _get(old, key), _get(os_profile, key)
+            if was is not None and now is not None and now != was:
+                raise ArmError(409, "PropertyChangeNotAllowed", f"Changing property '{key}' is not allowed.")
+        check_patch_settings(os_profile)
         return after

@@ -53,8 +53,8 @@ def wanted_patch_settings(os_type: str) -> dict[str, Any]:
         "assessmentMode": "AutomaticByPlatform",
         "automaticByPlatformSettings": {"bypassPlatformSafetyChecksOnUserSchedule": True},
     }
-    if os_type == "Windows":
-        return {"windowsConfiguration": {"enableAutomaticUpdates": True, "patchSettings": settings}}
+    if os_type == "Windows":  # enableAutomaticUpdates is fixed at creation: a VM created without it is named
+        return {"windowsConfiguration": {"patchSettings": settings}}
     return {"linuxConfiguration": {"patchSettings": settings}}
 
 
