@@ -269,25 +269,27 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Start the sandbox, run every stage for the demo customer with apply, print status and evidence."""
+    """Start the sandbox, run every stage for a demo customer (default `demo`, Full Stack; `demo-premium` is the
+    Premium tier on the same tenant) with apply, print status and evidence."""
     from . import evidence, runner, status
 
+    customer = args.customer
     state_dir = PROJECT_ROOT / ".sandbox"
     with _sandbox("demo", state_dir) as sb:
         os.environ["RUNBOOK_SANDBOX"] = str(state_dir / "connection.json")
-        print(f"sandbox tenant serving at {sb.connection.url}; running all stages for 'demo' with --apply")
+        print(f"sandbox tenant serving at {sb.connection.url}; running all stages for '{customer}' with --apply")
         try:
-            runner.run_all("demo", apply=True, on_outcome=_print_outcome)
+            runner.run_all(customer, apply=True, on_outcome=_print_outcome)
         except runner.StageGateError as exc:
             print(f"stopped: {exc}")
     print()
-    print(status.table("demo").drop(columns=["title"]).to_string(index=False))
-    problems = evidence.verify("demo")
+    print(status.table(customer).drop(columns=["title"]).to_string(index=False))
+    problems = evidence.verify(customer)
     print()
     print(
-        f"evidence: {status.link(evidence.customer_dir('demo'))}  ({'verified' if not problems else 'PROBLEMS: ' + '; '.join(problems)})"
+        f"evidence: {status.link(evidence.customer_dir(customer))}  ({'verified' if not problems else 'PROBLEMS: ' + '; '.join(problems)})"
     )
-    print("checklist for the tracking issue: runbook checklist demo")
+    print(f"checklist for the tracking issue: runbook checklist {customer}")
     return EXIT_OK if not problems else EXIT_FAILED
 
 
@@ -367,6 +369,13 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--lab", action="store_true", help="start JupyterLab on it (otherwise print the command or URL)")
     o.set_defaults(func=cmd_open)
     d = sub.add_parser("demo", help=cmd_demo.__doc__)
+    d.add_argument(
+        "customer",
+        nargs="?",
+        default="demo",
+        choices=["demo", "demo-premium"],
+        help="demo (Full Stack) or demo-premium",
+    )
     d.set_defaults(func=cmd_demo)
     return ap
 

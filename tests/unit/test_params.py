@@ -157,3 +157,14 @@ def test_a_sandbox_customer_must_use_the_sandbox_tenant(params_dir, sandbox):
     with pytest.raises(params.ParameterError) as exc:
         params.check_sandbox_tenant(p, sandbox.connection_file)
     assert "running sandbox serves tenant" in str(exc.value) and "Fix:" in str(exc.value)
+
+
+def test_the_premium_demo_customer_is_valid_and_has_no_full_stack_sections():
+    """`runbook demo demo-premium`: the same tenant at the Premium tier (Stage 3's Full Stack items not-required)."""
+    p = params.load("demo-premium")
+    assert p.tier == "Premium" and p.backup is None and p.patching is None and p.iac is None
+    assert p.subscription_ids == params.load("demo").subscription_ids
+    from runbook.cli import build_parser
+
+    assert build_parser().parse_args(["demo", "demo-premium"]).customer == "demo-premium"
+    assert build_parser().parse_args(["demo"]).customer == "demo"
