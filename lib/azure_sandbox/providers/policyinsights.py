@@ -320,12 +320,8 @@ class PolicyInsights(Provider):
         assignment = arm.state.get(props["policyAssignmentId"])
         deployments: list[dict] = []
         if assignment is not None:
-            if props.get("resourceDiscoveryMode") == "ReEvaluateCompliance" or not evaluated(assignment):
-                assignment["_evaluatedAt"] = (
-                    _now()
-                    if props.get("resourceDiscoveryMode") == "ReEvaluateCompliance"
-                    else assignment.get("_evaluatedAt")
-                )
+            if props.get("resourceDiscoveryMode") == "ReEvaluateCompliance":  # evaluates before it remediates
+                assignment["_evaluatedAt"] = _now()
             targets = (
                 [
                     s
