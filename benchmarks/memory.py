@@ -37,8 +37,8 @@ def main() -> int:
     args = ap.parse_args()
     from tagging import scale_params
 
-    from runbook import params as P
-    from runbook.clients import Clients, sandbox_target
+    from runbook.adapters.clients import Clients, sandbox_target
+    from runbook.customer import params as P
     from runbook.steps.base import Context, execute
     from runbook.steps.monitoring import MonitoringAlerting
     from runbook.steps.tagging import TagManagedResources, prepare_sheet

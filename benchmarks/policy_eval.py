@@ -47,7 +47,7 @@ def main() -> int:
     import requests
 
     from azure_sandbox import Sandbox
-    from runbook.clients import ARM_SCOPE, sandbox_target
+    from runbook.adapters.clients import ARM_SCOPE, sandbox_target
 
     with tempfile.TemporaryDirectory() as tmp:
         sb = Sandbox("scale-2000", Path(tmp), base=ROOT / "lib" / "runbook" / "data" / "sandbox-demo.yml")

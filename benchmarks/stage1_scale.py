@@ -32,8 +32,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from tagging import scale_params  # noqa: E402
 
 from azure_sandbox import Faults, Sandbox  # noqa: E402
-from runbook import params as P  # noqa: E402
-from runbook.clients import Clients, sandbox_target  # noqa: E402
+from runbook.adapters.clients import Clients, sandbox_target  # noqa: E402
+from runbook.customer import params as P  # noqa: E402
 from runbook.steps.app_registration import AppRegistration  # noqa: E402
 from runbook.steps.base import Context, execute  # noqa: E402
 from runbook.steps.monitoring import MonitoringAlerting  # noqa: E402

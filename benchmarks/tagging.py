@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT / "lib"))
 sys.path.insert(0, str(ROOT))
 
 from azure_sandbox import Faults, Sandbox  # noqa: E402
-from runbook import params as P  # noqa: E402
-from runbook.clients import Clients, sandbox_target  # noqa: E402
+from runbook.adapters.clients import Clients, sandbox_target  # noqa: E402
+from runbook.customer import params as P  # noqa: E402
 from runbook.steps.base import Context  # noqa: E402
 from runbook.steps.tagging import TagManagedResources, prepare_sheet  # noqa: E402
 from tests.support.azcli import AzCli, ensure_installed  # noqa: E402

@@ -11,7 +11,7 @@ import pytest
 
 from azure_sandbox import Faults, Sandbox
 from runbook import PROJECT_ROOT
-from runbook.clients import Clients, sandbox_target
+from runbook.adapters.clients import Clients, sandbox_target
 
 DEMO_FIXTURE = PROJECT_ROOT / "lib" / "runbook" / "data" / "sandbox-demo.yml"
 DEMO_SUBS = [

@@ -7,7 +7,7 @@ runbook; the runbook reaches it only through the connection file.
 """
 
 from .core.faults import Faults
-from .core.server import Connection, Sandbox
 from .fixtures import load_fixture
+from .server import Connection, Sandbox
 
 __all__ = ["Connection", "Faults", "Sandbox", "load_fixture"]

@@ -29,3 +29,7 @@ def project_home() -> Path:
 
 #: The project home, fixed when the package is imported: notebooks, parameters and evidence are found from here.
 PROJECT_ROOT = project_home()
+
+from ._moved import install as _install_moved  # noqa: E402 (after PROJECT_ROOT: nothing moved needs it earlier)
+
+_install_moved()

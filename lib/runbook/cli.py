@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 
 def _print_outcome(o: runner.RunOutcome) -> None:
-    from . import status
+    from .evidence import status
 
     counts: dict[str, int] = {}
     for r in o.items:
@@ -76,7 +76,8 @@ def _stream_papermill_log(everything: bool) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run one stage or all stages for one or more customers (a batch goes on past a customer's error)."""
-    from . import catalogue, runner
+    from . import runner
+    from .customer import catalogue
 
     _stream_papermill_log(everything=args.log_output)
     stages = None if args.stage == "all" else [int(args.stage)] if args.stage.isdigit() else [-1]
@@ -114,7 +115,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_sheet(args: argparse.Namespace) -> int:
     """Generate (if missing) and check a customer's Manageable Resource Sheet."""
-    from . import params
+    from .customer import params
     from .notebook import start
 
     session = start(args.customer, stage=1)
@@ -126,7 +127,8 @@ def cmd_sheet(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Print every item's status for a customer."""
-    from . import catalogue, params, status
+    from .customer import catalogue, params
+    from .evidence import status
 
     params.load(args.customer)
     df = status.table(args.customer)
@@ -140,7 +142,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_checklist(args: argparse.Namespace) -> int:
     """Print the seed checklist with [x] on done items, for the tracking issue."""
-    from . import params, status
+    from .customer import params
+    from .evidence import status
 
     p = params.load(args.customer)
     if args.format == "json":
@@ -167,26 +170,25 @@ def cmd_checklist(args: argparse.Namespace) -> int:
 
 def cmd_evidence_verify(args: argparse.Namespace) -> int:
     """Check every archived file against its manifest, the hash chain and its anchored head."""
-    from . import evidence, runner
+    from .evidence import EvidenceStore
 
+    store = EvidenceStore(args.customer)
     if args.repair:
-        from . import runlock
-
-        with runlock.held(evidence.customer_dir(args.customer), args.customer, "evidence verify --repair"):
-            for run_id in runner.recover(args.customer):
+        with store.lock("evidence verify --repair"):
+            for run_id in store.recover():
                 print(f"sealed {run_id} from its journal (status interrupted)")
-    problems = evidence.verify(args.customer)
+    problems = store.verify()
     if problems:
         for p in problems:
             print(f"FAIL {p}")
         return EXIT_FAILED
-    print(f"ok: {len(evidence.runs(args.customer))} run(s) of '{args.customer}' verified (files and hash chain intact)")
+    print(f"ok: {len(store.runs())} run(s) of '{args.customer}' verified (files and hash chain intact)")
     return EXIT_OK
 
 
 def cmd_params_validate(args: argparse.Namespace) -> int:
     """Validate a parameter file without calling Azure."""
-    from . import params
+    from .customer import params
 
     p = params.load(args.customer)
     print(
@@ -197,8 +199,9 @@ def cmd_params_validate(args: argparse.Namespace) -> int:
 
 def cmd_open(args: argparse.Namespace) -> int:
     """Prepare a customer's working copy of a stage notebook (work/<customer>/) and open it in JupyterLab."""
-    from . import catalogue, params, workcopy
-    from .clients import sandbox_connection_path
+    from .adapters.clients import sandbox_connection_path
+    from .authoring import workcopy
+    from .customer import catalogue, params
 
     p = params.load(args.customer)  # exit 2 before anything is written
     stage = int(args.stage)
@@ -271,7 +274,8 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     """Start the sandbox, run every stage for a demo customer (default `demo`, Full Stack; `demo-premium` is the
     Premium tier on the same tenant) with apply, print status and evidence."""
-    from . import evidence, runner, status
+    from . import runner
+    from .evidence import EvidenceStore, status
 
     customer = args.customer
     state_dir = PROJECT_ROOT / ".sandbox"
@@ -284,10 +288,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
             print(f"stopped: {exc}")
     print()
     print(status.table(customer).drop(columns=["title"]).to_string(index=False))
-    problems = evidence.verify(customer)
+    store = EvidenceStore(customer)
+    problems = store.verify()
     print()
     print(
-        f"evidence: {status.link(evidence.customer_dir(customer))}  ({'verified' if not problems else 'PROBLEMS: ' + '; '.join(problems)})"
+        f"evidence: {status.link(store.folder)}  ({'verified' if not problems else 'PROBLEMS: ' + '; '.join(problems)})"
     )
     print(f"checklist for the tracking issue: runbook checklist {customer}")
     return EXIT_OK if not problems else EXIT_FAILED

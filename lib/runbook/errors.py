@@ -6,6 +6,8 @@ This module imports nothing of the runbook: every layer may raise these errors.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_BUSY = 0, 1, 2, 3, 4
 EXIT_INTERRUPTED = 130  # SIGINT or SIGTERM; the evidence so far is sealed as 'interrupted'
 
@@ -74,14 +76,40 @@ class CustomerBusy(RunbookError):
         )
 
 
+class ScopeFailure(str):
+    """A part a step could not handle while the others went on, as its one line "<scope>: <what failed and why>";
+    the scope (an ARM id or path such as /subscriptions/<id>, or an item id) is kept as data, never parsed back."""
+
+    scope: str
+    text: str
+
+    def __new__(cls, scope: str, text: str) -> ScopeFailure:
+        self = super().__new__(cls, f"{scope}: {text}")
+        self.scope, self.text = scope, text
+        return self
+
+    def __reduce__(self) -> tuple[type[ScopeFailure], tuple[str, str]]:
+        return (ScopeFailure, (self.scope, self.text))
+
+    def __deepcopy__(self, memo: dict) -> str:
+        """A record (dataclasses.asdict, the evidence) keeps the line as a plain string."""
+        return str(self)
+
+    @property
+    def subscription(self) -> str:
+        """The scope's subscription as '/subscriptions/<id>' in lower case ('' for a scope outside one)."""
+        parts = self.scope.split("/")
+        return f"/subscriptions/{parts[2]}".lower() if len(parts) > 2 and parts[1].lower() == "subscriptions" else ""
+
+
 class PartialFailure(RunbookError):
     """Some scopes of a step failed while the others went on; each message names the scope, what failed and why."""
 
-    def __init__(self, failures: list[str]) -> None:
+    def __init__(self, failures: Sequence[str]) -> None:
         super().__init__(
             f"{len(failures)} part(s) failed: " + "; ".join(failures[:3]) + (" ..." if len(failures) > 3 else "")
         )
-        self.failures = failures
+        self.failures = list(failures)
 
 
 def exit_code_of(exc: BaseException) -> int:

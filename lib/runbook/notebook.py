@@ -10,12 +10,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-from . import catalogue, errors
-from .connect import make_clients
-from .interactive import InteractiveRun
-from .params import Parameters, load
-from .progress import BATCH_ENV
-from .results import Change, ItemResult
+from . import errors
+from .adapters.progress import BATCH_ENV
+from .customer import catalogue
+from .customer.connect import make_clients
+from .customer.params import Parameters, load
+from .evidence import EvidenceStore
+from .evidence.interactive import InteractiveRun
+from .evidence.results import Change, ItemResult
 from .steps import REGISTRY
 from .steps.base import Context, attested, execute, not_in_tier, with_attestation
 
@@ -42,13 +44,15 @@ class Session:
 
     def begin_record(self, shell: Any) -> None:
         """Interactive only: take the customer's lock and start recording the kernel's cells as evidence."""
-        from .sealing import parameters_hash
+        from .authoring.notebooks import stage_notebook
+        from .customer.params import parameters_hash
 
         self.record = InteractiveRun(
             self.params.customer,
             self.stage.number,
             forced=self.forced,
             parameters_sha256=parameters_hash(self.params.customer),
+            template=stage_notebook(self.stage.notebook),
         )
         self.sealed_before = self.record.begin(shell)
 
@@ -60,9 +64,7 @@ class Session:
             self.begin_record(_shell())
             self.ctx.journal = self.record.journal()
         if apply and not self.forced:
-            from .sealing import gate
-
-            blocking = gate(self.params.customer, self.stage.number)
+            blocking = EvidenceStore(self.params.customer).gate(self.stage.number)
             if blocking:
                 raise errors.StageGateError(self.stage.number, blocking)
 
@@ -163,11 +165,11 @@ class Session:
         manifest), so `runbook status` and `runbook checklist` count it. Under the runner, the runner archives."""
         where = ""
         if self.record is not None and not self.record.sealed:
-            from . import secrets
+            from .adapters import secrets
 
             closing = StageSummary(self, "")
             bundle = {"text/html": closing._repr_html_(), "text/plain": repr(closing)}
-            where = self.record.seal(self.stage.notebook, secrets.stored_values(self.params), bundle)
+            where = self.record.seal(self.stage.notebook, secrets.stored_values(self.params.secret_refs()), bundle)
         return StageSummary(self, where)
 
     def resource_sheet(self, regenerate: bool = False):
@@ -178,7 +180,7 @@ class Session:
 
     def schedule(self):
         """The backup and patch schedule agreed with the customer, in words and as a table."""
-        from .schedule import AgreedSchedule
+        from .customer.schedule import AgreedSchedule
 
         return AgreedSchedule(self.params)
 
@@ -226,9 +228,7 @@ class Session:
 
     def gate_text(self) -> str:
         """The stage gate as the evidence shows it, checked now (not assumed)."""
-        from .sealing import gate
-
-        blocking = gate(self.params.customer, self.stage.number)
+        blocking = EvidenceStore(self.params.customer).gate(self.stage.number)
         if not blocking:
             return "passed"
         forced = "FORCED: " if self.forced else "NOT passed: "
@@ -309,7 +309,7 @@ class StageSummary:
         links = []
         p = self.session.params
         if self.session.stage.number == 1:
-            from . import sheet
+            from .customer import sheet
 
             path = sheet.sheet_path(p.customer, p.resource_sheet.path)
             if path.exists():
@@ -352,7 +352,7 @@ def start(customer: str, stage: int, apply: bool = False, run_id: str = "", forc
         sys.modules["pandas"].set_option("display.max_colwidth", None)
     session = Session(load(customer), stage, apply, run_id, forced)
     if session.interactive:
-        from . import interactive
+        from .evidence import interactive
 
         interactive._seal_open()
         session.begin_record(_shell())

@@ -14,7 +14,12 @@ from typing import Any
 import papermill
 from papermill.exceptions import PapermillExecutionError
 
-from . import PROJECT_ROOT, catalogue, evidence, journal, runlock, secrets
+from . import PROJECT_ROOT
+from .adapters import secrets
+from .adapters.progress import BATCH_ENV
+from .authoring.notebooks import stage_notebook
+from .customer import catalogue
+from .customer.params import load, parameters_hash
 from .errors import (  # noqa: F401 (re-exported)
     EXIT_BAD_INPUT,
     EXIT_BUSY,
@@ -25,21 +30,17 @@ from .errors import (  # noqa: F401 (re-exported)
     EvidenceError,
     StageGateError,
 )
-from .params import load
-from .progress import BATCH_ENV
-from .results import ItemResult, stamp
-from .sealing import (  # noqa: F401 (re-exported: the runner's public API)
-    NOTEBOOKS,
-    RunOutcome,
-    _collect,
-    _fill_missing,
-    archive,
-    gate,
-    merge_journal,
-    parameters_hash,
-    recover,
-    stage_notebook,
-)
+from .evidence import EvidenceStore, journal
+from .evidence.results import ItemResult, stamp
+from .evidence.seal import RunOutcome
+
+__all__ = ["RunOutcome", "parameters_hash", "recover", "run_all", "run_stage"]
+
+
+def recover(customer: str) -> list[str]:
+    """Seal the runs a killed process left (`EvidenceStore.recover`)."""
+    return EvidenceStore(customer).recover()
+
 
 log = logging.getLogger(__name__)
 KERNEL = "python3"
@@ -146,7 +147,7 @@ def check_stage_inputs(params: Any, stage: int) -> None:
         raise ParameterError("\n".join(missing))
     tagging = REGISTRY.get("s1-tag-managed-resources")
     if stage == 1 and tagging is not None:
-        from . import sheet
+        from .customer import sheet
 
         path = sheet.sheet_path(params.customer, params.resource_sheet.path)
         if path.exists():
@@ -167,13 +168,12 @@ def run_stage(
     notebook with papermill (its kernel journals every accepted change), then archive the evidence."""
     params = load(customer)  # ParameterError before any Azure call
     if params.target == "sandbox":
-        from .clients import sandbox_connection_path
-        from .params import check_sandbox_tenant
+        from .adapters.clients import sandbox_connection_path
+        from .customer.params import check_sandbox_tenant
 
         check_sandbox_tenant(params, sandbox_connection_path())
-    with runlock.held(
-        evidence.customer_dir(params.customer), params.customer, f"stage {stage}{' --apply' if apply else ''}"
-    ) as stale:
+    store = EvidenceStore(params.customer)
+    with store.lock(f"stage {stage}{' --apply' if apply else ''}") as stale:
         if stale:
             log.warning(
                 "took over a stale lock of %s (pid %s on %s, since %s)",
@@ -182,12 +182,13 @@ def run_stage(
                 stale.get("host"),
                 stale.get("started"),
             )
-        for run_id in recover(params.customer):
+        for run_id in store.recover():
             log.warning("sealed run %s of %s from its journal: its process was killed", run_id, params.customer)
-        return _run_locked(params, stage, apply, force, timeout, log_output, notebook, on_item)
+        return _run_locked(store, params, stage, apply, force, timeout, log_output, notebook, on_item)
 
 
 def _run_locked(
+    store: EvidenceStore,
     params,
     stage: int,
     apply: bool,
@@ -198,14 +199,15 @@ def _run_locked(
     on_item: Callable[[ItemResult], None] | None,
 ) -> RunOutcome:
     check_stage_inputs(params, stage)  # exit 2 before any Azure call
-    blocking = gate(params.customer, stage)
+    blocking = store.gate(stage)
     if blocking and not force:
         raise StageGateError(stage, blocking)
     st = catalogue.load().stage(stage)
-    run_id, run_dir = evidence.new_run(params.customer, stage)
+    run = store.new_run(stage)
+    run_id, run_dir = run.run_id, run.path
     source = Path(notebook) if notebook else stage_notebook(st.notebook)
     output = run_dir / source.name
-    journal_path = run_dir / journal.JOURNAL
+    journal_path = run.journal_path
     started = stamp()
     error = ""
     interrupted = False
@@ -246,11 +248,11 @@ def _run_locked(
         if tail:
             tail.done.set()
             tail.join(5)
-    items = _fill_missing(stage, merge_journal(_collect(output), journal_path), error)
+    items = store.results(stage, output, journal_path, error)
     done = all(r.status in catalogue.DONE_STATUSES for r in items)
     state = "interrupted" if interrupted else "failed" if error else "complete" if done else "incomplete"
     outcome = RunOutcome(params.customer, stage, run_id, run_dir, state, items, error, bool(blocking))
-    archive(
+    store.seal(
         outcome,
         {
             "started_at": started,
@@ -258,7 +260,7 @@ def _run_locked(
             "blocking_items": blocking,
             "parameters_sha256": parameters_hash(params.customer),
         },
-        secrets.stored_values(params),
+        secrets.stored_values(params.secret_refs()),
     )
     return outcome
 

@@ -157,7 +157,7 @@ def open_notebook(page, lab, artifacts):
     opened: list[Notebook] = []
 
     def opener(name: str) -> Notebook:
-        from runbook import workcopy
+        from runbook.authoring import workcopy
 
         # what `runbook open demo --stage N` does: the customer's working copy, on the project's named kernel
         workcopy.install_kernel()

@@ -6,7 +6,7 @@ import json
 
 import requests
 
-from runbook.clients import ARM_SCOPE, sandbox_target
+from runbook.adapters.clients import ARM_SCOPE, sandbox_target
 
 
 class Raw:

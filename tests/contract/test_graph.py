@@ -9,7 +9,7 @@ from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.models.password_credential import PasswordCredential
 from msgraph.generated.models.service_principal import ServicePrincipal
 
-from runbook.evidence import SECRET_PATTERNS
+from runbook.evidence.archive import SECRET_PATTERNS
 
 
 async def scenario(graph):

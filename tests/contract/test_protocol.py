@@ -3,7 +3,7 @@
 import pytest
 from azure.core.exceptions import HttpResponseError
 
-from runbook.clients import ARM_SCOPE
+from runbook.adapters.clients import ARM_SCOPE
 from tests.conftest import DEMO_SUBS
 
 SUB = DEMO_SUBS[0]

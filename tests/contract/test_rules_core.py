@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 
-from runbook.clients import ARM_SCOPE, GRAPH_SCOPE
+from runbook.adapters.clients import ARM_SCOPE, GRAPH_SCOPE
 from tests.conftest import DEMO_SUBS
 from tests.contract.http import refused
 

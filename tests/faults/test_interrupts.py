@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from runbook import evidence, journal, runner
+from runbook import runner
+from runbook.evidence import archive as evidence
+from runbook.evidence import journal
 
 pytestmark = pytest.mark.notebooks
 RUNBOOK = [sys.executable, "-m", "runbook.cli"]

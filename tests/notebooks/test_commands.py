@@ -11,7 +11,7 @@ import time
 import pytest
 
 from runbook import PROJECT_ROOT
-from runbook.clients import Clients, sandbox_target
+from runbook.adapters.clients import Clients, sandbox_target
 
 pytestmark = pytest.mark.notebooks
 RUNBOOK = [sys.executable, "-m", "runbook.cli"]

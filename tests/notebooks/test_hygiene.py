@@ -7,7 +7,8 @@ import sys
 import nbformat
 import pytest
 
-from runbook import PROJECT_ROOT, catalogue
+from runbook import PROJECT_ROOT
+from runbook.customer import catalogue
 
 NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob("*.ipynb"))
 
@@ -19,7 +20,7 @@ def test_one_notebook_per_stage():
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_committed_without_outputs(path):
     extra = "metadata.papermill cell.metadata.papermill cell.metadata.execution"
-    # --keep-id: cell ids are derived from item ids by runbook.notebook_gen, not renumbered 0..n
+    # --keep-id: cell ids are derived from item ids by runbook.authoring.notebooks, not renumbered 0..n
     cmd = [sys.executable, "-m", "nbstripout", "--verify", "--keep-id", "--extra-keys", extra, str(path)]
     out = subprocess.run(cmd, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr

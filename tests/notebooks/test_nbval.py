@@ -39,7 +39,7 @@ def test_notebooks_run_under_nbval(sandbox, evidence_dir, params_dir):
     assert " passed" in out.stdout and "failed" not in out.stdout
     assert (params_dir / "demo.resources.xlsx").exists()  # Stage 1 generated the sheet where the parameters live
     # stepped through as by hand, each notebook sealed its own evidence, marked interactive, and the chain holds
-    from runbook import evidence
+    from runbook.evidence import archive as evidence
 
     sealed = [json.loads((r / "results.json").read_text()) for r in evidence.runs("demo")]
     assert sorted(r["stage"] for r in sealed) == [0, 1, 2, 3, 4]

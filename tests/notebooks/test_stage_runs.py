@@ -6,8 +6,11 @@ import nbformat
 import pytest
 import yaml
 
-from runbook import evidence, params, runner, status
+from runbook import runner
 from runbook.cli import main
+from runbook.customer import params
+from runbook.evidence import archive as evidence
+from runbook.evidence import status
 
 pytestmark = pytest.mark.notebooks
 FIXTURES = __import__("pathlib").Path(__file__).parent / "fixtures"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from runbook import params as P
+from runbook.customer import params as P
 from runbook.steps.access import MspAccess
 from runbook.steps.base import Context, execute
 from tests.conftest import DEMO_SUBS

@@ -5,7 +5,7 @@ import pytest
 from azure.core.rest import HttpRequest
 
 from runbook import errors
-from runbook import params as P
+from runbook.customer import params as P
 from runbook.steps.advisor import API, AdvisorEverythingEnabled
 from runbook.steps.base import Context, execute
 from runbook.steps.monitoring import MonitoringAlerting

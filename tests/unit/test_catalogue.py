@@ -2,7 +2,7 @@
 
 import re
 
-from runbook import catalogue
+from runbook.customer import catalogue
 from tests.conftest import SEED
 
 

@@ -2,8 +2,8 @@
 
 import yaml
 
-from runbook import params as P
-from runbook.connect import make_clients
+from runbook.customer import params as P
+from runbook.customer.connect import make_clients
 
 
 def test_sovereign_cloud_endpoints_and_scopes(params_dir):

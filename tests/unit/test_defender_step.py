@@ -2,7 +2,7 @@
 
 from azure.core.rest import HttpRequest
 
-from runbook import params as P
+from runbook.customer import params as P
 from runbook.steps.base import Context, execute
 from runbook.steps.defender import API, DefenderEnabled
 from tests.conftest import DEMO_SUBS

@@ -1,7 +1,7 @@
 """Configuring steps as tables of desired resources: the shared base lists, compares, writes and judges."""
 
-from runbook import catalogue
-from runbook import params as P
+from runbook.customer import catalogue
+from runbook.customer import params as P
 from runbook.steps.base import Context, execute, with_attestation
 from runbook.steps.budget import BudgetAlert
 from runbook.steps.desired import Desired, differences, project

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from runbook import evidence
+from runbook.evidence import archive as evidence
 
 
 def make_run(customer: str, stage: int, content: str = "ok") -> str:

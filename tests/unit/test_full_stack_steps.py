@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from azure.core.rest import HttpRequest
 
-from runbook import params as P
+from runbook.customer import params as P
 from runbook.steps.backup import API_BACKUP, BackupDeployed, container_and_item
 from runbook.steps.base import Context, execute
 from runbook.steps.patching import API_VM, PatchingDeployed

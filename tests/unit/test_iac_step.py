@@ -9,8 +9,8 @@ import subprocess
 import pytest
 import yaml
 
-from runbook import params as P
-from runbook.gitrepo import Repo
+from runbook.adapters.gitrepo import Repo
+from runbook.customer import params as P
 from runbook.steps.base import Context, execute
 from runbook.steps.iac import IacPushed, type_and_name
 from runbook.steps.tagging import prepare_sheet

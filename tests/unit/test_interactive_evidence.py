@@ -8,11 +8,14 @@ import socket
 
 import pytest
 
-from runbook import errors, evidence, journal, runlock, runner, status
-from runbook import params as P
+from runbook import errors, runner
+from runbook.customer import params as P
+from runbook.evidence import archive as evidence
+from runbook.evidence import journal, status
+from runbook.evidence import lock as runlock
+from runbook.evidence.transcript import Transcript
 from runbook.notebook import Session
 from runbook.steps.tagging import prepare_sheet
-from runbook.transcript import Transcript
 
 ITEM = "s1-monitoring-alerting"
 

@@ -4,7 +4,7 @@ in the customer's tenant, handed to the customer's admin as an ARM template else
 import pytest
 
 from runbook import errors
-from runbook import params as P
+from runbook.customer import params as P
 from runbook.steps.base import Context, execute
 from runbook.steps.lighthouse import LighthouseOffer
 from tests.conftest import DEMO_SUBS

@@ -4,13 +4,14 @@ import re
 
 import nbformat
 
-from runbook import catalogue, notebook_gen
+from runbook.authoring import notebooks as notebook_gen
+from runbook.customer import catalogue
 from runbook.steps import REGISTRY
 
 
 def test_committed_notebooks_match_the_catalogue():
     stale = notebook_gen.check()
-    assert not stale, f"regenerate with `python -m runbook.notebook_gen`: {[p.name for p in stale]}"
+    assert not stale, f"regenerate with `python -m runbook.authoring.notebooks`: {[p.name for p in stale]}"
 
 
 def test_check_reports_a_changed_or_missing_notebook(tmp_path):

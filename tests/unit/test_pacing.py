@@ -1,8 +1,8 @@
 """The per-subscription throttle gate and the progress line."""
 
-from runbook.pacing import Pacer, interleave_by_subscription
-from runbook.progress import _Lines
-from runbook.results import Change
+from runbook.adapters.pacing import Pacer, interleave_by_subscription
+from runbook.adapters.progress import _Lines
+from runbook.evidence.results import Change
 
 
 class FakeClock:

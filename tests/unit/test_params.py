@@ -6,8 +6,8 @@ import sys
 import pytest
 import yaml
 
-from runbook import params
 from runbook.cli import main
+from runbook.customer import params
 
 
 def write(params_dir, **changes):

@@ -2,8 +2,8 @@
 
 import pytest
 
-from runbook import params as P
-from runbook.journal import Journal, read
+from runbook.customer import params as P
+from runbook.evidence.journal import Journal, read
 from runbook.steps.app_registration import AppRegistration
 from runbook.steps.base import Context, execute
 from runbook.steps.monitoring import MonitoringAlerting

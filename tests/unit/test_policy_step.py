@@ -12,7 +12,7 @@ import pytest
 import yaml
 from azure.core.rest import HttpRequest
 
-from runbook import params as P
+from runbook.customer import params as P
 from runbook.steps import policy as policy_step
 from runbook.steps.base import Context, execute
 from runbook.steps.policy import PolicyBaseline

@@ -2,7 +2,7 @@
 
 import nbformat
 
-from runbook.results import MIMETYPE, Change, ItemResult, collect
+from runbook.evidence.results import MIMETYPE, Change, ItemResult, collect
 
 
 def test_bundle_round_trips_through_a_notebook():

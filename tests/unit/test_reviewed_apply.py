@@ -5,7 +5,7 @@ explicit act, allowed only in apply mode and past an open stage gate."""
 import pytest
 
 from runbook import errors
-from runbook import params as P
+from runbook.customer import params as P
 from runbook.notebook import Note, Session
 from runbook.steps.tagging import prepare_sheet
 from tests.conftest import DEMO_SUBS
@@ -107,7 +107,9 @@ def test_the_bootstrap_says_who_where_and_the_real_gate(session, sandbox):
     assert "FORCED: stage 0 still has 2 item(s) not done" in page  # no Stage 0 evidence in this test
     assert "DRY RUN" in page
     sandbox.sandbox.stop()
-    session.ctx.clients_factory = lambda: __import__("runbook.connect", fromlist=["x"]).make_clients(session.params)
+    session.ctx.clients_factory = lambda: __import__("runbook.customer.connect", fromlist=["x"]).make_clients(
+        session.params
+    )
     session.__dict__.pop("clients", None)
     session.ctx.__dict__.pop("clients", None)
     assert "UNREACHABLE" in session.whoami() and "runbook sandbox serve" in session.whoami()

@@ -4,7 +4,7 @@ before anything runs (file, field, fix)."""
 import pytest
 import yaml
 
-from runbook import params as P
+from runbook.customer import params as P
 
 
 def with_sections(params_dir, **sections) -> None:

@@ -3,8 +3,8 @@ reviewed plan, read it afresh (issue 14: no waste at scale)."""
 
 import pytest
 
-from runbook import inventory
-from runbook import params as P
+from runbook.adapters import inventory
+from runbook.customer import params as P
 from runbook.steps.base import Context, execute
 from runbook.steps.monitoring import MonitoringAlerting
 from runbook.steps.tagging import TagManagedResources, prepare_sheet

@@ -3,8 +3,8 @@
 import pytest
 from openpyxl import load_workbook
 
-from runbook import sheet
-from runbook.inventory import Resource
+from runbook.adapters.inventory import Resource
+from runbook.customer import sheet
 
 SUB = "1a2b3c4d-0001-4e5f-8a9b-0c1d2e3f4a01"
 

@@ -7,8 +7,8 @@ import stat
 import pytest
 from openpyxl import load_workbook
 
-from runbook import params as P
-from runbook.evidence import scan_text
+from runbook.customer import params as P
+from runbook.evidence.archive import scan_text
 from runbook.steps.app_registration import AppRegistration
 from runbook.steps.base import Context, execute
 from runbook.steps.monitoring import MonitoringAlerting
@@ -170,8 +170,8 @@ def test_a_customer_without_app_registration_gets_a_named_input_error(ctx, param
 
 def test_the_sheet_error_names_a_command_that_exists(ctx, tmp_path):
     """The missing-workbook error suggests `runbook sheet <customer>`, and that command is in the CLI."""
-    from runbook import sheet
     from runbook.cli import build_parser
+    from runbook.customer import sheet
     from runbook.errors import SheetError
 
     with pytest.raises(SheetError) as err:

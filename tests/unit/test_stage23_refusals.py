@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from runbook import params as P
 from runbook import runner
+from runbook.customer import params as P
 from runbook.steps.advisor import AdvisorEverythingEnabled
 from runbook.steps.base import Context, execute
 from runbook.steps.budget import BudgetAlert

@@ -2,8 +2,10 @@
 
 import json
 
-from runbook import evidence, params, status
-from runbook.results import ItemResult
+from runbook.customer import params
+from runbook.evidence import archive as evidence
+from runbook.evidence import status
+from runbook.evidence.results import ItemResult
 
 
 def archive(customer, stage, records):

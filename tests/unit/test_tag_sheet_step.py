@@ -3,8 +3,8 @@ that still carries the tag is reported, and untagged only when the parameters sa
 
 from openpyxl import load_workbook
 
-from runbook import params as P
-from runbook import sheet
+from runbook.customer import params as P
+from runbook.customer import sheet
 from runbook.steps.base import Context, execute
 from runbook.steps.tagging import TagManagedResources, TagSheetResources, prepare_sheet
 from tests.conftest import DEMO_SUBS

@@ -8,7 +8,8 @@ import sys
 import nbformat
 import pytest
 
-from runbook import PROJECT_ROOT, cli, workcopy
+from runbook import PROJECT_ROOT, cli
+from runbook.authoring import workcopy
 
 
 @pytest.fixture

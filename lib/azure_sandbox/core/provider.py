@@ -14,8 +14,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .arm import Arm
     from .http import Request, Response
+
+#: The protocol core a provider is called with (`core.arm.Arm`). Declared as Any here: the declarations are what the
+#: router imports, so they cannot import the router back (providers annotate `arm: Arm` themselves).
+Arm = Any
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,7 @@ class TypeSpec:
 
 
 # (arm, request, principal, match, path) -> Response
-Handler = Callable[["Arm", "Request", str, "re.Match[str]", str], "Response"]
+Handler = Callable[[Any, "Request", str, "re.Match[str]", str], "Response"]
 
 
 @dataclass(frozen=True)

@@ -16,15 +16,19 @@ from __future__ import annotations
 
 import re
 import uuid
-from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import yaml
 
 from ..core import ids, rules
 from ..core.http import ArmError, Request, Response, arm_error
 from ..core.provider import Provider, TypeSpec
+from . import policy_definitions as definitions
+from .policy_definitions import (
+    BUILTIN_POLICIES,
+    BUILTIN_SETS,
+    builtin_policy,
+    builtin_set,
+    possible_effects,
+)
 
 if TYPE_CHECKING:
     from ..core.arm import Arm
@@ -33,111 +37,8 @@ API = ("2026-06-01", "2025-11-01", "2025-03-01", "2024-04-01", "2023-04-01", "20
 EXEMPTION_API = ("2024-12-01-preview", "2022-07-01-preview", "2020-07-01-preview")  # preview only (no stable one)
 _CATEGORIES = ("Waiver", "Mitigated")
 _MODELS = "azure.mgmt.resource.policy.models"
-_DATA = Path(__file__).resolve().parent / "data" / "policy_builtins.yml"
-_DEF_PREFIX = "/providers/Microsoft.Authorization/policyDefinitions/"
-_SET_PREFIX = "/providers/Microsoft.Authorization/policySetDefinitions/"
-_ROLE_PREFIX = "/providers/Microsoft.Authorization/roleDefinitions/"
-_PARAM_REF = re.compile(r"^\[\s*parameters\(\s*'([^']+)'\s*\)\s*\]$", re.IGNORECASE)
 _FILTER = re.compile(r"^\s*(policyType|category)\s+eq\s+'([^']*)'\s*$", re.IGNORECASE)
 REMEDIATING = {"deployifnotexists": "DeployIfNotExists", "modify": "Modify"}
-
-
-@lru_cache(maxsize=1)
-def _builtins() -> dict[str, dict[str, dict]]:
-    """The built-in definitions and initiatives of data/policy_builtins.yml, keyed by lower-cased GUID."""
-    data = yaml.safe_load(_DATA.read_text())
-    kinds = ("definitions", "setDefinitions")
-    return {kind: {g.lower(): v for g, v in (data.get(kind) or {}).items()} for kind in kinds}
-
-
-BUILTIN_POLICIES: dict[str, dict] = _builtins()["definitions"]
-BUILTIN_SETS: dict[str, dict] = _builtins()["setDefinitions"]
-
-
-def is_reduced(definition: dict) -> bool:
-    """Whether a definition is a built-in the data holds only reduced to its effect (not evaluated)."""
-    d = BUILTIN_POLICIES.get(str(definition.get("name", "")).lower())
-    return d is not None and "policyRule" not in d
-
-
-def builtin_policy(guid: str) -> dict:
-    """A built-in policy definition in the Policy API's shape: its published rule where the data holds it, else the
-    rule reduced to its effect and details."""
-    d = BUILTIN_POLICIES[guid.lower()]
-    if "policyRule" in d:
-        props = {
-            "displayName": d["displayName"],
-            "policyType": "BuiltIn",
-            "mode": d.get("mode", "Indexed"),
-            "description": d.get("description", d["displayName"]),
-            "metadata": {"category": d["category"], "version": d["version"]},
-            "version": d["version"],
-            "parameters": d.get("parameters") or {},
-            "policyRule": d["policyRule"],
-        }
-        return {
-            "id": _DEF_PREFIX + guid.lower(),
-            "name": guid.lower(),
-            "type": "Microsoft.Authorization/policyDefinitions",
-            "properties": props,
-        }
-    then: dict[str, Any] = {"effect": d["effect"]}
-    roles = [_ROLE_PREFIX + r for r in d.get("roleDefinitionIds") or []]
-    if roles:
-        details: dict[str, Any] = {"roleDefinitionIds": roles}
-        if "modify" in _possible_effects(d["effect"], d.get("parameters") or {}):
-            details["operations"] = [{"operation": "addOrReplace", "field": "tags", "value": "[parameters('tagName')]"}]
-        else:
-            details["deployment"] = {"properties": {"mode": "incremental", "template": {}}}
-        then["details"] = details
-    props = {
-        "displayName": d["displayName"],
-        "policyType": "BuiltIn",
-        "mode": "Indexed",
-        "description": d["displayName"],
-        "metadata": {"category": d["category"], "version": d["version"]},
-        "version": d["version"],
-        "parameters": d.get("parameters") or {},
-        "policyRule": {"if": {"field": "type", "equals": "*"}, "then": then},
-    }
-    return {
-        "id": _DEF_PREFIX + guid.lower(),
-        "name": guid.lower(),
-        "type": "Microsoft.Authorization/policyDefinitions",
-        "properties": props,
-    }
-
-
-def builtin_set(guid: str) -> dict:
-    """A built-in initiative (policy set definition) in the Policy API's shape."""
-    d = BUILTIN_SETS[guid.lower()]
-    members = [{**m, "policyDefinitionId": _DEF_PREFIX + m["policyDefinitionId"]} for m in d["policyDefinitions"]]
-    props = {
-        "displayName": d["displayName"],
-        "policyType": "BuiltIn",
-        "description": d["displayName"],
-        "metadata": {"category": d["category"], "version": d["version"]},
-        "version": d["version"],
-        "parameters": d.get("parameters") or {},
-        "policyDefinitions": members,
-        "policyDefinitionGroups": [],
-    }
-    return {
-        "id": _SET_PREFIX + guid.lower(),
-        "name": guid.lower(),
-        "type": "Microsoft.Authorization/policySetDefinitions",
-        "properties": props,
-    }
-
-
-def _possible_effects(effect: Any, parameters: dict) -> set[str]:
-    """Every effect a rule can take (lower case): a literal, or the allowed / default values of its effect parameter."""
-    m = _PARAM_REF.match(str(effect))
-    if not m:
-        return {str(effect).lower()}
-    decl: dict = next((v for k, v in parameters.items() if k.lower() == m.group(1).lower()), {})
-    values = list(decl.get("allowedValues") or []) + ([decl["defaultValue"]] if "defaultValue" in decl else [])
-    return {str(v).lower() for v in values}
 
 
 def remediating_effect(definition: dict) -> str | None:
@@ -147,7 +48,7 @@ def remediating_effect(definition: dict) -> str | None:
     parameter allows DeployIfNotExists, or whose details hold a deployment, needs the identity."""
     props = definition.get("properties") or {}
     then = ((props.get("policyRule") or {}).get("then")) or {}
-    effects = _possible_effects(then.get("effect", ""), props.get("parameters") or {})
+    effects = possible_effects(then.get("effect", ""), props.get("parameters") or {})
     if "modify" in effects:
         return "Modify"
     if "deployifnotexists" in effects or "deployment" in (then.get("details") or {}):
@@ -246,23 +147,8 @@ class Policy(Provider):
         return policy_compliance.admit(arm, before, after)
 
     # ------------------------------------------------------------------ lookups
-    @staticmethod
-    def definition(arm: Arm, definition_id: str) -> dict | None:
-        """A policy definition by id: a built-in, or a custom one stored at its scope."""
-        guid = definition_id.rstrip("/").split("/")[-1].lower()
-        if definition_id.lower().startswith(_DEF_PREFIX.lower()) and guid in BUILTIN_POLICIES:
-            return builtin_policy(guid)
-        obj = arm.state.get(definition_id)
-        return obj if obj and obj.get("type", "").lower() == "microsoft.authorization/policydefinitions" else None
-
-    @staticmethod
-    def set_definition(arm: Arm, set_id: str) -> dict | None:
-        """An initiative by id: a built-in, or a custom one stored at its scope."""
-        guid = set_id.rstrip("/").split("/")[-1].lower()
-        if set_id.lower().startswith(_SET_PREFIX.lower()) and guid in BUILTIN_SETS:
-            return builtin_set(guid)
-        obj = arm.state.get(set_id)
-        return obj if obj and obj.get("type", "").lower() == "microsoft.authorization/policysetdefinitions" else None
+    definition = staticmethod(definitions.definition)
+    set_definition = staticmethod(definitions.set_definition)
 
     def _member(self, arm: Arm, member_id: str) -> dict:
         """A member of an initiative, or 404 PolicyDefinitionNotFound."""

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..core import ids
 from ..core.http import ArmError
+from . import policy_definitions as definitions
 from . import policy_engine as engine
 
 if TYPE_CHECKING:
@@ -52,9 +53,7 @@ class Member:
     @property
     def evaluable(self) -> bool:
         """Built-ins reduced to their effect (no real rule in the data) are not evaluated."""
-        from .policy import is_reduced
-
-        return not is_reduced(self.definition)
+        return not definitions.is_reduced(self.definition)
 
 
 def _values(given: dict | None) -> dict[str, Any]:
@@ -69,19 +68,17 @@ def _defaults(declared: dict | None) -> dict[str, Any]:
 
 def members(arm: Arm, assignment: dict) -> list[Member]:
     """The policies an assignment applies, each with the parameter values it gets."""
-    from .policy import Policy
-
     props = assignment.get("properties") or {}
     def_id = str(props.get("policyDefinitionId", ""))
     given = _values(props.get("parameters"))
     if "/policysetdefinitions/" in def_id.lower():
-        found = Policy.set_definition(arm, def_id)
+        found = definitions.set_definition(arm, def_id)
         if found is None:
             return []
         set_params = {**_defaults(found["properties"].get("parameters")), **given}
         out = []
         for ref in found["properties"].get("policyDefinitions") or []:
-            definition = Policy.definition(arm, ref["policyDefinitionId"])
+            definition = definitions.definition(arm, ref["policyDefinitionId"])
             if definition is None:
                 continue
             passed = {
@@ -90,7 +87,7 @@ def members(arm: Arm, assignment: dict) -> list[Member]:
             params = {**_defaults(definition["properties"].get("parameters")), **passed}
             out.append(Member(ref.get("policyDefinitionReferenceId", ""), definition, params, found["id"]))
         return out
-    definition = Policy.definition(arm, def_id)
+    definition = definitions.definition(arm, def_id)
     if definition is None:
         return []
     return [Member("", definition, {**_defaults(definition["properties"].get("parameters")), **given}, "")]

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from azure.core.exceptions import HttpResponseError
 
-from ..results import Change
-from .base import Context, Observation, error_text
+from ..evidence.results import Change
+from .base import Context, Observation, ScopeFailure, error_text
 from .desired import Desired, DesiredResourcesStep
 
 API = "2023-01-01"
@@ -24,7 +24,7 @@ class AdvisorEverythingEnabled(DesiredResourcesStep):
 
     item_id = "s3-advisor"
 
-    def desired(self, ctx: Context, unreadable: list[str]) -> list[Desired]:
+    def desired(self, ctx: Context, unreadable: list[ScopeFailure]) -> list[Desired]:
         """Per subscription: its configuration, and each stored resource-group configuration included."""
         p = ctx.params
         a = p.advisor
@@ -66,7 +66,9 @@ class AdvisorEverythingEnabled(DesiredResourcesStep):
             try:
                 stored = self.group_configurations(ctx, sub)
             except HttpResponseError as exc:  # named; the other subscriptions go on
-                unreadable.append(f"/subscriptions/{sub}: cannot read Advisor configurations: {error_text(exc)}")
+                unreadable.append(
+                    ScopeFailure(f"/subscriptions/{sub}", f"cannot read Advisor configurations: {error_text(exc)}")
+                )
                 continue
             for config_id in stored:
                 table.append(

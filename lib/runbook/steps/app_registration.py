@@ -8,10 +8,10 @@ from typing import Any
 
 from azure.core.exceptions import HttpResponseError
 
-from .. import secrets
-from ..params import AppRegistration as AppRegistrationParams
-from ..results import Change
-from .base import Context, Observation, PartialFailure, Step, StepInputError, Verdict, error_text
+from ..adapters import secrets
+from ..customer.params import AppRegistration as AppRegistrationParams
+from ..evidence.results import Change
+from .base import Context, Observation, ScopeFailure, Step, StepInputError, Verdict, error_text
 
 CREDENTIAL_NAME = "intercept-runbook"
 RENEW_BEFORE = timedelta(days=30)  # a secret closer than this to expiry is replaced
@@ -123,13 +123,16 @@ class AppRegistration(Step):
         roles: dict[tuple[str, str], bool] = {}
         guids: dict[str, str] = {}
         via_lighthouse: dict[str, str] = {}  # subscription -> offer: roles there come from the offer, not from here
-        unreadable: list[str] = []
+        unreadable: list[ScopeFailure] = []
         for sub in ctx.params.subscription_ids:
             try:
                 self._inspect_roles(ctx, cfg, sp, sub, rows, roles, guids, via_lighthouse)
             except HttpResponseError as exc:  # this subscription fails, the others go on
                 unreadable.append(
-                    f"/subscriptions/{sub}: cannot read or assign roles: {error_text(exc)}; the runbook principal needs Owner or User Access Administrator there"
+                    ScopeFailure(
+                        f"/subscriptions/{sub}",
+                        f"cannot read or assign roles: {error_text(exc)}; the runbook principal needs Owner or User Access Administrator there",
+                    )
                 )
                 rows.append(
                     {
@@ -263,10 +266,8 @@ class AppRegistration(Step):
             return sp.id
 
         sp_id = ctx.clients.run_graph(graph_work)
-        failures: list[str] = []
-        for c in changes:
-            if c.action != "assign role":
-                continue
+
+        def assign(c: Change) -> None:
             auth = ctx.clients.authorization(c.target.rsplit("/", 1)[-1])
             guid = self.role_guids[c.detail["role"]]
             body = {
@@ -278,12 +279,10 @@ class AppRegistration(Step):
                 auth.role_assignments.create(c.target, assignment_name(c.target, sp_id, guid), body)
             except HttpResponseError as exc:
                 if not (exc.error is not None and exc.error.code == "RoleAssignmentExists"):
-                    failures.append(f"{c.target}: assign {c.detail['role']}: {error_text(exc)}")  # other scopes go on
-                    continue
-            ctx.accepted(c)
-        if failures:
-            raise PartialFailure(failures)
-        return list(ctx.applied)
+                    raise  # named by apply_each; the other scopes go on
+
+        roles = [c for c in changes if c.action == "assign role"]
+        return self.applied(ctx, self.apply_each(ctx, roles, assign, what=lambda c: f"assign {c.detail['role']}"))
 
     def judge(self, ctx: Context, obs: Observation, pending: list[Change], applied: list[Change]) -> Verdict:
         """Fulfilled when the app, its principal, a stored valid secret and every role exist."""

@@ -23,10 +23,10 @@ from typing import Any
 from azure.core.exceptions import HttpResponseError
 from azure.core.rest import HttpRequest
 
-from ..inventory import Resource
-from ..params import Backup
-from ..results import Change
-from .base import Context, Observation, PartialFailure, StepInputError, Verdict
+from ..adapters.inventory import Resource
+from ..customer.params import Backup
+from ..evidence.results import Change
+from .base import Context, Observation, ScopeFailure, StepInputError, Verdict
 from .desired import Desired, DesiredResourcesStep
 from .tagging import managed_marking
 
@@ -114,7 +114,7 @@ class BackupDeployed(DesiredResourcesStep):
             raise StepInputError(f"parameters/{ctx.params.customer}.yml: 'backup' is required for {self.item_id}")
         return ctx.params.backup
 
-    def managed_vms(self, ctx: Context, unreadable: list[str]) -> list[Resource]:
+    def managed_vms(self, ctx: Context, unreadable: list[ScopeFailure]) -> list[Resource]:
         resources = ctx.resources(ctx.params.monitoring.resource_group, unreadable)
         managed = managed_marking(ctx, resources, unreadable).managed
         return [r for r in resources if r.type.lower() == VM_TYPE and r.key in managed]
@@ -125,7 +125,7 @@ class BackupDeployed(DesiredResourcesStep):
             f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.RecoveryServices/vaults/{vault_name(region)}"
         )
 
-    def desired(self, ctx: Context, unreadable: list[str]) -> list[Desired]:
+    def desired(self, ctx: Context, unreadable: list[ScopeFailure]) -> list[Desired]:
         b = self.backup(ctx)
         vms = self.managed_vms(ctx, unreadable)
         regions = sorted({(r.subscription_id, r.location.lower()) for r in vms})
@@ -198,7 +198,7 @@ class BackupDeployed(DesiredResourcesStep):
 
     def inspect(self, ctx: Context) -> Observation:
         obs = super().inspect(ctx)
-        unreadable: list[str] = []
+        unreadable: list[ScopeFailure] = []
         vms = self.managed_vms(ctx, unreadable)
         obs.facts["failures"] += unreadable
         states = []
@@ -206,7 +206,7 @@ class BackupDeployed(DesiredResourcesStep):
             try:
                 st = self.status(ctx, vm)
             except HttpResponseError as exc:
-                obs.facts["failures"].append(f"{vm.id}: backup status: {self.explain(exc)}")
+                obs.facts["failures"].append(ScopeFailure(vm.id, f"backup status: {self.explain(exc)}"))
                 continue
             ours = self.vault_id(ctx, vm.subscription_id, vm.location)
             vault = str(st.get("vaultId") or "")
@@ -257,7 +257,9 @@ class BackupDeployed(DesiredResourcesStep):
         return changes
 
     def apply(self, ctx: Context, changes: list[Change]) -> list[Change]:
-        failures = self.apply_table(ctx, [c for c in changes if c.detail.get("kind") != "protected item"])
+        failures: list[str] = list(
+            self.apply_table(ctx, [c for c in changes if c.detail.get("kind") != "protected item"])
+        )
         items = [c for c in changes if c.detail.get("kind") == "protected item"]
         for vault in sorted({c.detail["vault"] for c in items}):
             sub = vault.split("/")[2]
@@ -279,9 +281,7 @@ class BackupDeployed(DesiredResourcesStep):
             ready = [c for c in mine if c.detail["vm"].lower() in protectable]
             with ThreadPoolExecutor(max_workers=8) as pool:  # each protection is a long-running operation
                 failures += [f for f in pool.map(partial(self.protect, ctx, sub, vault), ready) if f]
-        if failures:
-            raise PartialFailure(failures)
-        return list(ctx.applied)
+        return self.applied(ctx, failures)
 
     def protect(self, ctx: Context, sub: str, vault: str, c: Change) -> str:
         """Enable protection of one VM and wait for it; "" or the refusal, named."""

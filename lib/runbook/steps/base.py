@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import getpass
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
 from azure.core.exceptions import AzureError, HttpResponseError, ServiceRequestError
 
-from .. import catalogue
-from ..clients import Clients
+from ..adapters.clients import Clients
+from ..customer import catalogue
+from ..customer.params import Parameters
 from ..errors import PartialFailure as PartialFailure
+from ..errors import ScopeFailure as ScopeFailure
 from ..errors import StepInputError as StepInputError
 from ..errors import TargetError
-from ..journal import Journal, from_environment
-from ..params import Parameters
-from ..results import Change, ItemResult, stamp
+from ..evidence.journal import Journal, from_environment
+from ..evidence.results import Change, ItemResult, stamp
 
 
 @dataclass
@@ -36,10 +37,10 @@ class Context:
     fresh: bool = False
     _inventory: dict = field(default_factory=dict, repr=False)
 
-    def resources(self, msp_resource_group: str, unreadable: list[str] | None = None) -> list:
+    def resources(self, msp_resource_group: str, unreadable: list[ScopeFailure] | None = None) -> list:
         """The customer's resources (inventory.customer_resources), listed once per run where sharing is on; a
         fresh listing replaces the shared one."""
-        from ..inventory import customer_resources
+        from ..adapters.inventory import customer_resources
 
         key = (tuple(s.lower() for s in self.params.subscription_ids), msp_resource_group.lower())
         if self.share_inventory and not self.fresh and key in self._inventory:
@@ -49,7 +50,7 @@ class Context:
             elif refused:  # the caller cannot take a partial list: read again, and let Azure's refusal surface
                 return customer_resources(self.clients, self.params.subscription_ids, msp_resource_group)
             return list(listed)
-        refused_now: list[str] = []
+        refused_now: list[ScopeFailure] = []
         listed = customer_resources(
             self.clients,
             self.params.subscription_ids,
@@ -113,6 +114,37 @@ class Step:
     def apply(self, ctx: Context, changes: list[Change]) -> list[Change]:
         """Carry out planned changes; returns those applied."""
         return []
+
+    def explain(self, exc: HttpResponseError) -> str:
+        """Azure's refusal as one line (steps add the fix they know)."""
+        return error_text(exc)
+
+    def apply_each(
+        self,
+        ctx: Context,
+        changes: list[Change],
+        write: Callable[[Change], object],
+        what: Callable[[Change], str] | None = None,
+    ) -> list[ScopeFailure]:
+        """Apply changes one after another: `write` makes one change's calls; a change Azure accepted is on the
+        record at once (`ctx.accepted`), a refusal is named ("<target>: <what>: <why>") and the others go on."""
+        failures: list[ScopeFailure] = []
+        for c in changes:
+            try:
+                write(c)
+            except HttpResponseError as exc:
+                why = self.explain(exc)
+                failures.append(ScopeFailure(c.target, f"{what(c)}: {why}" if what else why))
+                continue
+            ctx.accepted(c)
+        return failures
+
+    def applied(self, ctx: Context, failures: Sequence[str]) -> list[Change]:
+        """The end of an apply: PartialFailure naming the refused parts (the accepted ones are on the record), else
+        what Azure accepted."""
+        if failures:
+            raise PartialFailure(failures)
+        return list(ctx.applied)
 
     def judge(self, ctx: Context, obs: Observation, pending: list[Change], applied: list[Change]) -> Verdict:
         """Status of the item given what was observed, what is still pending and what was applied."""

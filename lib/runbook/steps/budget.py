@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 from azure.core.exceptions import HttpResponseError
 
-from .base import Context, StepInputError, error_text
+from .base import Context, ScopeFailure, StepInputError, error_text
 from .desired import Desired, DesiredResourcesStep
 
 API = "2024-08-01"
@@ -35,7 +35,7 @@ class BudgetAlert(DesiredResourcesStep):
             )
         return text
 
-    def desired(self, ctx: Context, unreadable: list[str]) -> list[Desired]:
+    def desired(self, ctx: Context, unreadable: list[ScopeFailure]) -> list[Desired]:
         """The agreed budget on every subscription."""
         p = ctx.params
         if p.budget is None:
@@ -98,6 +98,6 @@ class BudgetAlert(DesiredResourcesStep):
 
 
 def _monitored_items(tier: str) -> set[str]:
-    from .. import catalogue
+    from ..customer import catalogue
 
     return {i.id for i in catalogue.load().items if i.applies_to(tier)}

@@ -8,7 +8,7 @@ extensions and `resourcesCoverageStatus` per plan, and reports a plan that some 
 
 from __future__ import annotations
 
-from .base import Context, Observation, Verdict
+from .base import Context, Observation, ScopeFailure, Verdict
 from .desired import Desired, DesiredResourcesStep
 
 API = "2024-01-01"
@@ -19,7 +19,7 @@ class DefenderEnabled(DesiredResourcesStep):
 
     item_id = "s3-defender-enabled"
 
-    def desired(self, ctx: Context, unreadable: list[str]) -> list[Desired]:
+    def desired(self, ctx: Context, unreadable: list[ScopeFailure]) -> list[Desired]:
         """The tier's plans, Standard, in every subscription."""
         table = []
         for sub in ctx.params.subscription_ids:

@@ -20,8 +20,8 @@ from typing import Any
 from azure.core.exceptions import HttpResponseError
 from azure.core.rest import HttpRequest
 
-from ..results import Change
-from .base import Context, Observation, PartialFailure, Step, Verdict, error_text
+from ..evidence.results import Change
+from .base import Context, Observation, ScopeFailure, Step, Verdict
 
 
 @dataclass(frozen=True)
@@ -86,14 +86,10 @@ def differences(want: Desired, have: dict[str, Any]) -> list[str]:
 class DesiredResourcesStep(Step):
     """Base of configuring steps that ensure a table of resources. Subclasses implement `desired`."""
 
-    def desired(self, ctx: Context, unreadable: list[str]) -> list[Desired]:
+    def desired(self, ctx: Context, unreadable: list[ScopeFailure]) -> list[Desired]:
         """The table: every resource the tenant should hold, in dependency order. Scopes that could not be read
         while building it are named in `unreadable` (their rows are left out; the item fails naming them)."""
         raise NotImplementedError
-
-    def explain(self, exc: HttpResponseError) -> str:
-        """One line for an Azure refusal (a step may add what a person must do about it)."""
-        return error_text(exc)
 
     def list_objects(self, ctx: Context, subscription: str, collection: str, api_version: str) -> list[dict]:
         """Every object of a collection, all pages (an absent parent is an empty collection)."""
@@ -118,9 +114,9 @@ class DesiredResourcesStep(Step):
 
     def inspect(self, ctx: Context) -> Observation:
         """Pair each desired row with the object that exists (listing each collection once)."""
-        failures: list[str] = []
+        failures: list[ScopeFailure] = []
         table = self.desired(ctx, failures)
-        skip = {f.split(":", 1)[0].lower() for f in failures}
+        skip = {f.scope.lower() for f in failures}
         table = [w for w in table if f"/subscriptions/{w.subscription}".lower() not in skip]
         listed: dict[tuple[str, str], dict[str, dict] | str] = {}
         pairs: list[tuple[Desired, dict | None]] = []
@@ -132,7 +128,7 @@ class DesiredResourcesStep(Step):
                     listed[key] = self.list_collection(ctx, want.subscription, want.collection, want.api_version)
                 except HttpResponseError as exc:  # one scope without rights does not sink the others
                     listed[key] = self.explain(exc)
-                    failures.append(f"{want.collection}: cannot read {want.kind}s: {listed[key]}")
+                    failures.append(ScopeFailure(want.collection, f"cannot read {want.kind}s: {listed[key]}"))
             found = listed[key]
             if isinstance(found, str):
                 state = f"failed: {found}"
@@ -165,21 +161,26 @@ class DesiredResourcesStep(Step):
         return changes
 
     def apply(self, ctx: Context, changes: list[Change]) -> list[Change]:
+        """Apply the table's changes (`apply_table`); PartialFailure naming the refused ones."""
+        return self.applied(ctx, self.apply_table(ctx, changes))
+
+    def apply_table(self, ctx: Context, changes: list[Change]) -> list[ScopeFailure]:
         """PUT each reviewed payload by ID, waiting for long-running operations. Changes run in waves by kind, in
         the table's order (a resource group before its action group before the alerts that use it); within a wave
         they run concurrently (`tagging.concurrency`), paced per subscription under ARM's write limits (a 429 holds
-        that subscription's workers until its Retry-After). A refusal names the change; the others go on."""
+        that subscription's workers until its Retry-After). A refusal names the change; the others go on. Returns the
+        refusals (steps with work beyond their table go on with it)."""
         from concurrent.futures import ThreadPoolExecutor
 
-        from ..pacing import Pacer, interleave_by_subscription, paced_call
+        from ..adapters.pacing import Pacer, interleave_by_subscription, paced_call
 
         pacer = Pacer()
-        failures: list[str] = []
+        failures: list[ScopeFailure] = []
         waves: dict[str, list[Change]] = {}
         for c in changes:
             waves.setdefault(str(c.detail.get("kind", c.action)), []).append(c)
 
-        def one(c: Change) -> str:
+        def one(c: Change) -> ScopeFailure | None:
             sub = c.target.split("/")[2]
             client = ctx.clients.resource(sub, retry_total=0)  # the pacer does the waiting, for all workers
             try:
@@ -191,26 +192,16 @@ class DesiredResourcesStep(Step):
                     ).result(),
                 )
             except HttpResponseError as exc:  # the other changes go on; this one is named
-                return f"{c.target}: {c.action}: {self.explain(exc)}"
+                return ScopeFailure(c.target, f"{c.action}: {self.explain(exc)}")
             ctx.accepted(c)
-            return ""
+            return None
 
+        if not changes:
+            return []
         with ThreadPoolExecutor(max_workers=ctx.params.tagging.concurrency) as pool:
             for wave in waves.values():
                 failures += [f for f in pool.map(one, interleave_by_subscription(wave)) if f]
-        if failures:
-            raise PartialFailure(failures)
-        return list(ctx.applied)
-
-    def apply_table(self, ctx: Context, changes: list[Change]) -> list[str]:
-        """For steps with work beyond their table: apply the table's changes as `apply` does; the refusals, named
-        (the step goes on with the rest)."""
-        try:
-            if changes:
-                DesiredResourcesStep.apply(self, ctx, changes)
-        except PartialFailure as exc:
-            return list(exc.failures)
-        return []
+        return failures
 
     def judge(self, ctx: Context, obs: Observation, pending: list[Change], applied: list[Change]) -> Verdict:
         """Fulfilled when every desired resource is in place; counts per kind; failed where a scope could not be read."""

@@ -18,8 +18,8 @@ from typing import Any
 
 from azure.core.exceptions import HttpResponseError
 
-from ..results import Change
-from .base import Context, Observation, PartialFailure, Step, StepInputError, Verdict, error_text
+from ..evidence.results import Change
+from .base import Context, Observation, ScopeFailure, Step, StepInputError, Verdict, error_text
 
 API = "2022-10-01"
 OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
@@ -155,7 +155,9 @@ class LighthouseOffer(Step):
                 offers = self.offers(ctx, sub)
                 may = self.may_deploy(ctx, sub, me)
             except HttpResponseError as exc:
-                failures.append(f"/subscriptions/{sub}: cannot read Lighthouse delegations: {error_text(exc)}")
+                failures.append(
+                    ScopeFailure(f"/subscriptions/{sub}", f"cannot read Lighthouse delegations: {error_text(exc)}")
+                )
                 continue
             have = [a for o in offers for a in o["authorizations"]]
             diff = self.diff(want, have)
@@ -274,25 +276,18 @@ class LighthouseOffer(Step):
 
     def apply(self, ctx: Context, changes: list[Change]) -> list[Change]:
         """Write the definition (an update narrows or widens it in place), then the assignment."""
-        failures = []
-        for c in changes:
-            if c.action != "deploy Lighthouse offer":
-                continue  # the template is for a person; nothing to apply
+
+        def deploy(c: Change) -> None:
             sub = c.target.split("/")[2]
             res = ctx.clients.resource(sub)
-            try:
-                res.resources.begin_create_or_update_by_id(c.target, c.payload, api_version=API).result()
-                a_id = f"/subscriptions/{sub}/providers/Microsoft.ManagedServices/registrationAssignments/{assignment_name(sub, c.target)}"
-                res.resources.begin_create_or_update_by_id(
-                    a_id, {"properties": {"registrationDefinitionId": c.target}}, api_version=API
-                ).result()
-            except HttpResponseError as exc:
-                failures.append(f"{c.target}: {error_text(exc)}")
-                continue
-            ctx.accepted(c)
-        if failures:
-            raise PartialFailure(failures)
-        return list(ctx.applied)
+            res.resources.begin_create_or_update_by_id(c.target, c.payload, api_version=API).result()
+            a_id = f"/subscriptions/{sub}/providers/Microsoft.ManagedServices/registrationAssignments/{assignment_name(sub, c.target)}"
+            res.resources.begin_create_or_update_by_id(
+                a_id, {"properties": {"registrationDefinitionId": c.target}}, api_version=API
+            ).result()
+
+        offers = [c for c in changes if c.action == "deploy Lighthouse offer"]  # a template is for a person
+        return self.applied(ctx, self.apply_each(ctx, offers, deploy))
 
     def judge(self, ctx: Context, obs: Observation, pending: list[Change], applied: list[Change]) -> Verdict:
         """Fulfilled when every subscription holds exactly the tier's authorizations; handed-over templates keep it

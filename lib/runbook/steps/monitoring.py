@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from .base import Context, StepInputError
+from .base import Context, ScopeFailure, StepInputError
 from .desired import Desired, DesiredResourcesStep
 from .tagging import managed_marking
 
@@ -127,7 +127,7 @@ class MonitoringAlerting(DesiredResourcesStep):
     item_id = "s1-monitoring-alerting"
     requires = ("alerts",)
 
-    def desired(self, ctx: Context, unreadable: list[str]) -> list[Desired]:
+    def desired(self, ctx: Context, unreadable: list[ScopeFailure]) -> list[Desired]:
         """The monitoring resource group, action group and health alerts per subscription, then a baseline metric alert
         per rule and managed resource."""
         if ctx.params.alerts is None:

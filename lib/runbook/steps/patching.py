@@ -19,11 +19,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from azure.core.exceptions import HttpResponseError
-
-from ..params import PatchWindow
-from ..results import Change
-from .base import Context, Observation, PartialFailure, StepInputError, Verdict
+from ..customer.params import PatchWindow
+from ..evidence.results import Change
+from .base import Context, Observation, ScopeFailure, StepInputError, Verdict
 from .desired import Desired, DesiredResourcesStep
 from .tagging import managed_marking
 
@@ -80,7 +78,7 @@ class PatchingDeployed(DesiredResourcesStep):
     item_id = "s3-patching-deployed"
     requires = ("patching",)
 
-    def desired(self, ctx: Context, unreadable: list[str]) -> list[Desired]:
+    def desired(self, ctx: Context, unreadable: list[ScopeFailure]) -> list[Desired]:
         p = ctx.params
         if p.patching is None:
             raise StepInputError(f"parameters/{p.customer}.yml: 'patching' is required for {self.item_id}")
@@ -157,7 +155,7 @@ class PatchingDeployed(DesiredResourcesStep):
         }
 
     # ------------------------------------------------------------------ the VMs
-    def managed_vms(self, ctx: Context, unreadable: list[str]) -> list[dict]:
+    def managed_vms(self, ctx: Context, unreadable: list[ScopeFailure]) -> list[dict]:
         """Every VM the sheet marks managed, as Azure returns it (full object)."""
         resources = ctx.resources(ctx.params.monitoring.resource_group, unreadable)
         managed = managed_marking(ctx, resources, unreadable).managed
@@ -176,7 +174,7 @@ class PatchingDeployed(DesiredResourcesStep):
 
     def inspect(self, ctx: Context) -> Observation:
         obs = super().inspect(ctx)
-        unreadable: list[str] = []
+        unreadable: list[ScopeFailure] = []
         vms = self.managed_vms(ctx, unreadable)
         obs.facts["failures"] += unreadable
         obs.facts["vms"] = vms
@@ -224,17 +222,14 @@ class PatchingDeployed(DesiredResourcesStep):
 
     def apply(self, ctx: Context, changes: list[Change]) -> list[Change]:
         failures = self.apply_table(ctx, [c for c in changes if c.detail.get("kind") != "VM patch settings"])
-        for c in [c for c in changes if c.detail.get("kind") == "VM patch settings"]:
-            sub = c.target.split("/")[2]
-            try:
-                ctx.clients.resource(sub).resources.begin_update_by_id(c.target, c.payload, api_version=API_VM).result()
-            except HttpResponseError as exc:
-                failures.append(f"{c.target}: {c.action}: {self.explain(exc)}")
-                continue
-            ctx.accepted(c)
-        if failures:
-            raise PartialFailure(failures)
-        return list(ctx.applied)
+
+        def patch(c: Change) -> object:
+            resources = ctx.clients.resource(c.target.split("/")[2]).resources
+            return resources.begin_update_by_id(c.target, c.payload, api_version=API_VM).result()
+
+        vms = [c for c in changes if c.detail.get("kind") == "VM patch settings"]
+        failures += self.apply_each(ctx, vms, patch, what=lambda c: c.action)
+        return self.applied(ctx, failures)
 
     def judge(self, ctx: Context, obs: Observation, pending: list[Change], applied: list[Change]) -> Verdict:
         verdict = super().judge(ctx, obs, pending, applied)

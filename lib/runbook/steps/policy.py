@@ -36,9 +36,9 @@ import yaml
 from azure.core.exceptions import HttpResponseError
 from azure.core.rest import HttpRequest
 
-from ..params import Parameters
-from ..results import Change
-from .base import Context, Observation, PartialFailure, Verdict
+from ..customer.params import Parameters
+from ..evidence.results import Change
+from .base import Context, Observation, ScopeFailure, Verdict
 from .desired import Desired, DesiredResourcesStep
 
 API_POLICY = "2023-04-01"
@@ -193,7 +193,7 @@ class PolicyBaseline(DesiredResourcesStep):
             },
         }
 
-    def desired(self, ctx: Context, unreadable: list[str]) -> list[Desired]:
+    def desired(self, ctx: Context, unreadable: list[ScopeFailure]) -> list[Desired]:
         rows = []
         for sub in ctx.params.subscription_ids:
             rows.append(
@@ -341,7 +341,7 @@ class PolicyBaseline(DesiredResourcesStep):
 
     def inspect(self, ctx: Context) -> Observation:
         obs = super().inspect(ctx)
-        failed = {f.split(":", 1)[0].split("/providers/")[0].lower() for f in obs.facts["failures"]}
+        failed = {f.subscription for f in obs.facts["failures"]}
         have = {w.id.lower(): h for w, h in obs.facts["pairs"]}
         rules = self.member_rules(ctx)
         remediable = self.remediable(ctx, rules)
@@ -355,7 +355,7 @@ class PolicyBaseline(DesiredResourcesStep):
                     ctx, sub, have.get(self.assignment_id(sub).lower()), remediable
                 )
             except HttpResponseError as exc:  # one subscription does not sink the others
-                obs.facts["failures"].append(f"/subscriptions/{sub}: {self.explain(exc)}")
+                obs.facts["failures"].append(ScopeFailure(f"/subscriptions/{sub}", self.explain(exc)))
                 continue
             facts = per_sub[sub]
             for ref, counts in (facts["compliance"] or {}).items():
@@ -464,7 +464,7 @@ class PolicyBaseline(DesiredResourcesStep):
 
     # ------------------------------------------------------------------ apply
     def apply(self, ctx: Context, changes: list[Change]) -> list[Change]:
-        failures = self.apply_table(ctx, [c for c in changes if c.detail.get("kind") in KINDS])
+        failures: list[str] = list(self.apply_table(ctx, [c for c in changes if c.detail.get("kind") in KINDS]))
         for c in [c for c in changes if c.detail.get("kind") == "role assignment"]:
             if err := self.grant(ctx, c):
                 failures.append(err)
@@ -506,9 +506,7 @@ class PolicyBaseline(DesiredResourcesStep):
                 ctx.accepted(c)
                 started.append(c)
         failures += self.wait_remediations(ctx, started)
-        if failures:
-            raise PartialFailure(failures)
-        return list(ctx.applied)
+        return self.applied(ctx, failures)
 
     def explain_any(self, exc: Exception) -> str:
         return self.explain(exc) if isinstance(exc, HttpResponseError) else str(exc)
@@ -564,7 +562,7 @@ class PolicyBaseline(DesiredResourcesStep):
 
     def wait_remediations(self, ctx: Context, started: list[Change]) -> list[str]:
         """Wait for the remediation tasks, with progress; the failed ones named with their first deployment error."""
-        from ..progress import progress
+        from ..adapters.progress import progress
 
         failures: list[str] = []
         if not started:

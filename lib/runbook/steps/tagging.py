@@ -6,18 +6,20 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from azure.core.exceptions import HttpResponseError
 
-from .. import sheet
-from ..inventory import Resource
-from ..pacing import Pacer, interleave_by_subscription, paced_call
-from ..progress import progress
-from ..results import Change
-from .base import Context, Observation, Step, Verdict, error_text
+from ..adapters.inventory import Resource
+from ..adapters.pacing import Pacer, interleave_by_subscription, paced_call
+from ..adapters.progress import progress
+from ..customer import sheet
+from ..evidence.results import Change
+from .base import Context, Observation, ScopeFailure, Step, Verdict, error_text
 
 
-def managed_marking(ctx: Context, resources: list[Resource], unreadable: list[str] | None = None) -> sheet.Marking:
+def managed_marking(
+    ctx: Context, resources: list[Resource], unreadable: list[ScopeFailure] | None = None
+) -> sheet.Marking:
     """The marked sheet, checked against the resources that exist now (rows of unreadable subscriptions as they are)."""
     path = sheet.sheet_path(ctx.params.customer, ctx.params.resource_sheet.path)
-    scopes = tuple(u.split(":", 1)[0].lower() + "/" for u in unreadable or [])
+    scopes = tuple(u.scope.lower() + "/" for u in unreadable or [])
     return sheet.read(path, {r.key for r in resources}, scopes)
 
 
@@ -44,7 +46,7 @@ class TagManagedResources(Step):
 
     def inspect(self, ctx: Context) -> Observation:
         """Resources, the marked sheet, and each managed resource's current tag."""
-        unreadable: list[str] = []  # subscriptions Azure refuses to list fail their part; the others go on
+        unreadable: list[ScopeFailure] = []  # subscriptions Azure refuses to list fail their part; the others go on
         resources = ctx.resources(ctx.params.monitoring.resource_group, unreadable)
         marking = managed_marking(ctx, resources, unreadable)
         key = ctx.params.managed_tag.key
@@ -234,7 +236,7 @@ class SheetSummary:
 
 def prepare_sheet(ctx: Context, regenerate: bool = False) -> SheetSummary:
     """Generate the customer's sheet if it does not exist (or when asked), then read and check it."""
-    from ..inventory import subscription_names
+    from ..adapters.inventory import subscription_names
 
     p = ctx.params
     path = sheet.sheet_path(p.customer, p.resource_sheet.path)

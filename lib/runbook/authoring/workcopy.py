@@ -16,7 +16,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import PROJECT_ROOT, catalogue, notebook_gen
+from .. import PROJECT_ROOT
+from ..customer import catalogue
+from . import notebooks as notebook_gen
 
 KERNEL_NAME = "onboarding-runbook"
 KERNEL_DISPLAY = "Onboarding runbook"
@@ -118,14 +120,14 @@ def configure_git_filter(repo: Path = PROJECT_ROOT) -> bool:
     False when the project is not a git clone."""
     if not (repo / ".git").exists():
         return False
-    command = f"{sys.executable} -m runbook.workcopy strip"
+    command = f"{sys.executable} -m runbook.authoring.workcopy strip"
     subprocess.run(["git", "config", f"filter.{FILTER}.clean", command], cwd=repo, check=True)
     subprocess.run(["git", "config", f"filter.{FILTER}.smudge", "cat"], cwd=repo, check=True)
     return True
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m runbook.workcopy strip` (stdin to stdout: the git clean filter) or `... setup` (kernel + filter)."""
+    """`python -m runbook.authoring.workcopy strip` (stdin to stdout: the git clean filter) or `... setup` (kernel + filter)."""
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["strip"]:
         sys.stdout.write(strip(sys.stdin.read()))
@@ -134,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kernel '{KERNEL_NAME}' installed in {install_kernel()}")
         print(f"git filter {FILTER}: {'configured' if configure_git_filter() else 'not a git clone, skipped'}")
         return 0
-    print("usage: python -m runbook.workcopy strip|setup", file=sys.stderr)
+    print("usage: python -m runbook.authoring.workcopy strip|setup", file=sys.stderr)
     return 2
 
 

@@ -7,12 +7,12 @@ import json
 import time
 import uuid
 
-from ..providers import graph, registry
-from . import identity, ids
-from .arm import Arm
-from .faults import Faults, FaultState, retry_after_headers
-from .http import ArmError, Request, Response, arm_error, graph_error
-from .state import State
+from .core import identity, ids
+from .core.arm import Arm
+from .core.faults import Faults, FaultState, retry_after_headers
+from .core.http import ArmError, Request, Response, arm_error, graph_error
+from .core.state import State
+from .providers import graph, registry
 
 
 class SandboxApp:

@@ -1,18 +1,16 @@
-"""Sealing runs into evidence: the outcome of a run, the stage gate, and the seal of a run from its notebook and
-journal (also for a run whose process died). Shared by the papermill runner and interactive sessions; it imports
-neither papermill nor, until a notebook must be read, nbformat, so a notebook session starts without them."""
+"""Sealing a run into evidence: its outcome, its item results gathered from the notebook and the journal, and the
+archive of it (also for a run whose process died; `EvidenceStore` is the door). It imports neither papermill nor,
+until a notebook must be read, nbformat, so a notebook session starts without them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import PROJECT_ROOT, catalogue, evidence, journal, status
-from .errors import EXIT_FAILED, EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, EvidenceError
+from ..customer import catalogue
+from . import archive, journal
+from ..errors import EXIT_FAILED, EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, EvidenceError
 from .results import Change, ItemResult, collect, stamp
-
-NOTEBOOKS = PROJECT_ROOT / "notebooks"
-
 
 @dataclass
 class RunOutcome:
@@ -35,40 +33,7 @@ class RunOutcome:
         )
 
 
-def parameters_hash(customer: str) -> str:
-    """SHA-256 of the parameter file a run used (recorded in its evidence)."""
-    from .params import resolve_path
-
-    path = resolve_path(customer)
-    return evidence.sha256(path) if path.exists() else ""
-
-
-def stage_notebook(name: str) -> Path:
-    """The stage notebook: the project's notebooks/ (a checkout), else generated from the packaged catalogue into
-    .cache/notebooks (an installed wheel carries the catalogue, not the notebooks)."""
-    if (NOTEBOOKS / name).exists():
-        return NOTEBOOKS / name
-    from . import notebook_gen
-
-    cache = PROJECT_ROOT / ".cache" / "notebooks"
-    notebook_gen.write(cache)
-    return cache / name
-
-
-def gate(customer: str, stage: int) -> list[str]:
-    """Items of the previous stage that are not yet fulfilled or not-required (empty: gate open)."""
-    if stage == 0:
-        return []
-    latest = status.latest(customer)
-    blocking = []
-    for item in catalogue.load().for_stage(stage - 1):
-        rec = latest.get(item.id)
-        if rec is None or rec.result.status not in catalogue.DONE_STATUSES:
-            blocking.append(f"{item.id} ({rec.result.status if rec else 'not-verified'})")
-    return blocking
-
-
-def _fill_missing(stage: int, found: list[ItemResult], error: str) -> list[ItemResult]:
+def fill_missing(stage: int, found: list[ItemResult], error: str) -> list[ItemResult]:
     """One record per item of the stage; items the run never reached are not-verified."""
     by_id = {r.item_id: r for r in found}
     out = []
@@ -85,7 +50,7 @@ def _fill_missing(stage: int, found: list[ItemResult], error: str) -> list[ItemR
     return out
 
 
-def _collect(output: Path) -> list[ItemResult]:
+def collect_notebook(output: Path) -> list[ItemResult]:
     """The item records of an executed (possibly partial) notebook."""
     if not output.exists():
         return []
@@ -123,37 +88,8 @@ def merge_journal(found: list[ItemResult], journal_path: Path) -> list[ItemResul
     return list(by_id.values())
 
 
-def recover(customer: str) -> list[str]:
-    """Seal the runs a killed process left without a manifest: their results come from the journal (and the partial
-    notebook), their status is 'interrupted'. Never deletes anything; returns the run ids sealed."""
-    sealed = []
-    for run_dir in evidence.runs(customer):
-        if (run_dir / evidence.MANIFEST).exists():
-            continue
-        stage = int(run_dir.name.split("-stage")[1].split("-")[0]) if "-stage" in run_dir.name else 0
-        notebooks = list(run_dir.glob("*.ipynb"))
-        items = _fill_missing(
-            stage,
-            merge_journal(_collect(notebooks[0]) if notebooks else [], run_dir / journal.JOURNAL),
-            "the run was killed",
-        )
-        outcome = RunOutcome(
-            customer,
-            stage,
-            run_dir.name,
-            run_dir,
-            "interrupted",
-            items,
-            "the process running it was killed; sealed from its journal by a later run",
-            False,
-        )
-        archive(outcome, {"recovered_at": stamp()}, ())
-        sealed.append(run_dir.name)
-    return sealed
-
-
-def archive(outcome: RunOutcome, meta: dict, known_secrets: tuple[str, ...] = ()) -> None:
-    """Archive a run's evidence (evidence.archive); a refused archive marks the outcome and raises EvidenceError."""
+def archive_run(outcome: RunOutcome, meta: dict, known_secrets: tuple[str, ...] = ()) -> None:
+    """Archive a run's evidence (archive.archive); a refused archive marks the outcome and raises EvidenceError."""
     header = {
         "customer": outcome.customer,
         "run_id": outcome.run_id,
@@ -164,7 +100,7 @@ def archive(outcome: RunOutcome, meta: dict, known_secrets: tuple[str, ...] = ()
         **meta,
     }
     try:
-        evidence.archive(outcome.run_dir, header, [r.to_dict() for r in outcome.items], known_secrets)
+        archive.archive(outcome.run_dir, header, [r.to_dict() for r in outcome.items], known_secrets)
     except EvidenceError as exc:
         outcome.status, outcome.error = "refused", str(exc)
         raise

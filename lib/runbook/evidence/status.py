@@ -2,47 +2,19 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from . import PROJECT_ROOT, catalogue, evidence
-from .params import Parameters
-from .results import ItemResult
-
-
-@dataclass
-class Latest:
-    """The newest recorded result of an item and the run that recorded it."""
-
-    result: ItemResult
-    run_id: str
-    run_dir: Path
-    how: str = "batch"  # batch | interactive | in progress: a run not sealed yet, read from its journal
+from .. import PROJECT_ROOT
+from ..customer import catalogue
+from ..customer.params import Parameters
+from .store import EvidenceStore, Latest
 
 
 def latest(customer: str) -> dict[str, Latest]:
-    """Newest result per item across the customer's runs: sealed ones from results.json, and a run still open (an
-    engineer's JupyterLab session, or a run whose process died) from its journal."""
-    from . import journal
-
-    out: dict[str, Latest] = {}
-    for run_dir in evidence.runs(customer):
-        path = run_dir / evidence.RESULTS
-        if path.exists():
-            data = json.loads(path.read_text())
-            how = "interactive" if data.get("interactive") else "batch"
-            for rec in data.get("items", []):
-                out[rec["item_id"]] = Latest(ItemResult.from_dict(rec), run_dir.name, run_dir, how)
-            continue
-        entries, _ = journal.read(run_dir / journal.JOURNAL)
-        for e in entries:
-            if e.get("kind") == "item":
-                r = ItemResult.from_dict(e["result"])
-                out[r.item_id] = Latest(r, run_dir.name, run_dir, "in progress")
-    return out
+    """Newest result per item across the customer's runs (`EvidenceStore.latest`)."""
+    return EvidenceStore(customer).latest()
 
 
 def link(run_dir: Path) -> str:

@@ -13,13 +13,18 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 
-from .results import Change
-
 T = TypeVar("T")
+
+
+class _Targeted(Protocol):
+    target: str  # an ARM id: /subscriptions/<id>/...
+
+
+C = TypeVar("C", bound=_Targeted)
 log = logging.getLogger(__name__)
 
 
@@ -97,12 +102,12 @@ def paced_call(pacer: Pacer, key: str, call: Callable[[], T], max_errors: int = 
         return out
 
 
-def interleave_by_subscription(changes: list[Change]) -> list[Change]:
+def interleave_by_subscription(changes: list[C]) -> list[C]:
     """Round-robin the changes over subscriptions, so every subscription's write budget is used at once."""
-    lanes: dict[str, list[Change]] = {}
+    lanes: dict[str, list[C]] = {}
     for c in changes:
         lanes.setdefault(c.target.split("/")[2].lower(), []).append(c)
-    out: list[Change] = []
+    out: list[C] = []
     queues = list(lanes.values())
     for i in range(max((len(q) for q in queues), default=0)):
         out += [q[i] for q in queues if i < len(q)]

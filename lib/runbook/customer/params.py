@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from datetime import date
@@ -11,10 +12,11 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from . import PROJECT_ROOT
+from .. import PROJECT_ROOT
+from ..adapters.secrets import SECRET_PATTERNS, SecretRef, known_secret_values
+from ..errors import ParameterError
 from .catalogue import TIERS
 from .catalogue import load as load_catalogue
-from .errors import ParameterError
 
 PARAMETERS_ENV = "RUNBOOK_PARAMETERS_DIR"
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -51,29 +53,6 @@ Guid = str  # checked by _guid in each model, which names the value in the error
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SecretRef(_Strict):
-    """Where a secret lives; parameters hold only this reference, never the value."""
-
-    env: str | None = None
-    file: str | None = None
-    keyvault: str | None = None  # https://<vault>.vault.azure.net/secrets/<name>
-    passwordstate: str | None = None  # PasswordState list/entry id
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> SecretRef:
-        given = [k for k in ("env", "file", "keyvault", "passwordstate") if getattr(self, k)]
-        if len(given) != 1:
-            raise ValueError("give exactly one of env, file, keyvault, passwordstate")
-        return self
-
-    def describe(self) -> str:
-        """A display form of the reference (never the secret)."""
-        for k in ("env", "file", "keyvault", "passwordstate"):
-            if getattr(self, k):
-                return f"{k}:{getattr(self, k)}"
-        return ""
 
 
 class Authorization(_Strict):
@@ -318,7 +297,7 @@ _CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 def _time_zones() -> frozenset[str]:
     """Windows time zone IDs Azure's schedules accept (data/windows_time_zones.yml)."""
-    path = Path(__file__).resolve().parent / "data" / "windows_time_zones.yml"
+    path = Path(__file__).resolve().parents[1] / "data" / "windows_time_zones.yml"
     return frozenset(str(z).lower() for z in yaml.safe_load(path.read_text()))
 
 
@@ -594,6 +573,14 @@ class Parameters(_Strict):
             )
         return v
 
+    def secret_refs(self) -> tuple[SecretRef, ...]:
+        """Every secret reference these parameters hold (their values are never archived)."""
+        refs = (
+            self.app_registration.secret_store if self.app_registration else None,
+            self.credential.client_secret if self.credential else None,
+        )
+        return tuple(r for r in refs if r is not None)
+
 
 def _field_path(loc: tuple) -> str:
     return ".".join(str(p) for p in loc)
@@ -637,8 +624,6 @@ TEMPLATE_SAMPLES = {
 def find_secret_values(data: object, known: tuple[str, ...] = (), path: str = "") -> list[tuple[str, str]]:
     """(field path, kind) of every value shaped like a secret (the archive's detector) or equal to a secret this
     machine holds, whatever its key is called."""
-    from .evidence import SECRET_PATTERNS
-
     found: list[tuple[str, str]] = []
     if isinstance(data, dict):
         for k, v in data.items():
@@ -666,6 +651,12 @@ def find_placeholders(data: object, path: str = "") -> list[str]:
     elif isinstance(data, str) and (data.strip().lower() == PLACEHOLDER_GUID or data.strip() in TEMPLATE_SAMPLES):
         found.append(path)
     return found
+
+
+def parameters_hash(customer: str) -> str:
+    """SHA-256 of the parameter file a run uses (recorded in its evidence; '' when there is no file)."""
+    path = resolve_path(customer)
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else ""
 
 
 def resolve_path(customer_or_path: str | Path) -> Path:
@@ -703,8 +694,6 @@ def load(customer_or_path: str | Path) -> Parameters:
         raise ParameterError(f"{shown}: not valid YAML ({exc}). Fix: check indentation and quoting.") from None
     if not isinstance(data, dict):
         raise ParameterError(f"{shown}: expected a mapping of fields. Fix: start from parameters/template.yml.")
-    from .evidence import known_secret_values
-
     problems = [
         f"{shown}: field '{p}' holds a literal secret. Fix: secrets never live in parameters; give a reference such as {{env: NAME}}, {{keyvault: URL}} or {{passwordstate: ID}}."
         for p in find_literal_secrets(data)

@@ -6,7 +6,7 @@ the automation does) and one ``session.run("<item id>")`` cell, and finally the 
 are derived from the item ids, cells carry no outputs, so regenerating an unchanged catalogue rewrites
 the committed notebooks byte for byte.
 
-Usage: ``python -m runbook.notebook_gen`` rewrites ``notebooks/``; ``--check`` only compares and exits 1
+Usage: ``python -m runbook.authoring.notebooks`` rewrites ``notebooks/``; ``--check`` only compares and exits 1
 listing the notebooks that differ from what the catalogue generates.
 """
 
@@ -17,11 +17,13 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import nbformat
-from nbformat.notebooknode import NotebookNode
+from .. import PROJECT_ROOT
+from ..customer import catalogue
 
-from . import PROJECT_ROOT, catalogue
+if TYPE_CHECKING:  # nbformat loads when a notebook is built, not when a session finds its stage notebook
+    from nbformat.notebooknode import NotebookNode
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
 
@@ -170,6 +172,8 @@ def stage_cells(stage: catalogue.Stage, items: Sequence[catalogue.Item]) -> list
 
 def build(stage: catalogue.Stage, items: Sequence[catalogue.Item]) -> NotebookNode:
     """The notebook of one stage, without outputs."""
+    import nbformat
+
     nb = nbformat.v4.new_notebook(metadata=METADATA)
     nb.nbformat, nb.nbformat_minor = 4, 5
     for c in stage_cells(stage, items):
@@ -184,6 +188,8 @@ def build(stage: catalogue.Stage, items: Sequence[catalogue.Item]) -> NotebookNo
 
 def render(nb: NotebookNode) -> str:
     """A notebook's file text, as Jupyter writes it (one-space indent, sorted keys, final newline)."""
+    import nbformat
+
     return nbformat.writes(nb) + "\n"
 
 
@@ -212,16 +218,26 @@ def write(directory: Path = NOTEBOOKS) -> list[Path]:
     return changed
 
 
+def stage_notebook(name: str) -> Path:
+    """The stage notebook: the project's notebooks/ (a checkout), else generated from the packaged catalogue into
+    .cache/notebooks (an installed wheel carries the catalogue, not the notebooks)."""
+    if (NOTEBOOKS / name).exists():
+        return NOTEBOOKS / name
+    cache = PROJECT_ROOT / ".cache" / "notebooks"
+    write(cache)
+    return cache / name
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: rewrite the notebooks, or with --check report those out of sync (exit 1)."""
-    parser = argparse.ArgumentParser(prog="python -m runbook.notebook_gen", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m runbook.authoring.notebooks", description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only compare; exit 1 listing the notebooks that differ")
     parser.add_argument("--dir", type=Path, default=NOTEBOOKS, help="notebook directory (default: %(default)s)")
     args = parser.parse_args(argv)
     if args.check:
         stale = check(args.dir)
         for path in stale:
-            print(f"out of date: {path} (regenerate with: python -m runbook.notebook_gen)")
+            print(f"out of date: {path} (regenerate with: python -m runbook.authoring.notebooks)")
         return 1 if stale else 0
     for path in write(args.dir):
         print(f"wrote {path}")

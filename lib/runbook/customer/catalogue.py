@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-DATA = Path(__file__).parent / "data" / "catalogue.yml"
+DATA = Path(__file__).resolve().parents[1] / "data" / "catalogue.yml"
 TIERS = ("CSP", "Premium", "Full Stack")
 KINDS = ("automated", "attested", "both")
 STATUSES = ("not-verified", "open", "fulfilled", "not-required", "failed")

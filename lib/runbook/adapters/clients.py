@@ -17,8 +17,8 @@ from typing import TypeVar
 from azure.core.credentials import TokenCredential
 from azure.identity import ClientSecretCredential, DefaultAzureCredential
 
-from . import PROJECT_ROOT
-from .errors import TargetError
+from .. import PROJECT_ROOT
+from ..errors import TargetError
 
 T = TypeVar("T")
 ARM_SCOPE = "https://management.azure.com/.default"

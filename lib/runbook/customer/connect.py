@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from . import secrets
-from .clients import KNOWN_CLOUDS, Clients, CloudEndpoints, azure_target, sandbox_target
+from ..adapters import secrets
+from ..adapters.clients import KNOWN_CLOUDS, Clients, CloudEndpoints, azure_target, sandbox_target
 from .params import Parameters
 
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import trustme
 
-from ..fixtures import Loaded, load_fixture
 from .app import SandboxApp
-from .faults import Faults
-from .http import Request
+from .core.faults import Faults
+from .core.http import Request
+from .fixtures import Loaded, load_fixture
 
 
 class _Handler(BaseHTTPRequestHandler):

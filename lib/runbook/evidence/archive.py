@@ -11,44 +11,16 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import PROJECT_ROOT, __version__, anchor
-from .errors import EvidenceError
+from .. import PROJECT_ROOT, __version__
+from . import anchor
+from ..adapters.secrets import SECRET_PATTERNS, Finding, known_secret_values, scan_text
+from ..errors import EvidenceError
+
+__all__ = ["SECRET_PATTERNS", "Finding", "known_secret_values", "scan_text"]  # re-exported: older callers read them here
 
 MANIFEST = "manifest.json"
 RESULTS = "results.json"
 EVIDENCE_ENV = "RUNBOOK_EVIDENCE_DIR"
-
-# What must never be archived. Each pattern names the kind it finds; values are never echoed.
-SECRET_PATTERNS: dict[str, re.Pattern] = {
-    "bearer token": re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
-    "authorization header": re.compile(r"\bBearer\s+[A-Za-z0-9._~+/-]{20,}", re.IGNORECASE),
-    "Entra ID client secret": re.compile(
-        r"(?<![A-Za-z0-9_~.-])[A-Za-z0-9_~.-]{3}\dQ~[A-Za-z0-9_~.-]{31,34}(?![A-Za-z0-9_~.-])"
-    ),
-    "storage connection string": re.compile(r"AccountKey=[A-Za-z0-9+/=]{20,}", re.IGNORECASE),
-    "SAS token": re.compile(r"[?&]sig=[A-Za-z0-9%+/=]{16,}", re.IGNORECASE),
-    "shared access key": re.compile(r"SharedAccessKey=[A-Za-z0-9+/=]{16,}", re.IGNORECASE),
-    "password assignment": re.compile(
-        r"(?i)\b(password|passwd|pwd|client_secret)\s*[=:]\s*['\"]?(?!\*{3})[^\s'\"<>,;]{6,}"
-    ),
-    "private key": re.compile(r"-----BEGIN (RSA |EC |OPENSSH )?PRIVATE KEY-----"),
-    "absolute home path": re.compile(
-        r"(?<![\w.])(/home/[A-Za-z0-9._-]+|/root|/Users/[A-Za-z0-9._-]+|[A-Za-z]:\\\\?Users\\\\?[A-Za-z0-9._-]+)(?=[/\\\\'\"\s]|$)"
-    ),
-}
-
-
-@dataclass
-class Finding:
-    """Where the secret scan found something, and of what kind (never the value)."""
-
-    file: str
-    where: str
-    kind: str
-
-    def __str__(self) -> str:
-        return f"{self.file}: {self.where}: {self.kind}"
-
 
 def root() -> Path:
     """Where evidence lives ($RUNBOOK_EVIDENCE_DIR or <project>/evidence)."""
@@ -116,33 +88,6 @@ def sanitise_notebook(path: Path) -> None:
             except ValueError:
                 pm[key] = p.name
     nbformat.write(nb, path)
-
-
-def scan_text(text: str, file: str, known: tuple[str, ...] = ()) -> list[Finding]:
-    """Secret findings in a text, by line; `known` are secret values that must not appear verbatim."""
-    findings = []
-    for n, line in enumerate(text.splitlines(), 1):
-        for kind, pat in SECRET_PATTERNS.items():
-            if pat.search(line):
-                findings.append(Finding(file, f"line {n}", kind))
-        for value in known:
-            if value and len(value) >= 8 and value in line:
-                findings.append(Finding(file, f"line {n}", "known secret value"))
-    return findings
-
-
-def known_secret_values() -> tuple[str, ...]:
-    """Secrets this machine holds for the runbook (sandbox credential, stored app secrets): never archived."""
-    values = []
-    for candidate in [PROJECT_ROOT / ".sandbox" / "client-secret", *sorted((PROJECT_ROOT / ".secrets").glob("*"))]:
-        if candidate.is_file():
-            values.append(candidate.read_text().strip())
-    env_conn = os.environ.get("RUNBOOK_SANDBOX")
-    if env_conn and Path(env_conn).exists():
-        secret_path = Path(json.loads(Path(env_conn).read_text())["secret_path"])
-        if secret_path.exists():
-            values.append(secret_path.read_text().strip())
-    return tuple(values)
 
 
 def scan_files(paths: list[Path], relative_to: Path, extra_known: tuple[str, ...] = ()) -> list[Finding]:

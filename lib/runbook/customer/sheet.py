@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import PROJECT_ROOT
-from .errors import SheetError
-from .inventory import Resource
+from .. import PROJECT_ROOT
+from ..adapters.inventory import Resource
+from ..errors import SheetError
 
 SHEET = "Resources"
 COLUMNS = (

@@ -15,8 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import catalogue, evidence, journal, runlock
+from ..customer import catalogue
+from . import journal
 from .results import ItemResult, stamp
+from .seal import RunOutcome, merge_journal
+from .store import EvidenceStore
 from .transcript import Transcript
 
 if TYPE_CHECKING:
@@ -40,16 +43,16 @@ class InteractiveRun:
     transcript: Transcript = field(default_factory=Transcript)
     items: dict[str, ItemResult] = field(default_factory=dict)
     sealed: bool = False
+    template: Path | None = None  # the stage notebook whose narrative the sealed notebook keeps
     _journal: journal.Journal | None = field(default=None, repr=False)
 
     # --- lifecycle -------------------------------------------------------------------------------
     def begin(self, shell: Any) -> list[str]:
         """Take the customer's lock (CustomerBusy while a batch run or another kernel holds it), seal runs a dead
         kernel left, and start recording the kernel's cells. Returns the run ids sealed."""
-        from .sealing import recover
-
-        runlock.acquire(evidence.customer_dir(self.customer), self.customer, f"stage {self.stage} (interactive)")
-        sealed = recover(self.customer)
+        store = EvidenceStore(self.customer)
+        store.acquire(f"stage {self.stage} (interactive)")
+        sealed = store.recover()
         if shell is not None:
             self.transcript.install(shell)
         _OPEN.append(self)
@@ -58,8 +61,9 @@ class InteractiveRun:
     def journal(self) -> journal.Journal:
         """The run's journal, creating its run folder at the first use."""
         if self._journal is None:
-            self.run_id, self.run_dir = evidence.new_run(self.customer, self.stage)
-            self._journal = journal.Journal(self.run_dir / journal.JOURNAL)
+            run = EvidenceStore(self.customer).new_run(self.stage)
+            self.run_id, self.run_dir = run.run_id, run.path
+            self._journal = journal.Journal(run.journal_path)
             self._journal.record("session", interactive=True, stage=self.stage)
         return self._journal
 
@@ -72,11 +76,10 @@ class InteractiveRun:
     def seal(self, notebook_name: str, known_secrets: tuple[str, ...] = (), closing: dict | None = None) -> str:
         """Write the executed notebook, HTML, results and manifest (once) and give the lock back; returns the
         evidence folder ('' when nothing ran)."""
-        from .sealing import RunOutcome, archive, merge_journal
-
         if self.sealed:
             return str(self.run_dir or "")
         self.sealed = True
+        store = EvidenceStore(self.customer)
         self.transcript.uninstall()
         if closing and self.transcript.cells:  # the cell that sealed shows what it sealed
             self.transcript.cells[-1].outputs.append({"output_type": "display_data", "data": closing, "metadata": {}})
@@ -87,7 +90,7 @@ class InteractiveRun:
                 return ""
             import nbformat  # loaded when sealing, not when the session starts (it takes about a second)
 
-            template = _template(notebook_name)
+            template = _template(self.template)
             nb = self.transcript.notebook(
                 template, {"runbook": {"interactive": True, "run_id": self.run_id, "customer": self.customer}}
             )
@@ -106,7 +109,7 @@ class InteractiveRun:
                 "",
                 self.forced,
             )
-            archive(
+            store.seal(
                 outcome,
                 {
                     "interactive": True,
@@ -119,16 +122,16 @@ class InteractiveRun:
             )
             return str(self.run_dir)
         finally:
-            runlock.release(evidence.customer_dir(self.customer))
+            store.release()
 
 
-def _template(name: str) -> nbformat.NotebookNode | None:
+def _template(path: Path | None) -> nbformat.NotebookNode | None:
     import nbformat
 
-    from .sealing import stage_notebook
-
+    if path is None:
+        return None
     try:
-        return nbformat.read(stage_notebook(name), as_version=4)
+        return nbformat.read(path, as_version=4)
     except Exception:
         return None
 

@@ -10,7 +10,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from .errors import GitError
+from ..errors import GitError
 
 
 class Repo:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from azure.core.exceptions import HttpResponseError
 
+from ..errors import ScopeFailure
 from .clients import Clients
 
 
@@ -44,7 +45,7 @@ def _rg_of(resource_id: str) -> str:
 
 
 def list_resources(
-    clients: Clients, subscription_ids: list[str], unreadable: list[str] | None = None
+    clients: Clients, subscription_ids: list[str], unreadable: list[ScopeFailure] | None = None
 ) -> list[Resource]:
     """Every tracked resource in the given subscriptions (following nextLink pages). With `unreadable`, a
     subscription Azure refuses to list (403, 404) is named there and skipped instead of failing the whole list."""
@@ -59,7 +60,10 @@ def list_resources(
                 raise
             code = exc.error.code if exc.error is not None else exc.status_code
             unreadable.append(
-                f"/subscriptions/{sub}: cannot list its resources ({exc.status_code} {code}); the runbook principal needs Reader or more there"
+                ScopeFailure(
+                    f"/subscriptions/{sub}",
+                    f"cannot list its resources ({exc.status_code} {code}); the runbook principal needs Reader or more there",
+                )
             )
     return out
 
@@ -75,7 +79,7 @@ def subscription_names(clients: Clients, subscription_ids: list[str]) -> dict[st
 
 
 def customer_resources(
-    clients: Clients, subscription_ids: list[str], msp_resource_group: str, unreadable: list[str] | None = None
+    clients: Clients, subscription_ids: list[str], msp_resource_group: str, unreadable: list[ScopeFailure] | None = None
 ) -> list[Resource]:
     """The customer's resources: everything except the MSP's own monitoring resource group."""
     return [

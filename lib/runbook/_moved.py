@@ -1,0 +1,72 @@
+"""The modules that moved into the layer packages in 0.x, importable by their old names for one version.
+
+`import runbook.params` (or `from runbook import params`) still works, with a DeprecationWarning naming the new
+place; the module object is the new one, so there is never a second copy of its state. Removed in the next version.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.machinery
+import sys
+import warnings
+from types import ModuleType
+
+#: old module name -> new module name
+MOVED = {
+    f"runbook.{old}": f"runbook.{new}"
+    for old, new in {
+        "catalogue": "customer.catalogue",
+        "params": "customer.params",
+        "sheet": "customer.sheet",
+        "schedule": "customer.schedule",
+        "connect": "customer.connect",
+        "clients": "adapters.clients",
+        "inventory": "adapters.inventory",
+        "pacing": "adapters.pacing",
+        "progress": "adapters.progress",
+        "secrets": "adapters.secrets",
+        "gitrepo": "adapters.gitrepo",
+        "bicep": "adapters.bicep",
+        "anchor": "evidence.anchor",
+        "journal": "evidence.journal",
+        "runlock": "evidence.lock",
+        "sealing": "evidence.seal",
+        "transcript": "evidence.transcript",
+        "interactive": "evidence.interactive",
+        "results": "evidence.results",
+        "status": "evidence.status",
+        "notebook_gen": "authoring.notebooks",
+        "workcopy": "authoring.workcopy",
+    }.items()
+}
+
+
+class _Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Finds an old name and hands out the module at its new place."""
+
+    def find_spec(
+        self, fullname: str, path: object = None, target: object = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname not in MOVED:
+            return None
+        return importlib.machinery.ModuleSpec(fullname, self)
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
+        new = MOVED[spec.name]
+        warnings.warn(
+            f"{spec.name} moved to {new}; import it from there (the old name goes in the next version)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return importlib.import_module(new)
+
+    def exec_module(self, module: ModuleType) -> None:
+        """The module ran at its new place already."""
+
+
+def install() -> None:
+    """Put the alias finder on sys.meta_path (once)."""
+    if not any(isinstance(f, _Alias) for f in sys.meta_path):
+        sys.meta_path.append(_Alias())
