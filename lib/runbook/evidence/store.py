@@ -1,0 +1,152 @@
+"""One customer's evidence behind one door: `EvidenceStore(customer)`.
+
+A caller (the papermill runner, an interactive session, the CLI) asks the store; the store uses the modules of this
+package for the parts: `archive` (run folders, manifest and hash chain, HTML, secret scan), `anchor` (the chain's
+head kept outside the folder), `journal` (changes on the record as Azure accepts them), `seal` (a run's outcome and
+its sealing), `lock` (one run per customer). The local folder is the one backend today; an archive in Azure Blob
+(the auditor's copy) is to be a second backend behind the same methods.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..customer import catalogue
+from . import archive, journal, lock, seal
+from .results import ItemResult, stamp
+from .seal import RunOutcome
+
+
+@dataclass
+class Latest:
+    """The newest recorded result of an item and the run that recorded it."""
+
+    result: ItemResult
+    run_id: str
+    run_dir: Path
+    how: str = "batch"  # batch | interactive | in progress: a run not sealed yet, read from its journal
+
+
+@dataclass(frozen=True)
+class Run:
+    """A run folder the store opened: its id, its folder and its journal's path."""
+
+    run_id: str
+    path: Path
+
+    @property
+    def journal_path(self) -> Path:
+        return self.path / journal.JOURNAL
+
+
+class EvidenceStore:
+    """The evidence of one customer: its runs, their seals and chain, its run lock, and what they say per item."""
+
+    def __init__(self, customer: str) -> None:
+        self.customer = customer
+
+    @property
+    def folder(self) -> Path:
+        """The customer's evidence folder ($RUNBOOK_EVIDENCE_DIR/<customer> or <project>/evidence/<customer>)."""
+        return archive.customer_dir(self.customer)
+
+    # --- runs --------------------------------------------------------------------------------------
+    def runs(self) -> list[Path]:
+        """The run folders, oldest first."""
+        return archive.runs(self.customer)
+
+    def new_run(self, stage: int) -> Run:
+        """A fresh run folder (its id sorts by time)."""
+        return Run(*archive.new_run(self.customer, stage))
+
+    def results(self, stage: int, notebook: Path | None, journal_path: Path, error: str = "") -> list[ItemResult]:
+        """One result per item of the stage: the executed (possibly partial) notebook's records, completed by the
+        journal (changes of an item that never finished are on the record as failed), items never reached as
+        not-verified."""
+        found = seal.collect_notebook(notebook) if notebook is not None else []
+        return seal.fill_missing(stage, seal.merge_journal(found, journal_path), error)
+
+    def seal(self, outcome: RunOutcome, meta: dict, known_secrets: tuple[str, ...] = ()) -> None:
+        """Archive a run: results, HTML, manifest in the hash chain, the anchored head (EvidenceError if refused)."""
+        seal.archive_run(outcome, meta, known_secrets)
+
+    def recover(self) -> list[str]:
+        """Seal the runs a killed process left without a manifest, from their journals (status 'interrupted').
+        Never deletes anything; returns the run ids sealed."""
+        sealed = []
+        for run_dir in self.runs():
+            if (run_dir / archive.MANIFEST).exists():
+                continue
+            stage = int(run_dir.name.split("-stage")[1].split("-")[0]) if "-stage" in run_dir.name else 0
+            notebooks = list(run_dir.glob("*.ipynb"))
+            items = self.results(
+                stage, notebooks[0] if notebooks else None, run_dir / journal.JOURNAL, "the run was killed"
+            )
+            outcome = RunOutcome(
+                self.customer,
+                stage,
+                run_dir.name,
+                run_dir,
+                "interrupted",
+                items,
+                "the process running it was killed; sealed from its journal by a later run",
+                False,
+            )
+            self.seal(outcome, {"recovered_at": stamp()})
+            sealed.append(run_dir.name)
+        return sealed
+
+    def verify(self) -> list[str]:
+        """Problems in the evidence: edited, missing or extra files, breaks in the hash chain, a moved head."""
+        return archive.verify(self.customer)
+
+    # --- the lock ------------------------------------------------------------------------------------
+    @contextmanager
+    def lock(self, what: str) -> Iterator[dict | None]:
+        """Hold the customer's run lock (CustomerBusy while another run holds it); yields a stale holder taken over."""
+        with lock.held(self.folder, self.customer, what) as stale:
+            yield stale
+
+    def acquire(self, what: str) -> dict | None:
+        """Take the run lock until `release` or the end of the process (an interactive session holds it so)."""
+        return lock.acquire(self.folder, self.customer, what)
+
+    def release(self) -> None:
+        """Give the run lock back (only if this process holds it)."""
+        lock.release(self.folder)
+
+    # --- what the evidence says ------------------------------------------------------------------------
+    def latest(self) -> dict[str, Latest]:
+        """Newest result per item across the runs: sealed ones from results.json, and a run still open (an
+        engineer's JupyterLab session, or a run whose process died) from its journal."""
+        out: dict[str, Latest] = {}
+        for run_dir in self.runs():
+            path = run_dir / archive.RESULTS
+            if path.exists():
+                data = json.loads(path.read_text())
+                how = "interactive" if data.get("interactive") else "batch"
+                for rec in data.get("items", []):
+                    out[rec["item_id"]] = Latest(ItemResult.from_dict(rec), run_dir.name, run_dir, how)
+                continue
+            entries, _ = journal.read(run_dir / journal.JOURNAL)
+            for e in entries:
+                if e.get("kind") == "item":
+                    r = ItemResult.from_dict(e["result"])
+                    out[r.item_id] = Latest(r, run_dir.name, run_dir, "in progress")
+        return out
+
+    def gate(self, stage: int) -> list[str]:
+        """Items of the previous stage that are not yet fulfilled or not-required (empty: the gate is open)."""
+        if stage == 0:
+            return []
+        latest = self.latest()
+        blocking = []
+        for item in catalogue.load().for_stage(stage - 1):
+            rec = latest.get(item.id)
+            if rec is None or rec.result.status not in catalogue.DONE_STATUSES:
+                blocking.append(f"{item.id} ({rec.result.status if rec else 'not-verified'})")
+        return blocking
