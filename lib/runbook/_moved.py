@@ -11,7 +11,7 @@ import importlib.abc
 import importlib.machinery
 import sys
 import warnings
-from types import ModuleType
+from types import CodeType, ModuleType
 
 #: old module name -> new module name
 MOVED = {
@@ -64,6 +64,15 @@ class _Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     def exec_module(self, module: ModuleType) -> None:
         """The module ran at its new place already."""
+
+    # `python -m <old name>` (a git filter configured before the move): runpy runs the new module's code
+    def get_code(self, fullname: str) -> CodeType:
+        warnings.warn(f"{fullname} moved to {MOVED[fullname]}; run `python -m {MOVED[fullname]}`", DeprecationWarning)
+        source = f"import runpy\nrunpy.run_module({MOVED[fullname]!r}, run_name='__main__', alter_sys=True)\n"
+        return compile(source, f"<{fullname}, moved to {MOVED[fullname]}>", "exec")
+
+    def is_package(self, fullname: str) -> bool:
+        return False
 
 
 def install() -> None:

@@ -80,3 +80,21 @@ def test_a_scope_failure_reads_as_its_line_and_keeps_its_scope() -> None:
     record = copy.deepcopy({"missing": [f]})  # what dataclasses.asdict does for the evidence
     assert type(record["missing"][0]) is str and json.dumps(record)
     assert str(PartialFailure([f])) == f"1 part(s) failed: {f}"
+
+
+def test_a_moved_module_still_runs_by_its_old_name() -> None:
+    """A clone whose git filter was configured before the move runs `python -m runbook.workcopy strip`."""
+    import subprocess
+
+    nb = {"cells": [{"cell_type": "code", "source": "1", "metadata": {}, "outputs": [{"x": 1}], "execution_count": 3}]}
+    nb.update(metadata={}, nbformat=4, nbformat_minor=5)
+    out = subprocess.run(
+        [sys.executable, "-m", "runbook.workcopy", "strip"],
+        input=json.dumps(nb),
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**__import__("os").environ, "PYTHONPATH": str(LIB)},
+    )
+    stripped = json.loads(out.stdout)
+    assert stripped["cells"][0]["outputs"] == [] and stripped["cells"][0]["execution_count"] is None
