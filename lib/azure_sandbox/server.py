@@ -8,7 +8,7 @@ import signal
 import socket
 import ssl
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -18,6 +18,7 @@ from .app import SandboxApp
 from .core.faults import Faults
 from .core.http import Request
 from .fixtures import Loaded, load_fixture
+from .providers.keyvault_data import VAULT_DOMAIN
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -70,6 +71,10 @@ class Connection:
     tenant_id: str
     client_id: str
     secret_path: str
+    # the Key Vault data plane: each vault is https://<name>.<vault_domain>, served at `url`'s address (a client
+    # resolves these names to it, as a hosts-file entry would; TLS is checked on the name)
+    vault_domain: str = ""
+    vaults: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
         """JSON text of the connection."""
@@ -108,7 +113,7 @@ class Sandbox:
         loaded: Loaded = load_fixture(self.fixture, self.base)
         self.app = SandboxApp(loaded.state, self.faults)
         ca = trustme.CA()
-        cert = ca.issue_cert("127.0.0.1", "localhost")
+        cert = ca.issue_cert("127.0.0.1", "localhost", f"*.{VAULT_DOMAIN}")
         ca_path = self.state_dir / "sandbox-ca.pem"
         ca.cert_pem.write_to_path(str(ca_path))
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -127,6 +132,8 @@ class Sandbox:
             loaded.state.tenant_id,
             loaded.client_id,
             str(secret_path.resolve()),
+            VAULT_DOMAIN,
+            sorted(v["name"] for v in loaded.state.vaults.values()),
         )
         (self.state_dir / "connection.json").write_text(self.connection.to_json())
         return self.connection

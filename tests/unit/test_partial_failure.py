@@ -64,3 +64,23 @@ def test_a_stopped_sandbox_is_reported_as_unreachable_with_the_fix(ctx, sandbox)
     result = execute(AppRegistration(), ctx)
     assert result.status == "failed" and result.summary.startswith("The tenant could not be reached")
     assert "runbook sandbox serve" in result.summary and "Azure answered" not in result.summary
+
+
+def test_the_sheet_lists_what_it_could_read_and_names_the_subscription_it_could_not(ctx, sandbox):
+    """Issue 21: a subscription that grants nothing does not sink the sheet, so tagging and monitoring of the others
+    still run."""
+    revoke(sandbox, DEMO_SUBS[1])
+    summary = prepare_sheet(ctx)
+    assert summary.created and len(summary.unreadable) == 1 and summary.unreadable[0].scope.endswith(DEMO_SUBS[1])
+    assert "403" in summary.unreadable[0] and DEMO_SUBS[1] in repr(summary) and DEMO_SUBS[1] in summary._repr_html_()
+    listed = {
+        rid.split("/")[2] for rid in summary.marking.managed | summary.marking.unmanaged | summary.marking.unmarked
+    }
+    assert listed == {DEMO_SUBS[0].lower(), DEMO_SUBS[2].lower()}  # marking keys are lower-cased ids
+    from runbook.steps.tagging import TagManagedResources
+
+    tagged = execute(TagManagedResources(), ctx)
+    assert tagged.applied and {c.target.split("/")[2] for c in tagged.applied} <= {DEMO_SUBS[0], DEMO_SUBS[2]}
+    assert tagged.status == "failed" and any(DEMO_SUBS[1] in m for m in tagged.missing), tagged.summary
+    monitored = execute(MonitoringAlerting(), ctx)
+    assert {c.target.split("/")[2] for c in monitored.applied} == {DEMO_SUBS[0], DEMO_SUBS[2]}

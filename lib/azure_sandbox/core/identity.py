@@ -27,7 +27,9 @@ GRAPH_AUDIENCES = (
     "https://graph.microsoft.com/",
     "00000003-0000-0000-c000-000000000000",
 )
-KNOWN_RESOURCES = ARM_AUDIENCES + GRAPH_AUDIENCES
+# the sandbox's Key Vault resource (Azure: https://vault.azure.net); its vaults are <name>.vault.sandbox.test
+VAULT_AUDIENCES = ("https://vault.sandbox.test", "https://vault.sandbox.test/")
+KNOWN_RESOURCES = ARM_AUDIENCES + GRAPH_AUDIENCES + VAULT_AUDIENCES
 _SECRET_ALPHABET = string.ascii_letters + string.digits + "_.~-"
 
 
@@ -82,6 +84,18 @@ class TokenIssuer:
         body = _b64(json.dumps(claims).encode())
         sig = _b64(hmac.new(self.key, f"{head}.{body}".encode(), hashlib.sha256).digest())
         return f"{head}.{body}.{sig}"
+
+    def claims(self, token: str) -> dict | None:
+        """The claims of a token this sandbox signed (None for any other string); lifetime and audience unchecked."""
+        try:
+            head, body, sig = token.split(".")
+            expected = _b64(hmac.new(self.key, f"{head}.{body}".encode(), hashlib.sha256).digest())
+            if not hmac.compare_digest(sig, expected):
+                return None
+            claims = json.loads(_unb64(body))
+        except (ValueError, json.JSONDecodeError):
+            return None
+        return claims if isinstance(claims, dict) else None
 
     def verify(self, authorization: str | None, api: str = "arm", base_url: str = "") -> dict:
         """Claims of a bearer token valid for `api` ("arm" or "graph"), else ArmError as that API refuses it.

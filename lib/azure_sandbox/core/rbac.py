@@ -2,7 +2,8 @@
 ARM matches an action against a role's actions and notActions.
 
 Source: learn.microsoft.com/azure/role-based-access-control/built-in-roles (and its per-category pages); the ids are
-the same in every tenant. Permissions are the control-plane `actions` / `notActions` (data actions are not emulated).
+the same in every tenant. Permissions are the control-plane `actions` / `notActions`, and for the Key Vault roles the
+`dataActions` the secrets data plane checks.
 """
 
 from __future__ import annotations
@@ -452,6 +453,46 @@ BUILTIN_ROLES: dict[str, dict] = {
         "notActions": [],
     },
 }
+# Key Vault's data-plane roles (built-in-roles/security: their dataActions; control-plane reads as published)
+_KV_READS = [
+    "Microsoft.Authorization/*/read",
+    "Microsoft.Resources/subscriptions/resourceGroups/read",
+    "Microsoft.KeyVault/vaults/*/read",
+]
+BUILTIN_ROLES.update(
+    {
+        "00482a5a-887f-4fb3-b363-3b7fe8e74483": {
+            "roleName": "Key Vault Administrator",
+            "actions": _KV_READS,
+            "notActions": [],
+            "dataActions": ["Microsoft.KeyVault/vaults/*"],
+        },
+        "b86a8fe4-44ce-4948-aee5-eccb2c155cd7": {
+            "roleName": "Key Vault Secrets Officer",
+            "actions": _KV_READS,
+            "notActions": [],
+            "dataActions": ["Microsoft.KeyVault/vaults/secrets/*"],
+        },
+        "4633458b-17de-408a-b874-0445c86b69e6": {
+            "roleName": "Key Vault Secrets User",
+            "actions": [],
+            "notActions": [],
+            "dataActions": [
+                "Microsoft.KeyVault/vaults/secrets/getSecret/action",
+                "Microsoft.KeyVault/vaults/secrets/readMetadata/action",
+            ],
+        },
+        "21090545-7ca7-4776-b22c-e363652d74d2": {
+            "roleName": "Key Vault Reader",
+            "actions": ["Microsoft.KeyVault/vaults/*/read"],
+            "notActions": [],
+            "dataActions": [
+                "Microsoft.KeyVault/vaults/*/read",
+                "Microsoft.KeyVault/vaults/secrets/readMetadata/action",
+            ],
+        },
+    }
+)
 ROLE_IDS_BY_NAME = {v["roleName"].lower(): k for k, v in BUILTIN_ROLES.items()}
 OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
 USER_ACCESS_ADMINISTRATOR = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9"
@@ -460,6 +501,18 @@ USER_ACCESS_ADMINISTRATOR = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9"
 def role_guid(role_definition_id: str) -> str:
     """The GUID at the end of a role definition ID."""
     return role_definition_id.rstrip("/").split("/")[-1].lower()
+
+
+def data_action_allowed(role_guid_: str, data_action: str) -> bool:
+    """Whether a built-in role's dataActions (minus notDataActions) cover a data action. Control-plane roles
+    (Owner, Contributor) have none: an Owner cannot read a secret without a data role."""
+    role = BUILTIN_ROLES.get(role_guid_)
+    if role is None:
+        return False
+    a = data_action.lower()
+    allowed = any(fnmatch.fnmatchcase(a, p.lower()) for p in role.get("dataActions", []))
+    denied = any(fnmatch.fnmatchcase(a, p.lower()) for p in role.get("notDataActions", []))
+    return allowed and not denied
 
 
 def role_allows(role_guid_: str, action: str) -> bool:

@@ -38,6 +38,9 @@ class State:
     secret_hashes: dict[str, list[str]] = field(default_factory=dict)  # appId -> sha256 of secrets
     operations: dict[str, Operation] = field(default_factory=dict)
     by_type: dict[str, dict[str, dict]] = field(default_factory=dict)  # lower-cased type -> key -> object
+    # Key Vault data plane: vaults by lower-cased name, and their secrets by (vault, lower-cased secret name)
+    vaults: dict[str, dict] = field(default_factory=dict)
+    vault_secrets: dict[tuple[str, str], dict] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     # --- ARM store -------------------------------------------------------------------------

@@ -71,6 +71,10 @@ class Target:
     client_kwargs: dict = field(default_factory=dict)
     arm_scope: str = ARM_SCOPE
     graph_scope: str = GRAPH_SCOPE
+    # the sandbox's Key Vault names: host name -> "address:port" it is served at (as a hosts-file entry would), and
+    # the domain under which any other name is refused instead of looked up
+    hosts: dict[str, str] = field(default_factory=dict)
+    vault_domain: str = ""
 
     @property
     def verify(self) -> str | bool:
@@ -106,6 +110,9 @@ def sandbox_target(connection_file: Path | None = None) -> Target:
         conn = json.loads(path.read_text())
         url, ca_path, tenant_id, client_id = conn["url"], conn["ca_path"], conn["tenant_id"], conn["client_id"]
         secret = Path(conn["secret_path"]).read_text().strip()
+        vault_domain = str(conn.get("vault_domain") or "")
+        address = url.split("://", 1)[1].rstrip("/")
+        hosts = {f"{name}.{vault_domain}".lower(): address for name in conn.get("vaults") or []}
     except (OSError, ValueError, KeyError) as exc:
         raise TargetError(
             f"the sandbox connection file {path} is unreadable ({type(exc).__name__}: {exc}); restart the sandbox with `runbook sandbox serve`"
@@ -130,7 +137,44 @@ def sandbox_target(connection_file: Path | None = None) -> Target:
         ca_path,
         cred,
         {"retry_total": 6, "retry_backoff_factor": 0.2, "polling_interval": 1, "retry_connect": 0},
+        hosts=hosts,
+        vault_domain=vault_domain,
     )
+
+
+def local_names_transport(hosts: dict[str, str], domain: str, verify: str | bool):
+    """An azure-core transport that connects the given host names to their sandbox address (TLS still checks the
+    certificate against the name, and the Host header carries it) and refuses any other name under `domain` as a
+    resolver would; every other name is looked up as usual. Used for the sandbox's Key Vault names only."""
+    import requests
+    from azure.core.pipeline.transport import RequestsTransport
+    from requests.adapters import HTTPAdapter
+
+    class LocalNames(HTTPAdapter):
+        def build_connection_pool_key_attributes(self, request, verify, cert=None):
+            host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
+            name = str(host_params.get("host") or "").lower()
+            if name in hosts:
+                address, _, port = hosts[name].rpartition(":")
+                host_params.update(host=address, port=int(port))
+                pool_kwargs.update(server_hostname=name, assert_hostname=name)
+            elif domain and name.endswith("." + domain):
+                raise requests.exceptions.ConnectionError(
+                    f"Failed to resolve '{name}': the sandbox serves no vault of that name", request=request
+                )
+            return host_params, pool_kwargs
+
+        def send(self, request, *args, **kwargs):
+            from urllib.parse import urlsplit
+
+            parts = urlsplit(request.url)
+            if (parts.hostname or "").lower() in hosts:
+                request.headers["Host"] = parts.netloc
+            return super().send(request, *args, **kwargs)
+
+    session = requests.Session()
+    session.mount("https://", LocalNames())
+    return RequestsTransport(session=session, session_owner=True, connection_verify=verify)
 
 
 def azure_target(
@@ -230,6 +274,24 @@ class Clients:
     def consumption(self, subscription_id: str):
         """ConsumptionManagementClient (budgets)."""
         return self._client("azure.mgmt.consumption", "ConsumptionManagementClient", subscription_id)
+
+    def secret_client(self, vault_url: str):
+        """SecretClient (azure-keyvault-secrets) for a vault, with the target's credential; on the sandbox its
+        vault names reach the sandbox through `local_names_transport`."""
+        from azure.keyvault.secrets import SecretClient
+
+        key = ("SecretClient", vault_url.lower(), ())
+        with self._lock:
+            if key not in self._made:
+                t = self.target
+                if t.credential is None:
+                    raise TargetError("no credential for the vault")
+                kw: dict = {"connection_verify": t.verify, **t.client_kwargs}
+                kw.pop("polling_interval", None)
+                if t.hosts or t.vault_domain:
+                    kw["transport"] = local_names_transport(t.hosts, t.vault_domain, t.verify)
+                self._made[key] = SecretClient(vault_url, t.credential, **kw)
+            return self._made[key]
 
     def _graph(self, http):
         """GraphServiceClient over an httpx client, pointed at the target's Graph endpoint."""

@@ -6,14 +6,20 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from .. import PROJECT_ROOT
 from ..errors import SecretError
+
+_KEYVAULT_URL = re.compile(
+    r"^(https://[a-z0-9][a-z0-9-]{1,22}[a-z0-9]\.[a-z0-9.-]+(?::\d+)?)/secrets/([0-9A-Za-z-]{1,127})/?$", re.IGNORECASE
+)
 
 
 class SecretRef(BaseModel):
@@ -31,7 +37,24 @@ class SecretRef(BaseModel):
         given = [k for k in ("env", "file", "keyvault", "passwordstate") if getattr(self, k)]
         if len(given) != 1:
             raise ValueError("give exactly one of env, file, keyvault, passwordstate")
+        if self.keyvault and not _KEYVAULT_URL.match(self.keyvault):
+            raise ValueError(
+                f"keyvault: '{self.keyvault}' is not a secret's URL; give https://<vault>.vault.azure.net/secrets/<name> "
+                "(name: 1-127 letters, digits and hyphens)"
+            )
         return self
+
+    @property
+    def vault_url(self) -> str:
+        """The vault of a keyvault reference (https://<vault>.<domain>)."""
+        m = _KEYVAULT_URL.match(self.keyvault or "")
+        return m.group(1) if m else ""
+
+    @property
+    def secret_name(self) -> str:
+        """The secret's name in its vault (a keyvault reference)."""
+        m = _KEYVAULT_URL.match(self.keyvault or "")
+        return m.group(2) if m else ""
 
     def describe(self) -> str:
         """A display form of the reference (never the secret)."""
@@ -141,3 +164,113 @@ def store(ref: SecretRef, value: str) -> str:
     raise SecretError(
         f"storing into {ref.describe()} needs the MSP's vault integration; use a file reference for the sandbox"
     )
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A stored secret as the evidence may show it: where, which version, until when (never the value)."""
+
+    reference: str
+    version: str = ""
+    expires: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+class SecretStores:
+    """The secret stores behind the references: a local file (the sandbox), an environment variable (read only), the
+    MSP's Azure Key Vault (azure-keyvault-secrets' SecretClient, from `vault_client(vault_url)`). Values go in and
+    out here only; results carry `Stored` (reference, version, expiry)."""
+
+    def __init__(self, vault_client: Callable[[str], Any] | None = None) -> None:
+        self.vault_client = vault_client
+
+    def _vault(self, ref: SecretRef) -> Any:
+        if self.vault_client is None:
+            raise SecretError(f"{ref.describe()}: no Key Vault client here (the run has no tenant connection)")
+        return self.vault_client(ref.vault_url)
+
+    def read(self, ref: SecretRef) -> str:
+        """The secret's value (for the run only: never shown, never archived)."""
+        if ref.keyvault:
+            try:
+                return str(self._vault(ref).get_secret(ref.secret_name).value)
+            except Exception as exc:
+                raise vault_error(ref, exc, "read") from None
+        return read(ref)
+
+    def store(
+        self,
+        ref: SecretRef,
+        value: str,
+        *,
+        expires_on: datetime | None = None,
+        tags: dict[str, str] | None = None,
+        content_type: str | None = None,
+    ) -> Stored:
+        """Write a new secret (a new version in Key Vault, with its content type, expiry and tags)."""
+        if ref.keyvault:
+            try:
+                got = self._vault(ref).set_secret(
+                    ref.secret_name, value, content_type=content_type, expires_on=expires_on, tags=tags
+                )
+            except Exception as exc:
+                raise vault_error(ref, exc, "store") from None
+            return _stored(ref, got.properties)
+        return Stored(store(ref, value), expires=f"{expires_on:%Y-%m-%d}" if expires_on else "", tags=dict(tags or {}))
+
+    def stored(self, ref: SecretRef) -> Stored | None:
+        """The secret's latest version as its store describes it (no value is read), or None when there is none."""
+        if ref.keyvault:
+            from azure.core.exceptions import ResourceNotFoundError
+
+            try:
+                versions = [
+                    p for p in self._vault(ref).list_properties_of_secret_versions(ref.secret_name) if p.enabled
+                ]
+            except ResourceNotFoundError:
+                return None
+            except Exception as exc:
+                raise vault_error(ref, exc, "look up") from None
+            if not versions:
+                return None
+            latest = max(versions, key=lambda p: p.created_on or datetime.min.replace(tzinfo=timezone.utc))
+            return _stored(ref, latest)
+        if ref.file:
+            return Stored(ref.describe()) if file_path(ref).exists() else None
+        if ref.env:
+            return Stored(ref.describe()) if os.environ.get(ref.env) else None
+        raise SecretError(f"{ref.describe()}: this store is not supported yet; use keyvault:, file: or env:")
+
+
+def _stored(ref: SecretRef, props: Any) -> Stored:
+    expires = props.expires_on.strftime("%Y-%m-%d") if getattr(props, "expires_on", None) else ""
+    return Stored(ref.describe(), str(props.version or ""), expires, dict(props.tags or {}))
+
+
+def vault_error(ref: SecretRef, exc: BaseException, what: str) -> SecretError:
+    """Key Vault's refusal as one line with the fix (403 without a data role, a name in soft-delete, an unknown vault)."""
+    from azure.core.exceptions import HttpResponseError, ServiceRequestError
+
+    where = f"{ref.vault_url} (secret {ref.secret_name})"
+    if isinstance(exc, ServiceRequestError):
+        return SecretError(
+            f"cannot {what} {ref.describe()}: the vault {ref.vault_url} cannot be reached ({str(exc).splitlines()[0]}). Fix: check the vault's name in the parameters and the network"
+        )
+    if isinstance(exc, HttpResponseError):
+        err = exc.error
+        code = getattr(err, "code", None) or str(exc.status_code)
+        inner = str((getattr(err, "innererror", None) or {}).get("code") or "")
+        text = getattr(err, "message", None) or str(exc)
+        lines = [line.strip() for line in text.replace("\r\n", "\n").split("\n") if line.strip()]
+        message = lines[0] if lines else text
+        if exc.status_code == 403:
+            action = next((line for line in lines if line.startswith("Action:")), "")
+            return SecretError(
+                f"cannot {what} the secret in {where}: 403 {code}{' ' + inner if inner else ''}: {message}{' ' + action if action else ''}. Fix: give the runbook's principal the Key Vault Secrets Officer role on the vault"
+            )
+        if exc.status_code == 409 and "deleted" in message.lower():
+            return SecretError(
+                f"cannot {what} the secret in {where}: 409 {code}: {message} Fix: recover it (az keyvault secret recover --vault-name <vault> --name {ref.secret_name}) or choose another name"
+            )
+        return SecretError(f"cannot {what} the secret in {where}: {exc.status_code} {code}: {message}")
+    return SecretError(f"cannot {what} the secret in {where}: {type(exc).__name__}: {exc}")

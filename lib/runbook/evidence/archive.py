@@ -7,20 +7,25 @@ import json
 import os
 import re
 import secrets as _random
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from .. import PROJECT_ROOT, __version__
-from . import anchor
 from ..adapters.secrets import SECRET_PATTERNS, Finding, known_secret_values, scan_text
 from ..errors import EvidenceError
+from . import anchor
 
-__all__ = ["SECRET_PATTERNS", "Finding", "known_secret_values", "scan_text"]  # re-exported: older callers read them here
+__all__ = [
+    "SECRET_PATTERNS",
+    "Finding",
+    "known_secret_values",
+    "scan_text",
+]  # re-exported: older callers read them here
 
 MANIFEST = "manifest.json"
 RESULTS = "results.json"
 EVIDENCE_ENV = "RUNBOOK_EVIDENCE_DIR"
+
 
 def root() -> Path:
     """Where evidence lives ($RUNBOOK_EVIDENCE_DIR or <project>/evidence)."""

@@ -8,8 +8,8 @@ from typing import Any
 
 from azure.core.exceptions import HttpResponseError
 
-from ..adapters import secrets
 from ..customer.params import AppRegistration as AppRegistrationParams
+from ..errors import SecretError
 from ..evidence.results import Change
 from .base import Context, Observation, ScopeFailure, Step, StepInputError, Verdict, error_text
 
@@ -97,7 +97,9 @@ class AppRegistration(Step):
         apps, sp = ctx.clients.run_graph(lambda g: _find(g, cfg.display_name))
         app = apps[0] if len(apps) == 1 else None
         cred = _valid_credential(app) if app else None
-        stored = cred is not None and (not cfg.secret_store.file or secrets.file_path(cfg.secret_store).exists())
+        kept = ctx.secrets.stored(cfg.secret_store) if cred is not None else None
+        # the store must hold this credential: Key Vault versions carry the key id they were stored with
+        stored = cred is not None and kept is not None and kept.tags.get("key_id", str(cred.key_id)) == str(cred.key_id)
         rows = [
             {
                 "object": "application",
@@ -116,6 +118,7 @@ class AppRegistration(Step):
                 "name": CREDENTIAL_NAME,
                 "id": str(cred.key_id) if cred else "",
                 "state": f"valid until {cred.end_date_time:%Y-%m-%d}, stored at {cfg.secret_store.describe()}"
+                + (f" (version {kept.version})" if kept is not None and kept.version else "")
                 if stored and cred is not None
                 else ("valid but not in the secret store" if cred else "missing"),
             },
@@ -261,8 +264,29 @@ class AppRegistration(Step):
                         password_credential=PasswordCredential(display_name=CREDENTIAL_NAME, end_date_time=end)
                     )
                 )
-                secrets.store(cfg.secret_store, cred.secret_text)
-                ctx.accepted(by_action["add client secret"])
+                try:
+                    kept = ctx.secrets.store(
+                        cfg.secret_store,
+                        cred.secret_text,
+                        expires_on=end,
+                        content_type=f"client secret of {cfg.display_name} ({app.app_id})",
+                        tags={"customer": ctx.params.customer, "app_id": str(app.app_id), "key_id": str(cred.key_id)},
+                    )
+                except SecretError:  # nobody holds the value: take the credential off the app again, then say why
+                    from msgraph.generated.applications.item.remove_password.remove_password_post_request_body import (
+                        RemovePasswordPostRequestBody,
+                    )
+
+                    await graph.applications.by_application_id(app.id).remove_password.post(
+                        RemovePasswordPostRequestBody(key_id=cred.key_id)
+                    )
+                    raise
+                change = by_action["add client secret"]
+                change.detail.update(
+                    {"key_id": str(cred.key_id), "expires": f"{end:%Y-%m-%d}"}
+                    | ({"version": kept.version} if kept.version else {})
+                )
+                ctx.accepted(change)
             return sp.id
 
         sp_id = ctx.clients.run_graph(graph_work)

@@ -10,12 +10,13 @@ from functools import cached_property
 from azure.core.exceptions import AzureError, HttpResponseError, ServiceRequestError
 
 from ..adapters.clients import Clients
+from ..adapters.secrets import SecretStores
 from ..customer import catalogue
 from ..customer.params import Parameters
+from ..errors import InputError, TargetError
 from ..errors import PartialFailure as PartialFailure
 from ..errors import ScopeFailure as ScopeFailure
 from ..errors import StepInputError as StepInputError
-from ..errors import TargetError
 from ..evidence.journal import Journal, from_environment
 from ..evidence.results import Change, ItemResult, stamp
 
@@ -67,6 +68,11 @@ class Context:
         self.applied.append(change)
         if self.journal is not None:
             self.journal.change(self.item_id, change)
+
+    @cached_property
+    def secrets(self) -> SecretStores:
+        """The secret stores the parameters' references point to (Key Vault through the target's credential)."""
+        return SecretStores(lambda vault_url: self.clients.secret_client(vault_url))
 
     @cached_property
     def clients(self) -> Clients:
@@ -263,7 +269,7 @@ def execute(step: Step, ctx: Context, reviewed: list[Change] | None = None) -> I
             result.summary = f"The tenant could not be reached ({result.error}). Fix: {where}."
         else:
             result.summary = f"Azure answered with an error: {result.error}"
-    except (StepInputError, TargetError) as exc:  # bad input, or no tenant to talk to: the item fails with the fix
+    except (InputError, TargetError) as exc:  # bad input, a secret store's refusal, no tenant: failed with the fix
         result.status, result.error = "failed", str(exc)
         result.summary = str(exc)
     except PartialFailure as exc:

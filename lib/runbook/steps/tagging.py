@@ -206,8 +206,15 @@ class TagSheetResources(TagManagedResources):
 class SheetSummary:
     """What the Manageable Resource Sheet holds, for display in the notebook."""
 
-    def __init__(self, marking: sheet.Marking, created: bool, by_type: dict[str, dict[str, int]]) -> None:
+    def __init__(
+        self,
+        marking: sheet.Marking,
+        created: bool,
+        by_type: dict[str, dict[str, int]],
+        unreadable: list[ScopeFailure] | None = None,
+    ) -> None:
         self.marking, self.created, self.by_type = marking, created, by_type
+        self.unreadable = list(unreadable or [])  # subscriptions whose resources could not be listed: named
 
     def _repr_html_(self) -> str:
         m = self.marking
@@ -224,14 +231,19 @@ class SheetSummary:
             f"<tr><td>{t}</td><td>{c.get('Yes', 0)}</td><td>{c.get('No', 0)}</td><td>{c.get('', 0)}</td></tr>"
             for t, c in sorted(self.by_type.items())
         )
+        refused = "".join(f"<li>{html.escape(u)}</li>" for u in self.unreadable)
+        if refused:
+            refused = f"<p><b>Not in the sheet</b> ({len(self.unreadable)} subscription(s) could not be read; their rows stay as they are):</p><ul>{refused}</ul>"
         return (
             head
+            + refused
             + f"<table><thead><tr><th>type</th><th>Yes</th><th>No</th><th>unmarked</th></tr></thead><tbody>{rows}</tbody></table>"
         )
 
     def __repr__(self) -> str:
         m = self.marking
-        return f"{m.path.name}: {len(m.managed)} managed, {len(m.unmanaged)} not managed, {len(m.unmarked)} unmarked, {len(m.not_in_sheet)} newer than the sheet"
+        text = f"{m.path.name}: {len(m.managed)} managed, {len(m.unmanaged)} not managed, {len(m.unmarked)} unmarked, {len(m.not_in_sheet)} newer than the sheet"
+        return text + "".join(f"\n  not read: {u}" for u in self.unreadable)
 
 
 def prepare_sheet(ctx: Context, regenerate: bool = False) -> SheetSummary:
@@ -240,7 +252,8 @@ def prepare_sheet(ctx: Context, regenerate: bool = False) -> SheetSummary:
 
     p = ctx.params
     path = sheet.sheet_path(p.customer, p.resource_sheet.path)
-    resources = ctx.resources(p.monitoring.resource_group)
+    unreadable: list[ScopeFailure] = []  # a subscription Azure refuses to list is named; the others are in the sheet
+    resources = ctx.resources(p.monitoring.resource_group, unreadable)
     created = regenerate or not path.exists()
     if created:
         sheet.write(
@@ -250,10 +263,10 @@ def prepare_sheet(ctx: Context, regenerate: bool = False) -> SheetSummary:
             p.resource_sheet.prefill,
             (p.managed_tag.key, p.managed_tag.value),
         )
-    marking = sheet.read(path, {r.key for r in resources})
+    marking = managed_marking(ctx, resources, unreadable)
     by_type: dict[str, dict[str, int]] = {}
     for r in resources:
         mark = "Yes" if r.key in marking.managed else "No" if r.key in marking.unmanaged else ""
         by_type.setdefault(r.type, {}).setdefault(mark, 0)
         by_type[r.type][mark] += 1
-    return SheetSummary(marking, created, by_type)
+    return SheetSummary(marking, created, by_type, unreadable)
