@@ -7,20 +7,21 @@ import json
 import os
 import re
 import secrets as _random
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from .. import PROJECT_ROOT, __version__
-from . import anchor
 from ..adapters.secrets import SECRET_PATTERNS, Finding, known_secret_values, scan_text
 from ..errors import EvidenceError
+from . import anchor
 
-__all__ = ["SECRET_PATTERNS", "Finding", "known_secret_values", "scan_text"]  # re-exported: older callers read them here
+# re-exported: older callers read the secret detector here (it lives in adapters.secrets)
+__all__ = ["SECRET_PATTERNS", "Finding", "known_secret_values", "scan_text"]
 
 MANIFEST = "manifest.json"
 RESULTS = "results.json"
 EVIDENCE_ENV = "RUNBOOK_EVIDENCE_DIR"
+
 
 def root() -> Path:
     """Where evidence lives ($RUNBOOK_EVIDENCE_DIR or <project>/evidence)."""

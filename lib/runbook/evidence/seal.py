@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..customer import catalogue
-from . import archive, journal
 from ..errors import EXIT_FAILED, EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, EvidenceError
+from . import archive, journal
 from .results import Change, ItemResult, collect, stamp
+
 
 @dataclass
 class RunOutcome:
