@@ -67,7 +67,11 @@ class _Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     # `python -m <old name>` (a git filter configured before the move): runpy runs the new module's code
     def get_code(self, fullname: str) -> CodeType:
-        warnings.warn(f"{fullname} moved to {MOVED[fullname]}; run `python -m {MOVED[fullname]}`", DeprecationWarning)
+        warnings.warn(
+            f"{fullname} moved to {MOVED[fullname]}; run `python -m {MOVED[fullname]}`",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         source = f"import runpy\nrunpy.run_module({MOVED[fullname]!r}, run_name='__main__', alter_sys=True)\n"
         return compile(source, f"<{fullname}, moved to {MOVED[fullname]}>", "exec")
 

@@ -15,12 +15,8 @@ from ..adapters.secrets import SECRET_PATTERNS, Finding, known_secret_values, sc
 from ..errors import EvidenceError
 from . import anchor
 
-__all__ = [
-    "SECRET_PATTERNS",
-    "Finding",
-    "known_secret_values",
-    "scan_text",
-]  # re-exported: older callers read them here
+# re-exported: older callers read the secret detector here (it lives in adapters.secrets)
+__all__ = ["SECRET_PATTERNS", "Finding", "known_secret_values", "scan_text"]
 
 MANIFEST = "manifest.json"
 RESULTS = "results.json"
