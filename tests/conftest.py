@@ -105,17 +105,28 @@ def evidence_dir(tmp_path, monkeypatch) -> Path:
     return d
 
 
+#: the demo customer's secret store as parameters/demo.yml gives it (the sandbox's MSP Key Vault)
+DEMO_SECRET_STORE = "secret_store: {keyvault: https://kv-intercept-runbook.vault.sandbox.test/secrets/demo-runbook-app}"
+
+
+@pytest.fixture
+def vault_params(tmp_path, monkeypatch) -> Path:
+    """A parameters folder with demo.yml as committed: the app secret goes to the sandbox's Key Vault."""
+    d = tmp_path / "vault-parameters"
+    d.mkdir()
+    (d / "demo.yml").write_text((PROJECT_ROOT / "parameters" / "demo.yml").read_text())
+    monkeypatch.setenv("RUNBOOK_PARAMETERS_DIR", str(d))
+    return d
+
+
 @pytest.fixture
 def params_dir(tmp_path, monkeypatch) -> Path:
     """A parameters folder holding a copy of demo.yml, for tests that edit parameters."""
     d = tmp_path / "parameters"
     d.mkdir()
     text = (PROJECT_ROOT / "parameters" / "demo.yml").read_text()
-    # keep the app secret this test creates out of the project's .secrets/
-    text = text.replace(
-        "secret_store: {file: .secrets/demo-app-secret}",
-        f"secret_store: {{file: {tmp_path / 'secrets' / 'demo-app-secret'}}}",
-    )
+    # the app secret this test creates goes to a file of its own (tests of the Key Vault store use `vault_params`)
+    text = text.replace(DEMO_SECRET_STORE, f"secret_store: {{file: {tmp_path / 'secrets' / 'demo-app-secret'}}}")
     (d / "demo.yml").write_text(text)
     monkeypatch.setenv("RUNBOOK_PARAMETERS_DIR", str(d))
     return d

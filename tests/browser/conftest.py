@@ -13,7 +13,7 @@ import pytest
 
 import runbook
 from tests.browser.lab import CHROMIUM, JupyterLab, Notebook, ensure_chromium, free_port
-from tests.conftest import DEMO_FIXTURE, SandboxHandle
+from tests.conftest import DEMO_FIXTURE, DEMO_SECRET_STORE, SandboxHandle
 
 HERE = Path(__file__).parent
 ARTIFACTS = HERE / "artifacts"  # screenshots and the server log, per test (gitignored)
@@ -54,9 +54,8 @@ def lab(browser, tmp_path_factory):
     params = base / "parameters"
     params.mkdir()
     text = (REPO / "parameters" / "demo.yml").read_text()
-    text = text.replace(  # the app secret a test creates stays out of the project's .secrets/
-        "secret_store: {file: .secrets/demo-app-secret}",
-        f"secret_store: {{file: {base / 'secrets' / 'demo-app-secret'}}}",
+    text = text.replace(  # the app secret a test creates goes to a file of its own
+        DEMO_SECRET_STORE, f"secret_store: {{file: {base / 'secrets' / 'demo-app-secret'}}}"
     )
     (params / "demo.yml").write_text(text)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNBOOK_", "JUPYTER"))}

@@ -12,6 +12,7 @@ import pytest
 
 from runbook import PROJECT_ROOT
 from runbook.adapters.clients import Clients, sandbox_target
+from tests.conftest import DEMO_SECRET_STORE
 
 pytestmark = pytest.mark.notebooks
 RUNBOOK = [sys.executable, "-m", "runbook.cli"]
@@ -54,7 +55,7 @@ def test_demo_command_runs_every_stage_and_verifies_evidence(tmp_path):
     demo = (
         (PROJECT_ROOT / "parameters" / "demo.yml")
         .read_text()
-        .replace("{file: .secrets/demo-app-secret}", f"{{file: {tmp_path / 'app-secret'}}}")
+        .replace(DEMO_SECRET_STORE, f"secret_store: {{file: {tmp_path / 'app-secret'}}}")
     )
     (tmp_path / "parameters" / "demo.yml").write_text(demo)
     time.monotonic()

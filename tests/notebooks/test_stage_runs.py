@@ -267,3 +267,31 @@ def test_a_premium_customer_gets_the_policy_baseline_but_not_the_full_stack_item
     assert "VmBackup" not in json.dumps(by_id["s3-azure-policy"]["observed"])  # a Full Stack member
     html = (out.run_dir / "03-managed-services.html").read_text()
     assert "No backup or patch schedule" in html
+
+
+def test_a_subscription_that_grants_nothing_does_not_sink_stage1(sandbox, evidence_dir, params_dir):
+    """Issue 21: one of three subscriptions grants the MSP nothing; Stage 1 with --apply --force tags the others'
+    resources, configures their monitoring, names the refused subscription, and no cell ends in a traceback."""
+    from tests.conftest import DEMO_SUBS
+
+    refused = DEMO_SUBS[1]
+    for key in [
+        k
+        for k in sandbox.state.arm
+        if k.startswith(f"/subscriptions/{refused}/providers/microsoft.authorization/roleassignments/")
+    ]:
+        del sandbox.state.arm[key]
+    out = runner.run_stage("demo", 1, apply=True, force=True)
+    assert out.error == "" and out.status == "incomplete", out.error
+    nb = nbformat.read(out.run_dir / "01-technical-onboarding.ipynb", as_version=4)
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+    assert errors == []
+    sheet_cell = next(c for c in nb.cells if c.source == "session.resource_sheet()")
+    assert refused in json.dumps(sheet_cell.outputs)  # the sheet names the subscription it could not read
+    items = {i.item_id: i for i in out.items}
+    for item in ("s1-tag-managed-resources", "s1-monitoring-alerting"):
+        r = items[item]
+        assert r.status == "failed" and any(refused in m for m in r.missing), (item, r.summary)
+        assert r.applied and {c.target.split("/")[2] for c in r.applied} == {DEMO_SUBS[0], DEMO_SUBS[2]}, item
+    assert any(refused in m for m in items["s1-app-registration"].missing)
+    assert evidence.verify("demo") == []

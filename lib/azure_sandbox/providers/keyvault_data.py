@@ -193,8 +193,8 @@ def _route(req: Request, state: State, vault: dict, claims: dict) -> Response:
             if gone is None:
                 raise kv_error(404, "SecretNotFound", f"Deleted Secret not found: {name}")
             return Response(200, _deleted_bundle(req, vault, gone), headers=_headers())
-        if len(parts) == 3 and parts[2].lower() == "goneover" and m == "POST":
-            _authorize(state, vault, claims, "goneover/action", name)
+        if len(parts) == 3 and parts[2].lower() == "recover" and m == "POST":
+            _authorize(state, vault, claims, "recover/action", name)
             if gone is None:
                 raise kv_error(404, "SecretNotFound", f"Deleted Secret not found: {name}")
             gone["deleted"] = None

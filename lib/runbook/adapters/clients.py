@@ -143,11 +143,17 @@ def sandbox_target(connection_file: Path | None = None) -> Target:
 
 
 def local_names_transport(hosts: dict[str, str], domain: str, verify: str | bool):
-    """An azure-core transport that connects the given host names to their sandbox address (TLS still checks the
+    """An azure-core transport over `local_names_session`: the sandbox's Key Vault names reach the sandbox."""
+    from azure.core.pipeline.transport import RequestsTransport
+
+    return RequestsTransport(session=local_names_session(hosts, domain), session_owner=True, connection_verify=verify)
+
+
+def local_names_session(hosts: dict[str, str], domain: str):
+    """A requests Session that connects the given host names to their sandbox address (TLS still checks the
     certificate against the name, and the Host header carries it) and refuses any other name under `domain` as a
     resolver would; every other name is looked up as usual. Used for the sandbox's Key Vault names only."""
     import requests
-    from azure.core.pipeline.transport import RequestsTransport
     from requests.adapters import HTTPAdapter
 
     class LocalNames(HTTPAdapter):
@@ -174,7 +180,7 @@ def local_names_transport(hosts: dict[str, str], domain: str, verify: str | bool
 
     session = requests.Session()
     session.mount("https://", LocalNames())
-    return RequestsTransport(session=session, session_owner=True, connection_verify=verify)
+    return session
 
 
 def azure_target(

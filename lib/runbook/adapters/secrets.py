@@ -218,27 +218,24 @@ class SecretStores:
             return _stored(ref, got.properties)
         return Stored(store(ref, value), expires=f"{expires_on:%Y-%m-%d}" if expires_on else "", tags=dict(tags or {}))
 
-    def stored(self, ref: SecretRef) -> Stored | None:
-        """The secret's latest version as its store describes it (no value is read), or None when there is none."""
+    def versions(self, ref: SecretRef) -> list[Stored]:
+        """The secret's enabled versions as its store describes them, newest first (no value is read); [] when
+        there is none. A file or an environment variable has one version."""
         if ref.keyvault:
             from azure.core.exceptions import ResourceNotFoundError
 
             try:
-                versions = [
-                    p for p in self._vault(ref).list_properties_of_secret_versions(ref.secret_name) if p.enabled
-                ]
+                found = [p for p in self._vault(ref).list_properties_of_secret_versions(ref.secret_name) if p.enabled]
             except ResourceNotFoundError:
-                return None
+                return []
             except Exception as exc:
                 raise vault_error(ref, exc, "look up") from None
-            if not versions:
-                return None
-            latest = max(versions, key=lambda p: p.created_on or datetime.min.replace(tzinfo=timezone.utc))
-            return _stored(ref, latest)
+            oldest = datetime.min.replace(tzinfo=timezone.utc)
+            return [_stored(ref, p) for p in sorted(found, key=lambda p: p.created_on or oldest, reverse=True)]
         if ref.file:
-            return Stored(ref.describe()) if file_path(ref).exists() else None
+            return [Stored(ref.describe())] if file_path(ref).exists() else []
         if ref.env:
-            return Stored(ref.describe()) if os.environ.get(ref.env) else None
+            return [Stored(ref.describe())] if os.environ.get(ref.env) else []
         raise SecretError(f"{ref.describe()}: this store is not supported yet; use keyvault:, file: or env:")
 
 

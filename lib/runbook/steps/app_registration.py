@@ -97,9 +97,11 @@ class AppRegistration(Step):
         apps, sp = ctx.clients.run_graph(lambda g: _find(g, cfg.display_name))
         app = apps[0] if len(apps) == 1 else None
         cred = _valid_credential(app) if app else None
-        kept = ctx.secrets.stored(cfg.secret_store) if cred is not None else None
-        # the store must hold this credential: Key Vault versions carry the key id they were stored with
-        stored = cred is not None and kept is not None and kept.tags.get("key_id", str(cred.key_id)) == str(cred.key_id)
+        # the store must hold this credential's value: Key Vault versions carry the key id they were stored with
+        key = str(cred.key_id) if cred is not None else ""
+        versions = ctx.secrets.versions(cfg.secret_store) if cred is not None else []
+        kept = next((v for v in versions if v.tags.get("key_id", key) == key), None)
+        stored = kept is not None
         rows = [
             {
                 "object": "application",
