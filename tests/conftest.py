@@ -92,9 +92,11 @@ def sandbox(tmp_path_factory, monkeypatch) -> SandboxHandle:
 
 
 @pytest.fixture
-def clients(sandbox) -> Clients:
+def clients(sandbox):
     """SDK clients authenticated against the sandbox with a real ClientSecretCredential."""
-    return sandbox.clients()
+    made = sandbox.clients()
+    yield made
+    made.close()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from .core.arm import Arm
 from .core.faults import Faults, FaultState, retry_after_headers
 from .core.http import ArmError, Request, Response, arm_error, graph_error
 from .core.state import State
-from .providers import graph, keyvault_data, registry
+from .providers import graph, keyvault_data, passwordstate, registry
 
 
 class SandboxApp:
@@ -51,6 +51,9 @@ class SandboxApp:
         return resp
 
     def _handle(self, req: Request) -> Response:
+        if passwordstate.serves(req.headers.get("host", "")):  # passwordstate.sandbox.test
+            self.stats["passwordstate_calls"] += 1
+            return passwordstate.handle(req, self.state)
         if keyvault_data.vault_name(req.headers.get("host", "")) is not None:  # <vault>.vault.sandbox.test
             self.stats["keyvault_calls"] += 1
             return keyvault_data.handle(req, self.state, self.tokens.claims)

@@ -19,6 +19,7 @@ from .core.faults import Faults
 from .core.http import Request
 from .fixtures import Loaded, load_fixture
 from .providers.keyvault_data import VAULT_DOMAIN
+from .providers.passwordstate import HOST as PASSWORDSTATE_HOST
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -75,6 +76,10 @@ class Connection:
     # resolves these names to it, as a hosts-file entry would; TLS is checked on the name)
     vault_domain: str = ""
     vaults: list[str] = field(default_factory=list)
+    # the Passwordstate stand-in: its host name (served at `url`'s address) and its API keys, in files beside this
+    # one (per list id, and the system-wide key), never in here
+    passwordstate_host: str = ""
+    passwordstate_keys: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> str:
         """JSON text of the connection."""
@@ -113,7 +118,7 @@ class Sandbox:
         loaded: Loaded = load_fixture(self.fixture, self.base)
         self.app = SandboxApp(loaded.state, self.faults)
         ca = trustme.CA()
-        cert = ca.issue_cert("127.0.0.1", "localhost", f"*.{VAULT_DOMAIN}")
+        cert = ca.issue_cert("127.0.0.1", "localhost", f"*.{VAULT_DOMAIN}", PASSWORDSTATE_HOST)
         ca_path = self.state_dir / "sandbox-ca.pem"
         ca.cert_pem.write_to_path(str(ca_path))
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -134,9 +139,25 @@ class Sandbox:
             str(secret_path.resolve()),
             VAULT_DOMAIN,
             sorted(v["name"] for v in loaded.state.vaults.values()),
+            PASSWORDSTATE_HOST if loaded.state.passwordstate["lists"] else "",
+            self._passwordstate_keys(loaded),
         )
         (self.state_dir / "connection.json").write_text(self.connection.to_json())
         return self.connection
+
+    def _passwordstate_keys(self, loaded: Loaded) -> dict[str, str]:
+        """Write the Passwordstate API keys (0600 files) and return their paths by list id ('system' for the
+        system-wide key)."""
+        ps = loaded.state.passwordstate
+        keys = {str(lid): pl["api_key"] for lid, pl in ps["lists"].items()}
+        if ps["system_key"]:
+            keys["system"] = ps["system_key"]
+        paths = {}
+        for name, key in keys.items():
+            path = self.state_dir / f"passwordstate-{name}.key"
+            _write_private(path, key)
+            paths[name] = str(path.resolve())
+        return paths
 
     def stop(self) -> None:
         """Stop listening and remove the connection file and the client secret (a stale file would point clients
@@ -146,7 +167,8 @@ class Sandbox:
             self._server.server_close()
             self._server = None
             if self.connection is not None:
-                for path in (self.state_dir / "connection.json", Path(self.connection.secret_path)):
+                keys = [Path(p) for p in self.connection.passwordstate_keys.values()]
+                for path in (self.state_dir / "connection.json", Path(self.connection.secret_path), *keys):
                     path.unlink(missing_ok=True)
 
     def serve_until_stopped(self) -> None:

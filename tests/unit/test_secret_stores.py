@@ -5,6 +5,7 @@ refuses leaves no credential nobody holds."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -108,3 +109,61 @@ def test_a_keyvault_reference_that_is_not_a_secret_url_is_bad_input(ref, vault_p
 def test_a_secret_url_names_its_vault_and_secret():
     ref = SecretRef(keyvault="https://kv-intercept.vault.azure.net/secrets/contoso-app")
     assert (ref.vault_url, ref.secret_name) == ("https://kv-intercept.vault.azure.net", "contoso-app")
+
+
+@pytest.fixture
+def premium_ctx(clients, sandbox, tmp_path, monkeypatch):
+    """demo-premium as committed (its secret in Passwordstate), with the API key file of this test's sandbox."""
+    d = tmp_path / "premium-parameters"
+    d.mkdir()
+    key = json.loads(sandbox.connection_file.read_text())["passwordstate_keys"]["7"]
+    text = (PROJECT_ROOT / "parameters" / "demo-premium.yml").read_text()
+    (d / "demo-premium.yml").write_text(text.replace("{file: .sandbox/passwordstate-7.key}", f"{{file: {key}}}"))
+    monkeypatch.setenv("RUNBOOK_PARAMETERS_DIR", str(d))
+    return Context(P.load("demo-premium"), lambda: clients, apply=True, ran_by="test"), d
+
+
+def entries(sandbox) -> list[dict]:
+    return [p for p in sandbox.state.passwordstate["passwords"].values() if p["PasswordListID"] == 7]
+
+
+def test_the_premium_secret_goes_to_passwordstate_once_and_a_rotation_replaces_it(premium_ctx, sandbox):
+    ctx, _ = premium_ctx
+    first = execute(AppRegistration(), ctx)
+    assert first.status == "fulfilled", first.summary
+    (entry,) = entries(sandbox)
+    (cred,) = runbook_credentials(sandbox)
+    assert entry["Title"] == "Intercept Managed Services app secret" and entry["GenericField1"] == cred["keyId"]
+    assert entry["Password"] not in json.dumps(first.to_dict())
+    assert "passwordstate:7/Intercept Managed Services app secret" in first.summary
+    assert execute(AppRegistration(), ctx).planned == []
+    cred["endDateTime"] = (datetime.now(timezone.utc) + timedelta(days=3)).isoformat()
+    rotated = execute(AppRegistration(), ctx)
+    assert rotated.status == "fulfilled" and [c.action for c in rotated.applied] == ["add client secret"]
+    (entry,) = entries(sandbox)  # the same entry, its password replaced: never a second one
+    assert entry["GenericField1"] != cred["keyId"]
+
+
+def test_a_refused_passwordstate_key_names_the_fix_and_leaves_no_orphan(premium_ctx, sandbox):
+    ctx, d = premium_ctx
+    bad = d / "bad.key"
+    bad.write_text("0" * 32)
+    text = (d / "demo-premium.yml").read_text()
+    (d / "demo-premium.yml").write_text(re.sub(r"api_key: \{file: [^}]+\}", f"api_key: {{file: {bad}}}", text))
+    ctx.params = P.load("demo-premium")
+    result = execute(AppRegistration(), ctx)
+    assert result.status == "failed" and "Passwordstate refused the API key (401" in result.summary
+    assert runbook_credentials(sandbox) == [] and entries(sandbox) == []
+
+
+def test_a_passwordstate_reference_needs_the_server_and_its_form(vault_params):
+    text = (vault_params / "demo.yml").read_text()
+    (vault_params / "demo.yml").write_text(
+        text.replace(
+            "{keyvault: https://kv-intercept-runbook.vault.sandbox.test/secrets/demo-runbook-app}",
+            '{passwordstate: "Contoso app"}',
+        )
+    )
+    with pytest.raises(ParameterError) as exc:
+        P.load("demo")
+    assert "is not <password list id>/<title>" in str(exc.value)

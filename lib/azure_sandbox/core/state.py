@@ -41,6 +41,10 @@ class State:
     # Key Vault data plane: vaults by lower-cased name, and their secrets by (vault, lower-cased secret name)
     vaults: dict[str, dict] = field(default_factory=dict)
     vault_secrets: dict[tuple[str, str], dict] = field(default_factory=dict)
+    # the MSP's Passwordstate server: lists by id (with their API keys), passwords by id, the system-wide key
+    passwordstate: dict = field(
+        default_factory=lambda: {"lists": {}, "passwords": {}, "next_id": 1001, "system_key": ""}
+    )
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     # --- ARM store -------------------------------------------------------------------------

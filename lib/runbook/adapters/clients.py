@@ -113,6 +113,8 @@ def sandbox_target(connection_file: Path | None = None) -> Target:
         vault_domain = str(conn.get("vault_domain") or "")
         address = url.split("://", 1)[1].rstrip("/")
         hosts = {f"{name}.{vault_domain}".lower(): address for name in conn.get("vaults") or []}
+        if conn.get("passwordstate_host"):
+            hosts[str(conn["passwordstate_host"]).lower()] = address
     except (OSError, ValueError, KeyError) as exc:
         raise TargetError(
             f"the sandbox connection file {path} is unreadable ({type(exc).__name__}: {exc}); restart the sandbox with `runbook sandbox serve`"
@@ -183,6 +185,43 @@ def local_names_session(hosts: dict[str, str], domain: str):
     return session
 
 
+def _local_names_httpx(hosts: dict[str, str], domain: str, verify):
+    """An httpx transport (see `_LocalNamesHttpx`), made where httpx is imported."""
+    import httpx
+
+    class LocalNames(_LocalNamesHttpx, httpx.BaseTransport):
+        pass
+
+    return LocalNames(hosts, domain, verify)
+
+
+class _LocalNamesHttpx:
+    """An httpx transport sending requests for the sandbox's service names to the sandbox's address, TLS checked
+    against the name (SNI), the Host header kept."""
+
+    def __init__(self, hosts: dict[str, str], domain: str, verify) -> None:
+        import httpx
+
+        self.hosts, self.domain = hosts, domain
+        self.inner = httpx.HTTPTransport(verify=verify)
+
+    def handle_request(self, request):
+        import httpx
+
+        name = (request.url.host or "").lower()
+        if name in self.hosts:
+            address, _, port = self.hosts[name].rpartition(":")
+            request.headers["Host"] = request.url.netloc.decode()
+            request.extensions = {**request.extensions, "sni_hostname": name}
+            request.url = request.url.copy_with(host=address, port=int(port))
+        elif self.domain and name.endswith("." + self.domain):
+            raise httpx.ConnectError(f"Failed to resolve '{name}'", request=request)
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
 def azure_target(
     tenant_id: str,
     cloud: CloudEndpoints | None = None,
@@ -245,6 +284,18 @@ class Clients:
                 self._made[key] = cls(*args, **self._kw(**overrides))
             return self._made[key]
 
+    def close(self) -> None:
+        """Close the connections the clients hold (an httpx client otherwise waits for the garbage collector)."""
+        with self._lock:
+            made, self._made = list(self._made.values()), {}
+        for client in made:
+            close = getattr(client, "close", None)
+            if callable(close):
+                try:
+                    close()
+                except Exception:  # closing is best effort
+                    pass
+
     def resource(self, subscription_id: str, **overrides):
         """ResourceManagementClient (groups, resources, tags); overrides such as retry_total=0 go to azure-core."""
         return self._client("azure.mgmt.resource.resources", "ResourceManagementClient", subscription_id, **overrides)
@@ -297,6 +348,20 @@ class Clients:
                 if t.hosts or t.vault_domain:
                     kw["transport"] = local_names_transport(t.hosts, t.vault_domain, t.verify)
                 self._made[key] = SecretClient(vault_url, t.credential, **kw)
+            return self._made[key]
+
+    def http(self):
+        """An httpx Client for the MSP's own services (Passwordstate, ...), trusting the target's CA; on the sandbox
+        its stand-ins' names reach the sandbox (as `local_names_session` does for requests)."""
+        import httpx
+
+        key = ("httpx", None, ())
+        with self._lock:
+            if key not in self._made:
+                t = self.target
+                verify = ssl.create_default_context(cafile=t.ca_path) if t.ca_path else True
+                transport = _local_names_httpx(t.hosts, t.vault_domain, verify) if t.hosts else None
+                self._made[key] = httpx.Client(verify=verify, timeout=30, transport=transport)
             return self._made[key]
 
     def _graph(self, http):

@@ -22,6 +22,9 @@ _KEYVAULT_URL = re.compile(
 )
 
 
+_PASSWORDSTATE = re.compile(r"^(\d+)/(\S.{0,254})$")
+
+
 class SecretRef(BaseModel):
     """Where a secret lives; parameters hold only this reference, never the value."""
 
@@ -37,6 +40,10 @@ class SecretRef(BaseModel):
         given = [k for k in ("env", "file", "keyvault", "passwordstate") if getattr(self, k)]
         if len(given) != 1:
             raise ValueError("give exactly one of env, file, keyvault, passwordstate")
+        if self.passwordstate and not _PASSWORDSTATE.match(self.passwordstate):
+            raise ValueError(
+                f"passwordstate: '{self.passwordstate}' is not <password list id>/<title>, e.g. 7/Contoso app registration"
+            )
         if self.keyvault and not _KEYVAULT_URL.match(self.keyvault):
             raise ValueError(
                 f"keyvault: '{self.keyvault}' is not a secret's URL; give https://<vault>.vault.azure.net/secrets/<name> "
@@ -49,6 +56,18 @@ class SecretRef(BaseModel):
         """The vault of a keyvault reference (https://<vault>.<domain>)."""
         m = _KEYVAULT_URL.match(self.keyvault or "")
         return m.group(1) if m else ""
+
+    @property
+    def password_list(self) -> int:
+        """The Passwordstate list of a passwordstate reference."""
+        m = _PASSWORDSTATE.match(self.passwordstate or "")
+        return int(m.group(1)) if m else 0
+
+    @property
+    def title(self) -> str:
+        """The title of the Passwordstate entry a passwordstate reference names."""
+        m = _PASSWORDSTATE.match(self.passwordstate or "")
+        return m.group(2).strip() if m else ""
 
     @property
     def secret_name(self) -> str:
@@ -181,8 +200,18 @@ class SecretStores:
     MSP's Azure Key Vault (azure-keyvault-secrets' SecretClient, from `vault_client(vault_url)`). Values go in and
     out here only; results carry `Stored` (reference, version, expiry)."""
 
-    def __init__(self, vault_client: Callable[[str], Any] | None = None) -> None:
+    def __init__(
+        self, vault_client: Callable[[str], Any] | None = None, passwordstate: Callable[[], Any] | None = None
+    ) -> None:
         self.vault_client = vault_client
+        self.passwordstate = passwordstate  # -> adapters.passwordstate.Passwordstate, built on first use
+
+    def _ps(self, ref: SecretRef) -> Any:
+        if self.passwordstate is None:
+            raise SecretError(
+                f"{ref.describe()}: no Passwordstate server in the parameters. Fix: add msp.passwordstate (url, api_key) as parameters/template.yml shows"
+            )
+        return self.passwordstate()
 
     def _vault(self, ref: SecretRef) -> Any:
         if self.vault_client is None:
@@ -196,6 +225,8 @@ class SecretStores:
                 return str(self._vault(ref).get_secret(ref.secret_name).value)
             except Exception as exc:
                 raise vault_error(ref, exc, "read") from None
+        if ref.passwordstate:
+            return str(self._ps(ref).read(ref.password_list, ref.title))
         return read(ref)
 
     def store(
@@ -216,6 +247,18 @@ class SecretStores:
             except Exception as exc:
                 raise vault_error(ref, exc, "store") from None
             return _stored(ref, got.properties)
+        if ref.passwordstate:
+            entry = self._ps(ref).store(
+                ref.password_list,
+                ref.title,
+                value,
+                description=content_type or "",
+                key_id=(tags or {}).get("key_id", ""),
+                expires_on=expires_on,
+            )
+            return Stored(
+                ref.describe(), str(entry.id), entry.expires, {"key_id": entry.key_id} if entry.key_id else {}
+            )
         return Stored(store(ref, value), expires=f"{expires_on:%Y-%m-%d}" if expires_on else "", tags=dict(tags or {}))
 
     def versions(self, ref: SecretRef) -> list[Stored]:
@@ -232,6 +275,13 @@ class SecretStores:
                 raise vault_error(ref, exc, "look up") from None
             oldest = datetime.min.replace(tzinfo=timezone.utc)
             return [_stored(ref, p) for p in sorted(found, key=lambda p: p.created_on or oldest, reverse=True)]
+        if ref.passwordstate:
+            entry = self._ps(ref).find(ref.password_list, ref.title)
+            if entry is None:
+                return []
+            return [
+                Stored(ref.describe(), str(entry.id), entry.expires, {"key_id": entry.key_id} if entry.key_id else {})
+            ]
         if ref.file:
             return [Stored(ref.describe())] if file_path(ref).exists() else []
         if ref.env:

@@ -78,6 +78,20 @@ class Authorization(_Strict):
         return self
 
 
+class PasswordstateServer(_Strict):
+    """The MSP's Passwordstate server (Standard API): its URL and the API key's reference (never the key)."""
+
+    url: str
+    api_key: SecretRef
+
+    @field_validator("url")
+    @classmethod
+    def _https(cls, v: str) -> str:
+        if not re.match(r"^https://[^/\s]+/?$", v):
+            raise ValueError("give the server's https URL without a path, e.g. https://passwords.example.com")
+        return v.rstrip("/")
+
+
 class Msp(_Strict):
     """The managing service provider's identities."""
 
@@ -87,6 +101,7 @@ class Msp(_Strict):
     accepted_roles: list[str] = ["Owner", "Contributor"]
     offer_name: str = "Intercept Managed Services"
     expected_authorizations: list[Authorization] = []
+    passwordstate: PasswordstateServer | None = None  # where `passwordstate:` secret references live
 
     _g = field_validator("tenant_id", "principal_id")(lambda cls, v: _guid(v))
 
@@ -599,7 +614,8 @@ def find_literal_secrets(data: object, path: str = "") -> list[str]:
     if isinstance(data, dict):
         for k, v in data.items():
             p = f"{path}.{k}" if path else str(k)
-            if _SECRET_KEY.search(str(k)) and isinstance(v, (str, int)) and str(v).strip():
+            is_reference = str(k) in ("env", "file", "keyvault", "passwordstate")  # a SecretRef's own kinds
+            if _SECRET_KEY.search(str(k)) and not is_reference and isinstance(v, (str, int)) and str(v).strip():
                 found.append(p)
             found += find_literal_secrets(v, p)
     elif isinstance(data, list):

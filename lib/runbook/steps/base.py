@@ -10,7 +10,9 @@ from functools import cached_property
 from azure.core.exceptions import AzureError, HttpResponseError, ServiceRequestError
 
 from ..adapters.clients import Clients
+from ..adapters.passwordstate import Passwordstate
 from ..adapters.secrets import SecretStores
+from ..adapters.secrets import read as read_secret
 from ..customer import catalogue
 from ..customer.params import Parameters
 from ..errors import InputError, TargetError
@@ -71,8 +73,18 @@ class Context:
 
     @cached_property
     def secrets(self) -> SecretStores:
-        """The secret stores the parameters' references point to (Key Vault through the target's credential)."""
-        return SecretStores(lambda vault_url: self.clients.secret_client(vault_url))
+        """The secret stores the parameters' references point to: Key Vault through the target's credential,
+        Passwordstate at the MSP's server (msp.passwordstate) with its API key."""
+        server = self.params.msp.passwordstate
+
+        def passwordstate() -> Passwordstate:
+            if server is None:
+                raise StepInputError("no msp.passwordstate in the parameters")
+            return Passwordstate(self.clients.http(), server.url, read_secret(server.api_key))
+
+        return SecretStores(
+            lambda vault_url: self.clients.secret_client(vault_url), passwordstate if server is not None else None
+        )
 
     @cached_property
     def clients(self) -> Clients:
