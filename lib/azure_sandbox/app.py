@@ -98,7 +98,7 @@ class SandboxApp:
         with self.state.lock:
             if is_graph:
                 self.stats["graph_calls"] += 1
-                return graph.handle(req, self.state)
+                return graph.handle(req, self.state, claims)
             self.check_tenant(claims, path)
             return self.arm_call(req, path, claims["oid"])
 

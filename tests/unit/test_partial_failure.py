@@ -84,3 +84,13 @@ def test_the_sheet_lists_what_it_could_read_and_names_the_subscription_it_could_
     assert tagged.status == "failed" and any(DEMO_SUBS[1] in m for m in tagged.missing), tagged.summary
     monitored = execute(MonitoringAlerting(), ctx)
     assert {c.target.split("/")[2] for c in monitored.applied} == {DEMO_SUBS[0], DEMO_SUBS[2]}
+
+
+def test_an_app_without_the_graph_permission_is_named_with_the_fix(ctx, sandbox):
+    """Issue 21: the runbook's app lacks Application.ReadWrite.All: the item fails in one line naming the
+    permission and admin consent (no traceback)."""
+    sandbox.state.graph_permissions[sandbox.conn.client_id.lower()] = {"Directory.Read.All"}
+    result = execute(AppRegistration(), ctx)
+    assert result.status == "failed"
+    assert "403 Authorization_RequestDenied" in result.summary and "Application.ReadWrite.All" in result.summary
+    assert "admin consent" in result.summary and "\n" not in result.summary

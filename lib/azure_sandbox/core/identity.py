@@ -63,6 +63,7 @@ class TokenIssuer:
         tenant_id: str | None = None,
         lifetime: int = TOKEN_LIFETIME_S,
         not_before: int = 0,
+        roles: list[str] | None = None,
     ) -> str:
         """A signed access token for a service principal (tests may ask for another tenant, a past expiry or a
         future not-before)."""
@@ -80,6 +81,8 @@ class TokenIssuer:
             "idtyp": "app",
             "ver": "1.0",
         }
+        if roles:  # Entra ID leaves the claim out when the app holds no application permission
+            claims["roles"] = list(roles)
         head = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
         body = _b64(json.dumps(claims).encode())
         sig = _b64(hmac.new(self.key, f"{head}.{body}".encode(), hashlib.sha256).digest())
@@ -246,7 +249,10 @@ def handle(req: Request, state: State, issuer: TokenIssuer) -> Response | None:
             "AADSTS500011",
             f"The resource principal named {audience} was not found in the tenant named {state.tenant_name}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.",
         )
-    token = issuer.issue(app_id, sp["id"], audience, f"{req.base_url}/{state.tenant_id}/v2.0")
+    roles = None
+    if audience in GRAPH_AUDIENCES or audience.rstrip("/") == req.base_url:  # app-only Graph token: its app roles
+        roles = sorted(state.graph_permissions.get(app_id.lower(), set()))
+    token = issuer.issue(app_id, sp["id"], audience, f"{req.base_url}/{state.tenant_id}/v2.0", roles=roles)
     return Response(
         200,
         {

@@ -40,6 +40,9 @@ class State:
     by_type: dict[str, dict[str, dict]] = field(default_factory=dict)  # lower-cased type -> key -> object
     # Key Vault data plane: vaults by lower-cased name, and their secrets by (vault, lower-cased secret name)
     vaults: dict[str, dict] = field(default_factory=dict)
+    # Microsoft Graph application permissions granted (admin-consented app roles of Microsoft Graph) by lower appId
+    graph_permissions: dict[str, set[str]] = field(default_factory=dict)
+    app_owners: dict[str, set[str]] = field(default_factory=dict)  # application object id -> owner object ids
     vault_secrets: dict[tuple[str, str], dict] = field(default_factory=dict)
     # the MSP's Passwordstate server: lists by id (with their API keys), passwords by id, the system-wide key
     passwordstate: dict = field(

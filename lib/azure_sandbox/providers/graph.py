@@ -115,11 +115,46 @@ def _missing(ref: str) -> Response:
     )
 
 
-def handle(req: Request, state: State) -> Response:
-    """Serve one /v1.0/ request."""
+# Least-privileged application permissions per operation, as the Graph v1.0 reference lists them (any one suffices;
+# the ReadWrite and Directory permissions include the Read ones)
+_READ_APPS = (
+    "Application.Read.All",
+    "Application.ReadWrite.All",
+    "Application.ReadWrite.OwnedBy",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+)
+_WRITE_APPS = ("Application.ReadWrite.All", "Application.ReadWrite.OwnedBy")
+_READ_ORG = ("Organization.Read.All", "Organization.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All")
+_READ_DIR = ("Directory.Read.All", "Directory.ReadWrite.All")
+
+
+def permission_for(method: str, head: str, parts: list[str]) -> tuple[str, ...]:
+    """The application permissions one of which an app-only token needs for a request."""
+    if head == "organization":
+        return _READ_ORG
+    if head == "directoryobjects":
+        return _READ_DIR
+    return _READ_APPS if method == "GET" else _WRITE_APPS
+
+
+def denied() -> Response:
+    """Graph's answer to a token without the permission the operation needs."""
+    return graph_error(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+
+
+def handle(req: Request, state: State, claims: dict | None = None) -> Response:
+    """Serve one /v1.0/ request; an app-only token needs one of the operation's application permissions in its
+    `roles`, and `Application.ReadWrite.OwnedBy` writes only applications its app owns."""
     rest = req.path.split("/v1.0/", 1)[1].strip("/")
     parts = rest.split("/")
     head = parts[0].lower()
+    kind = "applications" if head.startswith("applications(") else head  # applications(appId='...')
+    if claims is not None:
+        held = set(claims.get("roles") or []) & set(permission_for(req.method, kind, parts))
+        owned_only = req.method != "GET" and held == {"Application.ReadWrite.OwnedBy"}
+        if not held or (owned_only and not _owned(req, state, kind, parts, str(claims.get("oid", "")))):
+            return denied()
     if head == "organization":
         return _collection(
             req,
@@ -137,7 +172,7 @@ def handle(req: Request, state: State) -> Response:
         app = next((a for a in state.applications.values() if a["appId"].lower() == m.group(1).lower()), None)
         return Response(200, app) if app else _missing(m.group(1))
     if head == "applications":
-        return _applications(req, state, parts[1:])
+        return _applications(req, state, parts[1:], str((claims or {}).get("oid", "")))
     if head == "directoryobjects" and len(parts) == 2 and parts[1].lower() == "getbyids" and req.method == "POST":
         return _get_by_ids(req, state)
     if head == "serviceprincipals":
@@ -162,7 +197,7 @@ def _get_by_ids(req: Request, state: State) -> Response:
     return _collection(req, "directoryObjects", out)
 
 
-def _applications(req: Request, state: State, parts: list[str]) -> Response:
+def _applications(req: Request, state: State, parts: list[str], caller: str = "") -> Response:
     if not parts:
         if req.method == "GET":
             return _collection(
@@ -172,7 +207,10 @@ def _applications(req: Request, state: State, parts: list[str]) -> Response:
             body = req.json()
             if not body.get("displayName"):
                 return graph_error(400, "Request_BadRequest", "Property 'displayName' is required.")
-            return Response(201, new_application(state, body["displayName"]))
+            created = new_application(state, body["displayName"])
+            if caller:  # the creating principal owns the application (what Application.ReadWrite.OwnedBy may write)
+                state.app_owners.setdefault(created["id"], set()).add(caller.lower())
+            return Response(201, created)
     app = state.applications.get(parts[0])
     if app is None:
         return _missing(parts[0])
@@ -227,3 +265,16 @@ def _service_principals(req: Request, state: State, parts: list[str]) -> Respons
         del state.service_principals[parts[0]]
         return Response(204)
     return graph_error(405, "Request_BadRequest", f"Unsupported request {req.method} {req.path}.")
+
+
+def _owned(req: Request, state: State, head: str, parts: list[str], caller: str) -> bool:
+    """Application.ReadWrite.OwnedBy: creating an application (the caller becomes its owner), or writing one the
+    caller owns (and a service principal of one)."""
+    if head == "applications" and len(parts) == 1:
+        return True
+    if head == "applications":
+        app = state.applications.get(parts[1])
+    else:
+        app_id = str(req.json().get("appId", "")) if len(parts) == 1 else ""
+        app = next((a for a in state.applications.values() if a["appId"].lower() == app_id.lower()), None)
+    return app is not None and caller.lower() in state.app_owners.get(app["id"], set())

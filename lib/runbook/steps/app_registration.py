@@ -90,6 +90,7 @@ class AppRegistration(Step):
 
     item_id = "s1-app-registration"
     requires = ("app_registration",)
+    graph_permission = "Application.ReadWrite.All"
 
     def inspect(self, ctx: Context) -> Observation:
         """The application by display name, its service principal, secret, and role assignments."""

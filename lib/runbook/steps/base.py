@@ -120,6 +120,7 @@ class Step:
 
     item_id: str = ""
     requires: tuple[str, ...] = ()  # parameter sections the step needs; checked before it runs (named input error)
+    graph_permission: str = ""  # the Microsoft Graph application permission the step needs, named when Graph refuses
 
     def inspect(self, ctx: Context) -> Observation:
         """Read the current state from the tenant."""
@@ -242,6 +243,27 @@ def disallowed_text(exc: HttpResponseError) -> str:
     )
 
 
+def graph_error_text(exc: BaseException, permission: str = "") -> str | None:
+    """A Microsoft Graph refusal (msgraph-sdk's ODataError) as one line with the fix; None for anything else."""
+    try:
+        from kiota_abstractions.api_error import APIError
+    except ImportError:  # pragma: no cover - kiota comes with msgraph-sdk
+        return None
+    if not isinstance(exc, APIError):
+        return None
+    err = getattr(exc, "error", None)
+    code = str(getattr(err, "code", "") or "")
+    message = str(getattr(err, "message", "") or exc.message or "").strip()
+    text = f"{exc.response_status_code} {code}: {message}".strip()
+    if code == "Authorization_RequestDenied":
+        needed = permission or "the application permission this step needs"
+        text += (
+            f" Fix: grant the runbook's app the Microsoft Graph application permission {needed} and admin consent "
+            "(Entra admin center > App registrations > the runbook's app > API permissions > Grant admin consent)"
+        )
+    return text
+
+
 def execute(step: Step, ctx: Context, reviewed: list[Change] | None = None) -> ItemResult:
     """Inspect, plan, apply when allowed, then inspect again to verify; Azure errors mark the item failed."""
     item = catalogue.load().item(step.item_id)
@@ -287,6 +309,12 @@ def execute(step: Step, ctx: Context, reviewed: list[Change] | None = None) -> I
     except PartialFailure as exc:
         result.status, result.error, result.missing = "failed", str(exc), exc.failures
         result.summary = f"Failed on {len(exc.failures)} part(s), the rest went on: {exc.failures[0]}"
+    except Exception as exc:
+        text = graph_error_text(exc, step.graph_permission)
+        if text is None:
+            raise  # a bug: the cell fails, the runner keeps the evidence
+        result.status, result.error = "failed", text
+        result.summary = f"Microsoft Graph answered with an error: {text}"
     ctx.fresh = False
     if result.status == "failed" and ctx.applied:
         result.applied = list(ctx.applied)  # what was done before the error stays on the record
