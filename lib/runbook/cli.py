@@ -186,6 +186,30 @@ def cmd_evidence_verify(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_preflight(args: argparse.Namespace) -> int:
+    """Before any change: who the runbook signs in as, the MSP's access per subscription, Graph permissions, the
+    secret store, and per stage what will fail (exit 0 ready, 3 something missing, 2 bad input). Writes nothing."""
+    import json
+
+    from .customer import params
+    from .customer.connect import make_clients
+    from .operate import preflight
+    from .steps.base import Context
+
+    p = params.load(args.customer)  # exit 2 before any call
+    if p.target == "sandbox":
+        from .adapters.clients import sandbox_connection_path
+
+        params.check_sandbox_tenant(p, sandbox_connection_path())
+    clients = make_clients(p)
+    try:
+        result = preflight.run(p, Context(p, lambda: clients, apply=False, journal=None))
+    finally:
+        clients.close()
+    print(json.dumps(result.to_dict(), indent=2) if args.format == "json" else result.text())
+    return EXIT_OK if result.ok else EXIT_INCOMPLETE
+
+
 def cmd_params_validate(args: argparse.Namespace) -> int:
     """Validate a parameter file without calling Azure."""
     from .customer import params
@@ -336,6 +360,10 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("customer")
         s.add_argument("--format", choices=fmts, default=fmts[0])
         s.set_defaults(func=fn)
+    pf = sub.add_parser("preflight", help=cmd_preflight.__doc__)
+    pf.add_argument("customer")
+    pf.add_argument("--format", choices=["text", "json"], default="text")
+    pf.set_defaults(func=cmd_preflight)
     e = sub.add_parser("evidence", help="evidence archive commands").add_subparsers(
         dest="evidence_command", required=True
     )

@@ -66,3 +66,35 @@ def test_demo_command_runs_every_stage_and_verifies_evidence(tmp_path):
     assert "stage 4: incomplete - 6 fulfilled, 1 open" in out.stdout
     assert re.search(r"s4-first-invoice\s+CSM\s+open", out.stdout) and "(verified)" in out.stdout
     assert "Kernel is running over TCP" not in out.stderr
+
+
+def test_preflight_on_the_sandbox_and_an_app_without_the_graph_permission(sandbox, params_dir, capsys):
+    """Issue 21: `runbook preflight demo` is ready on the demo tenant; without Application.ReadWrite.All it exits 3
+    naming the permission and the stage it blocks; it changes nothing."""
+    from runbook.cli import main
+
+    before = len(sandbox.state.arm)
+    assert main(["preflight", "demo"]) == 0
+    out = capsys.readouterr().out
+    assert "OK       graph permission" in out and out.count("OK       access ") == 3 and out.strip().endswith("ready")
+    sandbox.state.graph_permissions[sandbox.conn.client_id.lower()] = {"Directory.Read.All"}
+    assert main(["preflight", "demo", "--format", "json"]) == 3
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is False
+    assert any("Application.ReadWrite.All" in p for p in report["stages"]["1"]) and report["stages"]["0"] == []
+    assert len(sandbox.state.arm) == before
+
+
+def test_preflight_names_a_subscription_that_grants_nothing(sandbox, params_dir, capsys):
+    from runbook.cli import main
+    from tests.conftest import DEMO_SUBS
+
+    for key in [
+        k
+        for k in sandbox.state.arm
+        if k.startswith(f"/subscriptions/{DEMO_SUBS[1]}/providers/microsoft.authorization/roleassignments/")
+    ]:
+        del sandbox.state.arm[key]
+    assert main(["preflight", "demo"]) == 3
+    out = capsys.readouterr().out
+    assert f"MISSING  access {DEMO_SUBS[1]}" in out and f"OK       access {DEMO_SUBS[0]}" in out

@@ -1,0 +1,133 @@
+"""`runbook preflight <customer>`: before any change, on the sandbox or a real tenant, what the runbook will be able to
+do: who it signs in as, the MSP's access per subscription (RBAC or Lighthouse), the Microsoft Graph permissions its
+token carries against what Stage 1 needs, the secret store reachable, and per stage what will fail and why.
+Read-only: it writes nothing anywhere (a Key Vault write is not probed: Key Vault has no write that leaves nothing)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+
+from ..customer.params import Parameters
+from ..errors import InputError, RunbookError
+from ..steps.access import MspAccess
+from ..steps.base import Context, execute
+
+
+@dataclass
+class Check:
+    """One line of the preflight: what, its state (ok | missing | unknown), the detail, the stages it blocks."""
+
+    what: str
+    state: str
+    detail: str
+    blocks: tuple[int, ...] = ()
+
+
+@dataclass
+class Preflight:
+    """Every check and what it means per stage."""
+
+    customer: str
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.state == "ok" for c in self.checks)
+
+    def stages(self) -> dict[int, list[str]]:
+        """Per stage, what will fail (empty: nothing found that blocks it)."""
+        out: dict[int, list[str]] = {n: [] for n in range(5)}
+        for c in self.checks:
+            if c.state != "ok":
+                for n in c.blocks:
+                    out[n].append(f"{c.what}: {c.detail}")
+        return out
+
+    def to_dict(self) -> dict:
+        return {
+            "customer": self.customer,
+            "ok": self.ok,
+            "checks": [c.__dict__ | {"blocks": list(c.blocks)} for c in self.checks],
+            "stages": {str(k): v for k, v in self.stages().items()},
+        }
+
+    def text(self) -> str:
+        width = max(len(c.what) for c in self.checks) if self.checks else 10
+        lines = [f"preflight of '{self.customer}':"]
+        lines += [f"  {c.state.upper():8} {c.what:<{width}}  {c.detail}" for c in self.checks]
+        lines.append("per stage:")
+        for n, problems in self.stages().items():
+            lines.append(f"  stage {n}: " + ("nothing found that blocks it" if not problems else "; ".join(problems)))
+        lines.append("ready" if self.ok else "something is missing (named above)")
+        return "\n".join(lines)
+
+
+def _claims(token: str) -> dict:
+    body = token.split(".")[1]
+    return dict(json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))))
+
+
+STAGE1_GRAPH = "Application.ReadWrite.All"
+
+
+def run(params: Parameters, ctx: Context) -> Preflight:
+    """Every read-only check, each failing on its own (one refusal does not hide the others)."""
+    pf = Preflight(params.customer)
+    target = ctx.clients.target
+    where = target.arm_url if target.kind == "sandbox" else f"{target.kind} ({target.arm_url})"
+    try:
+        me = _claims(target.credential.get_token(target.arm_scope).token) if target.credential else {}
+        pf.checks.append(
+            Check(
+                "sign-in",
+                "ok",
+                f"as app {me.get('appid')} (object {me.get('oid')}) of tenant {me.get('tid')} at {where}",
+            )
+        )
+    except Exception as exc:  # nothing else can be checked without a token
+        pf.checks.append(
+            Check("sign-in", "missing", f"{type(exc).__name__}: {str(exc).splitlines()[0]}", (0, 1, 2, 3, 4))
+        )
+        return pf
+    access = execute(MspAccess(), ctx)
+    if access.error:
+        pf.checks.append(Check("access", "missing", access.error, (0, 1, 2, 3)))
+    for sub in params.subscription_ids:
+        missing = [m for m in access.missing if m.startswith(sub)]
+        held = sorted({f"{r['source']} {r['role']}" for r in access.observed if r["subscription"] == sub and r["msp"]})
+        if missing:
+            pf.checks.append(
+                Check(f"access {sub}", "missing", "; ".join(m.split(": ", 1)[-1] for m in missing), (0, 1, 2, 3))
+            )
+        elif not access.error:
+            pf.checks.append(Check(f"access {sub}", "ok", ", ".join(held) or "authorized"))
+    if params.app_registration is not None and target.credential is not None:
+        try:
+            roles = set(_claims(target.credential.get_token(target.graph_scope).token).get("roles") or [])
+            if STAGE1_GRAPH in roles:
+                pf.checks.append(
+                    Check("graph permission", "ok", f"{STAGE1_GRAPH} (token roles: {', '.join(sorted(roles))})")
+                )
+            else:
+                pf.checks.append(
+                    Check(
+                        "graph permission",
+                        "missing",
+                        f"the token lacks {STAGE1_GRAPH} (has: {', '.join(sorted(roles)) or 'none'}); s1-app-registration needs it. Fix: grant the application permission and admin consent",
+                        (1,),
+                    )
+                )
+        except Exception as exc:
+            pf.checks.append(Check("graph permission", "unknown", f"no Graph token: {str(exc).splitlines()[0]}", (1,)))
+        ref = params.app_registration.secret_store
+        try:
+            versions = ctx.secrets.versions(ref)
+            note = " (writing is not probed: it needs Key Vault Secrets Officer)" if ref.keyvault else ""
+            pf.checks.append(
+                Check("secret store", "ok", f"{ref.describe()} reachable, {len(versions)} version(s) stored{note}")
+            )
+        except (InputError, RunbookError) as exc:
+            pf.checks.append(Check("secret store", "missing", str(exc), (1,)))
+    return pf
