@@ -167,3 +167,24 @@ def test_a_passwordstate_reference_needs_the_server_and_its_form(vault_params):
     with pytest.raises(ParameterError) as exc:
         P.load("demo")
     assert "is not <password list id>/<title>" in str(exc.value)
+
+
+def test_credentials_stored_looks_each_credential_up_without_reading_it(ctx, sandbox):
+    """s3-credentials-stored (kind both): every listed credential and the app secret found in its store by name
+    and metadata; a missing one is named with its store; a store that refuses fails only its row."""
+    from runbook.steps.credentials import CredentialsStored
+
+    execute(AppRegistration(), ctx)
+    found = execute(CredentialsStored(), ctx)
+    assert found.status == "fulfilled" and len(found.observed) == 3, found.missing
+    assert all(r["state"].startswith("stored, version ") and ", expires " in r["state"] for r in found.observed)
+    values = [v["value"] for rec in sandbox.state.vault_secrets.values() for v in rec["versions"]]
+    assert not any(v in json.dumps(found.to_dict()) for v in values)
+    del sandbox.state.vault_secrets[("kv-intercept-runbook", "demo-vpn-psk")]
+    gap = execute(CredentialsStored(), ctx)
+    assert gap.status == "open" and gap.missing == [
+        "Contoso site-to-site VPN pre-shared key (keyvault:https://kv-intercept-runbook.vault.sandbox.test/secrets/demo-vpn-psk): missing"
+    ]
+    sandbox.state.vaults["kv-intercept-runbook"]["roles"].clear()
+    refused = execute(CredentialsStored(), ctx)
+    assert refused.status == "failed" and all("403" in m for m in refused.missing)

@@ -92,6 +92,14 @@ class PasswordstateServer(_Strict):
         return v.rstrip("/")
 
 
+class StoredCredential(_Strict):
+    """A credential the MSP keeps for the customer (an administrator account, a firewall, a portal): where it is."""
+
+    name: str
+    store: SecretRef
+    purpose: str = ""
+
+
 class Msp(_Strict):
     """The managing service provider's identities."""
 
@@ -539,6 +547,7 @@ class Parameters(_Strict):
     iac: Iac | None = None
     app_registration: AppRegistration | None = None
     attestations: dict[str, Attestation] = {}
+    credentials: list[StoredCredential] = []  # checked by s3-credentials-stored (names and metadata, never values)
 
     _g = field_validator("tenant_id")(lambda cls, v: _guid(v))
 

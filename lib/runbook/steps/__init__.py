@@ -8,6 +8,7 @@ from .app_registration import AppRegistration
 from .backup import BackupDeployed
 from .base import Step
 from .budget import BudgetAlert
+from .credentials import CredentialsStored
 from .defender import DefenderEnabled
 from .iac import IacPushed
 from .lighthouse import LighthouseOffer
@@ -33,5 +34,6 @@ REGISTRY: dict[str, type[Step]] = {
         PatchingDeployed,
         BackupDeployed,
         IacPushed,
+        CredentialsStored,
     )
 }
