@@ -22,7 +22,7 @@ def test_the_top_level_holds_the_entry_points_and_the_layers() -> None:
     top = sorted(p.name for p in (LIB / "runbook").glob("*.py"))
     assert len(top) <= 6, top
     packages = sorted(p.parent.name for p in (LIB / "runbook").glob("*/__init__.py"))
-    assert packages == ["adapters", "authoring", "customer", "evidence", "steps"]
+    assert packages == ["adapters", "authoring", "customer", "evidence", "operate", "steps"]
     for name in packages:
         doc = ast.get_docstring(ast.parse((LIB / "runbook" / name / "__init__.py").read_text())) or ""
         if name != "steps":  # steps: one module per checklist item over one base
