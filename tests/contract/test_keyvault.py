@@ -41,6 +41,18 @@ def vault_token(clients):
     return clients.target.credential.get_token(RESOURCE + "/.default").token
 
 
+def client_as(sandbox, client_id: str, secret: str) -> SecretClient:
+    """The unmodified SecretClient signed in as another sandbox principal, through the sandbox's vault names."""
+    conn = json.loads(sandbox.connection_file.read_text())
+    hosts = {f"{v}.{conn['vault_domain']}": sandbox.url.split("://")[1] for v in conn["vaults"]}
+    return SecretClient(
+        VAULT,
+        sandbox.credential(client_id, secret),
+        transport=local_names_transport(hosts, conn["vault_domain"], sandbox.conn.ca_path),
+        connection_verify=sandbox.conn.ca_path,
+    )
+
+
 def kv(clients) -> SecretClient:
     return clients.secret_client(VAULT)
 
@@ -112,14 +124,7 @@ def test_a_principal_without_a_data_role_is_refused_even_as_owner(sandbox):
     client_id, secret, _oid = sandbox.add_principal(
         "owner-only", "Owner", "/subscriptions/1a2b3c4d-0001-4e5f-8a9b-0c1d2e3f4a01"
     )
-    conn = json.loads(sandbox.connection_file.read_text())
-    hosts = {f"{v}.{conn['vault_domain']}": sandbox.url.split("://")[1] for v in conn["vaults"]}
-    client = SecretClient(
-        VAULT,
-        sandbox.credential(client_id, secret),
-        transport=local_names_transport(hosts, conn["vault_domain"], sandbox.conn.ca_path),
-        connection_verify=sandbox.conn.ca_path,
-    )
+    client = client_as(sandbox, client_id, secret)
     with pytest.raises(HttpResponseError) as exc:
         client.set_secret("denied", "x")
     assert exc.value.status_code == 403 and exc.value.error.code == "Forbidden"
@@ -137,14 +142,7 @@ def test_a_secrets_user_may_read_but_not_write(sandbox, clients):
     kv(clients).set_secret("shared", "v")
     client_id, secret, oid = sandbox.add_principal("reader")
     sandbox.state.vaults["kv-intercept-runbook"]["roles"][oid.lower()] = ["4633458b-17de-408a-b874-0445c86b69e6"]
-    conn = json.loads(sandbox.connection_file.read_text())
-    hosts = {f"{v}.{conn['vault_domain']}": sandbox.url.split("://")[1] for v in conn["vaults"]}
-    client = SecretClient(
-        VAULT,
-        sandbox.credential(client_id, secret),
-        transport=local_names_transport(hosts, conn["vault_domain"], sandbox.conn.ca_path),
-        connection_verify=sandbox.conn.ca_path,
-    )
+    client = client_as(sandbox, client_id, secret)
     assert client.get_secret("shared").value == "v"
     with pytest.raises(HttpResponseError) as exc:
         client.set_secret("shared", "w")
