@@ -1,4 +1,5 @@
-"""Checklist steps: one module per concern, registered by item id."""
+"""The automated checklist items: one module per item over one base (inspect, plan, apply, verify), registered by
+item id in REGISTRY. May import: evidence, customer, adapters, errors."""
 
 from __future__ import annotations
 
