@@ -52,8 +52,12 @@ class SandboxHandle:
     def state(self):
         return self.sandbox.app.state
 
-    def add_principal(self, name: str, role: str | None = None, scope: str | None = None) -> tuple[str, str, str]:
-        """A new app + service principal with a secret (and optionally a role at a scope): (client id, secret, object id)."""
+    def add_principal(
+        self, name: str, role: str | None = None, scope: str | None = None, msp: bool = True
+    ) -> tuple[str, str, str]:
+        """A new app + service principal with a secret (and optionally a role at a scope): (client id, secret, object
+        id). Like the runbook's app it is the MSP's (multi-tenant: it may sign in to the MSP's tenant too) unless
+        `msp=False`."""
         from azure_sandbox.core.identity import new_client_secret
         from azure_sandbox.fixtures import role_assignment
         from azure_sandbox.providers import graph
@@ -62,6 +66,8 @@ class SandboxHandle:
         sp = graph.new_service_principal(self.state, app)
         secret = new_client_secret()
         self.state.add_secret(app["appId"], secret)
+        if msp:
+            self.state.msp_apps.add(app["appId"].lower())
         if role:
             self.state.put(role_assignment(scope, sp["id"], role))
         return app["appId"], secret, sp["id"]
@@ -77,6 +83,7 @@ class SandboxHandle:
             authority=self.url,
             disable_instance_discovery=True,
             connection_verify=self.conn.ca_path,
+            additionally_allowed_tenants=[self.conn.msp_tenant_id],
         )
 
 
@@ -108,7 +115,14 @@ def evidence_dir(tmp_path, monkeypatch) -> Path:
 
 
 #: the demo customer's secret store as parameters/demo.yml gives it (the sandbox's MSP Key Vault)
-DEMO_SECRET_STORE = "secret_store: {keyvault: https://kv-intercept-runbook.vault.sandbox.test/secrets/demo-runbook-app}"
+DEMO_SECRET_STORE = "secret_store: {keyvault: demo-runbook-app}"
+
+
+def copy_msp_settings(folder: Path) -> Path:
+    """parameters/msp.yml (the MSP's settings the demo customers share) into a parameters folder of a test."""
+    target = folder / "msp.yml"
+    target.write_text((PROJECT_ROOT / "parameters" / "msp.yml").read_text())
+    return target
 
 
 @pytest.fixture
@@ -116,6 +130,7 @@ def vault_params(tmp_path, monkeypatch) -> Path:
     """A parameters folder with demo.yml as committed: the app secret goes to the sandbox's Key Vault."""
     d = tmp_path / "vault-parameters"
     d.mkdir()
+    copy_msp_settings(d)
     (d / "demo.yml").write_text((PROJECT_ROOT / "parameters" / "demo.yml").read_text())
     monkeypatch.setenv("RUNBOOK_PARAMETERS_DIR", str(d))
     return d
@@ -126,6 +141,7 @@ def params_dir(tmp_path, monkeypatch) -> Path:
     """A parameters folder holding a copy of demo.yml, for tests that edit parameters."""
     d = tmp_path / "parameters"
     d.mkdir()
+    copy_msp_settings(d)
     text = (PROJECT_ROOT / "parameters" / "demo.yml").read_text()
     # the app secret this test creates goes to a file of its own (tests of the Key Vault store use `vault_params`)
     text = text.replace(DEMO_SECRET_STORE, f"secret_store: {{file: {tmp_path / 'secrets' / 'demo-app-secret'}}}")

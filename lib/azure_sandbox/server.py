@@ -80,6 +80,8 @@ class Connection:
     # one (per list id, and the system-wide key), never in here
     passwordstate_host: str = ""
     passwordstate_keys: dict[str, str] = field(default_factory=dict)
+    # the MSP's own tenant (its vault's tenant; Lighthouse's managing tenant): the runbook's app signs in there too
+    msp_tenant_id: str = ""
 
     def to_json(self) -> str:
         """JSON text of the connection."""
@@ -141,6 +143,7 @@ class Sandbox:
             sorted(v["name"] for v in loaded.state.vaults.values()),
             PASSWORDSTATE_HOST if loaded.state.passwordstate["lists"] else "",
             self._passwordstate_keys(loaded),
+            loaded.state.msp_tenant_id,
         )
         (self.state_dir / "connection.json").write_text(self.connection.to_json())
         return self.connection

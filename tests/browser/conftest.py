@@ -13,7 +13,7 @@ import pytest
 
 import runbook
 from tests.browser.lab import CHROMIUM, JupyterLab, Notebook, ensure_chromium, free_port
-from tests.conftest import DEMO_FIXTURE, DEMO_SECRET_STORE, SandboxHandle
+from tests.conftest import DEMO_FIXTURE, DEMO_SECRET_STORE, SandboxHandle, copy_msp_settings
 
 HERE = Path(__file__).parent
 ARTIFACTS = HERE / "artifacts"  # screenshots and the server log, per test (gitignored)
@@ -58,6 +58,7 @@ def lab(browser, tmp_path_factory):
         DEMO_SECRET_STORE, f"secret_store: {{file: {base / 'secrets' / 'demo-app-secret'}}}"
     )
     (params / "demo.yml").write_text(text)
+    copy_msp_settings(params)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNBOOK_", "JUPYTER"))}
     env.update(
         PYTHONPATH=os.pathsep.join([str(LIB), *filter(None, [os.environ.get("PYTHONPATH")])]),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError, ServiceRequestError
@@ -37,8 +38,9 @@ def wire(sandbox):
 
 
 @pytest.fixture
-def vault_token(clients):
-    return clients.target.credential.get_token(RESOURCE + "/.default").token
+def vault_token(clients, sandbox):
+    """A token for the vault from the vault's tenant (the MSP's), as the SDK asks after the challenge."""
+    return clients.target.credential.get_token(RESOURCE + "/.default", tenant_id=sandbox.conn.msp_tenant_id).token
 
 
 def client_as(sandbox, client_id: str, secret: str) -> SecretClient:
@@ -70,7 +72,7 @@ def test_the_first_request_is_challenged_with_the_authority_and_the_vault_resour
     resp = wire.get(f"{VAULT}/secrets/x/?api-version={API}")
     assert error_of(resp, 401, "Unauthorized") == "AKV10000: Request is missing a Bearer or PoP token."
     assert resp.headers["WWW-Authenticate"] == (
-        f'Bearer authorization="{sandbox.url}/{sandbox.conn.tenant_id}", resource="{RESOURCE}"'
+        f'Bearer authorization="{sandbox.url}/{sandbox.conn.msp_tenant_id}", resource="{RESOURCE}"'
     )
 
 
@@ -231,3 +233,71 @@ def test_an_unknown_vault_name_does_not_resolve(clients):
     with pytest.raises(ServiceRequestError):
         clients.secret_client("https://kv-nobody.vault.sandbox.test").get_secret("x")
     assert time.monotonic() - start < 5
+
+
+# --- the vault lives in the MSP's tenant, not the customer's (issue 21) --------------------------------------------
+
+
+def test_a_token_of_the_customers_tenant_is_refused_with_invalid_issuer(wire, clients, sandbox):
+    """Azure/azure-cli#11871 and MicrosoftDocs/azure-docs#75410 (a real vault's answer to a token of another tenant):
+    401 AKV10032 "Invalid issuer. Expected one of https://sts.windows.net/<vault tenant>/, found
+    https://sts.windows.net/<token tenant>/."; the challenge names the vault's tenant."""
+    token = clients.target.credential.get_token(RESOURCE + "/.default").token  # the credential's own tenant
+    resp = wire.get(f"{VAULT}/secrets?api-version={API}", headers={"Authorization": f"Bearer {token}"})
+    assert error_of(resp, 401, "Unauthorized") == (
+        f"AKV10032: Invalid issuer. Expected one of https://sts.windows.net/{sandbox.conn.msp_tenant_id}/, "
+        f"found https://sts.windows.net/{sandbox.conn.tenant_id}/."
+    )
+    assert f'/{sandbox.conn.msp_tenant_id}"' in resp.headers["WWW-Authenticate"]
+
+
+def test_the_sdk_follows_the_challenge_to_the_msp_tenant(clients, sandbox):
+    """azure-keyvault-secrets' challenge policy asks the credential for a token of the challenge's tenant; the
+    runbook's credential may get one there (additionally_allowed_tenants), so the unmodified client just works."""
+    kv(clients).set_secret("msp-tenant", "v")
+    assert kv(clients).get_secret("msp-tenant").value == "v"
+
+
+def test_a_credential_not_allowed_the_msp_tenant_fails_before_any_request_and_the_runbook_says_why(sandbox):
+    """azure-identity: a credential asked for a tenant neither its own nor in additionally_allowed_tenants raises
+    ClientAuthenticationError ("not configured to acquire tokens for tenant ..."); the runbook names the fix."""
+    from azure.core.exceptions import ClientAuthenticationError
+    from azure.identity import ClientSecretCredential
+
+    from runbook.adapters.secrets import SecretRef, vault_error
+
+    conn = sandbox.conn
+    pinned = ClientSecretCredential(
+        conn.tenant_id,
+        conn.client_id,
+        Path(conn.secret_path).read_text().strip(),
+        authority=sandbox.url,
+        disable_instance_discovery=True,
+        connection_verify=conn.ca_path,
+    )
+    hosts = {f"{v}.{conn.vault_domain}": sandbox.url.split("://")[1] for v in conn.vaults}
+    client = SecretClient(
+        VAULT,
+        pinned,
+        transport=local_names_transport(hosts, conn.vault_domain, conn.ca_path),
+        connection_verify=conn.ca_path,
+    )
+    with pytest.raises(ClientAuthenticationError) as exc:
+        client.get_secret("demo-vpn-psk")
+    assert conn.msp_tenant_id in str(exc.value)
+    ref = SecretRef(keyvault=f"{VAULT}/secrets/demo-vpn-psk")
+    text = str(vault_error(ref, exc.value, "read"))
+    assert conn.msp_tenant_id in text and "Fix: set msp.tenant_id" in text and "\n" not in text
+
+
+def test_an_app_that_is_not_the_msps_cannot_sign_in_to_the_msp_tenant(sandbox):
+    """Entra ID: a client id unknown in the tenant asked (not registered there, not consented) is AADSTS700016
+    unauthorized_client (learn.microsoft.com entra/identity-platform/reference-error-codes)."""
+    from azure.core.exceptions import ClientAuthenticationError
+
+    client_id, secret, _oid = sandbox.add_principal("customer-only", msp=False)
+    with pytest.raises(ClientAuthenticationError) as exc:
+        sandbox.credential(client_id, secret).get_token(RESOURCE + "/.default", tenant_id=sandbox.conn.msp_tenant_id)
+    assert "AADSTS700016" in str(exc.value)
+    # in the customer's own tenant it signs in
+    assert sandbox.credential(client_id, secret).get_token(RESOURCE + "/.default").token

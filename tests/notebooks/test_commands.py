@@ -12,7 +12,7 @@ import pytest
 
 from runbook import PROJECT_ROOT
 from runbook.adapters.clients import Clients, sandbox_target
-from tests.conftest import DEMO_SECRET_STORE
+from tests.conftest import DEMO_SECRET_STORE, copy_msp_settings
 
 pytestmark = pytest.mark.notebooks
 RUNBOOK = [sys.executable, "-m", "runbook.cli"]
@@ -58,6 +58,7 @@ def test_demo_command_runs_every_stage_and_verifies_evidence(tmp_path):
         .replace(DEMO_SECRET_STORE, f"secret_store: {{file: {tmp_path / 'app-secret'}}}")
     )
     (tmp_path / "parameters" / "demo.yml").write_text(demo)
+    copy_msp_settings(tmp_path / "parameters")
     time.monotonic()
     out = subprocess.run([*RUNBOOK, "demo"], env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]

@@ -79,14 +79,15 @@ def test_without_owner_the_admin_gets_the_exact_template(clients, params_dir, sa
 
 
 def test_owner_is_never_delegated(params_dir):
+    """In the MSP's shared settings (parameters/msp.yml) the problem is named in that file."""
     text = (
-        (params_dir / "demo.yml")
+        (params_dir / "msp.yml")
         .read_text()
         .replace(
             "role: Contributor, principal_name: Intercept Runbook}", "role: Owner, principal_name: Intercept Runbook}"
         )
     )
-    (params_dir / "demo.yml").write_text(text)
+    (params_dir / "msp.yml").write_text(text)
     with pytest.raises(errors.ParameterError) as err:
         P.load("demo")
-    assert "Owner is never delegated" in str(err.value)
+    assert "Owner is never delegated" in str(err.value) and str(err.value).startswith("msp.yml: field 'msp.")

@@ -17,6 +17,7 @@ from runbook.errors import ParameterError
 from runbook.evidence.archive import scan_text
 from runbook.steps.app_registration import CREDENTIAL_NAME, AppRegistration
 from runbook.steps.base import Context, execute
+from tests.conftest import copy_msp_settings
 
 VAULT = ("kv-intercept-runbook", "demo-runbook-app")
 
@@ -98,12 +99,69 @@ def test_a_name_still_in_soft_delete_is_named_with_the_way_out(ctx, sandbox, cli
 )
 def test_a_keyvault_reference_that_is_not_a_secret_url_is_bad_input(ref, vault_params):
     text = (vault_params / "demo.yml").read_text()
-    (vault_params / "demo.yml").write_text(
-        text.replace("https://kv-intercept-runbook.vault.sandbox.test/secrets/demo-runbook-app", ref)
-    )
+    (vault_params / "demo.yml").write_text(text.replace("{keyvault: demo-runbook-app}", f'{{keyvault: "{ref}"}}'))
     with pytest.raises(ParameterError) as exc:
         P.load("demo")
     assert "app_registration.secret_store" in str(exc.value) and "is not a secret's URL" in str(exc.value)
+
+
+def test_a_secret_name_alone_is_a_secret_in_the_msps_vault(vault_params):
+    """The MSP names its vault once (msp.yml, msp.key_vault); a customer names only the secret."""
+    params = P.load("demo")
+    assert params.app_registration.secret_store.keyvault == (
+        "https://kv-intercept-runbook.vault.sandbox.test/secrets/demo-runbook-app"
+    )
+    assert [c.store.secret_name for c in params.credentials] == ["demo-firewall-admin", "demo-vpn-psk"]
+
+
+def test_a_secret_name_without_the_msps_vault_names_the_fix(vault_params):
+    shared = vault_params / "msp.yml"
+    shared.write_text(re.sub(r"\n  key_vault: \S+", "", shared.read_text()))
+    with pytest.raises(ParameterError) as exc:
+        P.load("demo")
+    lines = str(exc.value).splitlines()
+    assert "demo.yml: field 'app_registration.secret_store.keyvault' names the secret 'demo-runbook-app'" in lines[0]
+    assert "Fix: set msp.key_vault" in lines[0] and len(lines) == 3  # the app secret and both credentials
+
+
+def test_the_msp_settings_are_shared_and_a_customer_overrides_single_fields(vault_params):
+    text = (vault_params / "demo.yml").read_text()
+    (vault_params / "demo.yml").write_text(text + "\nmsp: {offer_name: Intercept Managed Services (Contoso)}\n")
+    params = P.load("demo")
+    assert params.msp.offer_name == "Intercept Managed Services (Contoso)"  # the customer's own field
+    assert (
+        params.msp.tenant_id == "0b8e6a2d-93c4-4f5e-8d17-5a9c3e2f1b40" and len(params.msp.expected_authorizations) == 5
+    )
+
+
+def test_the_msp_settings_are_part_of_the_parameters_hash(vault_params):
+    before = P.parameters_hash("demo")
+    shared = vault_params / "msp.yml"
+    shared.write_text(shared.read_text().replace("name: Intercept\n", "name: Intercept BV\n"))
+    assert P.parameters_hash("demo") != before and P.load("demo").msp.name == "Intercept BV"
+
+
+def test_the_msp_settings_file_is_not_a_customer_and_its_problems_are_named_in_it(vault_params):
+    with pytest.raises(ParameterError) as exc:
+        P.load("msp")
+    assert "holds the MSP's settings" in str(exc.value)
+    shared = vault_params / "msp.yml"
+    shared.write_text(shared.read_text().replace("  key_vault: https://", "  key_vault: http://") + "extra: 1\n")
+    with pytest.raises(ParameterError) as exc:
+        P.load("demo")
+    lines = str(exc.value).splitlines()
+    assert (
+        lines[0]
+        == "msp.yml: field 'extra' is not a known field (msp.yml holds only the msp: block). Fix: move it to the customer files."
+    )
+    assert lines[1].startswith("msp.yml: field 'msp.key_vault': 'http://kv-intercept-runbook") and len(lines) == 2
+
+
+def test_without_msp_settings_a_customer_file_must_name_the_msp(vault_params):
+    (vault_params / "msp.yml").unlink()
+    with pytest.raises(ParameterError) as exc:
+        P.load("demo")
+    assert "demo.yml: field 'msp' is missing. Fix: give the MSP's settings once in parameters/msp.yml" in str(exc.value)
 
 
 def test_a_secret_url_names_its_vault_and_secret():
@@ -117,8 +175,9 @@ def premium_ctx(clients, sandbox, tmp_path, monkeypatch):
     d = tmp_path / "premium-parameters"
     d.mkdir()
     key = json.loads(sandbox.connection_file.read_text())["passwordstate_keys"]["7"]
-    text = (PROJECT_ROOT / "parameters" / "demo-premium.yml").read_text()
-    (d / "demo-premium.yml").write_text(text.replace("{file: .sandbox/passwordstate-7.key}", f"{{file: {key}}}"))
+    (d / "demo-premium.yml").write_text((PROJECT_ROOT / "parameters" / "demo-premium.yml").read_text())
+    shared = copy_msp_settings(d)  # the Passwordstate server and its key's reference are the MSP's settings
+    shared.write_text(shared.read_text().replace("{file: .sandbox/passwordstate-7.key}", f"{{file: {key}}}"))
     monkeypatch.setenv("RUNBOOK_PARAMETERS_DIR", str(d))
     return Context(P.load("demo-premium"), lambda: clients, apply=True, ran_by="test"), d
 
@@ -148,8 +207,8 @@ def test_a_refused_passwordstate_key_names_the_fix_and_leaves_no_orphan(premium_
     ctx, d = premium_ctx
     bad = d / "bad.key"
     bad.write_text("0" * 32)
-    text = (d / "demo-premium.yml").read_text()
-    (d / "demo-premium.yml").write_text(re.sub(r"api_key: \{file: [^}]+\}", f"api_key: {{file: {bad}}}", text))
+    text = (d / "msp.yml").read_text()
+    (d / "msp.yml").write_text(re.sub(r"api_key: \{file: [^}]+\}", f"api_key: {{file: {bad}}}", text))
     ctx.params = P.load("demo-premium")
     result = execute(AppRegistration(), ctx)
     assert result.status == "failed" and "Passwordstate refused the API key (401" in result.summary
@@ -160,7 +219,7 @@ def test_a_passwordstate_reference_needs_the_server_and_its_form(vault_params):
     text = (vault_params / "demo.yml").read_text()
     (vault_params / "demo.yml").write_text(
         text.replace(
-            "{keyvault: https://kv-intercept-runbook.vault.sandbox.test/secrets/demo-runbook-app}",
+            "{keyvault: demo-runbook-app}",
             '{passwordstate: "Contoso app"}',
         )
     )

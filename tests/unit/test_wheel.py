@@ -69,6 +69,7 @@ def test_built_wheel_runs_from_outside_the_source_tree(tmp_path):
     home = tmp_path / "home"
     (home / "parameters").mkdir(parents=True)
     shutil.copy(PROJECT_ROOT / "parameters" / "demo.yml", home / "parameters" / "demo.yml")
+    shutil.copy(PROJECT_ROOT / "parameters" / "msp.yml", home / "parameters" / "msp.yml")
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     where = subprocess.run(
         [

@@ -209,7 +209,8 @@ def handle(req: Request, state: State, issuer: TokenIssuer) -> Response | None:
         return Response(200, {"keys": []})
     if rest not in ("oauth2/v2.0/token", "oauth2/token"):
         return None
-    if tenant.lower() not in (state.tenant_id.lower(), state.domain.lower(), "organizations"):
+    home = bool(state.msp_tenant_id) and tenant.lower() == state.msp_tenant_id.lower()
+    if not home and tenant.lower() not in (state.tenant_id.lower(), state.domain.lower(), "organizations"):
         return token_error(
             "invalid_request",
             "AADSTS90002",
@@ -222,11 +223,12 @@ def handle(req: Request, state: State, issuer: TokenIssuer) -> Response | None:
         )
     app_id = form.get("client_id", "")
     sp = state.service_principal_by_app(app_id)
-    if sp is None:
+    if sp is None or (home and app_id.lower() not in state.msp_apps):
+        directory = state.msp_tenant_name if home else state.tenant_name
         return token_error(
             "unauthorized_client",
             "AADSTS700016",
-            f"Application with identifier '{app_id}' was not found in the directory '{state.tenant_name}'.",
+            f"Application with identifier '{app_id}' was not found in the directory '{directory}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.",
         )
     if not state.check_secret(app_id, form.get("client_secret", "")):
         return token_error(
@@ -244,9 +246,12 @@ def handle(req: Request, state: State, issuer: TokenIssuer) -> Response | None:
             f"The resource principal named {audience} was not found in the tenant named {state.tenant_name}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.",
         )
     roles = None
-    if audience in GRAPH_AUDIENCES or audience.rstrip("/") == req.base_url:  # app-only Graph token: its app roles
+    graph_token = audience in GRAPH_AUDIENCES or audience.rstrip("/") == req.base_url
+    if graph_token and not home:  # app-only Graph token of the customer's tenant: the app roles granted there
         roles = sorted(state.graph_permissions.get(app_id.lower(), set()))
-    token = issuer.issue(app_id, sp["id"], audience, f"{req.base_url}/{state.tenant_id}/v2.0", roles=roles)
+    # a token of the tenant asked for: the MSP's (its vault, Lighthouse) or the customer's
+    tid = state.msp_tenant_id if home else state.tenant_id
+    token = issuer.issue(app_id, sp["id"], audience, f"{req.base_url}/{tid}/v2.0", tenant_id=tid, roles=roles)
     return Response(
         200,
         {

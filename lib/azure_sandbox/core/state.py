@@ -43,6 +43,11 @@ class State:
     # Microsoft Graph application permissions granted (admin-consented app roles of Microsoft Graph) by lower appId
     graph_permissions: dict[str, set[str]] = field(default_factory=dict)
     app_owners: dict[str, set[str]] = field(default_factory=dict)  # application object id -> owner object ids
+    # the MSP's own tenant (Lighthouse's managing tenant, the home of the MSP's Key Vault): the apps registered there
+    # (multi-tenant, consented in the customer's tenant) may sign in to it too (lower-cased appIds)
+    msp_tenant_id: str = ""
+    msp_tenant_name: str = ""
+    msp_apps: set[str] = field(default_factory=set)
     vault_secrets: dict[tuple[str, str], dict] = field(default_factory=dict)
     # the MSP's Passwordstate server: lists by id (with their API keys), passwords by id, the system-wide key
     passwordstate: dict = field(

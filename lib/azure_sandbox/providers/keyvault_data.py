@@ -66,7 +66,7 @@ def handle(req: Request, state: State, claims_of: Any) -> Response:
         if vault is None:  # Azure has no DNS name for it; the runbook's transport refuses to resolve it first
             raise kv_error(404, "VaultNotFound", f"The vault '{name}' does not exist in the sandbox tenant.")
         _check_api_version(req)
-        claims = _authenticate(req, state, claims_of)
+        claims = _authenticate(req, vault, claims_of)
         with state.lock:
             return _route(req, state, vault, claims)
     except KvError as exc:
@@ -85,13 +85,16 @@ def _check_api_version(req: Request) -> None:
         )
 
 
-def _challenge(req: Request, state: State) -> dict[str, str]:
-    return {"WWW-Authenticate": f'Bearer authorization="{req.base_url}/{state.tenant_id}", resource="{VAULT_RESOURCE}"'}
+def _challenge(req: Request, vault: dict) -> dict[str, str]:
+    """The 401 challenge: the vault's tenant (the authority to ask) and the vault resource (the token's audience)."""
+    return {
+        "WWW-Authenticate": f'Bearer authorization="{req.base_url}/{vault["tenant_id"]}", resource="{VAULT_RESOURCE}"'
+    }
 
 
-def _authenticate(req: Request, state: State, claims_of: Any) -> dict:
+def _authenticate(req: Request, vault: dict, claims_of: Any) -> dict:
     auth = req.headers.get("authorization", "")
-    challenge = _challenge(req, state)
+    challenge = _challenge(req, vault)
     if not auth.lower().startswith(("bearer ", "pop ")):
         raise kv_error(401, "Unauthorized", "AKV10000: Request is missing a Bearer or PoP token.", headers=challenge)
     claims = claims_of(auth.split(" ", 1)[1].strip())
@@ -112,11 +115,11 @@ def _authenticate(req: Request, state: State, claims_of: Any) -> dict:
             f"AKV10022: Invalid audience. Expected {VAULT_RESOURCE}, found: {aud}.",
             headers=challenge,
         )
-    if str(claims.get("tid", "")).lower() != state.tenant_id.lower():
+    if str(claims.get("tid", "")).lower() != vault["tenant_id"].lower():  # a token of the vault's own tenant only
         raise kv_error(
             401,
             "Unauthorized",
-            f"AKV10032: Invalid issuer. Expected one of https://sts.windows.net/{state.tenant_id}/, found: https://sts.windows.net/{claims.get('tid')}/.",
+            f"AKV10032: Invalid issuer. Expected one of https://sts.windows.net/{vault['tenant_id']}/, found https://sts.windows.net/{claims.get('tid')}/.",
             headers=challenge,
         )
     return claims
@@ -134,7 +137,7 @@ def _authorize(state: State, vault: dict, claims: dict, action: str, secret: str
     message = (
         "Caller is not authorized to perform action on resource.\r\n"
         "If role assignments, deny assignments or role definitions were changed recently, please observe propagation time.\r\n"
-        f"Caller: appid={claims.get('appid')};oid={claims.get('oid')};iss=https://sts.windows.net/{state.tenant_id}/\r\n"
+        f"Caller: appid={claims.get('appid')};oid={claims.get('oid')};iss=https://sts.windows.net/{claims.get('tid')}/\r\n"
         f"Action: '{_ACTION}{action}'\r\n"
         f"Resource: '{resource}'\r\n"
         "Assignment: (not found)\r\n"

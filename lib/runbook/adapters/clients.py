@@ -98,8 +98,9 @@ def sandbox_connection_path() -> Path:
     return Path(os.environ.get(SANDBOX_CONNECTION_ENV) or PROJECT_ROOT / ".sandbox" / "connection.json")
 
 
-def sandbox_target(connection_file: Path | None = None) -> Target:
-    """A Target for the running sandbox tenant, authenticating with a real ClientSecretCredential."""
+def sandbox_target(connection_file: Path | None = None, other_tenants: tuple[str, ...] = ()) -> Target:
+    """A Target for the running sandbox tenant, authenticating with a real ClientSecretCredential (which may also
+    get tokens of the MSP's tenant and `other_tenants`: a Key Vault there answers with its own tenant's challenge)."""
     path = Path(connection_file or sandbox_connection_path())
     if not path.exists():
         raise TargetError(
@@ -115,6 +116,8 @@ def sandbox_target(connection_file: Path | None = None) -> Target:
         hosts = {f"{name}.{vault_domain}".lower(): address for name in conn.get("vaults") or []}
         if conn.get("passwordstate_host"):
             hosts[str(conn["passwordstate_host"]).lower()] = address
+        # the MSP's tenant (where its vault lives): the credential may get tokens there too, as a multi-tenant app's
+        extra = [t for t in (str(conn.get("msp_tenant_id") or ""), *other_tenants) if t and t != tenant_id]
     except (OSError, ValueError, KeyError) as exc:
         raise TargetError(
             f"the sandbox connection file {path} is unreadable ({type(exc).__name__}: {exc}); restart the sandbox with `runbook sandbox serve`"
@@ -129,6 +132,7 @@ def sandbox_target(connection_file: Path | None = None) -> Target:
         disable_instance_discovery=True,
         connection_verify=ca_path,
         retry_connect=0,
+        additionally_allowed_tenants=sorted(set(extra)),
     )
     # the sandbox asks for short waits; keep the SDK's retry policy as it is, only bound the totals
     return Target(
@@ -228,20 +232,32 @@ def azure_target(
     client_id: str | None = None,
     client_secret: str | None = None,
     ca_path: str | None = None,
+    other_tenants: tuple[str, ...] = (),
 ) -> Target:
     """A Target for an Azure cloud: a client secret when given, else azure-identity's default chain
-    (environment, managed identity, Azure CLI, ...). A custom cloud skips MSAL's instance discovery."""
+    (environment, managed identity, Azure CLI, ...). A custom cloud skips MSAL's instance discovery. The credential
+    may also get tokens of `other_tenants` (the MSP's own tenant, where its Key Vault lives: the vault's challenge
+    names that tenant)."""
     cloud = cloud or KNOWN_CLOUDS["AzureCloud"]
     custom = cloud not in KNOWN_CLOUDS.values()
     extra = {"connection_verify": ca_path} if ca_path else {}
+    allowed = sorted({t for t in other_tenants if t and t.lower() != tenant_id.lower()})
     cred: TokenCredential
     if client_id and client_secret:
         cred = ClientSecretCredential(
-            tenant_id, client_id, client_secret, authority=cloud.authority, disable_instance_discovery=custom, **extra
+            tenant_id,
+            client_id,
+            client_secret,
+            authority=cloud.authority,
+            disable_instance_discovery=custom,
+            additionally_allowed_tenants=allowed,
+            **extra,
         )
     else:
         cred = DefaultAzureCredential(
-            authority=cloud.authority, additionally_allowed_tenants=[tenant_id], disable_instance_discovery=custom
+            authority=cloud.authority,
+            additionally_allowed_tenants=[tenant_id, *allowed],
+            disable_instance_discovery=custom,
         )
     return Target(
         "azure",

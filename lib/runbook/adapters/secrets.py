@@ -296,12 +296,18 @@ def _stored(ref: SecretRef, props: Any) -> Stored:
 
 def vault_error(ref: SecretRef, exc: BaseException, what: str) -> SecretError:
     """Key Vault's refusal as one line with the fix (403 without a data role, a name in soft-delete, an unknown vault)."""
-    from azure.core.exceptions import HttpResponseError, ServiceRequestError
+    from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError
 
     where = f"{ref.vault_url} (secret {ref.secret_name})"
     if isinstance(exc, ServiceRequestError):
         return SecretError(
             f"cannot {what} {ref.describe()}: the vault {ref.vault_url} cannot be reached ({str(exc).splitlines()[0]}). Fix: check the vault's name in the parameters and the network"
+        )
+    if isinstance(exc, ClientAuthenticationError) and exc.status_code is None:  # the credential refused to ask
+        tenant = re.search(r"tokens for tenant ([0-9a-fA-F-]{36})", str(exc))
+        other = tenant.group(1) if tenant else "the vault's tenant"
+        return SecretError(
+            f"cannot {what} {ref.describe()}: the vault answers for tenant {other}, which the runbook's credential may not sign in to. Fix: set msp.tenant_id (parameters/msp.yml) to the MSP's tenant where the vault lives, or sign in there (az login --tenant {other})"
         )
     if isinstance(exc, HttpResponseError):
         err = exc.error
@@ -314,6 +320,10 @@ def vault_error(ref: SecretRef, exc: BaseException, what: str) -> SecretError:
             action = next((line for line in lines if line.startswith("Action:")), "")
             return SecretError(
                 f"cannot {what} the secret in {where}: 403 {code}{' ' + inner if inner else ''}: {message}{' ' + action if action else ''}. Fix: give the runbook's principal the Key Vault Secrets Officer role on the vault"
+            )
+        if exc.status_code == 401 and "AKV10032" in message:  # a token of another tenant than the vault's
+            return SecretError(
+                f"cannot {what} the secret in {where}: 401 {code}: {message} Fix: the vault belongs to the tenant it names first; set msp.tenant_id (parameters/msp.yml) to it, or use a vault of the MSP's tenant"
             )
         if exc.status_code == 409 and "deleted" in message.lower():
             return SecretError(

@@ -10,7 +10,7 @@ from .params import Parameters
 def make_clients(params: Parameters) -> Clients:
     """Clients for the customer's tenant: the sandbox, or an Azure cloud with the configured credential."""
     if params.target == "sandbox":
-        return Clients(sandbox_target())
+        return Clients(sandbox_target(other_tenants=(params.msp.tenant_id,)))
     c = params.cloud
     if c.name == "custom":
         arm = (c.arm_endpoint or "").rstrip("/")
@@ -20,6 +20,11 @@ def make_clients(params: Parameters) -> Clients:
     secret = secrets.read(params.credential.client_secret) if params.credential else None
     return Clients(
         azure_target(
-            params.tenant_id, cloud, params.credential.client_id if params.credential else None, secret, c.ca_bundle
+            params.tenant_id,
+            cloud,
+            params.credential.client_id if params.credential else None,
+            secret,
+            c.ca_bundle,
+            other_tenants=(params.msp.tenant_id,),
         )
     )

@@ -22,6 +22,11 @@ PARAMETERS_ENV = "RUNBOOK_PARAMETERS_DIR"
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _SECRET_KEY = re.compile(r"secret|password|passwd|token|connection_?string|sas|api_?key", re.IGNORECASE)
 _CUSTOMER = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+_VAULT_URL = re.compile(r"^https://[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]\.vault\.[a-z0-9.-]+/?$")
+_SECRET_NAME = re.compile(r"^[0-9a-zA-Z-]{1,127}$")
+#: the MSP's own settings, shared by every customer file beside it (its `msp:` block; a customer's `msp:` overrides
+#: single fields)
+MSP_FILE = "msp.yml"
 
 # How to fix each field, shown with the error.
 FIXES = {
@@ -32,6 +37,7 @@ FIXES = {
     "target": "use 'sandbox' for the local sandbox tenant or 'azure' for the customer's real tenant",
     "msp.tenant_id": "use the MSP's own tenant ID (the managing tenant of the Lighthouse offer)",
     "msp.principal_id": "use the object ID of the MSP's automation service principal",
+    "msp": f"give the MSP's settings once in parameters/{MSP_FILE} (msp: name, tenant_id, principal_id, key_vault, ...) or in the customer file's msp: block",
     "attestations": "each attestation needs by, at (YYYY-MM-DD) and reference; not-required needs a reason",
     "policy.exemptions": "each exemption needs name, scope (an ID within subscription_ids), category Waiver or Mitigated, reason, ticket, owner and expires (YYYY-MM-DD)",
     "policy": "see parameters/template.yml: location, allowed_locations, allowed_locations_effect (Audit, Deny or Disabled), exemptions",
@@ -110,8 +116,19 @@ class Msp(_Strict):
     offer_name: str = "Intercept Managed Services"
     expected_authorizations: list[Authorization] = []
     passwordstate: PasswordstateServer | None = None  # where `passwordstate:` secret references live
+    # the MSP's Key Vault (in the MSP's tenant): `{keyvault: <secret name>}` references name a secret in it
+    key_vault: str | None = None
 
     _g = field_validator("tenant_id", "principal_id")(lambda cls, v: _guid(v))
+
+    @field_validator("key_vault")
+    @classmethod
+    def _vault_url(cls, v: str | None) -> str | None:
+        if v is not None and not _VAULT_URL.match(v):
+            raise ValueError(
+                f"'{v}' is not a vault URL; give https://<vault>.vault.azure.net (3-24 letters, digits and hyphens)"
+            )
+        return v.rstrip("/") if v else v
 
 
 class Contact(_Strict):
@@ -679,9 +696,16 @@ def find_placeholders(data: object, path: str = "") -> list[str]:
 
 
 def parameters_hash(customer: str) -> str:
-    """SHA-256 of the parameter file a run uses (recorded in its evidence; '' when there is no file)."""
+    """SHA-256 of what a run's parameters are read from (recorded in its evidence; '' when there is no file): the
+    customer's file, and the MSP's shared settings beside it when there are any."""
     path = resolve_path(customer)
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else ""
+    if not path.exists():
+        return ""
+    digest = hashlib.sha256(path.read_bytes())
+    shared = path.parent / MSP_FILE
+    if shared.exists():
+        digest.update(b"\0" + shared.read_bytes())
+    return digest.hexdigest()
 
 
 def resolve_path(customer_or_path: str | Path) -> Path:
@@ -713,12 +737,15 @@ def load(customer_or_path: str | Path) -> Parameters:
         raise ParameterError(
             f"{shown}: no such parameter file. Fix: copy parameters/template.yml to {shown} and fill it in."
         )
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ParameterError(f"{shown}: not valid YAML ({exc}). Fix: check indentation and quoting.") from None
-    if not isinstance(data, dict):
-        raise ParameterError(f"{shown}: expected a mapping of fields. Fix: start from parameters/template.yml.")
+    if path.name == MSP_FILE:
+        raise ParameterError(
+            f"{shown}: holds the MSP's settings shared by the customer files beside it, not a customer. Fix: name a customer (parameters/<customer>.yml)."
+        )
+    data = _read_mapping(path, shown)
+    msp_path = path.parent / MSP_FILE
+    if msp_path.exists():
+        data = _with_msp_settings(data, msp_path)
+    unresolved = _resolve_vault_names(data, shown)
     problems = [
         f"{shown}: field '{p}' holds a literal secret. Fix: secrets never live in parameters; give a reference such as {{env: NAME}}, {{keyvault: URL}} or {{passwordstate: ID}}."
         for p in find_literal_secrets(data)
@@ -729,6 +756,7 @@ def load(customer_or_path: str | Path) -> Parameters:
     ]
     if problems:
         raise ParameterError("\n".join(dict.fromkeys(problems)))
+    problems += list(unresolved.values())
     problems += [
         f"{shown}: field '{p}' still holds the template's placeholder '{_at(data, p)}'. Fix: put the customer's real value (see parameters/template.yml)."
         for p in find_placeholders(data)
@@ -742,6 +770,8 @@ def load(customer_or_path: str | Path) -> Parameters:
     except ValidationError as exc:
         for err in exc.errors():
             p = _field_path(err["loc"])
+            if any(p == u or p.startswith(u + ".") for u in unresolved):
+                continue  # said above: the secret's name with no vault to find it in
             msg = err["msg"].removeprefix("Value error, ")
             if err["type"] == "missing":
                 msg = "is missing"
@@ -753,6 +783,77 @@ def load(customer_or_path: str | Path) -> Parameters:
     if problems:
         raise ParameterError("\n".join(problems))
     return params
+
+
+def _read_mapping(path: Path, shown: str) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ParameterError(f"{shown}: not valid YAML ({exc}). Fix: check indentation and quoting.") from None
+    if not isinstance(data, dict):
+        raise ParameterError(f"{shown}: expected a mapping of fields. Fix: start from parameters/template.yml.")
+    return data
+
+
+def _with_msp_settings(data: dict, msp_path: Path) -> dict:
+    """The customer's data over the MSP's shared settings: msp.yml's `msp:` block, each field the customer file's
+    own `msp:` block gives replacing it. msp.yml is checked on its own first, its problems named in it."""
+    shown = display_path(msp_path)
+    settings = _read_mapping(msp_path, shown)
+    unknown = sorted(set(settings) - {"msp"})
+    problems = [
+        f"{shown}: field '{k}' is not a known field (msp.yml holds only the msp: block). Fix: move it to the customer files."
+        for k in unknown
+    ]
+    block = settings.get("msp")
+    if not isinstance(block, dict):
+        problems.append(f"{shown}: field 'msp' is missing. Fix: {FIXES['msp']}.")
+    else:
+        problems += [
+            f"{shown}: field '{p}' holds a literal secret. Fix: give a reference."
+            for p in find_literal_secrets(settings)
+        ]
+        try:
+            Msp.model_validate(block)
+        except ValidationError as exc:
+            for err in exc.errors():
+                p = _field_path(("msp", *err["loc"]))
+                msg = "is missing" if err["type"] == "missing" else err["msg"].removeprefix("Value error, ")
+                if err["type"] == "extra_forbidden":
+                    msg = "is not a known field (a typo?)"
+                sep = " " if msg.startswith(("is ", "holds ")) else ": "
+                problems.append(f"{shown}: field '{p}'{sep}{msg}. Fix: {_fix_for(p)}.")
+    if problems:
+        raise ParameterError("\n".join(problems))
+    own = data.get("msp")
+    return {**data, "msp": {**(block if isinstance(block, dict) else {}), **(own if isinstance(own, dict) else {})}}
+
+
+def _resolve_vault_names(data: dict, shown: str) -> dict[str, str]:
+    """`{keyvault: <secret name>}` names a secret in the MSP's vault (msp.key_vault): rewritten to its URL in place;
+    when no vault is set, the problem per reference (by the reference's field path)."""
+    msp = data.get("msp") if isinstance(data.get("msp"), dict) else {}
+    vault = str((msp or {}).get("key_vault") or "").rstrip("/")
+    problems: dict[str, str] = {}
+
+    def walk(node: object, path: str) -> None:
+        if isinstance(node, dict):
+            ref = node.get("keyvault")
+            if isinstance(ref, str) and len(node) == 1 and _SECRET_NAME.match(ref):
+                if vault:
+                    node["keyvault"] = f"{vault}/secrets/{ref}"
+                else:
+                    problems[path] = (
+                        f"{shown}: field '{path}.keyvault' names the secret '{ref}' but no vault is set. Fix: set msp.key_vault (https://<vault>.vault.azure.net) in parameters/{MSP_FILE}, or give the secret's full URL."
+                    )
+            for k, v in node.items():
+                walk(v, f"{path}.{k}" if path else str(k))
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                walk(v, f"{path}.{i}")
+
+    walk(data, "")
+    return problems
 
 
 def _at(data: object, path: str) -> object:
