@@ -41,6 +41,7 @@ class Session:
         self.ctx.share_inventory = not self.interactive  # a batch run lists the inventory once for its steps
         self.record: InteractiveRun | None = None
         self.sealed_before: list[str] = []
+        self._preflight: Any = None
 
     def begin_record(self, shell: Any) -> None:
         """Interactive only: take the customer's lock and start recording the kernel's cells as evidence."""
@@ -224,7 +225,40 @@ class Session:
             f'<div class="runbook-banner" style="background:{banner[0]};color:#fff;padding:6px 10px;border-radius:4px;'
             f'font-size:120%"><b>{banner[1]}</b> · {html.escape(banner[2])}</div>'
         )
-        return f"{loud}<h4>Run settings</h4><table>{body}</table>"
+        return f"{loud}<h4>Run settings</h4><table>{body}</table>{self._preflight_html() if self.interactive else ''}"
+
+    def preflight(self) -> Any:
+        """`runbook preflight` for this session's customer (read-only), once per session."""
+        if self._preflight is None:
+            from .operate import preflight
+
+            # a context of its own (never in apply mode, no journal), sharing the session's clients
+            self._preflight = preflight.run(self.params, Context(self.params, lambda: self.ctx.clients, False))
+        return self._preflight
+
+    def _preflight_html(self) -> str:
+        """The preflight folded under the settings: its verdict in the summary line, every check inside."""
+        try:
+            pf = self.preflight()
+        except Exception as exc:  # shown, not raised: the items report it again with their fix
+            return f"<p class='runbook-preflight'>Preflight not run: {html.escape(str(exc).splitlines()[0][:300])}</p>"
+        blocked = {n: p for n, p in pf.stages().items() if p}
+        here = blocked.get(self.stage.number, [])
+        verdict = (
+            "ready: nothing found that blocks any stage"
+            if pf.ok
+            else f"{sum(c.state != 'ok' for c in pf.checks)} check(s) not ok"
+            + (f"; this stage: {'; '.join(here)}" if here else f"; stage(s) {', '.join(map(str, blocked))} blocked")
+        )
+        rows = "".join(
+            f"<tr><td>{html.escape(c.state.upper())}</td><td>{html.escape(c.what)}</td><td>{html.escape(c.detail)}</td></tr>"
+            for c in pf.checks
+        )
+        colour = "#1a7f37" if pf.ok else "#9a6700"
+        return (
+            f"<details class='runbook-preflight'><summary style='color:{colour}'><b>Preflight</b>: "
+            f"{html.escape(verdict)}</summary><table>{rows}</table></details>"
+        )
 
     def gate_text(self) -> str:
         """The stage gate as the evidence shows it, checked now (not assumed)."""

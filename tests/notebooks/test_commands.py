@@ -99,3 +99,34 @@ def test_preflight_names_a_subscription_that_grants_nothing(sandbox, params_dir,
     assert main(["preflight", "demo"]) == 3
     out = capsys.readouterr().out
     assert f"MISSING  access {DEMO_SUBS[1]}" in out and f"OK       access {DEMO_SUBS[0]}" in out
+
+
+def test_preflight_probes_the_vault_for_writing_without_writing(sandbox, vault_params, capsys):
+    """Issue 21: the secret store reachable and writable, probed with a secret that does not exist (Key Vault checks
+    RBAC first: 404 for a writer, 403 ForbiddenByRbac for anyone else), and the credentials Stage 3 looks up."""
+    from runbook.cli import main
+
+    secrets_before = {k: len(v["versions"]) for k, v in sandbox.state.vault_secrets.items()}
+    assert main(["preflight", "demo"]) == 0
+    out = capsys.readouterr().out
+    assert "lets the runbook write secrets" in out and "OK       credential Contoso firewall admin" in out
+    vault = sandbox.state.vaults["kv-intercept-runbook"]
+    vault["roles"] = {oid: [] for oid in vault["roles"]}  # the runbook's Key Vault Secrets Officer is gone
+    assert main(["preflight", "demo", "--format", "json"]) == 3
+    report = json.loads(capsys.readouterr().out)
+    store = next(c for c in report["checks"] if c["what"] == "secret store")
+    assert store["state"] == "missing" and "403 Forbidden ForbiddenByRbac" in store["detail"]
+    assert "Fix: give the runbook's principal the Key Vault Secrets Officer role" in store["detail"]
+    assert store["blocks"] == [1]
+    after = {k: len(v["versions"]) for k, v in sandbox.state.vault_secrets.items()}
+    assert after == secrets_before  # the probe wrote nothing
+
+
+def test_preflight_says_an_environment_variable_cannot_take_a_new_secret(sandbox, vault_params, capsys):
+    from runbook.cli import main
+
+    text = (vault_params / "demo.yml").read_text()
+    (vault_params / "demo.yml").write_text(text.replace(DEMO_SECRET_STORE, "secret_store: {env: DEMO_APP_SECRET}"))
+    assert main(["preflight", "demo"]) == 3
+    out = capsys.readouterr().out
+    assert "MISSING  secret store" in out and "an environment variable is read-only" in out

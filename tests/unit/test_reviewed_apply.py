@@ -113,3 +113,17 @@ def test_the_bootstrap_says_who_where_and_the_real_gate(session, sandbox):
     session.__dict__.pop("clients", None)
     session.ctx.__dict__.pop("clients", None)
     assert "UNREACHABLE" in session.whoami() and "runbook sandbox serve" in session.whoami()
+
+
+def test_the_bootstrap_shows_the_preflight_folded(session, sandbox):
+    """Issue 21: the JupyterLab session cell shows `runbook preflight`'s summary; a missing Graph permission is
+    named for Stage 1 (this session's stage)."""
+    page = session._repr_html_()
+    assert "<details class='runbook-preflight'>" in page and "Preflight</b>: ready" in page
+    assert "graph permission" in page and "Application.ReadWrite.All" in page
+    sandbox.state.graph_permissions[sandbox.conn.client_id.lower()] = {"Directory.Read.All"}
+    fresh = Session(P.load("demo"), 1, forced=True)  # a new session signs in anew: its token has the roles of now
+    fresh.ctx.clients_factory = lambda: sandbox.clients()
+    page = fresh._repr_html_()
+    assert "this stage: graph permission: the token lacks Application.ReadWrite.All" in page
+    assert fresh.ctx.applied == [] and fresh.ctx.item_id == ""  # the preflight ran in a context of its own

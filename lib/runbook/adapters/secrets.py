@@ -261,6 +261,39 @@ class SecretStores:
             )
         return Stored(store(ref, value), expires=f"{expires_on:%Y-%m-%d}" if expires_on else "", tags=dict(tags or {}))
 
+    def probe(self, ref: SecretRef) -> str:
+        """Whether the store would take a new secret, found without writing anything (SecretError when it would not,
+        with the fix): Key Vault checks RBAC before it looks a secret up, so an update of a secret that does not
+        exist answers 404 to a principal allowed to write secrets and 403 to any other (the built-in roles that
+        grant `secrets/update/action` grant `setSecret/action` too); Passwordstate answers a search in the list when
+        the key is the list's (or the system-wide one); a file needs a writable folder; an environment variable is
+        read-only."""
+        if ref.keyvault:
+            import uuid
+
+            from azure.core.exceptions import ResourceNotFoundError
+
+            marker = f"runbook-preflight-{uuid.uuid4().hex[:12]}"  # a name nobody holds: nothing is changed
+            try:
+                self._vault(ref).update_secret_properties(marker)
+            except ResourceNotFoundError:
+                return f"{ref.vault_url} lets the runbook write secrets (probed with a secret that does not exist)"
+            except Exception as exc:
+                raise vault_error(ref, exc, "store") from None
+            raise SecretError(f"{ref.describe()}: the probe secret {marker} exists; delete it")
+        if ref.passwordstate:
+            self._ps(ref).find(ref.password_list, f"runbook-preflight-{ref.password_list}")
+            return f"password list {ref.password_list} accepts the API key (whether the key may add or update is set per list and not probed)"
+        if ref.file:
+            path = file_path(ref)
+            folder = next((p for p in (path.parent, *path.parent.parents) if p.exists()), path.parent)
+            if not os.access(folder, os.W_OK):
+                raise SecretError(f"{ref.describe()}: {folder} is not writable. Fix: give a file in a writable folder")
+            return f"the folder {folder} is writable"
+        raise SecretError(
+            f"{ref.describe()}: an environment variable is read-only; the runbook cannot store a new secret there. Fix: give a keyvault: or passwordstate: reference"
+        )
+
     def versions(self, ref: SecretRef) -> list[Stored]:
         """The secret's enabled versions as its store describes them, newest first (no value is read); [] when
         there is none. A file or an environment variable has one version."""

@@ -1,7 +1,8 @@
 """`runbook preflight <customer>`: before any change, on the sandbox or a real tenant, what the runbook will be able to
 do: who it signs in as, the MSP's access per subscription (RBAC or Lighthouse), the Microsoft Graph permissions its
-token carries against what Stage 1 needs, the secret store reachable, and per stage what will fail and why.
-Read-only: it writes nothing anywhere (a Key Vault write is not probed: Key Vault has no write that leaves nothing)."""
+token carries against what Stage 1 needs, the secret store reachable and writable, the credentials Stage 3 looks up,
+and per stage what will fail and why. Read-only: it writes nothing anywhere (the store's write probe changes nothing,
+see `SecretStores.probe`)."""
 
 from __future__ import annotations
 
@@ -124,10 +125,17 @@ def run(params: Parameters, ctx: Context) -> Preflight:
         ref = params.app_registration.secret_store
         try:
             versions = ctx.secrets.versions(ref)
-            note = " (writing is not probed: it needs Key Vault Secrets Officer)" if ref.keyvault else ""
+            writable = ctx.secrets.probe(ref)
             pf.checks.append(
-                Check("secret store", "ok", f"{ref.describe()} reachable, {len(versions)} version(s) stored{note}")
+                Check("secret store", "ok", f"{ref.describe()}: {len(versions)} version(s) stored; {writable}")
             )
         except (InputError, RunbookError) as exc:
             pf.checks.append(Check("secret store", "missing", str(exc), (1,)))
+    for cred in params.credentials:  # s3-credentials-stored looks each one up (names and metadata, never values)
+        try:
+            found = ctx.secrets.versions(cred.store)
+            state, detail = ("ok", f"{cred.store.describe()}: stored") if found else ("missing", "not stored yet")
+            pf.checks.append(Check(f"credential {cred.name}", state, detail, () if found else (3,)))
+        except (InputError, RunbookError) as exc:
+            pf.checks.append(Check(f"credential {cred.name}", "missing", str(exc), (3,)))
     return pf
