@@ -93,8 +93,32 @@ class Connection:
         return cls(**json.loads(Path(path).read_text()))
 
 
+class SandboxBusy(RuntimeError):
+    """Another sandbox serves from the same state folder (its connection file, CA and keys are in use)."""
+
+    def __init__(self, state_dir: Path, holder: dict) -> None:
+        self.holder = holder
+        super().__init__(
+            f"a sandbox already serves from {state_dir} (pid {holder.get('pid')}, {holder.get('url')}); a second one there would overwrite its connection file and CA, and remove them when it stops. Fix: use the running one, stop it (Ctrl-C in its terminal, or kill {holder.get('pid')}), or give this one another --state-dir"
+        )
+
+
+PID_FILE = "sandbox.pid"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
 class Sandbox:
-    """A running sandbox tenant: start(), .connection, stop(); also a context manager."""
+    """A running sandbox tenant: start(), .connection, stop(); also a context manager. One per state folder: a
+    second start while another (in any process) serves from the same folder raises SandboxBusy."""
 
     def __init__(
         self,
@@ -114,9 +138,39 @@ class Sandbox:
         self._server: _Server | None = None
         self.connection: Connection | None = None
 
+    def _claim(self) -> None:
+        """Take the state folder (sandbox.pid, made exclusively), unless a live sandbox holds it; a stale claim of a
+        process that is gone is taken over."""
+        path = self.state_dir / PID_FILE
+        for _ in range(2):
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                try:
+                    holder = json.loads(path.read_text() or "{}")
+                except (OSError, ValueError):
+                    holder = {}
+                pid = int(holder.get("pid") or 0)
+                if pid and _alive(pid) and (pid != os.getpid() or holder.get("id") != id(self)):
+                    raise SandboxBusy(self.state_dir, holder) from None
+                path.unlink(missing_ok=True)  # stale: its process is gone
+                continue
+            with os.fdopen(fd, "w") as f:
+                json.dump({"pid": os.getpid(), "id": id(self), "url": ""}, f)
+            return
+        raise SandboxBusy(self.state_dir, {"pid": "?", "url": "?"})
+
     def start(self) -> Connection:
         """Load the fixture, make the CA, listen on 127.0.0.1 and write the connection file."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        self._claim()
+        try:
+            return self._start()
+        except BaseException:
+            (self.state_dir / PID_FILE).unlink(missing_ok=True)
+            raise
+
+    def _start(self) -> Connection:
         loaded: Loaded = load_fixture(self.fixture, self.base)
         self.app = SandboxApp(loaded.state, self.faults)
         ca = trustme.CA()
@@ -146,6 +200,8 @@ class Sandbox:
             loaded.state.msp_tenant_id,
         )
         (self.state_dir / "connection.json").write_text(self.connection.to_json())
+        holder = {"pid": os.getpid(), "id": id(self), "url": self.connection.url}
+        (self.state_dir / PID_FILE).write_text(json.dumps(holder))
         return self.connection
 
     def _passwordstate_keys(self, loaded: Loaded) -> dict[str, str]:
@@ -173,6 +229,7 @@ class Sandbox:
                 keys = [Path(p) for p in self.connection.passwordstate_keys.values()]
                 for path in (self.state_dir / "connection.json", Path(self.connection.secret_path), *keys):
                     path.unlink(missing_ok=True)
+            (self.state_dir / PID_FILE).unlink(missing_ok=True)
 
     def serve_until_stopped(self) -> None:
         """Block until SIGTERM or Ctrl-C, then stop (the connection file and secret are removed)."""
@@ -185,7 +242,8 @@ class Sandbox:
         self.stop()
 
     def __enter__(self) -> Sandbox:
-        self.start()
+        if self._server is None:  # not started yet
+            self.start()
         return self
 
     def __exit__(self, *exc) -> None:

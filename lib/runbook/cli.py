@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import re
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -248,12 +249,16 @@ def cmd_open(args: argparse.Namespace) -> int:
         print(f"open        : {url.format(path=wc.relative())}")
         return EXIT_OK
     jupyter = str(Path(sys.executable).parent / "jupyter")
-    command = [jupyter, "lab", f"--ServerApp.root_dir={PROJECT_ROOT}", wc.relative()]
+    # the project root is the server's root: every link a card shows (evidence, sheets) resolves under it
+    command = [jupyter, "lab", f"--ServerApp.root_dir={PROJECT_ROOT}", str(wc.relative())]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:  # Jupyter refuses root without the flag
+        command.insert(2, "--allow-root")
+        print("as root     : passing --allow-root (Jupyter refuses to run as root without it)")
     if args.lab:
         print("starting JupyterLab (Ctrl-C to stop) ...", flush=True)
         os.chdir(PROJECT_ROOT)
         os.execv(jupyter, command)
-    print(f"start       : {' '.join(command[:1] + command[1:2] + command[3:])}  (from {PROJECT_ROOT}; or add --lab)")
+    print(f"start       : cd {shlex.quote(str(PROJECT_ROOT))} && {shlex.join(command)}  (or add --lab)")
     return EXIT_OK
 
 
@@ -279,14 +284,34 @@ def _faults_from(args: argparse.Namespace):
     )
 
 
+def _started(sb):
+    """Start a sandbox; one already serving from the same folder is a one-line refusal naming it."""
+    from azure_sandbox import SandboxBusy
+
+    try:
+        return sb.start()
+    except SandboxBusy as exc:
+        raise errors.TargetError(str(exc)) from None
+
+
 def cmd_sandbox_serve(args: argparse.Namespace) -> int:
     """Serve the sandbox tenant until interrupted."""
     sb = _sandbox(args.fixture, args.state_dir, args.port, _faults_from(args))
-    conn = sb.start()
+    conn = _started(sb)
+    state = sb.app.state
     print(f"sandbox tenant '{args.fixture}' serving at {conn.url}")
     print(f"  CA certificate : {conn.ca_path}")
-    print(f"  tenant         : {conn.tenant_id}")
-    print(f"  client id      : {conn.client_id} (secret in {conn.secret_path}, mode 0600)")
+    print(f"  tenant         : {conn.tenant_id} ({state.tenant_name}); the MSP's tenant {conn.msp_tenant_id}")
+    for sub in state.subscriptions():
+        print(f"  subscription   : {sub['subscriptionId']} ({sub.get('displayName', '')})")
+    runbook_sp = state.service_principal_by_app(conn.client_id) or {}
+    print(
+        f"  runbook        : app {conn.client_id}, principal {runbook_sp.get('id', '?')} (secret in {conn.secret_path}, mode 0600)"
+    )
+    for vault in conn.vaults:
+        print(f"  Key Vault      : https://{vault}.{conn.vault_domain}")
+    if conn.passwordstate_host:
+        print(f"  Passwordstate  : https://{conn.passwordstate_host}/api/")
     print(
         f"  connection file: {os.path.join(args.state_dir, 'connection.json')}  (export RUNBOOK_SANDBOX=<this path> if not the default)"
     )
@@ -303,7 +328,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     customer = args.customer
     state_dir = PROJECT_ROOT / ".sandbox"
-    with _sandbox("demo", state_dir) as sb:
+    sb = _sandbox("demo", state_dir)
+    _started(sb)
+    with sb:
         os.environ["RUNBOOK_SANDBOX"] = str(state_dir / "connection.json")
         print(f"sandbox tenant serving at {sb.connection.url}; running all stages for '{customer}' with --apply")
         try:

@@ -36,6 +36,19 @@ def test_sandbox_serve_prints_its_endpoint_and_serves_the_sdk(tmp_path):
             for s in Clients(sandbox_target(tmp_path / "connection.json")).subscriptions().subscriptions.list()
         ]
         assert subs == ["Contoso Production", "Contoso Development", "Contoso Shared Services"]
+        banner = [proc.stdout.readline() for _ in range(7)]
+        # issue 28: the banner names the fixture's subscriptions and the runbook's principal
+        assert sum("subscription   : 1a2b3c4d-" in line for line in banner) == 3
+        assert any(f"runbook        : app {conn['client_id']}, principal 9a2e4c61-" in line for line in banner)
+        # issue 28: a second sandbox in the same folder refuses, naming the first; the first keeps serving
+        second = subprocess.run(
+            [*RUNBOOK, "sandbox", "serve", "--state-dir", str(tmp_path)], capture_output=True, text=True, timeout=60
+        )
+        assert second.returncode == 1 and second.stdout == ""
+        assert f"a sandbox already serves from {tmp_path} (pid {proc.pid}, {conn['url']})" in second.stderr
+        assert "Traceback" not in second.stderr and len(second.stderr.strip().splitlines()) == 1
+        assert json.loads((tmp_path / "connection.json").read_text()) == conn  # untouched
+        assert Clients(sandbox_target(tmp_path / "connection.json")).subscriptions().subscriptions.list()
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=10)
@@ -43,6 +56,7 @@ def test_sandbox_serve_prints_its_endpoint_and_serves_the_sdk(tmp_path):
         proc.stderr.close()
     assert proc.returncode == 0
     assert not (tmp_path / "connection.json").exists() and not (tmp_path / "client-secret").exists()
+    assert not (tmp_path / "sandbox.pid").exists()
 
 
 def test_demo_command_runs_every_stage_and_verifies_evidence(tmp_path):
@@ -130,3 +144,21 @@ def test_preflight_says_an_environment_variable_cannot_take_a_new_secret(sandbox
     assert main(["preflight", "demo"]) == 3
     out = capsys.readouterr().out
     assert "MISSING  secret store" in out and "an environment variable is read-only" in out
+
+
+def test_a_claim_left_by_a_sandbox_that_is_gone_is_taken_over(tmp_path):
+    """A sandbox killed hard leaves sandbox.pid behind; the next start takes the folder over (its process is gone)."""
+    from azure_sandbox import Sandbox, SandboxBusy
+
+    dead = subprocess.Popen(["true"])  # a process that has exited: its pid names nobody now
+    dead.wait()
+    (tmp_path / "sandbox.pid").write_text(json.dumps({"pid": dead.pid, "url": "https://127.0.0.1:1"}))
+    first = Sandbox(PROJECT_ROOT / "lib" / "runbook" / "data" / "sandbox-demo.yml", tmp_path)
+    first.start()
+    try:
+        with pytest.raises(SandboxBusy) as exc:  # a second one in this very process is refused too
+            Sandbox(PROJECT_ROOT / "lib" / "runbook" / "data" / "sandbox-demo.yml", tmp_path).start()
+        assert f"pid {os.getpid()}" in str(exc.value) and first.connection.url in str(exc.value)
+    finally:
+        first.stop()
+    assert not (tmp_path / "sandbox.pid").exists()

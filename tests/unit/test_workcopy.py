@@ -2,6 +2,7 @@
 outputs through a git clean filter."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -86,5 +87,9 @@ def test_runbook_open_prepares_the_copy_and_says_how_to_open_it(work_dir, params
     out = capsys.readouterr().out
     assert "01-technical-onboarding.ipynb (created)" in out
     assert "NOT running: start it in another terminal with `runbook sandbox serve`" in out
-    assert "jupyter lab" in out
+    start = next(line for line in out.splitlines() if line.startswith("start"))
+    # issue 28: the printed command keeps the server's root (links in the cards resolve), and as root it says
+    # --allow-root (Jupyter refuses root without it)
+    assert f"--ServerApp.root_dir={PROJECT_ROOT}" in start and "jupyter lab" in start
+    assert ("--allow-root" in start) == (os.geteuid() == 0)
     assert cli.main(["open", "nobody", "--stage", "1"]) == 2
