@@ -58,7 +58,7 @@ class _KernelOutput(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         line = record.getMessage().strip()
-        if self.everything:
+        if self.everything or record.levelno >= logging.WARNING:
             print(f"  | {line}", file=sys.stderr, flush=True)
         elif PROGRESS_LINE.match(line):
             print(f"  | {line}", flush=True)
@@ -72,6 +72,7 @@ def _stream_papermill_log(everything: bool) -> None:
         handler = _KernelOutput()
         log.addHandler(handler)
         log.setLevel(logging.INFO)
+        log.propagate = False  # its INFO lines ("Executing Cell N") reach the terminal only through the handler
     handler.everything = everything
 
 

@@ -90,7 +90,7 @@ class JournalTail(threading.Thread):
         """Report the item entries written since the last poll."""
         entries, _ = journal.read(self.path)
         for e in entries[self.seen :]:
-            if e.get("kind") == "item":
+            if e.get("kind") == "item" and not e.get("provisional"):  # one line per item: its final result
                 self.on_item(ItemResult.from_dict(e["result"]))
         self.seen = len(entries)
 

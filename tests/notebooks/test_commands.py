@@ -162,3 +162,17 @@ def test_a_claim_left_by_a_sandbox_that_is_gone_is_taken_over(tmp_path):
     finally:
         first.stop()
     assert not (tmp_path / "sandbox.pid").exists()
+
+
+def test_runbook_run_prints_one_line_per_item_and_no_papermill_log(sandbox, params_dir, evidence_dir, capsys):
+    """Issue 28: every item line was printed twice (the step's provisional result and the notebook's final one), and
+    papermill's "Executing Cell N" lines reached stderr without --log-output."""
+    from runbook.cli import main
+
+    assert main(["run", "demo", "--stage", "0"]) == 0
+    out, err = capsys.readouterr()
+    items = [line.split()[1].rstrip(":") for line in out.splitlines() if line.startswith("  ") and ": " in line]
+    assert items == ["s0-signed-sla", "s0-msp-authorized"], out
+    assert "Executing Cell" not in err and "INFO" not in err, err
+    assert main(["run", "demo", "--stage", "0", "--log-output"]) == 0
+    assert "Executing Cell" in capsys.readouterr().err  # asked for: all of it

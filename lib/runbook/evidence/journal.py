@@ -47,9 +47,13 @@ class Journal:
         """A change Azure accepted (target, action, detail; never its payload)."""
         self.record("change", item=item_id, target=change.target, action=change.action, detail=change.detail)
 
-    def item(self, result: Any) -> None:
-        """An item's final result."""
-        self.record("item", result=result.to_dict())
+    def item(self, result: Any, provisional: bool = False) -> None:
+        """An item's result: the final one, or (`provisional`) the step's own before the notebook weighs the
+        attestation, on the record should the process die in between. Readers take an item's last entry."""
+        if provisional:
+            self.record("item", result=result.to_dict(), provisional=True)
+        else:
+            self.record("item", result=result.to_dict())
 
 
 def read(path: Path) -> tuple[list[dict], int]:

@@ -320,8 +320,8 @@ def execute(step: Step, ctx: Context, reviewed: list[Change] | None = None) -> I
         result.applied = list(ctx.applied)  # what was done before the error stays on the record
         result.summary += f" {len(ctx.applied)} change(s) had been applied before it; they are listed under applied."
     result.finished_at = stamp()
-    if ctx.journal is not None:
-        ctx.journal.item(result)
+    if ctx.journal is not None:  # the notebook records the final word (with the attestation) right after
+        ctx.journal.item(result, provisional=True)
     return result
 
 
