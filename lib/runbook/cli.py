@@ -199,6 +199,7 @@ def cmd_preflight(args: argparse.Namespace) -> int:
     from .steps.base import Context
 
     p = params.load(args.customer)  # exit 2 before any call
+    params.check_sign_in_refs(p)
     if p.target == "sandbox":
         from .adapters.clients import sandbox_connection_path
 
@@ -217,6 +218,7 @@ def cmd_params_validate(args: argparse.Namespace) -> int:
     from .customer import params
 
     p = params.load(args.customer)
+    params.check_sign_in_refs(p)
     print(
         f"ok: {params.display_path(params.resolve_path(args.customer))} is valid ({p.tenant_name}, {p.tier}, {len(p.subscription_ids)} subscription(s), {len(p.attestations)} attestation(s))"
     )

@@ -384,7 +384,11 @@ def start(customer: str, stage: int, apply: bool = False, run_id: str = "", forc
     brief_errors()
     if "pandas" in sys.modules:  # summaries are shown whole, never cut with '...' (set again when pandas loads)
         sys.modules["pandas"].set_option("display.max_colwidth", None)
-    session = Session(load(customer), stage, apply, run_id, forced)
+    from .customer.params import check_sign_in_refs
+
+    params = load(customer)
+    check_sign_in_refs(params)  # an unset variable the sign-in needs: said here, not at the first item
+    session = Session(params, stage, apply, run_id, forced)
     if session.interactive:
         from .evidence import interactive
 

@@ -129,9 +129,13 @@ def _ipc_kernel_manager():
 
 
 def check_stage_inputs(params: Any, stage: int) -> None:
-    """Every parameter section the stage's automated steps need, checked before the notebook starts."""
+    """Every parameter section the stage's automated steps need, and the secrets the run must read to sign in,
+    checked before the notebook starts."""
+    from .customer.params import check_sign_in_refs
     from .errors import ParameterError
     from .steps import REGISTRY
+
+    check_sign_in_refs(params)
 
     missing = []
     for item in catalogue.load().for_stage(stage):

@@ -785,6 +785,38 @@ def load(customer_or_path: str | Path) -> Parameters:
     return params
 
 
+def check_sign_in_refs(params: Parameters) -> None:
+    """The references a run reads before it can do anything (the runbook's own client secret, the Passwordstate API
+    key) resolve: an environment variable that is set, a file that exists. ParameterError (exit 2) names each one
+    that does not, before any call; stores the run writes to, and credentials Stage 3 only looks up, are not read."""
+    shown = display_path(resolve_path(params.customer))
+    uses_passwordstate = any(r.passwordstate for r in (*params.secret_refs(), *(c.store for c in params.credentials)))
+    refs = [
+        ("credential.client_secret", params.credential.client_secret if params.credential else None),
+        (
+            "msp.passwordstate.api_key",
+            params.msp.passwordstate.api_key if params.msp.passwordstate and uses_passwordstate else None,
+        ),
+    ]
+    problems = []
+    for field, ref in refs:
+        if ref is None:
+            continue
+        if ref.env and not os.environ.get(ref.env):
+            problems.append(
+                f"{shown}: field '{field}' names the environment variable {ref.env}, which is not set. Fix: export {ref.env} (from the MSP's vault) before the run, or give another reference."
+            )
+        if ref.file:
+            from ..adapters.secrets import file_path
+
+            if not file_path(ref).exists():
+                problems.append(
+                    f"{shown}: field '{field}' names the file {ref.file}, which does not exist. Fix: put the secret there (mode 0600) or give another reference."
+                )
+    if problems:
+        raise ParameterError("\n".join(problems))
+
+
 def _read_mapping(path: Path, shown: str) -> dict:
     try:
         data = yaml.safe_load(path.read_text())

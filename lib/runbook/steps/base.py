@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import getpass
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from azure.core.exceptions import AzureError, HttpResponseError, ServiceRequestError
+from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError, ServiceRequestError
 
 from ..adapters.clients import Clients
 from ..adapters.passwordstate import Passwordstate
@@ -301,6 +302,8 @@ def execute(step: Step, ctx: Context, reviewed: list[Change] | None = None) -> I
         if unreachable(exc):  # nothing answered (also while signing in): not an Azure error
             where = "start it with `runbook sandbox serve`" if ctx.params.target == "sandbox" else "check the network"
             result.summary = f"The tenant could not be reached ({result.error}). Fix: {where}."
+        elif isinstance(exc, ClientAuthenticationError) and exc.status_code is None:  # the sign-in, not Azure
+            result.summary = sign_in_failure(ctx, exc)
         else:
             result.summary = f"Azure answered with an error: {result.error}"
     except (InputError, TargetError) as exc:  # bad input, a secret store's refusal, no tenant: failed with the fix
@@ -323,6 +326,24 @@ def execute(step: Step, ctx: Context, reviewed: list[Change] | None = None) -> I
     if ctx.journal is not None:  # the notebook records the final word (with the attestation) right after
         ctx.journal.item(result, provisional=True)
     return result
+
+
+def sign_in_failure(ctx: Context, exc: BaseException) -> str:
+    """A credential that got no token, in one line: which credential (and, for the default chain, each one it
+    tried), the tenant, and the command or parameter that fixes it. Azure was never asked."""
+    tenant = ctx.params.tenant_id
+    text = str(exc)
+    first = text.splitlines()[0] if text else type(exc).__name__
+    tried = re.findall(r"^\s*(\w+Credential): (.+)$", text, re.MULTILINE)  # DefaultAzureCredential lists its chain
+    chain = "; ".join(f"{name}: {why.strip()[:120]}" for name, why in tried[:6])
+    if ctx.params.target == "sandbox":
+        fix = "restart the sandbox (`runbook sandbox serve`): its client secret is made anew at each start"
+    elif ctx.params.credential is not None:
+        fix = f"check credential.client_id and the secret its client_secret names (a secret of that app in tenant {tenant})"
+    else:
+        fix = f"sign in with `az login --tenant {tenant}`, or give credential: {{client_id, client_secret: {{env: NAME}}}} in the parameters"
+    what = "DefaultAzureCredential tried " + chain if chain else first
+    return f"Signing in to tenant {tenant} failed ({what}). Fix: {fix}."
 
 
 def attested(item: catalogue.Item, ctx: Context, automation_pending: bool = False) -> ItemResult:
