@@ -37,14 +37,21 @@ def _print_outcome(o: runner.RunOutcome) -> None:
         print(f"  error: {o.error}")
 
 
-def _print_item(r) -> None:
-    """One line per item as it finishes (the runner follows the run's journal)."""
+def _print_item(r, show_plan: bool = False) -> None:
+    """One line per item as it finishes (the runner follows the run's journal); with --show-plan, every planned or
+    applied change after it with the values it writes (old -> new for an update; secrets masked)."""
     why = (
         f" - missing: {r.missing[0]}" + (f" (+{len(r.missing) - 1} more)" if len(r.missing) > 1 else "")
         if r.missing and r.status != "fulfilled"
         else ""
     )
     print(f"  {r.status:<12} {r.item_id}: {r.summary}{why}", flush=True)
+    if show_plan:
+        for label, changes in (("applied", r.applied), ("planned", r.planned if not r.applied else [])):
+            for c in changes:
+                print(f"      {label} {c.headline}")
+                for line in c.value_lines():
+                    print(f"          {line}")
 
 
 PROGRESS_LINE = re.compile(r"^\S.* \[[#.]{20}\] \d+/\d+ \(")
@@ -99,7 +106,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 on_outcome=_print_outcome,
                 timeout=args.timeout,
                 log_output=True,  # filtered by _stream_papermill_log
-                on_item=_print_item,
+                on_item=lambda r: _print_item(r, show_plan=args.show_plan),
             )
             codes.append(max((o.exit_code for o in outcomes), default=EXIT_OK))
         except errors.RunbookError as exc:  # one customer's error does not stop the batch
@@ -366,6 +373,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--apply", action="store_true", help="let steps change the tenant (default: dry run)")
     r.add_argument(
         "--force", action="store_true", help="start even if the previous stage is incomplete (recorded in the evidence)"
+    )
+    r.add_argument(
+        "--show-plan",
+        action="store_true",
+        help="after each item, every change it plans (or applied) with the values it writes (old -> new)",
     )
     r.add_argument("--timeout", type=int, default=900, help="seconds a single cell may run (default 900)")
     r.add_argument(

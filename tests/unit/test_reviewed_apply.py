@@ -127,3 +127,43 @@ def test_the_bootstrap_shows_the_preflight_folded(session, sandbox):
     page = fresh._repr_html_()
     assert "this stage: graph permission: the token lacks Application.ReadWrite.All" in page
     assert fresh.ctx.applied == [] and fresh.ctx.item_id == ""  # the preflight ran in a context of its own
+
+
+def test_a_tag_set_in_the_tenant_after_the_plan_makes_the_apply_refuse_naming_it(session, shell, sandbox, clients):
+    """Issue 28: the plan said merge Intercept=Managed on a resource (it had no such tag); someone set the tag to
+    another value in the tenant; the re-inspect compares what each change replaces, not only which changes there are."""
+    tagging = "s1-tag-managed-resources"
+    shown = session.run(tagging)
+    change = next(c for c in shown.planned if c.detail.get("was") is None)
+    assert f"{change.detail['key']}: null -> Managed" in change.value_lines()  # the review shows what it replaces
+    resource = sandbox.state.get(change.target)
+    resource.setdefault("tags", {})[change.detail["key"]] = "Unmanaged"
+    refused = session.apply_reviewed(tagging)
+    assert refused.status == "failed" and refused.applied == []
+    assert "1 with other values" in refused.summary and f"~ merge tag: {change.target.lower()}" in refused.summary
+    assert 'was: reviewed null, now "Unmanaged"' in refused.summary
+    assert sandbox.state.get(change.target)["tags"][change.detail["key"]] == "Unmanaged"  # nothing was applied
+
+
+def test_a_monitoring_plan_shows_the_values_it_writes(session, shell):
+    """Issue 28: the action group's e-mail receivers (and the alerts' conditions and scopes) are in the plan."""
+    shown = session.run(ITEM)
+    group = next(c for c in shown.planned if c.action == "create action group")
+    lines = group.value_lines()
+    assert any("emailReceivers" in v and "alerts@intercept.example" in v for v in lines), lines
+    alert = next(c for c in shown.planned if c.action == "create metric alert")
+    assert any(v.startswith("properties.criteria.allOf[") for v in alert.value_lines())
+    page = shown.as_html()
+    assert "<details class='runbook-values'>" in page and "alerts@intercept.example" in page
+
+
+def test_values_are_masked_where_they_could_hold_a_secret():
+    from runbook.steps.desired import masked
+
+    hook = {"name": "pager", "serviceUri": "https://events.example.com/integration?token=abc123"}
+    assert masked(hook) == {"name": "pager", "serviceUri": "https://events.example.com/integration?***"}
+    assert masked({"clientSecret": "x", "keyId": "k", "password": "p"}) == {
+        "clientSecret": "***",
+        "keyId": "k",
+        "password": "***",
+    }

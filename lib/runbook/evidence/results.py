@@ -27,6 +27,28 @@ class Change:
     # what apply writes (a REST body); carried from plan to apply, never in the evidence (it may hold secrets)
     payload: dict | None = field(default=None, repr=False, compare=False)
 
+    @property
+    def headline(self) -> str:
+        """The action with what it is about (a role, a tag, a principal), then the target: one line for people."""
+        d = self.detail
+        about = next(
+            (str(d[k]) for k in ("role", "role_name", "principal_name") if d.get(k)),
+            f"{d['key']}={d['value']}" if "key" in d and "value" in d and d["key"] not in self.action else "",
+        )
+        return f"{self.action}{' ' + about if about and about not in self.action else ''}: {self.target}"
+
+    def value_lines(self) -> list[str]:
+        """What the change sets, one line per value: `path: value`, or `path: old -> new` for an update."""
+        out = []
+        for path, v in (self.detail.get("values") or {}).items():
+            if isinstance(v, dict) and set(v) == {"old", "new"}:
+                out.append(f"{path}: {_short(v['old'])} -> {_short(v['new'])}")
+            else:
+                out.append(f"{path}: {_short(v)}")
+        if "was" in self.detail and "value" in self.detail:  # a tag merge names the value it replaces
+            out.append(f"{self.detail.get('key')}: {_short(self.detail['was'])} -> {_short(self.detail['value'])}")
+        return out
+
 
 @dataclass
 class ItemResult:
@@ -77,10 +99,10 @@ class ItemResult:
         mode = "APPLY" if self.apply else "DRY RUN"
         lines = [f"[{self.status}] {self.item_id}: {self.title} ({mode})", f"  {self.summary}"]
         lines += [f"  missing: {m}" for m in self.missing]
-        lines += [f"  planned: {c.action} {c.target}" for c in self.planned[:20]]
+        lines += [f"  planned: {c.headline}" for c in self.planned[:20]]
         if len(self.planned) > 20:
             lines.append(f"  ... and {len(self.planned) - 20} more planned changes")
-        lines += [f"  applied: {c.action} {c.target}" for c in self.applied[:20]]
+        lines += [f"  applied: {c.headline}" for c in self.applied[:20]]
         return "\n".join(lines)
 
     def as_html(self) -> str:
@@ -99,7 +121,7 @@ class ItemResult:
             f'<span class="runbook-mode" style="{mode_style};padding:0 6px;border-radius:4px">{mode}</span></div>',
             f"<p>{html.escape(self.summary)}</p>",
         ]
-        as_changes = {f"{c.action}: {c.target}" for c in self.planned + self.applied}
+        as_changes = {x for c in self.planned + self.applied for x in (f"{c.action}: {c.target}", c.headline)}
         missing = [m for m in self.missing if m not in as_changes]  # a pending change is shown once, as a change
         if missing:
             parts.append("<p><b>Missing:</b></p>" + _list(missing, 10))
@@ -130,6 +152,11 @@ class ItemResult:
             )
         parts.append("</div>")
         return "\n".join(parts)
+
+
+def _short(value: object, limit: int = 300) -> str:
+    text = json.dumps(value, default=str) if not isinstance(value, str) else value
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def short_name(target: str) -> str:
@@ -177,7 +204,7 @@ def _changes(label: str, changes: list[Change]) -> str:
         f"<td>{html.escape(c.action)}</td>"
         f'<td title="{html.escape(c.target)}">{html.escape(short_name(c.target))}</td>'
         f"<td>{html.escape(resource_type(c.target))}</td>"
-        f"<td>{html.escape(', '.join(f'{k}={json.dumps(v) if isinstance(v, (dict, list)) else v}' for k, v in c.detail.items()))}</td>"
+        f"<td>{_detail_html(c)}</td>"
         "</tr>"
         for c in changes[:HTML_ROWS]
     )
@@ -187,6 +214,21 @@ def _changes(label: str, changes: list[Change]) -> str:
         f"<table><thead><tr><th>action</th><th>resource</th><th>type</th><th>detail</th></tr></thead><tbody>{rows}</tbody></table>{more}</details>"
     )
     return f'<div class="runbook-changes"><p><b>{html.escape(label)} ({len(changes)})</b></p>{summary}{full}</div>'
+
+
+def _detail_html(c: Change) -> str:
+    """A change's detail: its scalar facts inline, the values it writes folded (old -> new for an update)."""
+    plain = ", ".join(
+        f"{k}={json.dumps(v) if isinstance(v, (dict, list)) else v}" for k, v in c.detail.items() if k != "values"
+    )
+    values = c.value_lines()
+    if not values:
+        return html.escape(plain)
+    body = "".join(f"<li><code>{html.escape(v)}</code></li>" for v in values)
+    return (
+        f"{html.escape(plain)}<details class='runbook-values'><summary>values ({len(values)})</summary>"
+        f"<ul>{body}</ul></details>"
+    )
 
 
 def _list(items: list[str], shown: int) -> str:

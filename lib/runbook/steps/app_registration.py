@@ -324,7 +324,7 @@ class AppRegistration(Step):
             return Verdict(
                 "failed",
                 f"Could not handle the roles on {len(f['unreadable'])} subscription(s); everything else was done.",
-                f["unreadable"] + [f"{c.action}: {c.target}" for c in pending[:50]],
+                f["unreadable"] + [c.headline for c in pending[:50]],
             )
         if pending:
             return super().judge(ctx, obs, pending, applied)

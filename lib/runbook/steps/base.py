@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -172,13 +173,13 @@ class Step:
             return Verdict(
                 "failed",
                 f"Applied {len(applied)} change(s) but {len(pending)} remain after verification.",
-                [f"{c.action}: {c.target}" for c in pending[:50]],
+                [c.headline for c in pending[:50]],
             )
         if pending:
             return Verdict(
                 "open",
                 f"{len(pending)} change(s) planned; run with apply to make them.",
-                [f"{c.action}: {c.target}" for c in pending[:50]],
+                [c.headline for c in pending[:50]],
             )
         done = f" after applying {len(applied)} change(s)" if applied else ""
         return Verdict("fulfilled", f"The tenant is in the wanted state{done}.")
@@ -191,8 +192,33 @@ def new_result(item: catalogue.Item, ctx: Context) -> ItemResult:
     )
 
 
-def _keys(changes: list[Change]) -> set[tuple[str, str]]:
-    return {(c.action, c.target.lower()) for c in changes}
+def _fingerprint(c: Change) -> str:
+    """A change's values as the review saw them: what it sets and, for an update, what it replaces."""
+    return json.dumps(c.detail, sort_keys=True, default=str)
+
+
+def review_differences(reviewed: list[Change], planned: list[Change]) -> list[str]:
+    """How a fresh plan differs from the reviewed one, change for change and value for value: changes that are new
+    (+), no longer needed (-), or the same change with other values (~, e.g. a tag someone set meanwhile)."""
+    before = {(c.action, c.target.lower()): c for c in reviewed}
+    now = {(c.action, c.target.lower()): c for c in planned}
+    out = [f"+ {a}: {t}" for a, t in sorted(now.keys() - before.keys())]
+    out += [f"- {a}: {t}" for a, t in sorted(before.keys() - now.keys())]
+    for key in sorted(before.keys() & now.keys()):
+        was, is_ = before[key].detail, now[key].detail
+        if _fingerprint(before[key]) != _fingerprint(now[key]):
+            fields = sorted(
+                k
+                for k in {*was, *is_}
+                if json.dumps(was.get(k), default=str, sort_keys=True)
+                != json.dumps(is_.get(k), default=str, sort_keys=True)
+            )
+            shown = ", ".join(
+                f"{f}: reviewed {json.dumps(was.get(f), default=str)[:120]}, now {json.dumps(is_.get(f), default=str)[:120]}"
+                for f in fields
+            )
+            out.append(f"~ {key[0]}: {key[1]} ({shown})")
+    return out
 
 
 def unreachable(exc: BaseException) -> bool:
@@ -281,12 +307,12 @@ def execute(step: Step, ctx: Context, reviewed: list[Change] | None = None) -> I
         planned = step.plan(ctx, obs)
         result.planned = planned
         pending = planned
-        if reviewed is not None and _keys(planned) != _keys(reviewed):
-            new = [f"+ {a}: {t}" for a, t in sorted(_keys(planned) - _keys(reviewed))]
-            gone = [f"- {a}: {t}" for a, t in sorted(_keys(reviewed) - _keys(planned))]
+        drift = review_differences(reviewed, planned) if reviewed is not None else []
+        if drift:
+            counts = {sign: sum(d.startswith(sign) for d in drift) for sign in "+-~"}
             raise StepInputError(
-                f"the tenant changed since the plan was shown ({len(new)} new, {len(gone)} no longer needed); nothing was applied. Fix: run the item again and review its new plan. "
-                + "; ".join((new + gone)[:10])
+                f"the tenant changed since the plan was shown ({counts['+']} new, {counts['-']} no longer needed, {counts['~']} with other values); nothing was applied. Fix: run the item again and review its new plan. "
+                + "; ".join(drift[:10])
             )
         if planned and ctx.apply:
             returned = step.apply(ctx, planned)

@@ -13,6 +13,7 @@ REST body, which JSON paths must match). The base does the rest the same way for
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 from azure.core.exceptions import HttpResponseError
 from azure.core.rest import HttpRequest
 
+from ..evidence.archive import SECRET_PATTERNS
 from ..evidence.results import Change
 from .base import Context, Observation, ScopeFailure, Step, Verdict
 
@@ -76,6 +78,51 @@ def _norm(value: Any) -> Any:
     if isinstance(value, dict):
         return json.dumps({k: _norm(v) for k, v in value.items()}, sort_keys=True)
     return value
+
+
+def value_at(obj: Any, path: str) -> Any:
+    """The value at a JSON path as the body holds it (for people: not normalised); "a.b[x,y]" gives the list's
+    objects cut to x and y."""
+    keys = None
+    if path.endswith("]") and "[" in path:
+        path, _, inner = path[:-1].partition("[")
+        keys = [k.strip() for k in inner.split(",")]
+    node = obj
+    for part in path.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    if keys is not None:
+        return [{k: item.get(k) for k in keys} for item in node or [] if isinstance(item, dict)]
+    return node
+
+
+_SECRET_KEY = re.compile(r"secret|password|token|sas|key$|signature|connectionstring", re.IGNORECASE)
+
+
+def masked(value: Any, key: str = "") -> Any:
+    """A value fit to show and archive: secrets (by their key's name or their shape) and URL query strings (a webhook's
+    token rides in one) replaced by '***'."""
+    if isinstance(value, dict):
+        return {k: masked(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [masked(v, key) for v in value]
+    if isinstance(value, str):
+        if key and _SECRET_KEY.search(key) and not key.lower().endswith(("id", "name")):
+            return "***"
+        if any(p.search(value) for p in SECRET_PATTERNS.values()):
+            return "***"
+        if "://" in value and "?" in value:
+            return value.split("?", 1)[0] + "?***"
+    return value
+
+
+def values_of(want: Desired, have: dict[str, Any] | None) -> dict[str, Any]:
+    """What a change writes, for the review: on a create the value at every compared path; on an update each
+    differing path's old and new value. Secrets masked."""
+    if have is None:
+        return {p: masked(value_at(want.body, p)) for p in want.compare}
+    return {
+        p: {"old": masked(value_at(have, p)), "new": masked(value_at(want.body, p))} for p in differences(want, have)
+    }
 
 
 def differences(want: Desired, have: dict[str, Any]) -> list[str]:
@@ -154,7 +201,12 @@ class DesiredResourcesStep(Step):
         for want, have in obs.facts["pairs"]:
             if have is None or differences(want, have):
                 verb = "create" if have is None else "update"
-                detail = {"name": want.name, "kind": want.kind, "api_version": want.api_version}
+                detail = {
+                    "name": want.name,
+                    "kind": want.kind,
+                    "api_version": want.api_version,
+                    "values": values_of(want, have),
+                }
                 changes.append(
                     Change(want.id, f"{verb} {want.kind}", detail, payload=_keep(want.body, have, want.preserve))
                 )
@@ -209,7 +261,7 @@ class DesiredResourcesStep(Step):
             return Verdict(
                 "failed",
                 f"Could not read {len(obs.facts['failures'])} scope(s); the others were handled.",
-                obs.facts["failures"] + [f"{c.action}: {c.target}" for c in pending[:50]],
+                obs.facts["failures"] + [c.headline for c in pending[:50]],
             )
         if pending:
             return super().judge(ctx, obs, pending, applied)
