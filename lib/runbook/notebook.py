@@ -42,17 +42,20 @@ class Session:
         self.record: InteractiveRun | None = None
         self.sealed_before: list[str] = []
         self._preflight: Any = None
+        from .customer.params import parameters_hash
+
+        # the parameter files as this session read them: a later edit is not silently ignored (see `stale_parameters`)
+        self.parameters_sha256 = parameters_hash(params.customer)
 
     def begin_record(self, shell: Any) -> None:
         """Interactive only: take the customer's lock and start recording the kernel's cells as evidence."""
         from .authoring.notebooks import stage_notebook
-        from .customer.params import parameters_hash
 
         self.record = InteractiveRun(
             self.params.customer,
             self.stage.number,
             forced=self.forced,
-            parameters_sha256=parameters_hash(self.params.customer),
+            parameters_sha256=self.parameters_sha256,  # what this session read, not what the file holds now
             template=stage_notebook(self.stage.notebook),
         )
         self.sealed_before = self.record.begin(shell)
@@ -69,8 +72,29 @@ class Session:
             if blocking:
                 raise errors.StageGateError(self.stage.number, blocking)
 
+    def stale_parameters(self) -> str:
+        """'' while the parameter files are as this session read them; else what changed and the fix."""
+        from .customer.params import display_path, parameters_hash, resolve_path
+
+        if parameters_hash(self.params.customer) == self.parameters_sha256:
+            return ""
+        return (
+            f"{display_path(resolve_path(self.params.customer))} (or the MSP's msp.yml) changed after this session "
+            "read it; this session still uses the old values. Fix: run the session cell again (it reads the file anew)"
+        )
+
     def _done(self, result: ItemResult) -> ItemResult:
-        """Record an item's final result (with its attestation) the moment it is known, then keep it."""
+        """Record an item's final result (with its attestation) the moment it is known, then keep it. A result keeps
+        every change applied to the item earlier in this run: re-running an item cell after an apply shows it in
+        place, and the changes that put it there stay on its record."""
+        earlier = self.results.get(result.item_id)
+        if earlier is not None and earlier.applied:
+            seen = {(c.action, c.target.lower()) for c in result.applied}
+            kept = [c for c in earlier.applied if (c.action, c.target.lower()) not in seen]
+            if kept:
+                result.applied = kept + result.applied
+                result.apply = True
+                result.summary += f" ({len(kept)} change(s) applied earlier in this run are kept on the record.)"
         if self.record is not None:
             self.record.item(result)
         elif self.ctx.journal is not None:
@@ -120,6 +144,9 @@ class Session:
                 raise errors.InputError(
                     f'applying changes to tenant \'{self.params.tenant_name}\' ({self.params.tenant_id}) needs confirmation; nothing was applied. Fix: session.apply_reviewed("{item_id}", confirm="{self.params.tenant_name}").'
                 )
+        stale = self.stale_parameters()
+        if stale:
+            raise errors.InputError(f"{item_id}: nothing was applied: {stale}.")
         self._prepare(apply=True)
         self.ctx.apply = True
         result = execute(REGISTRY[item.id](), self.ctx, reviewed=reviewed)
@@ -150,6 +177,8 @@ class Session:
                 result = with_attestation(item, self.ctx, result)
         else:
             result = attested(item, self.ctx, automation_pending=item.kind == "automated")
+        if self.interactive:  # the card's mode is the session's: an APPLY session's item cell plans, the next applies
+            result.apply = self.mode()
         if result.planned and not result.applied:
             self.plans[item_id] = result.planned
             if self.interactive and result.status != "failed":
@@ -159,6 +188,9 @@ class Session:
                     else "to apply them, set apply = True in the parameters cell and run it, then the next cell."
                 )
                 result.summary = f"{len(result.planned)} change(s) planned (shown below); {next_step}"
+        stale = self.stale_parameters()
+        if stale:  # shown on the card, first; an apply is refused until the session reads the file again
+            result.summary = f"WARNING: {stale}. " + result.summary
         return self._done(result)
 
     def finish(self) -> StageSummary:
@@ -186,10 +218,16 @@ class Session:
         return AgreedSchedule(self.params)
 
     def summary(self) -> pd.DataFrame:  # pandas loads here, not at the bootstrap
-        """Status of every item of the stage run so far."""
-        rows = [
-            {"item": r.item_id, "role": r.role, "status": r.status, "summary": r.summary} for r in self.results.values()
-        ]
+        """Every item of the stage, in the checklist's order: its status in this session, or "not run" (an item not
+        run is never left out of the count)."""
+        rows = []
+        for item in catalogue.load().for_stage(self.stage.number):
+            r = self.results.get(item.id)
+            rows.append(
+                {"item": item.id, "role": r.role, "status": r.status, "summary": r.summary}
+                if r is not None
+                else {"item": item.id, "role": item.role, "status": NOT_RUN, "summary": "not run in this session"}
+            )
         import pandas as pd
 
         pd.set_option("display.max_colwidth", None)
@@ -211,6 +249,11 @@ class Session:
             "Stage gate": self.gate_text(),
             "Signed in as": self.whoami(),
         }
+        if self.sealed_before:  # re-running this cell starts a new session: the open one was sealed, said here
+            rows["Previous session"] = (
+                f"sealed when this one started ({', '.join(self.sealed_before)}): its evidence is complete; "
+                "this session records a new run"
+            )
         body = "".join(
             f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
             for k, v in rows.items()
@@ -316,6 +359,9 @@ def _ask(prompt: str) -> str:
         return ""
 
 
+NOT_RUN = "not run"  # the summary's status of an item this session did not run
+
+
 class StageSummary:
     """The stage's results at a glance: totals by status, one row per item, and links to the resource sheet and to
     the evidence this session sealed."""
@@ -335,10 +381,10 @@ class StageSummary:
             for k, n in sorted(self.totals().items())
         )
         rows = "".join(
-            f"<tr><td><b>{html.escape(r.item_id)}</b></td><td>{html.escape(r.role)}</td>"
-            f'<td style="color:{colours.get(r.status, "#57606a")}"><b>{html.escape(r.status)}</b></td>'
-            f"<td style='text-align:left'>{html.escape(r.summary)}</td></tr>"
-            for r in self.session.results.values()
+            f"<tr><td><b>{html.escape(r['item'])}</b></td><td>{html.escape(r['role'])}</td>"
+            f'<td style="color:{colours.get(r["status"], "#57606a")}"><b>{html.escape(r["status"])}</b></td>'
+            f"<td style='text-align:left'>{html.escape(r['summary'])}</td></tr>"
+            for r in self.table.to_dict("records")
         )
         links = []
         p = self.session.params
@@ -392,8 +438,9 @@ def start(customer: str, stage: int, apply: bool = False, run_id: str = "", forc
     if session.interactive:
         from .evidence import interactive
 
-        interactive._seal_open()
+        sealed = interactive._seal_open()  # the session this cell started before: said in the new card
         session.begin_record(_shell())
+        session.sealed_before = sealed + session.sealed_before
     return session
 
 

@@ -52,7 +52,8 @@ def test_apply_in_dry_run_mode_changes_nothing_and_says_how(session, shell, sand
 
 def test_apply_carries_out_the_reviewed_plan(session, shell, sandbox):
     shown = session.run(ITEM)
-    assert shown.status == "open" and shown.planned and not shown.applied and "DRY RUN" in shown.as_text()
+    # issue 28: the card's mode badge is the session's (APPLY), though this cell only shows the plan
+    assert shown.status == "open" and shown.planned and not shown.applied and "(APPLY)" in shown.as_text()
     done = session.apply_reviewed(ITEM)
     assert done.status == "fulfilled" and {(c.action, c.target) for c in done.applied} == {
         (c.action, c.target) for c in shown.planned
@@ -167,3 +168,43 @@ def test_values_are_masked_where_they_could_hold_a_secret():
         "keyId": "k",
         "password": "***",
     }
+
+
+def test_an_item_cell_run_again_after_an_apply_keeps_the_applied_changes(session, shell):
+    """Issue 28: re-running the item cell after apply_reviewed showed it "In place" with 0 applied, and the run's
+    results lost the changes only the journal still held."""
+    shown = session.run(ITEM)
+    done = session.apply_reviewed(ITEM)
+    assert len(done.applied) == len(shown.planned)
+    again = session.run(ITEM)
+    assert again.status == "fulfilled" and len(again.applied) == len(done.applied)
+    assert "applied earlier in this run are kept on the record" in again.summary
+    assert session.results[ITEM].applied == again.applied
+
+
+def test_the_summary_counts_every_item_of_the_stage(session, shell):
+    """Issue 28: "4 item(s), 4 fulfilled" while an item was open: every item of the stage is counted."""
+    session.run(ITEM)
+    summary = session.finish()
+    totals = summary.totals()
+    assert sum(totals.values()) == 5 and totals["not run"] == 4 and totals["open"] == 1
+    assert "Stage 1 summary: 5 item(s)" in summary._repr_html_()
+
+
+def test_an_edited_parameter_file_is_not_silently_ignored(session, shell, params_dir, sandbox):
+    """Issue 28: the alert e-mail was changed in the file between plan and apply; the session applied the old one.
+    Now the plan's card warns, the apply is refused with the fix, and nothing changes in the tenant."""
+    shown = session.run(ITEM)
+    assert not shown.summary.startswith("WARNING")
+    text = (params_dir / "demo.yml").read_text()
+    (params_dir / "demo.yml").write_text(text.replace("alerts@intercept.example", "noc@intercept.example"))
+    again = session.run(ITEM)
+    assert again.summary.startswith("WARNING: ") and "Fix: run the session cell again" in again.summary
+    before = len(sandbox.state.arm)
+    with pytest.raises(errors.InputError) as err:
+        session.apply_reviewed(ITEM)
+    assert "nothing was applied" in str(err.value) and "demo.yml (or the MSP's msp.yml) changed" in str(err.value)
+    assert len(sandbox.state.arm) == before
+    (params_dir / "msp.yml").write_text((params_dir / "msp.yml").read_text() + "\n")  # the MSP's file counts too
+    (params_dir / "demo.yml").write_text(text)
+    assert session.stale_parameters()  # msp.yml differs from what the session read

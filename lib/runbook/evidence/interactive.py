@@ -139,13 +139,17 @@ def _template(path: Path | None) -> nbformat.NotebookNode | None:
 _OPEN: list[InteractiveRun] = []
 
 
-def _seal_open() -> None:
-    """At interpreter exit (the kernel shut down or restarted): seal what is still open."""
+def _seal_open() -> list[str]:
+    """At interpreter exit (the kernel shut down or restarted), or when a new session starts in the same kernel:
+    seal what is still open. Returns the run ids sealed."""
+    sealed = []
     for run in list(_OPEN):
         try:
             run.seal(catalogue.load().stage(run.stage).notebook)
+            sealed += [run.run_id] if run.run_id else []
         except Exception as exc:  # the journal stays; the next run seals it
             log.warning("could not seal interactive run %s: %s", run.run_id, exc)
+    return sealed
 
 
 atexit.register(_seal_open)

@@ -178,7 +178,7 @@ class Step:
         if pending:
             return Verdict(
                 "open",
-                f"{len(pending)} change(s) planned; run with apply to make them.",
+                f"{len(pending)} change(s) planned; {apply_hint()} to make them.",
                 [c.headline for c in pending[:50]],
             )
         done = f" after applying {len(applied)} change(s)" if applied else ""
@@ -352,6 +352,15 @@ def execute(step: Step, ctx: Context, reviewed: list[Change] | None = None) -> I
     if ctx.journal is not None:  # the notebook records the final word (with the attestation) right after
         ctx.journal.item(result, provisional=True)
     return result
+
+
+def apply_hint() -> str:
+    """How to let a run change the tenant, in the words of where it runs: the CLI's flag, or the notebook's cell."""
+    import os
+
+    from ..adapters.progress import BATCH_ENV
+
+    return "run again with --apply" if os.environ.get(BATCH_ENV) else "run with apply = True"
 
 
 def sign_in_failure(ctx: Context, exc: BaseException) -> str:

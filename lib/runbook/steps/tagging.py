@@ -11,7 +11,7 @@ from ..adapters.pacing import Pacer, interleave_by_subscription, paced_call
 from ..adapters.progress import progress
 from ..customer import sheet
 from ..evidence.results import Change
-from .base import Context, Observation, ScopeFailure, Step, Verdict, error_text
+from .base import Context, Observation, ScopeFailure, Step, Verdict, apply_hint, error_text
 
 
 def managed_marking(
@@ -148,7 +148,7 @@ class TagManagedResources(Step):
         if pending:
             return Verdict(
                 "open",
-                f"{len(pending)} resource(s) to tag; run with apply to tag them ({counts}).",
+                f"{len(pending)} resource(s) to tag; {apply_hint()} to tag them ({counts}).",
                 missing + [f"merge {c.detail['key']}={c.detail['value']}: {c.target}" for c in pending[:20]],
             )
         if marking.unmarked:
