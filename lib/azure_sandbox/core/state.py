@@ -43,6 +43,9 @@ class State:
     # Microsoft Graph application permissions granted (admin-consented app roles of Microsoft Graph) by lower appId
     graph_permissions: dict[str, set[str]] = field(default_factory=dict)
     app_owners: dict[str, set[str]] = field(default_factory=dict)  # application object id -> owner object ids
+    # when an app role assignment was granted through Graph, by its id (grants put into graph_permissions directly
+    # carry the fixture's date)
+    app_role_assigned: dict[str, str] = field(default_factory=dict)
     vault_secrets: dict[tuple[str, str], dict] = field(default_factory=dict)
     # the MSP's Passwordstate server: lists by id (with their API keys), passwords by id, the system-wide key
     passwordstate: dict = field(
