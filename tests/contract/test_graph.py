@@ -334,6 +334,18 @@ def test_password_credentials_are_refused_in_a_patch(clients):
     assert message == "New password credentials must be generated using service actions."
 
 
+def test_password_credentials_are_refused_on_create(clients):
+    # application-post-applications: "Adding passwordCredential when creating applications is not supported. Use the
+    # addPassword method"; the error Graph answers an app registration that does (ansible-collections/azure issue
+    # #1372, "New password credentials must be generated using service actions"); an empty list adds nothing
+    body = Application(display_name="Secret on create", password_credentials=[PasswordCredential(display_name="x")])
+    message = refused(clients, create_with(body), 400, "Request_BadRequest")
+    assert message == "New password credentials must be generated using service actions."
+    assert clients.run_graph(named("Secret on create")) == []
+    made = clients.run_graph(create_with(Application(display_name="No secret", password_credentials=[])))
+    assert made.password_credentials == []
+
+
 def test_a_value_of_the_wrong_type_is_refused_by_the_odata_reader(clients):
     # application resource type: displayName String, tags String collection; servicePrincipal resource type:
     # accountEnabled Boolean; a JSON value of another type does not read as the property (400 BadRequest naming the
