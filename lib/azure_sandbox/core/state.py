@@ -48,6 +48,9 @@ class State:
     msp_tenant_id: str = ""
     msp_tenant_name: str = ""
     msp_apps: set[str] = field(default_factory=set)
+    # when an app role assignment was granted through Graph, by its id (grants put into graph_permissions directly
+    # carry the fixture's date)
+    app_role_assigned: dict[str, str] = field(default_factory=dict)
     vault_secrets: dict[tuple[str, str], dict] = field(default_factory=dict)
     # the MSP's Passwordstate server: lists by id (with their API keys), passwords by id, the system-wide key
     passwordstate: dict = field(
