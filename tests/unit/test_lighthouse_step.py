@@ -1,6 +1,8 @@
 """s3-lighthouse against the sandbox: the tier's offer on every subscription; deployed where the runbook holds Owner
 in the customer's tenant, handed to the customer's admin as an ARM template elsewhere; a downgrade narrows it."""
 
+import json
+
 import pytest
 
 from runbook import errors
@@ -28,7 +30,11 @@ def test_the_offer_is_deployed_where_the_runbook_may_and_a_rerun_plans_nothing(c
     assert shown.status == "open"
     assert sorted(c.target.split("/")[2] for c in shown.planned) == sorted(DEMO_SUBS[:2])  # the third is in place
     assert all(c.action == "deploy Lighthouse offer" for c in shown.planned)
-    assert any("missing: 9a2e4c61" in d for d in shown.planned[0].detail["differences"])
+    # issue 28: principals and roles by name beside their ids, not raw GUIDs
+    assert any(
+        "missing: Intercept Runbook (9a2e4c61-" in d and d.endswith(" as Contributor")
+        for d in shown.planned[0].detail["differences"]
+    )
 
     ctx.apply = True
     done = execute(LighthouseOffer(), ctx)
@@ -51,12 +57,14 @@ def test_a_downgrade_narrows_the_offer_in_place(clients, params_dir):
         f"/subscriptions/{DEMO_SUBS[2]}"
     ]
     planned_diffs = " ".join(d for c in narrowed.applied for d in c.detail["differences"])
-    assert "extra: 9a2e4c61-7b3d-4f85-a1c9-0d6e8f2b5a73 as " + UAA in planned_diffs
+    assert (
+        "extra: Intercept Runbook (9a2e4c61-7b3d-4f85-a1c9-0d6e8f2b5a73) as User Access Administrator" in planned_diffs
+    )
     for sub in DEMO_SUBS[:2]:
         assert not any(role == UAA for _, role in offer_roles(clients, sub))
 
 
-def test_without_owner_the_admin_gets_the_exact_template(clients, params_dir, sandbox):
+def test_without_owner_the_admin_gets_the_exact_template(clients, params_dir, sandbox, evidence_dir):
     from azure_sandbox.fixtures import role_assignment
 
     scope = f"/subscriptions/{DEMO_SUBS[1]}"
@@ -76,6 +84,33 @@ def test_without_owner_the_admin_gets_the_exact_template(clients, params_dir, sa
     assert any(a.get("delegatedRoleDefinitionIds") for a in auths)
     assert result.status == "open" and "customer's admin" in result.summary
     assert [c.target.split("/")[2] for c in result.applied] == [DEMO_SUBS[0]]  # where it may, it deployed
+    # issue 28: the files the advice names exist, beside the evidence, and the command deploys exactly them
+    folder = evidence_dir.parent / "lighthouse" / "demo"
+    assert json.loads((folder / "template.json").read_text()) == template
+    assert json.loads((folder / "parameters.json").read_text()) == handed[0].detail["parameters"]
+    command = handed[0].detail["deploy"]
+    assert command.startswith(f"az deployment sub create --subscription {DEMO_SUBS[1]} --location westeurope")
+    assert f"--template-file {folder / 'template.json'}" in command and f"@{folder / 'parameters.json'}" in command
+    assert str(folder) in result.summary
+
+
+def test_an_offer_that_would_lock_the_runbook_out_is_refused(clients, params_dir, evidence_dir):
+    """Issue 28: the third subscription is delegated through Lighthouse only (the runbook signs in there as
+    Contributor through the offer); expected authorizations without the runbook's Contributor would, once the
+    customer's admin deploys them, remove that delegation. Refused, naming it; no template is handed over."""
+    shared = params_dir / "msp.yml"
+    shared.write_text(
+        shared.read_text().replace(
+            "    - {principal_id: 9a2e4c61-7b3d-4f85-a1c9-0d6e8f2b5a73, role: Contributor, principal_name: Intercept Runbook}\n",
+            "",
+        )
+    )
+    ctx = Context(P.load("demo"), lambda: clients, apply=False, ran_by="test")
+    result = execute(LighthouseOffer(), ctx)
+    assert result.status == "failed" and result.summary.startswith("Refused: on 1 subscription(s)")
+    assert f"/subscriptions/{DEMO_SUBS[2]}: 9a2e4c61-7b3d-4f85-a1c9-0d6e8f2b5a73 as Contributor" in result.summary
+    assert "Fix: keep the runbook's principal" in result.summary
+    assert not (evidence_dir.parent / "lighthouse" / "demo" / "template.json").exists()
 
 
 def test_owner_is_never_delegated(params_dir):

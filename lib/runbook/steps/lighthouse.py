@@ -67,8 +67,8 @@ class LighthouseOffer(Step):
         return out
 
     def role_ids(self, ctx: Context, sub: str) -> dict[str, str]:
-        """Built-in role names used by the authorizations -> role definition GUIDs."""
-        names = {a.role for a in ctx.params.msp.expected_authorizations}
+        """Built-in role names used by the authorizations (and the accepted roles) -> role definition GUIDs."""
+        names = {a.role for a in ctx.params.msp.expected_authorizations} | set(ctx.params.msp.accepted_roles)
         names |= {r for a in ctx.params.msp.expected_authorizations for r in a.delegated_roles}
         auth = ctx.clients.authorization(sub)
         out = {}
@@ -138,7 +138,6 @@ class LighthouseOffer(Step):
                     "authorizations": {"value": authorizations},
                 },
             },
-            "deploy": "az deployment sub create --location westeurope --template-file template.json --parameters @parameters.json",
         }
 
     # --- inspect ------------------------------------------------------------------------------------
@@ -160,8 +159,9 @@ class LighthouseOffer(Step):
                 )
                 continue
             have = [a for o in offers for a in o["authorizations"]]
-            diff = self.diff(want, have)
-            facts[sub] = {"want": want, "offers": offers, "diff": diff, "may_deploy": may}
+            diff = [self.named(ctx, roles, d) for d in self.diff(want, have)]
+            lockout = [] if may else self.locks_out(ctx, roles, me, have, want)
+            facts[sub] = {"want": want, "offers": offers, "diff": diff, "may_deploy": may, "locks_out": lockout}
             rows.append(
                 {
                     "subscription": sub,
@@ -204,6 +204,33 @@ class LighthouseOffer(Step):
                 }
             )
         return out
+
+    @staticmethod
+    def named(ctx: Context, roles: dict[str, str], text: str) -> str:
+        """A difference for people: principals by their name in the parameters (id kept), roles by name."""
+        names = {r.lower(): r for a in ctx.params.msp.expected_authorizations for r in (a.role, *a.delegated_roles)}
+        names |= {r.lower(): r for r in ctx.params.msp.accepted_roles}
+        for lower, guid in roles.items():
+            text = text.replace(guid, names.get(lower, lower))
+        people = {
+            a.principal_id.lower(): a.principal_name for a in ctx.params.msp.expected_authorizations if a.principal_name
+        }
+        for pid, name in people.items():
+            text = text.replace(pid, f"{name} ({pid})")
+        return text
+
+    @staticmethod
+    def locks_out(ctx: Context, roles: dict[str, str], me: str, have: list[dict], want: list[dict]) -> list[str]:
+        """The runbook's own access the new offer would take away: it signs in through Lighthouse here with an
+        accepted role (msp.accepted_roles) and the expected authorizations give it none. Deploying that offer would
+        lock the runbook out of the subscription it is onboarding."""
+        accepted = {roles[r.lower()] for r in ctx.params.msp.accepted_roles if r.lower() in roles}
+        mine_now = {_guid(a["roleDefinitionId"]) for a in have if str(a["principalId"]).lower() == me.lower()}
+        mine_after = {_guid(a["roleDefinitionId"]) for a in want if str(a["principalId"]).lower() == me.lower()}
+        names = {roles[r.lower()]: r for r in ctx.params.msp.accepted_roles if r.lower() in roles}
+        if mine_now & accepted and not mine_after & accepted:
+            return [f"{me} as {names.get(r, r)}" for r in sorted(mine_now & accepted)]
+        return []
 
     def may_deploy(self, ctx: Context, sub: str, principal: str) -> bool:
         """Whether the runbook holds Owner on the subscription in the customer's tenant itself (a Lighthouse
@@ -265,14 +292,41 @@ class LighthouseOffer(Step):
                     )
                 )
             else:
-                changes.append(
-                    Change(
-                        f"/subscriptions/{sub}",
-                        "customer's admin deploys Lighthouse offer",
-                        {"differences": f["diff"], **self.template(ctx, f["want"])},
-                    )
-                )
+                detail: dict[str, Any] = {"differences": f["diff"], **self.template(ctx, f["want"])}
+                if f["locks_out"]:
+                    detail["locks_out_runbook"] = f["locks_out"]
+                changes.append(Change(f"/subscriptions/{sub}", "customer's admin deploys Lighthouse offer", detail))
+        handed = [c for c in changes if c.action.startswith("customer's admin") and "locks_out_runbook" not in c.detail]
+        if handed:
+            self.hand_off(ctx, handed)
         return changes
+
+    def hand_off(self, ctx: Context, handed: list[Change]) -> None:
+        """The files the customer's admin deploys: lighthouse/<customer>/template.json and parameters.json beside
+        the evidence (and a copy of each in the run's evidence), and per subscription the exact command."""
+        import json
+
+        from ..evidence.archive import root
+
+        folder = root().parent / "lighthouse" / ctx.params.customer
+        folder.mkdir(parents=True, exist_ok=True)
+        first = handed[0].detail
+        files = {"template.json": first["template"], "parameters.json": first["parameters"]}
+        run_dir = ctx.journal.path.parent if ctx.journal is not None else None
+        for name, body in files.items():
+            text = json.dumps(body, indent=2) + "\n"
+            (folder / name).write_text(text)
+            if run_dir is not None and run_dir.exists():
+                (run_dir / f"lighthouse-{name}").write_text(text)
+        location = ctx.params.monitoring.location
+        for c in handed:
+            sub = c.target.split("/")[2]
+            c.detail["files"] = {n: str(folder / n) for n in files}
+            c.detail["deploy"] = (
+                f"az deployment sub create --subscription {sub} --location {location} "
+                f"--name intercept-lighthouse --template-file {folder / 'template.json'} "
+                f"--parameters @{folder / 'parameters.json'}"
+            )
 
     def apply(self, ctx: Context, changes: list[Change]) -> list[Change]:
         """Write the definition (an update narrows or widens it in place), then the assignment."""
@@ -296,12 +350,25 @@ class LighthouseOffer(Step):
             return Verdict(
                 "failed", f"{len(obs.facts['failures'])} subscription(s) could not be read.", obs.facts["failures"]
             )
+        locking = [c for c in pending if c.detail.get("locks_out_runbook")]
+        if locking:
+            who = "; ".join(f"{c.target}: {', '.join(c.detail['locks_out_runbook'])}" for c in locking)
+            return Verdict(
+                "failed",
+                f"Refused: on {len(locking)} subscription(s) the expected offer would remove the delegation the runbook signs in with ({who}); deploying it would lock the runbook out, so no template was handed over for them. Fix: keep the runbook's principal with one of msp.accepted_roles in msp.expected_authorizations for the {ctx.params.tier} tier.",
+                [
+                    f"{c.target}: would remove the runbook's own delegation {', '.join(c.detail['locks_out_runbook'])}"
+                    for c in locking
+                ],
+            )
         handed = [c for c in pending if c.action == "customer's admin deploys Lighthouse offer"]
         if handed and not [c for c in pending if c not in handed]:
+            where = (handed[0].detail.get("files") or {}).get("template.json", "")
+            folder = where.rsplit("/", 1)[0] if where else "the planned changes (results.json)"
             return Verdict(
                 "open",
-                f"{len(handed)} subscription(s) need the customer's admin to deploy the offer: the ARM template and parameters are in this item's planned changes (results.json); the next run verifies.",
-                [f"{c.target}: {'; '.join(c.detail['differences'])}" for c in handed],
+                f"{len(handed)} subscription(s) need the customer's admin to deploy the offer: template.json and parameters.json are in {folder} (and in this run's evidence); each subscription's command is in its change. The next run verifies.",
+                [f"{c.target}: {'; '.join(c.detail['differences'])} -- {c.detail.get('deploy', '')}" for c in handed],
             )
         verdict = super().judge(ctx, obs, pending, applied)
         if verdict.status == "fulfilled":
