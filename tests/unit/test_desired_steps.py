@@ -37,7 +37,13 @@ def test_budget_is_created_updated_in_place_and_keeps_its_start_date(clients, pa
     ctx.params = ctx.params.model_copy(update={"budget": ctx.params.budget.model_copy(update={"amount": 5000})})
     ctx.apply = False
     drift = execute(BudgetAlert(), ctx)
-    assert drift.status == "open" and {r["state"] for r in drift.observed} == {"differs: properties.amount"}
+    # issue 28: a drift names the old and the new value, not only the path
+    assert drift.status == "open" and {r["state"] for r in drift.observed} == {
+        "differs: properties.amount 4500.0 -> 5000"
+    }
+    update = drift.planned[0]
+    assert update.detail["values"] == {"properties.amount": {"old": 4500.0, "new": 5000}}
+    assert update.value_lines() == ["properties.amount: 4500.0 -> 5000"]
     ctx.apply = True
     again = execute(BudgetAlert(), ctx)
     assert again.status == "fulfilled" and [c.action for c in again.applied] == ["update budget"] * 3, again.summary

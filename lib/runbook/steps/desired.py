@@ -125,6 +125,11 @@ def values_of(want: Desired, have: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
+def _brief(value: Any, limit: int = 160) -> str:
+    text = json.dumps(value, default=str, sort_keys=True)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def differences(want: Desired, have: dict[str, Any]) -> list[str]:
     """The compared paths where an existing object differs from the desired body."""
     return [p for p in want.compare if project(want.body, p) != project(have, p)]
@@ -183,7 +188,15 @@ class DesiredResourcesStep(Step):
                 have = found.get(want.name.lower())
                 pairs.append((want, have))
                 diff = differences(want, have) if have is not None else []
-                state = "missing" if have is None else ("differs: " + ", ".join(diff) if diff else "in place")
+                shown = values_of(want, have) if diff else {}
+                state = (
+                    "missing"
+                    if have is None
+                    else "differs: "
+                    + "; ".join(f"{p} {_brief(v['old'])} -> {_brief(v['new'])}" for p, v in shown.items())
+                    if diff
+                    else "in place"
+                )
             rows.append(
                 {
                     "subscription": want.subscription,
