@@ -28,8 +28,9 @@ def _print_outcome(o: runner.RunOutcome) -> None:
     for r in o.items:
         counts[r.status] = counts.get(r.status, 0) + 1
     forced = " (FORCED past an incomplete stage)" if o.forced else ""
+    what = f"stage {o.stage}, item {o.item}" if o.item else f"stage {o.stage}"
     print(
-        f"stage {o.stage}: {o.status}{forced} - "
+        f"{what}: {o.status}{forced} - "
         + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
         + f"  evidence: {status.link(o.run_dir)}"
     )
@@ -89,6 +90,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .customer import catalogue
 
     _stream_papermill_log(everything=args.log_output)
+    if args.item:  # one item: its stage (the gate and the evidence as for the stage)
+        known = {i.id: i.stage for i in catalogue.load().items}
+        if args.item not in known:
+            print(
+                f"error: --item {args.item}: no such checklist item. Fix: use an id from `runbook status <customer>`.",
+                file=sys.stderr,
+            )
+            return EXIT_BAD_INPUT
+        if args.stage == "all":
+            args.stage = str(known[args.item])
     stages = None if args.stage == "all" else [int(args.stage)] if args.stage.isdigit() else [-1]
     if stages and stages[0] not in {s.number for s in catalogue.load().stages}:
         print(f"error: --stage must be 0-4 or all, not {args.stage}", file=sys.stderr)
@@ -107,6 +118,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 timeout=args.timeout,
                 log_output=True,  # filtered by _stream_papermill_log
                 on_item=lambda r: _print_item(r, show_plan=args.show_plan),
+                item=args.item,
             )
             codes.append(max((o.exit_code for o in outcomes), default=EXIT_OK))
         except errors.RunbookError as exc:  # one customer's error does not stop the batch
@@ -374,6 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--force", action="store_true", help="start even if the previous stage is incomplete (recorded in the evidence)"
     )
+    r.add_argument("--item", help="run one checklist item of its stage (gate and evidence as for the stage)")
     r.add_argument(
         "--show-plan",
         action="store_true",

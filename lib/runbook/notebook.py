@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 from . import errors
-from .adapters.progress import BATCH_ENV
+from .adapters.progress import BATCH_ENV, ONLY_ITEM_ENV
 from .customer import catalogue
 from .customer.connect import make_clients
 from .customer.params import Parameters, load
@@ -118,6 +118,9 @@ class Session:
         notebook's `apply`, read now); in a dry run it says what it would apply and changes nothing. On a real tenant
         the engineer confirms by typing the tenant's name (or passes it as `confirm`), like Terraform's `yes`."""
         item = self._item(item_id)
+        only = os.environ.get(ONLY_ITEM_ENV, "") if not self.interactive else ""
+        if only and only != item_id:
+            return Note(f"{item_id}: not run (runbook run --item {only} runs that item only)")
         reviewed = self.plans.get(item_id)
         if reviewed is None:
             last = self.results.get(item_id)
@@ -166,6 +169,9 @@ class Session:
         applies in apply mode (`--apply`). By hand, it inspects and shows the plan only; the plan is kept for
         `apply_reviewed` (the next cell), which applies exactly what was shown."""
         item = self._item(item_id)
+        only = os.environ.get(ONLY_ITEM_ENV, "") if not self.interactive else ""
+        if only and only != item_id:  # `runbook run --item`: this run is for one item; the others keep their evidence
+            return Note(f"{item_id}: not run (runbook run --item {only} runs that item only)")  # type: ignore[return-value]
         self._prepare(apply=False)
         applying = self.mode() and not self.interactive
         self.ctx.apply = applying

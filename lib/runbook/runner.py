@@ -16,7 +16,7 @@ from papermill.exceptions import PapermillExecutionError
 
 from . import PROJECT_ROOT
 from .adapters import secrets
-from .adapters.progress import BATCH_ENV
+from .adapters.progress import BATCH_ENV, ONLY_ITEM_ENV
 from .authoring.notebooks import stage_notebook
 from .customer import catalogue
 from .customer.params import load, parameters_hash
@@ -167,10 +167,22 @@ def run_stage(
     log_output: bool = False,
     notebook: Path | None = None,
     on_item: Callable[[ItemResult], None] | None = None,
+    item: str | None = None,
 ) -> RunOutcome:
     """Validate, take the customer's run lock, seal runs a killed process left, check the gate, execute the stage
-    notebook with papermill (its kernel journals every accepted change), then archive the evidence."""
+    notebook with papermill (its kernel journals every accepted change), then archive the evidence. With `item`,
+    the stage's notebook runs that one item (same gate, same evidence; the run's results hold that item alone)."""
     params = load(customer)  # ParameterError before any Azure call
+    if item is not None:
+        from .errors import InputError
+
+        known = {i.id: i.stage for i in catalogue.load().items}
+        if item not in known:
+            raise InputError(f"--item {item}: no such checklist item. Fix: use an id from `runbook status {customer}`.")
+        if known[item] != stage:
+            raise InputError(
+                f"--item {item} belongs to stage {known[item]}, not stage {stage}. Fix: --stage {known[item]} (or leave --stage out)."
+            )
     if params.target == "sandbox":
         from .adapters.clients import sandbox_connection_path
         from .customer.params import check_sandbox_tenant
@@ -188,7 +200,7 @@ def run_stage(
             )
         for run_id in store.recover():
             log.warning("sealed run %s of %s from its journal: its process was killed", run_id, params.customer)
-        return _run_locked(store, params, stage, apply, force, timeout, log_output, notebook, on_item)
+        return _run_locked(store, params, stage, apply, force, timeout, log_output, notebook, on_item, item)
 
 
 def _run_locked(
@@ -201,6 +213,7 @@ def _run_locked(
     log_output: bool,
     notebook: Path | None,
     on_item: Callable[[ItemResult], None] | None,
+    item: str | None = None,
 ) -> RunOutcome:
     check_stage_inputs(params, stage)  # exit 2 before any Azure call
     blocking = store.gate(stage)
@@ -217,6 +230,8 @@ def _run_locked(
     interrupted = False
     os.environ[BATCH_ENV] = "1"  # the kernel inherits it: progress as plain lines, not widgets
     os.environ[journal.JOURNAL_ENV] = str(journal_path)  # ... and writes its journal here
+    if item:
+        os.environ[ONLY_ITEM_ENV] = item  # ... and runs that item only
     tail = JournalTail(journal_path, on_item) if on_item else None
     if tail:
         tail.start()
@@ -249,13 +264,14 @@ def _run_locked(
     finally:
         os.environ.pop(BATCH_ENV, None)
         os.environ.pop(journal.JOURNAL_ENV, None)
+        os.environ.pop(ONLY_ITEM_ENV, None)
         if tail:
             tail.done.set()
             tail.join(5)
-    items = store.results(stage, output, journal_path, error)
+    items = store.results(stage, output, journal_path, error, only=item)
     done = all(r.status in catalogue.DONE_STATUSES for r in items)
     state = "interrupted" if interrupted else "failed" if error else "complete" if done else "incomplete"
-    outcome = RunOutcome(params.customer, stage, run_id, run_dir, state, items, error, bool(blocking))
+    outcome = RunOutcome(params.customer, stage, run_id, run_dir, state, items, error, bool(blocking), item or "")
     store.seal(
         outcome,
         {
@@ -263,6 +279,7 @@ def _run_locked(
             "apply": bool(apply),
             "blocking_items": blocking,
             "parameters_sha256": parameters_hash(params.customer),
+            **({"item": item} if item else {}),
         },
         secrets.stored_values(params.secret_refs()),
     )

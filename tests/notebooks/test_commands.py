@@ -176,3 +176,30 @@ def test_runbook_run_prints_one_line_per_item_and_no_papermill_log(sandbox, para
     assert "Executing Cell" not in err and "INFO" not in err, err
     assert main(["run", "demo", "--stage", "0", "--log-output"]) == 0
     assert "Executing Cell" in capsys.readouterr().err  # asked for: all of it
+
+
+def test_runbook_run_item_reruns_one_item_with_the_stage_gate_and_evidence(sandbox, params_dir, evidence_dir, capsys):
+    """Issue 28: `runbook run <c> --stage N --item <id>` (the stage may be left out) re-runs one item; its run holds
+    that item alone, so the stage's other items keep their evidence; the gate is the stage's."""
+    from runbook.cli import main
+    from runbook.evidence import EvidenceStore, status
+
+    assert main(["run", "demo", "--stage", "1", "--item", "s1-monitoring-alerting"]) == 3  # gate: stage 0 not done
+    assert "stage 0" in capsys.readouterr().err
+    assert main(["run", "demo", "--stage", "0"]) == 0
+    capsys.readouterr()
+    assert main(["run", "demo", "--item", "s1-monitoring-alerting", "--apply"]) == 0, capsys.readouterr()
+    out = capsys.readouterr().out
+    assert "stage 1, item s1-monitoring-alerting: complete - 1 fulfilled" in out
+    assert [line.split()[1] for line in out.splitlines() if line.startswith("  ")] == ["s1-monitoring-alerting:"]
+    run = EvidenceStore("demo").runs()[-1]
+    results = json.loads((run / "results.json").read_text())
+    assert [i["item_id"] for i in results["items"]] == ["s1-monitoring-alerting"] and results[
+        "item"
+    ] == "s1-monitoring-alerting"
+    latest = status.latest("demo")
+    assert latest["s1-monitoring-alerting"].result.status == "fulfilled" and "s1-tag-managed-resources" not in latest
+    assert EvidenceStore("demo").verify() == []
+    assert main(["run", "demo", "--stage", "0", "--item", "s1-monitoring-alerting"]) == 2
+    assert "belongs to stage 1, not stage 0" in capsys.readouterr().err
+    assert main(["run", "demo", "--item", "s9-nothing"]) == 2

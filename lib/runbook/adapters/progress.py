@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 
 BATCH_ENV = "RUNBOOK_BATCH"  # set by the runner: the notebook runs under papermill, lines beat widgets
+ONLY_ITEM_ENV = "RUNBOOK_ONLY_ITEM"  # set by `runbook run --item`: the stage notebook runs that one item only
 
 
 def in_notebook() -> bool:

@@ -25,6 +25,7 @@ class RunOutcome:
     items: list[ItemResult] = field(default_factory=list)
     error: str = ""
     forced: bool = False
+    item: str = ""  # a run of one item (`runbook run --item`): its results hold that item alone
 
     @property
     def exit_code(self) -> int:

@@ -63,12 +63,15 @@ class EvidenceStore:
         """A fresh run folder (its id sorts by time)."""
         return Run(*archive.new_run(self.customer, stage))
 
-    def results(self, stage: int, notebook: Path | None, journal_path: Path, error: str = "") -> list[ItemResult]:
+    def results(
+        self, stage: int, notebook: Path | None, journal_path: Path, error: str = "", only: str | None = None
+    ) -> list[ItemResult]:
         """One result per item of the stage: the executed (possibly partial) notebook's records, completed by the
         journal (changes of an item that never finished are on the record as failed), items never reached as
-        not-verified."""
+        not-verified. A run of one item (`only`) holds that item alone: the others keep their evidence."""
         found = seal.collect_notebook(notebook) if notebook is not None else []
-        return seal.fill_missing(stage, seal.merge_journal(found, journal_path), error)
+        items = seal.fill_missing(stage, seal.merge_journal(found, journal_path), error)
+        return [r for r in items if r.item_id == only] if only else items
 
     def seal(self, outcome: RunOutcome, meta: dict, known_secrets: tuple[str, ...] = ()) -> None:
         """Archive a run: results, HTML, manifest in the hash chain, the anchored head (EvidenceError if refused)."""
