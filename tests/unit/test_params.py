@@ -168,3 +168,12 @@ def test_the_premium_demo_customer_is_valid_and_has_no_full_stack_sections():
 
     assert build_parser().parse_args(["demo", "demo-premium"]).customer == "demo-premium"
     assert build_parser().parse_args(["demo"]).customer == "demo"
+
+
+def test_the_template_documents_every_section():
+    """Issue 28: the template had no monitoring: or resource_sheet: sections; every top-level field is in it."""
+    import re
+
+    text = (params.PROJECT_ROOT / "parameters" / "template.yml").read_text()
+    missing = [f for f in params.Parameters.model_fields if not re.search(rf"^#?\s*{f}:", text, re.MULTILINE)]
+    assert missing == []

@@ -59,3 +59,18 @@ def test_weekly_backups_on_several_days_meet_the_rpo_of_their_longest_gap(params
         "backup",
         backup={"frequency": "Weekly", "days": ["Monday", "Thursday"], "rpo_hours": 72},
     )
+
+
+def test_the_agreed_schedule_shows_only_what_the_tier_deploys(params_dir):
+    """Issue 28: a Premium customer's Stage 3 printed Full Stack's backup and patch schedules."""
+    from runbook.customer import params as P
+    from runbook.customer.schedule import AgreedSchedule
+
+    full = AgreedSchedule(P.load("demo"))
+    assert any("backup" in r["what"] for r in full.rows()) and any("patch" in r["what"] for r in full.rows())
+    text = (params_dir / "demo.yml").read_text().replace("tier: Full Stack", "tier: Premium")
+    (params_dir / "demo.yml").write_text(text)
+    premium = AgreedSchedule(P.load("demo"))
+    assert premium.rows() == [] and premium.sentences() == [
+        "The Premium tier deploys no backup or patch schedule (the parameters' ones are not used)."
+    ]

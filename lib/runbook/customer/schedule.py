@@ -4,29 +4,40 @@ from __future__ import annotations
 
 from html import escape
 
+from . import catalogue
 from .params import Parameters
 
 
+#: the items that deploy what the schedule says (a tier without them shows no schedule of theirs)
+BACKUP_ITEM, PATCHING_ITEM = "s3-backup-deployed", "s3-patching-deployed"
+
+
 class AgreedSchedule:
-    """What was agreed with the customer (`backup`, `patching`), shown before the items that deploy it."""
+    """What was agreed with the customer (`backup`, `patching`), shown before the items that deploy it; only what the
+    customer's tier deploys (a Premium customer's file may hold a schedule its tier does not get)."""
 
     def __init__(self, params: Parameters) -> None:
         self.params = params
+        items = catalogue.load()
+        self.backup = params.backup if items.item(BACKUP_ITEM).applies_to(params.tier) else None
+        self.patching = params.patching if items.item(PATCHING_ITEM).applies_to(params.tier) else None
 
     def sentences(self) -> list[str]:
         p = self.params
         out = []
-        if p.backup is not None:
-            out.append(p.backup.words())
-        if p.patching is not None:
-            out += [f"Patch window {w.words()}" for w in p.patching.schedule()]
+        if self.backup is not None:
+            out.append(self.backup.words())
+        if self.patching is not None:
+            out += [f"Patch window {w.words()}" for w in self.patching.schedule()]
+        if not out and (p.backup is not None or p.patching is not None):
+            return [f"The {p.tier} tier deploys no backup or patch schedule (the parameters' ones are not used)."]
         return out or [f"No backup or patch schedule in parameters/{p.customer}.yml (tier {p.tier})."]
 
     def rows(self) -> list[dict[str, str]]:
         p = self.params
         rows = []
-        if p.backup is not None:
-            b = p.backup
+        if self.backup is not None:
+            b = self.backup
             kept = ", ".join(
                 f"{n} {unit}"
                 for n, unit in (
@@ -48,10 +59,10 @@ class AgreedSchedule:
                     "other": f"RPO {b.rpo_hours} h, RTO {b.rto_hours} h, {b.redundancy}",
                 }
             )
-        if p.patching is not None:
-            for w in p.patching.schedule():
+        if self.patching is not None:
+            for w in self.patching.schedule():
                 who = (
-                    f"{p.patching.tag_key}={w.tag_value}"
+                    f"{self.patching.tag_key}={w.tag_value}"
                     if w.tag_value
                     else f"{p.managed_tag.key}={p.managed_tag.value}"
                 )
