@@ -7,7 +7,6 @@ from html import escape
 from . import catalogue
 from .params import Parameters
 
-
 #: the items that deploy what the schedule says (a tier without them shows no schedule of theirs)
 BACKUP_ITEM, PATCHING_ITEM = "s3-backup-deployed", "s3-patching-deployed"
 
