@@ -42,6 +42,7 @@ class Session:
         self.record: InteractiveRun | None = None
         self.sealed_before: list[str] = []
         self._preflight: Any = None
+        self._banner_mode: bool | None = None  # the mode the session card showed when it was last drawn
         from .customer.params import parameters_hash
 
         # the parameter files as this session read them: a later edit is not silently ignored (see `stale_parameters`)
@@ -197,6 +198,12 @@ class Session:
         stale = self.stale_parameters()
         if stale:  # shown on the card, first; an apply is refused until the session reads the file again
             result.summary = f"WARNING: {stale}. " + result.summary
+        if self.interactive and self._banner_mode is not None and self._banner_mode != self.mode():
+            now, then = ("APPLY", "DRY RUN") if self.mode() else ("DRY RUN", "APPLY")
+            result.summary = (
+                f"The mode is now {now} (apply = {self.mode()}); the session card above still says {then}: run the "
+                "session cell again to refresh it. " + result.summary
+            )
         return self._done(result)
 
     def finish(self) -> StageSummary:
@@ -241,6 +248,7 @@ class Session:
 
     def _repr_html_(self) -> str:
         p = self.params
+        self._banner_mode = self.mode()
         rows = {
             "Customer": f"{p.tenant_name} ({p.customer})",
             "Tenant": p.tenant_id,

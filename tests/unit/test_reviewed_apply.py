@@ -208,3 +208,14 @@ def test_an_edited_parameter_file_is_not_silently_ignored(session, shell, params
     (params_dir / "msp.yml").write_text((params_dir / "msp.yml").read_text() + "\n")  # the MSP's file counts too
     (params_dir / "demo.yml").write_text(text)
     assert session.stale_parameters()  # msp.yml differs from what the session read
+
+
+def test_an_item_says_when_the_mode_changed_since_the_session_card(session, shell):
+    """Issue 28: the session banner kept saying DRY RUN after apply = True until its cell was re-run."""
+    shell.user_ns["apply"] = False
+    assert "DRY RUN" in session._repr_html_()
+    shell.user_ns["apply"] = True  # the parameters cell was run again with apply = True
+    shown = session.run(ITEM)
+    assert shown.summary.startswith("The mode is now APPLY (apply = True); the session card above still says DRY RUN")
+    assert "APPLY" in session._repr_html_()  # redrawn: no note any more
+    assert not session.run(ITEM).summary.startswith("The mode is now")
