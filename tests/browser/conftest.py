@@ -65,7 +65,7 @@ def lab(browser, tmp_path_factory):
         PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
         RUNBOOK_HOME=str(REPO),
         RUNBOOK_SANDBOX=str(base / "sandbox" / "connection.json"),
-        RUNBOOK_EVIDENCE_DIR=str(base / "evidence"),
+        RUNBOOK_EVIDENCE_DIR=str(root / "evidence"),  # under the server's root, as <project>/evidence is
         RUNBOOK_PARAMETERS_DIR=str(params),
         RUNBOOK_WORK_DIR=str(root / "work"),
         PYDEVD_DISABLE_FILE_VALIDATION="1",  # debugpy's frozen-modules note on every kernel start

@@ -133,3 +133,54 @@ def test_a_stale_plan_is_not_applied(lab_sandbox, open_notebook):
     nb.screenshot("stale-refused", apply_cell)
     assert apply_cell.locator(".runbook-item[data-status='failed']").count() == 1, out
     assert "the tenant changed since the plan was shown" in out and "nothing was applied" in out, out
+
+
+def test_the_review_shows_values_pins_the_parameters_counts_every_item_and_links_the_evidence(
+    lab_sandbox, open_notebook, lab
+):
+    """Issue 28, as the engineer sees it: the monitoring plan shows the e-mail receivers it will write; after the
+    parameter file is edited the apply is refused with the fix; the summary counts the open item as open (and the
+    items not run); the summary's evidence link opens the evidence page."""
+    nb = open_notebook(NOTEBOOK)
+    params = nb.cell(PARAMETERS)
+    nb.edit(params, "forced = False", "forced = True")  # no Stage 0 evidence in this test: past the gate, on record
+    nb.edit(params, "apply = False", "apply = True")
+    nb.run(params)
+    out = nb.run(nb.cell(SESSION))
+    assert "Preflight" in out, out  # the preflight's verdict, its checks folded
+    nb.run(nb.cell("session.resource_sheet()"))
+    plan_cell = nb.cell(MONITORING)
+    nb.run(plan_cell)
+    plan_cell.locator(".runbook-changes > details > summary").first.click()
+    values = plan_cell.locator("details.runbook-values").first
+    values.locator("summary").click()
+    nb.screenshot("plan-values", plan_cell)
+    assert "alerts@intercept.example" in values.inner_text(), values.inner_text()
+
+    demo = Path(lab.env["RUNBOOK_PARAMETERS_DIR"]) / "demo.yml"
+    text = demo.read_text()
+    demo.write_text(text.replace("alerts@intercept.example", "noc@intercept.example"))
+    try:
+        out = nb.run(nb.cell(MONITORING_APPLY))
+        nb.screenshot("apply-refused-parameters")
+        assert "nothing was applied" in out and "run the session cell again" in out, out
+    finally:
+        demo.write_text(text)
+
+    summary = nb.cell("session.finish()")
+    out = nb.run(summary)
+    nb.screenshot("summary-counts", summary)
+    assert "Stage 1 summary: 5 item(s)" in out and "1 open" in out and "4 not run" in out, out
+    link = summary.locator("a", has_text="evidence of this session")
+    href = link.get_attribute("href") or ""
+    # JupyterLab resolves the link from the notebook's folder to a file under its root (/files/<path>): served
+    from urllib.parse import unquote, urlparse
+
+    target = unquote(urlparse(href).path).split("/files/", 1)[-1]
+    assert target.startswith("evidence/demo/") and target.endswith(".html"), href
+    served = lab.api("GET", f"/api/contents/{target}?content=1&format=text")
+    assert served["type"] == "file" and "s1-monitoring-alerting" in served["content"], target
+    link.click()  # JupyterLab opens it in a tab of its own
+    tab = nb.page.locator(".lm-TabBar-tab", has_text=Path(target).name)
+    tab.first.wait_for(timeout=30_000)
+    nb.screenshot("evidence-opened")
