@@ -165,14 +165,14 @@ class Session:
             raise ValueError(f"{item_id} belongs to stage {item.stage}, not stage {self.stage.number}")
         return item
 
-    def run(self, item_id: str) -> ItemResult:
+    def run(self, item_id: str) -> ItemResult | Note:
         """Run one checklist item of this stage: its automated step, or its attestation. Under the runner, the step
         applies in apply mode (`--apply`). By hand, it inspects and shows the plan only; the plan is kept for
         `apply_reviewed` (the next cell), which applies exactly what was shown."""
         item = self._item(item_id)
         only = os.environ.get(ONLY_ITEM_ENV, "") if not self.interactive else ""
         if only and only != item_id:  # `runbook run --item`: this run is for one item; the others keep their evidence
-            return Note(f"{item_id}: not run (runbook run --item {only} runs that item only)")  # type: ignore[return-value]
+            return Note(f"{item_id}: not run (runbook run --item {only} runs that item only)")
         self._prepare(apply=False)
         applying = self.mode() and not self.interactive
         self.ctx.apply = applying
