@@ -51,7 +51,12 @@ def _print_item(r, show_plan: bool = False) -> None:
         for label, changes in (("applied", r.applied), ("planned", r.planned if not r.applied else [])):
             for c in changes:
                 print(f"      {label} {c.headline}")
-                for line in c.value_lines():
+                plain = [
+                    f"{k}: {v}"
+                    for k, v in c.detail.items()
+                    if isinstance(v, (str, int, float, bool)) and k not in ("api_version", "name", "kind", "role")
+                ]
+                for line in c.value_lines() or plain:
                     print(f"          {line}")
 
 

@@ -1,4 +1,4 @@
-"""Issue 28: a sign-in that fails on a real target names the credential (the chain DefaultAzureCredential tried)
+"""Issue 28, the CLI's words: a sign-in that fails on a real target names the credential (the chain DefaultAzureCredential tried)
 and the fix, in one line: Azure was never asked, so the item does not say "Azure answered"."""
 
 from __future__ import annotations
@@ -68,3 +68,35 @@ def test_an_unset_variable_the_sign_in_needs_is_bad_input_before_any_call(params
         assert sandbox.sandbox.app.stats == calls  # nothing was asked of the tenant
     monkeypatch.setenv("INTERCEPT_RUNBOOK_SECRET", "x")
     assert main(["params", "validate", "demo"]) == 0, capsys.readouterr().err
+
+
+def test_show_plan_prints_each_change_with_its_values_or_its_facts(capsys):
+    """Issue 28: `runbook run --show-plan` prints every change; a desired resource with the values it writes, any
+    other change with its facts (the store and validity of a client secret), never a payload."""
+    from runbook.cli import _print_item
+    from runbook.evidence.results import Change, ItemResult
+
+    group = Change(
+        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Insights/actionGroups/ag",
+        "create action group",
+        {"kind": "action group", "values": {"properties.enabled": True}},
+        payload={"secret": "never shown"},
+    )
+    secret = Change(
+        "Intercept Managed Services", "add client secret", {"store": "keyvault:https://kv/x", "valid_days": 365}
+    )
+    r = ItemResult("s1-x", 1, "Engineer", "automated", "t", "open", "2 change(s) planned", planned=[group, secret])
+    _print_item(r, show_plan=True)
+    out = capsys.readouterr().out.splitlines()
+    assert (
+        out[1]
+        == "      planned create action group: /subscriptions/s/resourceGroups/rg/providers/Microsoft.Insights/actionGroups/ag"
+    )
+    assert out[2] == "          properties.enabled: true"
+    assert out[3:] == [
+        "      planned add client secret: Intercept Managed Services",
+        "          store: keyvault:https://kv/x",
+        "          valid_days: 365",
+    ]
+    _print_item(r)
+    assert len(capsys.readouterr().out.splitlines()) == 1  # without --show-plan: one line
