@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from . import ids, rules, schema
+from . import ids, locations, rules, schema
 from .faults import FaultState
 from .http import ArmError, Request, Response, arm_error
 from .provider import Registry, TypeSpec
@@ -90,21 +90,42 @@ class Arm:
             body["nextLink"] = f"{req.base_url}{quote(ids.normalise_path(req.path))}?{urlencode(q)}"
         return Response(200, body)
 
-    def check_api(self, req: Request, allowed: tuple[str, ...], what: str, namespace: bool = False) -> Response | None:
-        """ARM's 400 for an api-version the operation does not support."""
+    def check_api(self, req: Request, allowed: tuple[str, ...], what: str, error: str) -> Response | None:
+        """ARM's 400 for an api-version the operation does not support, worded as Azure words each kind:
+        NoRegisteredProviderFound (a provider's type; versions oldest first, comma and space: Azure/azure-cli#28496,
+        Azure/LogicAppsUX#8196), InvalidResourceType (a type ARM hosts, e.g. Microsoft.Authorization: Azure/acs-engine
+        #4037, Azure/azure-rest-api-specs#14807), InvalidApiVersionParameter (ARM's own paths; newest first, comma:
+        ansible-collections/azure#1739, Azure/azure-cli#18541)."""
         v = req.api_version
         if v in allowed:
             return None
-        if namespace:
+        oldest_first = ", ".join(sorted(allowed))
+        if error == "NoRegisteredProviderFound":
+            location = "westeurope"
+            if req.method == "PUT" and req.body:
+                try:
+                    given = req.json().get("location")
+                except (ArmError, ValueError, AttributeError):
+                    given = None
+                location = (
+                    (locations.normalise(given) or given.lower()) if isinstance(given, str) and given else location
+                )
             return arm_error(
                 400,
                 "NoRegisteredProviderFound",
-                f"No registered resource provider found for location 'westeurope' and API version '{v}' for type '{what}'. The supported api-versions are '{', '.join(allowed)}'. The supported locations are 'westeurope, northeurope, eastus'.",
+                f"No registered resource provider found for location '{location}' and API version '{v}' for type '{what}'. The supported api-versions are '{oldest_first}'. The supported locations are '{', '.join(n for n, _, _ in locations.REGIONS)}'.",
+            )
+        if error == "InvalidResourceType":
+            ns, _, rtype = what.partition("/")
+            return arm_error(
+                400,
+                "InvalidResourceType",
+                f"The resource type '{rtype}' could not be found in the namespace '{ns}' for api version '{v}'. The supported api-versions are '{oldest_first}'.",
             )
         return arm_error(
             400,
             "InvalidApiVersionParameter",
-            f"The api-version '{v}' is invalid. The supported versions are '{','.join(allowed)}'. The supported locations are ''.",
+            f"The api-version '{v}' is invalid. The supported versions are '{','.join(sorted(allowed, reverse=True))}'.",
         )
 
     def authorize(self, principal: str, scope: str, action: str) -> Response | None:
@@ -216,7 +237,8 @@ class Arm:
         found = self.registry.route(low, req.method)
         if found is not None:
             route, provider, match = found
-            if bad := self.check_api(req, route.api_versions, route.what, route.namespace_error):
+            allowed = self.registry.versions(route.type, route.api_versions) if route.type else route.api_versions
+            if bad := self.check_api(req, allowed, route.what, route.version_error):
                 return bad
             return getattr(provider, route.handler)(self, req, principal, match, path)
         if parts[0] == "providers" and len(parts) >= 3:
@@ -274,7 +296,8 @@ class Arm:
                 "InvalidResourceType",
                 f"The resource type '{'/'.join(ap.segments[0::2])}' could not be found in the namespace '{ap.namespace}' for api version '{req.api_version}'.",
             )
-        if bad := self.check_api(req, spec.api_versions, spec.type.split("/", 1)[1], namespace=True):
+        what = spec.type if spec.version_error == "InvalidResourceType" else spec.type.split("/", 1)[1]
+        if bad := self.check_api(req, self.registry.versions(spec.type, spec.api_versions), what, spec.version_error):
             return bad
         verb = {"GET": "read", "HEAD": "read", "DELETE": "delete"}.get(req.method, "write")
         target = path if not ap.is_collection else (ap.parent_id or ap.scope)

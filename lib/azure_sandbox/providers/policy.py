@@ -22,6 +22,7 @@ from ..core import ids, rules
 from ..core.http import ArmError, Request, Response, arm_error
 from ..core.provider import Provider, TypeSpec
 from . import policy_definitions as definitions
+from .authorization import ARM_HOSTED
 from .policy_definitions import (
     BUILTIN_POLICIES,
     BUILTIN_SETS,
@@ -115,12 +116,14 @@ class Policy(Provider):
             tracked=False,
             model=f"{_MODELS}:PolicyAssignment",
             invalid_code="InvalidRequestContent",
+            version_error=ARM_HOSTED,
         ),
         TypeSpec(
             "Microsoft.Authorization/policyExemptions",
             EXEMPTION_API,
             tracked=False,
             invalid_code="InvalidRequestContent",
+            version_error=ARM_HOSTED,
         ),
         TypeSpec(
             "Microsoft.Authorization/policyDefinitions",
@@ -129,6 +132,7 @@ class Policy(Provider):
             patch=False,
             model=f"{_MODELS}:PolicyDefinition",
             tenant_level=True,
+            version_error=ARM_HOSTED,
         ),
         TypeSpec(
             "Microsoft.Authorization/policySetDefinitions",
@@ -137,6 +141,7 @@ class Policy(Provider):
             patch=False,
             model=f"{_MODELS}:PolicySetDefinition",
             tenant_level=True,
+            version_error=ARM_HOSTED,
         ),
     )
 

@@ -88,6 +88,7 @@ class PolicyInsights(Provider):
             "policyStates",
             ("POST",),
             namespace_error=True,
+            type="Microsoft.PolicyInsights/policyStates",
         ),
         Route(
             _SCOPE + r"/providers/microsoft\.policyinsights/policystates/latest/queryresults",
@@ -96,6 +97,7 @@ class PolicyInsights(Provider):
             "policyStates",
             ("POST",),
             namespace_error=True,
+            type="Microsoft.PolicyInsights/policyStates",
         ),
         Route(
             _SCOPE + r"/providers/microsoft\.policyinsights/policystates/latest/triggerevaluation",
@@ -104,6 +106,7 @@ class PolicyInsights(Provider):
             "policyStates",
             ("POST",),
             namespace_error=True,
+            type="Microsoft.PolicyInsights/policyStates",
         ),
         Route(
             _SCOPE
@@ -113,6 +116,7 @@ class PolicyInsights(Provider):
             "remediations",
             ("POST",),
             namespace_error=True,
+            type="Microsoft.PolicyInsights/remediations",
         ),
     )
 
