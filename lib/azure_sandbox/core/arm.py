@@ -64,6 +64,25 @@ class Arm:
         self.state = state
         self.faults = faults
         self.registry = registry
+        self.caller: tuple[str, str] | None = None  # (id, type) of the request's caller, as systemData names it
+
+    def stamp(self, before: dict | None, after: dict) -> None:
+        """systemData as ARM writes it on a resource created or changed through it: createdBy / lastModifiedBy the
+        caller (an app-only token: its appid, type Application), the times in UTC; creation kept on updates
+        (specification/common-types/resource-management/v5/types.json `systemData`)."""
+        if self.caller is None:
+            return
+        who, kind = self.caller
+        now = now_iso()
+        prior = (before or {}).get("systemData") or {}
+        after["systemData"] = {
+            "createdBy": prior.get("createdBy", who),
+            "createdByType": prior.get("createdByType", kind),
+            "createdAt": prior.get("createdAt", now),
+            "lastModifiedBy": who,
+            "lastModifiedByType": kind,
+            "lastModifiedAt": now,
+        }
 
     # ------------------------------------------------------------------ helpers providers use
     def page(self, req: Request, items: list[dict], default_top: int = 1000) -> Response:
@@ -211,8 +230,16 @@ class Arm:
         )
 
     # ------------------------------------------------------------------ dispatch
-    def handle(self, req: Request, principal: str) -> Response:
-        """Route one ARM request: provider routes, then the generic CRUD of a declared type."""
+    def handle(self, req: Request, principal: str, caller: tuple[str, str] | None = None) -> Response:
+        """Route one ARM request: provider routes, then the generic CRUD of a declared type. `caller` is who
+        systemData names for the writes it makes (default: the principal, as an Application)."""
+        self.caller = caller or (principal, "Application")
+        try:
+            return self._handle(req, principal)
+        finally:
+            self.caller = None
+
+    def _handle(self, req: Request, principal: str) -> Response:
         path = ids.normalise_path(req.path)
         low = path.lower()
         parts = low.strip("/").split("/")
@@ -403,6 +430,7 @@ class Arm:
             if isinstance(body.get("properties"), dict):  # JSON merge patch (RFC 7386): objects merge, null removes
                 candidate["properties"] = merge_patch(candidate.get("properties") or {}, body["properties"])
             candidate = self.admit(existing, candidate)
+            self.stamp(existing, candidate)
             existing.clear()
             existing.update(candidate)
             return Response(200, self.view(existing))
@@ -440,6 +468,7 @@ class Arm:
         if extra:
             obj.update(extra)
         obj = self.admit(existing, obj)
+        self.stamp(existing, obj)
         props: dict = obj.setdefault("properties", {})
         if spec.put_lro and not existing:
             sub = ids.subscription_of(ap.path) or self.state.subscriptions()[0]["subscriptionId"]
