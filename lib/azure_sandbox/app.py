@@ -100,7 +100,7 @@ class SandboxApp:
                 self.stats["graph_calls"] += 1
                 return graph.handle(req, self.state, claims)
             self.check_tenant(claims, path)
-            return self.arm_call(req, path, claims["oid"])
+            return self.arm_call(req, path, claims["oid"], str(claims.get("appid") or claims["oid"]))
 
     def check_tenant(self, claims: dict, path: str) -> None:
         """A token's tenant must own the subscription or manage it through Azure Lighthouse."""
@@ -120,7 +120,7 @@ class SandboxApp:
         if tid not in managing:
             raise identity.wrong_tenant(tid, self.state.tenant_id)
 
-    def arm_call(self, req: Request, path: str, principal: str) -> Response:
+    def arm_call(self, req: Request, path: str, principal: str, app_id: str = "") -> Response:
         """ARM with per-subscription read/write token buckets and their headers."""
         kind = "reads" if req.method in ("GET", "HEAD") else "deletes" if req.method == "DELETE" else "writes"
         scope = ids.subscription_of(path) or "tenant"
@@ -138,7 +138,7 @@ class SandboxApp:
                 f"Number of '{kind[:-1]}' requests for subscription '{scope}' actor '{principal}' exceeded. Please try again after '{headers['Retry-After']}' seconds after additional tokens are available. Refer to https://aka.ms/arm-throttling",
                 headers,
             )
-        resp = self.arm.handle(req, principal)
+        resp = self.arm.handle(req, principal, (app_id or principal, "Application"))
         resp.headers[f"x-ms-ratelimit-remaining-subscription-{kind}"] = str(remaining)
         return resp
 

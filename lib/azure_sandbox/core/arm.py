@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from . import ids, rules, schema
+from . import ids, locations, rules, schema
 from .faults import FaultState
 from .http import ArmError, Request, Response, arm_error
 from .provider import Registry, TypeSpec
@@ -64,6 +64,25 @@ class Arm:
         self.state = state
         self.faults = faults
         self.registry = registry
+        self.caller: tuple[str, str] | None = None  # (id, type) of the request's caller, as systemData names it
+
+    def stamp(self, before: dict | None, after: dict) -> None:
+        """systemData as ARM writes it on a resource created or changed through it: createdBy / lastModifiedBy the
+        caller (an app-only token: its appid, type Application), the times in UTC; creation kept on updates
+        (specification/common-types/resource-management/v5/types.json `systemData`)."""
+        if self.caller is None:
+            return
+        who, kind = self.caller
+        now = now_iso()
+        prior = (before or {}).get("systemData") or {}
+        after["systemData"] = {
+            "createdBy": prior.get("createdBy", who),
+            "createdByType": prior.get("createdByType", kind),
+            "createdAt": prior.get("createdAt", now),
+            "lastModifiedBy": who,
+            "lastModifiedByType": kind,
+            "lastModifiedAt": now,
+        }
 
     # ------------------------------------------------------------------ helpers providers use
     def page(self, req: Request, items: list[dict], default_top: int = 1000) -> Response:
@@ -90,21 +109,42 @@ class Arm:
             body["nextLink"] = f"{req.base_url}{quote(ids.normalise_path(req.path))}?{urlencode(q)}"
         return Response(200, body)
 
-    def check_api(self, req: Request, allowed: tuple[str, ...], what: str, namespace: bool = False) -> Response | None:
-        """ARM's 400 for an api-version the operation does not support."""
+    def check_api(self, req: Request, allowed: tuple[str, ...], what: str, error: str) -> Response | None:
+        """ARM's 400 for an api-version the operation does not support, worded as Azure words each kind:
+        NoRegisteredProviderFound (a provider's type; versions oldest first, comma and space: Azure/azure-cli#28496,
+        Azure/LogicAppsUX#8196), InvalidResourceType (a type ARM hosts, e.g. Microsoft.Authorization: Azure/acs-engine
+        #4037, Azure/azure-rest-api-specs#14807), InvalidApiVersionParameter (ARM's own paths; newest first, comma:
+        ansible-collections/azure#1739, Azure/azure-cli#18541)."""
         v = req.api_version
         if v in allowed:
             return None
-        if namespace:
+        oldest_first = ", ".join(sorted(allowed))
+        if error == "NoRegisteredProviderFound":
+            location = "westeurope"
+            if req.method == "PUT" and req.body:
+                try:
+                    given = req.json().get("location")
+                except (ArmError, ValueError, AttributeError):
+                    given = None
+                location = (
+                    (locations.normalise(given) or given.lower()) if isinstance(given, str) and given else location
+                )
             return arm_error(
                 400,
                 "NoRegisteredProviderFound",
-                f"No registered resource provider found for location 'westeurope' and API version '{v}' for type '{what}'. The supported api-versions are '{', '.join(allowed)}'. The supported locations are 'westeurope, northeurope, eastus'.",
+                f"No registered resource provider found for location '{location}' and API version '{v}' for type '{what}'. The supported api-versions are '{oldest_first}'. The supported locations are '{', '.join(n for n, _, _ in locations.REGIONS)}'.",
+            )
+        if error == "InvalidResourceType":
+            ns, _, rtype = what.partition("/")
+            return arm_error(
+                400,
+                "InvalidResourceType",
+                f"The resource type '{rtype}' could not be found in the namespace '{ns}' for api version '{v}'. The supported api-versions are '{oldest_first}'.",
             )
         return arm_error(
             400,
             "InvalidApiVersionParameter",
-            f"The api-version '{v}' is invalid. The supported versions are '{','.join(allowed)}'. The supported locations are ''.",
+            f"The api-version '{v}' is invalid. The supported versions are '{','.join(sorted(allowed, reverse=True))}'.",
         )
 
     def authorize(self, principal: str, scope: str, action: str) -> Response | None:
@@ -190,8 +230,16 @@ class Arm:
         )
 
     # ------------------------------------------------------------------ dispatch
-    def handle(self, req: Request, principal: str) -> Response:
-        """Route one ARM request: provider routes, then the generic CRUD of a declared type."""
+    def handle(self, req: Request, principal: str, caller: tuple[str, str] | None = None) -> Response:
+        """Route one ARM request: provider routes, then the generic CRUD of a declared type. `caller` is who
+        systemData names for the writes it makes (default: the principal, as an Application)."""
+        self.caller = caller or (principal, "Application")
+        try:
+            return self._handle(req, principal)
+        finally:
+            self.caller = None
+
+    def _handle(self, req: Request, principal: str) -> Response:
         path = ids.normalise_path(req.path)
         low = path.lower()
         parts = low.strip("/").split("/")
@@ -216,7 +264,8 @@ class Arm:
         found = self.registry.route(low, req.method)
         if found is not None:
             route, provider, match = found
-            if bad := self.check_api(req, route.api_versions, route.what, route.namespace_error):
+            allowed = self.registry.versions(route.type, route.api_versions) if route.type else route.api_versions
+            if bad := self.check_api(req, allowed, route.what, route.version_error):
                 return bad
             return getattr(provider, route.handler)(self, req, principal, match, path)
         if parts[0] == "providers" and len(parts) >= 3:
@@ -274,7 +323,8 @@ class Arm:
                 "InvalidResourceType",
                 f"The resource type '{'/'.join(ap.segments[0::2])}' could not be found in the namespace '{ap.namespace}' for api version '{req.api_version}'.",
             )
-        if bad := self.check_api(req, spec.api_versions, spec.type.split("/", 1)[1], namespace=True):
+        what = spec.type if spec.version_error == "InvalidResourceType" else spec.type.split("/", 1)[1]
+        if bad := self.check_api(req, self.registry.versions(spec.type, spec.api_versions), what, spec.version_error):
             return bad
         verb = {"GET": "read", "HEAD": "read", "DELETE": "delete"}.get(req.method, "write")
         target = path if not ap.is_collection else (ap.parent_id or ap.scope)
@@ -380,6 +430,7 @@ class Arm:
             if isinstance(body.get("properties"), dict):  # JSON merge patch (RFC 7386): objects merge, null removes
                 candidate["properties"] = merge_patch(candidate.get("properties") or {}, body["properties"])
             candidate = self.admit(existing, candidate)
+            self.stamp(existing, candidate)
             existing.clear()
             existing.update(candidate)
             return Response(200, self.view(existing))
@@ -417,6 +468,7 @@ class Arm:
         if extra:
             obj.update(extra)
         obj = self.admit(existing, obj)
+        self.stamp(existing, obj)
         props: dict = obj.setdefault("properties", {})
         if spec.put_lro and not existing:
             sub = ids.subscription_of(ap.path) or self.state.subscriptions()[0]["subscriptionId"]

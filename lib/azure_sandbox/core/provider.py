@@ -26,7 +26,7 @@ class TypeSpec:
     """Behaviour of one resource type (status codes follow the REST spec of the api-versions clients send)."""
 
     type: str
-    api_versions: tuple[str, ...]
+    api_versions: tuple[str, ...] = ()  # fallback when the api-version table (Registry.versions) lacks the type
     put_created: int = 201
     put_updated: int = 200
     delete_codes: tuple[int, int] = (200, 204)  # (resource existed, resource was absent)
@@ -41,6 +41,9 @@ class TypeSpec:
     invalid_code: str = "InvalidRequestContent"  # this RP's error code for a body its schema refuses
     tenant_level: bool = False  # also readable at tenant scope (/providers/...)
     schema_skip: tuple[str, ...] = ()  # dotted body paths the schema leaves to the provider's validate_<type> rules
+    # how ARM refuses an api-version the type lacks: NoRegisteredProviderFound (types of a resource provider) or
+    # InvalidResourceType (types ARM hosts itself, e.g. Microsoft.Authorization)
+    version_error: str = "NoRegisteredProviderFound"
 
     @property
     def key(self) -> str:
@@ -67,6 +70,12 @@ class Route:
     what: str  # the type name shown in api-version errors
     methods: tuple[str, ...] | None = None
     namespace_error: bool = False  # api-version errors as NoRegisteredProviderFound (provider types) or not
+    type: str = ""  # key of the api-version table (Registry.versions) this path's versions come from
+
+    @property
+    def version_error(self) -> str:
+        """ARM's code for an api-version the path lacks: its own paths InvalidApiVersionParameter."""
+        return "NoRegisteredProviderFound" if self.namespace_error else "InvalidApiVersionParameter"
 
     def compiled(self) -> re.Pattern[str]:
         """The pattern compiled (anchored)."""
@@ -116,11 +125,13 @@ class Registry:
     types: dict[str, TypeSpec] = field(default_factory=dict)
     owner: dict[str, Provider] = field(default_factory=dict)
     routes: list[tuple[re.Pattern[str], Route, Provider]] = field(default_factory=list)
+    api_versions: dict[str, tuple[str, ...]] = field(default_factory=dict)  # lower-cased type -> versions
 
     @classmethod
-    def of(cls, providers: Iterable[Provider]) -> Registry:
-        """A registry of the given providers (types and routes indexed)."""
-        reg = cls()
+    def of(cls, providers: Iterable[Provider], api_versions: dict[str, tuple[str, ...]] | None = None) -> Registry:
+        """A registry of the given providers (types and routes indexed) and the api-version table (type -> the
+        versions the REST specs publish for it), which takes precedence over the versions a type declares."""
+        reg = cls(api_versions={k.lower(): tuple(v) for k, v in (api_versions or {}).items()})
         for p in providers:
             reg.providers.append(p)
             for spec in p.types:
@@ -135,6 +146,10 @@ class Registry:
     def lookup(self, resource_type: str) -> TypeSpec | None:
         """Spec of a resource type, case-insensitively."""
         return self.types.get(resource_type.lower())
+
+    def versions(self, type_name: str, declared: tuple[str, ...] = ()) -> tuple[str, ...]:
+        """The api-versions of a type (or route type): the table's, else what its declaration lists."""
+        return self.api_versions.get(type_name.lower()) or declared
 
     def provider_of(self, spec: TypeSpec) -> Provider:
         """The provider that declared a type."""

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from functools import cache
+from pathlib import Path
+
+import yaml
+
 from ..core.provider import Provider, Registry
 from .advisor import Advisor
 from .authorization import Authorization
@@ -46,6 +51,18 @@ PROVIDERS: tuple[type[Provider], ...] = (
 )
 
 
+#: the api-version table generated from azure-rest-api-specs (azure_sandbox.tools.api_versions)
+API_VERSIONS = Path(__file__).resolve().parent / "data" / "api_versions.yml"
+
+
+@cache
+def api_version_table() -> dict[str, tuple[str, ...]]:
+    """Emulated type -> the api-versions the REST specs publish for it (newest first)."""
+    data = yaml.safe_load(API_VERSIONS.read_text())
+    return {key: tuple(str(v) for v in entry["versions"]) for key, entry in data.items()}
+
+
 def registry() -> Registry:
-    """A registry of every provider (a new one per sandbox: providers may hold per-tenant state)."""
-    return Registry.of(p() for p in PROVIDERS)
+    """A registry of every provider (a new one per sandbox: providers may hold per-tenant state) and the api-version
+    table."""
+    return Registry.of((p() for p in PROVIDERS), api_versions=api_version_table())

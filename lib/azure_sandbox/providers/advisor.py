@@ -131,7 +131,7 @@ class Advisor(Provider):
                     for o in arm.all_of_type("Microsoft.Advisor/configurations")
                     if ids.key(o["id"]).startswith(ids.key(ap.scope) + "/resourcegroups/")
                 ]
-            return Response(200, {"value": items})
+            return Response(200, {"value": [_as_azure(i) for i in items]})
         self.check_name(ap.name)
         if req.method == "PUT":
             props = req.json().get("properties") or {}
@@ -146,9 +146,9 @@ class Advisor(Provider):
                     if ids.key(o["id"]).startswith(ids.key(ap.scope) + "/resourcegroups/"):
                         arm.state.delete_tree(o["id"])
             arm.state.put(stored)
-            return Response(200, arm.view(stored))
+            return Response(200, _as_azure(arm.view(stored)))
         if req.method in ("GET", "HEAD"):
-            return Response(200, self.config(arm, ap.scope))
+            return Response(200, _as_azure(self.config(arm, ap.scope)))
         if req.method == "DELETE":
             arm.state.delete_tree(self.config_id(ap.scope))
             return Response(200)
@@ -176,3 +176,12 @@ class Advisor(Provider):
             "type": "Microsoft.Advisor/configurations",
             "properties": self.defaults(bool(_SUB_SCOPE.match(scope))),
         }
+
+
+def _as_azure(config: dict) -> dict:
+    """A configuration as Advisor answers it: lowCpuThreshold repeated as `low_cpu_threshold` (every recorded
+    answer of azure-cli's test_configurations_subscription.yaml carries both, 2020-01-01)."""
+    props = config.get("properties") or {}
+    if "lowCpuThreshold" not in props:
+        return config
+    return {**config, "properties": {**props, "low_cpu_threshold": props["lowCpuThreshold"]}}

@@ -30,6 +30,10 @@ ROLE_API = (
     "2018-01-01-preview",
     "2015-07-01",
 )
+# Microsoft.Authorization is served by ARM itself: an api-version a type lacks is InvalidResourceType ("The resource
+# type 'roleAssignments' could not be found in the namespace 'Microsoft.Authorization' for api version ...",
+# Azure/acs-engine#4037), not a provider's NoRegisteredProviderFound
+ARM_HOSTED = "InvalidResourceType"
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 PRINCIPAL_TYPES = ("User", "Group", "ServicePrincipal", "ForeignGroup", "Device")
 
@@ -53,8 +57,16 @@ class Authorization(Provider):
             patch=False,
             model="azure.mgmt.authorization.models:RoleAssignmentCreateParameters",
             invalid_code="InvalidRoleAssignmentRequest",
+            version_error=ARM_HOSTED,
         ),
-        TypeSpec("Microsoft.Authorization/roleDefinitions", ROLE_API, tracked=False, patch=False, tenant_level=True),
+        TypeSpec(
+            "Microsoft.Authorization/roleDefinitions",
+            ROLE_API,
+            tracked=False,
+            patch=False,
+            tenant_level=True,
+            version_error=ARM_HOSTED,
+        ),
         TypeSpec(
             "Microsoft.Authorization/locks",
             ("2020-05-01", "2016-09-01"),
@@ -63,6 +75,7 @@ class Authorization(Provider):
             patch=False,
             model="azure.mgmt.resource.locks.models:ManagementLockObject",
             name_rule=(1, 260, r"[^<>*%&:\\?/+]+"),
+            version_error=ARM_HOSTED,
         ),
     )
 

@@ -148,6 +148,12 @@ class Consumption(Provider):
         if period.get("startDate") and not period.get("endDate"):
             start = _date(period["startDate"])
             period["endDate"] = start.replace(year=start.year + 10).isoformat().replace("+00:00", "Z")
+        props = body.setdefault("properties", {})
+        props.setdefault("notifications", {})  # Azure returns {} for a budget without notifications
+        if (req.api_version or "") < "2019-01-01" and "filters" not in props:
+            # the 2018 versions' BudgetProperties.filters (resourceGroups, resources, meters), answered empty
+            # (azure-cli test_consumption_budget_create.yaml, 2018-01-31)
+            props["filters"] = {"resourceGroups": [], "resources": [], "meters": []}
         existing = arm.state.get(ap.path)
         answer = arm.put(req, ap, spec, existing, extra={"eTag": f'"{uuid.uuid4().hex[:15]}"'}, body=body)
         if answer.status in (200, 201):

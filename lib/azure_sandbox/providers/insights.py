@@ -154,6 +154,7 @@ class Insights(Provider):
             "metricDefinitions",
             ("GET",),
             namespace_error=True,
+            type="Microsoft.Insights/metricDefinitions",
         ),
     )
 

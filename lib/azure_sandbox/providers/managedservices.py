@@ -9,6 +9,7 @@ delegated; User Access Administrator only with delegatedRoleDefinitionIds), .../
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ..core import ids
@@ -21,6 +22,12 @@ if TYPE_CHECKING:
 
 API = ("2020-02-01-preview", "2022-10-01", "2022-01-01-preview", "2019-09-01", "2019-06-01")
 BAD = "InvalidRegistrationDefinitionCreateRequest"
+# 2018-06-01-preview answers PUT 201 with provisioningState Succeeded and DELETE 200 at once, not as a long-running
+# operation (azure-cli test_managedservices_commands.yaml; tests/contract/recordings/managedservices_commands.yaml)
+SYNCHRONOUS_BEFORE = "2019-04-01-preview"
+# Entra's name for a tenant nobody renamed: what Azure answered as managedByTenantName for a tenant the sandbox does
+# not hold (the same recording)
+UNKNOWN_TENANT_NAME = "Default Directory"
 # Roles Lighthouse refuses although they are built-in: Owner; roles with data actions or restricted actions
 # (Log Analytics Contributor is refused since 2025-06: Azure/Azure-Lighthouse-samples#137)
 RESTRICTED_ROLES = {OWNER, "92aaf0da-9dab-42b6-94a3-d43ce8d16293"}
@@ -158,6 +165,8 @@ class ManagedServices(Provider):
                     }
             return out
 
+        if req.method in ("PUT", "DELETE") and not ap.is_collection:
+            return self.write(arm, req, ap, spec)
         if ap.is_collection and req.method == "GET":
             return arm.page(
                 req,
@@ -173,10 +182,41 @@ class ManagedServices(Provider):
             return Response(200, view(obj)) if obj else arm.not_found(ap, spec)
         return None
 
+    @staticmethod
+    def tenant_name(arm: Arm, tenant_id: str) -> str:
+        """The managing tenant's display name, as Azure adds it to the definitions it returns."""
+        if tenant_id.lower() == (arm.state.msp_tenant_id or "").lower():
+            return arm.state.msp_tenant_name
+        if tenant_id.lower() == arm.state.tenant_id.lower():
+            return arm.state.tenant_name
+        return UNKNOWN_TENANT_NAME
+
+    @staticmethod
+    def write(arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, body: dict | None = None) -> Response | None:
+        """PUT / DELETE: long-running from 2019-04-01-preview on; before, answered at once (Succeeded)."""
+        if (req.api_version or "") >= SYNCHRONOUS_BEFORE:
+            if body is not None and req.method == "PUT":
+                return arm.put(req, ap, spec, arm.state.get(ap.path), body=body)
+            return None
+        sync = replace(spec, put_lro=False, delete_lro=False)
+        if req.method == "DELETE":
+            return arm.single(req, ap, sync)
+        answer = arm.put(req, ap, sync, arm.state.get(ap.path), body=body)
+        stored = arm.state.get(ap.path)
+        if stored is not None:
+            stored["properties"]["provisioningState"] = "Succeeded"
+            answer.body = arm.view(stored)
+        return answer
+
     def on_registrationdefinitions(
         self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, principal: str
     ) -> Response | None:
-        """A definition in use by an assignment cannot be deleted."""
+        """A definition in use by an assignment cannot be deleted; the managing tenant's name is added."""
+        if req.method == "PUT":
+            body = req.json()
+            props = body.setdefault("properties", {})
+            props["managedByTenantName"] = self.tenant_name(arm, str(props.get("managedByTenantId", "")))
+            return self.write(arm, req, ap, spec, body)
         if req.method == "DELETE":
             for a in arm.all_of_type("Microsoft.ManagedServices/registrationAssignments"):
                 if ids.key(a["properties"]["registrationDefinitionId"]) == ids.key(ap.path):
@@ -185,4 +225,5 @@ class ManagedServices(Provider):
                         "RegistrationDefinitionInUse",
                         f"The registration definition '{ap.name}' is assigned by '{a['id']}' and cannot be deleted.",
                     )
+            return self.write(arm, req, ap, spec)
         return None

@@ -22,6 +22,7 @@ from ..core import ids, rules
 from ..core.http import ArmError, Request, Response, arm_error
 from ..core.provider import Provider, TypeSpec
 from . import policy_definitions as definitions
+from .authorization import ARM_HOSTED
 from .policy_definitions import (
     BUILTIN_POLICIES,
     BUILTIN_SETS,
@@ -115,12 +116,14 @@ class Policy(Provider):
             tracked=False,
             model=f"{_MODELS}:PolicyAssignment",
             invalid_code="InvalidRequestContent",
+            version_error=ARM_HOSTED,
         ),
         TypeSpec(
             "Microsoft.Authorization/policyExemptions",
             EXEMPTION_API,
             tracked=False,
             invalid_code="InvalidRequestContent",
+            version_error=ARM_HOSTED,
         ),
         TypeSpec(
             "Microsoft.Authorization/policyDefinitions",
@@ -129,6 +132,7 @@ class Policy(Provider):
             patch=False,
             model=f"{_MODELS}:PolicyDefinition",
             tenant_level=True,
+            version_error=ARM_HOSTED,
         ),
         TypeSpec(
             "Microsoft.Authorization/policySetDefinitions",
@@ -137,6 +141,7 @@ class Policy(Provider):
             patch=False,
             model=f"{_MODELS}:PolicySetDefinition",
             tenant_level=True,
+            version_error=ARM_HOSTED,
         ),
     )
 
@@ -222,8 +227,11 @@ class Policy(Provider):
         view: Any,
         kind: str,
         code: str,
+        principal: str = "",
     ) -> Response | None:
-        """GET/PUT/DELETE of definitions or initiatives: built-ins read-only, customs at their scope."""
+        """GET/PUT/DELETE of definitions or initiatives: built-ins read-only and read at tenant scope only (a GET of one
+        at a subscription is 404, as azure-cli's `policy definition show` meets it before it asks the built-in path),
+        customs at their scope; lists at a subscription include the built-ins."""
         builtin_name = ap.name.lower() in builtin_names
         if req.method != "GET":
             if ap.scope == "" or builtin_name:
@@ -233,11 +241,13 @@ class Policy(Provider):
             if req.method == "PUT":
                 body = req.json()
                 body.setdefault("properties", {})["policyType"] = "Custom"
-                return arm.put(req, ap, spec, arm.state.get(ap.path), body=body)
+                existing = arm.state.get(ap.path)
+                stamp_metadata(body["properties"], existing, principal)
+                return arm.put(req, ap, spec, existing, body=body)
             return None
         if ap.is_collection:
             return self._list(arm, req, ap, spec, [view(g) for g in builtin_names])
-        if builtin_name:
+        if builtin_name and ap.scope == "":  # a built-in is read at /providers/...; at a subscription it is not found
             return Response(200, view(ap.name.lower()))
         obj = arm.state.get(ap.path) if ap.scope else None
         if obj is None:
@@ -249,7 +259,15 @@ class Policy(Provider):
     ) -> Response | None:
         """Built-ins live at tenant scope and are read-only; lists at any scope include them, as Azure lists them."""
         return self._serve(
-            arm, req, ap, spec, BUILTIN_POLICIES, builtin_policy, "policy definition", "PolicyDefinitionNotFound"
+            arm,
+            req,
+            ap,
+            spec,
+            BUILTIN_POLICIES,
+            builtin_policy,
+            "policy definition",
+            "PolicyDefinitionNotFound",
+            principal,
         )
 
     def on_policysetdefinitions(
@@ -257,7 +275,15 @@ class Policy(Provider):
     ) -> Response | None:
         """Built-in initiatives like built-in definitions: tenant scope, read-only, listed at every scope."""
         return self._serve(
-            arm, req, ap, spec, BUILTIN_SETS, builtin_set, "policy set definition", "PolicySetDefinitionNotFound"
+            arm,
+            req,
+            ap,
+            spec,
+            BUILTIN_SETS,
+            builtin_set,
+            "policy set definition",
+            "PolicySetDefinitionNotFound",
+            principal,
         )
 
     # ------------------------------------------------------------------ exemptions
@@ -378,6 +404,7 @@ class Policy(Provider):
                     body["_replication_left"] = arm.faults.faults.identity_replication
             else:
                 self._drop_identity(arm, existing)
+            stamp_metadata(props, existing, principal)
             return arm.put(req, ap, spec, existing, body=body)
         if req.method == "DELETE" and not ap.is_collection:
             self._drop_identity(arm, arm.state.get(ap.path))
@@ -394,6 +421,25 @@ class Policy(Provider):
             found = [o for o in arm.all_of_type(spec.type) if listed(o)]
             return arm.page(req, [arm.view(o) for o in found])
         return None
+
+
+def stamp_metadata(props: dict, existing: dict | None, principal: str) -> None:
+    """The metadata Azure Policy stamps on a custom definition, initiative or assignment: createdBy / createdOn at
+    creation (kept on updates), updatedBy / updatedOn (null until the first update); the object id of the caller
+    (policyAssignments.json, policyDefinitions.json `metadata`; e.g. the CreateOrUpdate examples' responses)."""
+    from ..core.arm import now_iso
+
+    given = props.get("metadata")
+    given = given if isinstance(given, dict) else {}
+    prior = ((existing or {}).get("properties") or {}).get("metadata") or {}
+    now = now_iso()
+    props["metadata"] = {
+        **given,
+        "createdBy": prior.get("createdBy", principal),
+        "createdOn": prior.get("createdOn", now),
+        "updatedBy": principal if existing else None,
+        "updatedOn": now if existing else None,
+    }
 
 
 def validate_exemption(arm: Arm, ap: ids.ArmPath, body: dict) -> None:

@@ -28,6 +28,13 @@ if TYPE_CHECKING:
 API = ("2024-10-01", "2019-10-01", "2022-09-01")
 REMEDIATION_API = ("2024-10-01", "2021-10-01", "2019-07-01")
 _SCOPE = r"(?P<scope>/subscriptions/[^/]+(?:/resourcegroups/[^/]+)?)"
+# a query scoped under one assignment, definition or initiative of the scope (PolicyStates_*ForSubscriptionLevel-
+# PolicyAssignment, *ForResourceGroupLevelPolicyAssignment, *ForPolicyDefinition, *ForPolicySetDefinition in
+# specification/policyinsights/resource-manager/Microsoft.PolicyInsights/stable/2019-10-01/policyStates.json)
+_CHILD = (
+    r"(?:/providers/microsoft\.authorization/(?P<kind>policyassignments|policydefinitions|policysetdefinitions)"
+    r"/(?P<child>[^/]+))?"
+)
 _DISCOVERY = ("ExistingNonCompliant", "ReEvaluateCompliance")
 
 
@@ -82,20 +89,22 @@ class PolicyInsights(Provider):
     types = (TypeSpec("Microsoft.PolicyInsights/remediations", REMEDIATION_API, tracked=False, patch=False),)
     routes = (
         Route(
-            _SCOPE + r"/providers/microsoft\.policyinsights/policystates/latest/summarize",
+            _SCOPE + _CHILD + r"/providers/microsoft\.policyinsights/policystates/latest/summarize",
             "summarize",
             API,
             "policyStates",
             ("POST",),
             namespace_error=True,
+            type="Microsoft.PolicyInsights/policyStates",
         ),
         Route(
-            _SCOPE + r"/providers/microsoft\.policyinsights/policystates/latest/queryresults",
+            _SCOPE + _CHILD + r"/providers/microsoft\.policyinsights/policystates/latest/queryresults",
             "query_results",
             API,
             "policyStates",
             ("POST",),
             namespace_error=True,
+            type="Microsoft.PolicyInsights/policyStates",
         ),
         Route(
             _SCOPE + r"/providers/microsoft\.policyinsights/policystates/latest/triggerevaluation",
@@ -104,6 +113,7 @@ class PolicyInsights(Provider):
             "policyStates",
             ("POST",),
             namespace_error=True,
+            type="Microsoft.PolicyInsights/policyStates",
         ),
         Route(
             _SCOPE
@@ -113,6 +123,7 @@ class PolicyInsights(Provider):
             "remediations",
             ("POST",),
             namespace_error=True,
+            type="Microsoft.PolicyInsights/remediations",
         ),
     )
 
@@ -142,7 +153,7 @@ class PolicyInsights(Provider):
     def summarize(self, arm: Arm, req: Request, principal: str, m: re.Match[str], path: str) -> Response:
         """Compliance summary of the evaluated assignments at a scope, computed from the tenant."""
         scope = self._scope(arm, principal, m, path, "Microsoft.PolicyInsights/policyStates/summarize/read")
-        states = latest_states(arm, scope)
+        states = _narrow(latest_states(arm, scope), m)
         by_assignment: dict[str, list[dict]] = {}
         for s in states:
             by_assignment.setdefault(s["policyAssignmentId"], []).append(s)
@@ -191,7 +202,7 @@ class PolicyInsights(Provider):
     def query_results(self, arm: Arm, req: Request, principal: str, m: re.Match[str], path: str) -> Response:
         """The latest states at a scope, filtered by `$filter` (eq terms joined by `and`)."""
         scope = self._scope(arm, principal, m, path, "Microsoft.PolicyInsights/policyStates/queryResults/read")
-        states = latest_states(arm, scope)
+        states = _narrow(latest_states(arm, scope), m)
         expr = req.query.get("$filter") or ""
         for term in [t for t in re.split(r"\s+and\s+", expr, flags=re.IGNORECASE) if t.strip()]:
             tm = re.fullmatch(r"\s*(\w+)\s+eq\s+'([^']*)'\s*", term)
@@ -428,3 +439,16 @@ class PolicyInsights(Provider):
             return Response(200, arm.view(rem))
         self._progress(arm, rem)
         return arm.page(req, list(rem.get("_deployments") or []))
+
+
+def _narrow(states: list[dict], m: re.Match[str]) -> list[dict]:
+    """The states of the one assignment, definition or initiative a query is scoped under (all when none is)."""
+    kind, child = m.group("kind"), m.group("child")
+    if not kind:
+        return states
+    field = {
+        "policyassignments": "policyAssignmentId",
+        "policydefinitions": "policyDefinitionId",
+        "policysetdefinitions": "policySetDefinitionId",
+    }[kind]
+    return [s for s in states if str(s.get(field) or "").rstrip("/").rsplit("/", 1)[-1].lower() == child.lower()]

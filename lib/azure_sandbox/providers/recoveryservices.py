@@ -92,6 +92,7 @@ class RecoveryServices(Provider):
             "vaults/backupFabrics/refreshContainers",
             ("POST",),
             namespace_error=True,
+            type="Microsoft.RecoveryServices/vaults/backupFabrics/refreshContainers",
         ),
         Route(
             _VAULT + r"/backupprotectableitems",
@@ -100,6 +101,7 @@ class RecoveryServices(Provider):
             "vaults/backupProtectableItems",
             ("GET",),
             namespace_error=True,
+            type="Microsoft.RecoveryServices/vaults/backupProtectableItems",
         ),
         Route(
             _VAULT + r"/backupprotecteditems",
@@ -108,6 +110,7 @@ class RecoveryServices(Provider):
             "vaults/backupProtectedItems",
             ("GET",),
             namespace_error=True,
+            type="Microsoft.RecoveryServices/vaults/backupProtectedItems",
         ),
         Route(
             r"/subscriptions/[^/]+/providers/microsoft\.recoveryservices/locations/(?P<loc>[^/]+)/backupstatus",
@@ -116,6 +119,7 @@ class RecoveryServices(Provider):
             "locations/backupStatus",
             ("POST",),
             namespace_error=True,
+            type="Microsoft.RecoveryServices/locations/backupStatus",
         ),
     )
 

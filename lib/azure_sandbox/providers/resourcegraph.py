@@ -24,7 +24,13 @@ class ResourceGraph(Provider):
     namespace = "Microsoft.ResourceGraph"
     routes = (
         Route(
-            r"/providers/microsoft\.resourcegraph/resources", "query", API, "resources", ("POST",), namespace_error=True
+            r"/providers/microsoft\.resourcegraph/resources",
+            "query",
+            API,
+            "resources",
+            ("POST",),
+            namespace_error=True,
+            type="Microsoft.ResourceGraph/resources",
         ),
     )
 

@@ -29,6 +29,9 @@ RESOURCES_API = (
 SUBSCRIPTIONS_API = ("2022-12-01", "2021-01-01", "2020-01-01", "2019-11-01", "2016-06-01")
 _SUB = r"/subscriptions/[^/]+"
 _RG_MODEL = "azure.mgmt.resource.resources.models:ResourceGroup"
+_NS = "Microsoft.Resources/"
+_SUBS = _NS + "subscriptions"
+_GROUPS = _NS + "resourceGroups"
 
 
 def merge_tags(current: dict[str, str], given: dict[str, str]) -> dict[str, str]:
@@ -45,22 +48,42 @@ class Resources(Provider):
 
     namespace = "Microsoft.Resources"
     routes = (
-        Route(r"/subscriptions", "list_subscriptions", SUBSCRIPTIONS_API, "subscriptions", ("GET",)),
-        Route(r"/tenants", "list_tenants", SUBSCRIPTIONS_API, "tenants", ("GET",)),
-        Route(_SUB, "get_subscription", SUBSCRIPTIONS_API, "subscriptions", ("GET",)),
-        Route(_SUB + r"/locations", "list_locations", SUBSCRIPTIONS_API, "locations", ("GET",)),
-        Route(r"(?P<scope>.*)/providers/microsoft\.resources/tags/default", "tags", RESOURCES_API, "tags"),
-        Route(_SUB + r"(/resourcegroups/[^/]+)?/resources", "list_resources", RESOURCES_API, "resources", ("GET",)),
-        Route(_SUB + r"/resourcegroups", "list_groups", RESOURCES_API, "resourceGroups", ("GET",)),
-        Route(_SUB + r"/resourcegroups/(?P<rg>[^/]+)", "group", RESOURCES_API, "resourceGroups"),
-        Route(_SUB + r"/providers(/(?P<ns>[^/]+)(/register)?)?", "providers", RESOURCES_API, "providers"),
-        Route(_SUB + r"/tagnames", "list_tag_names", RESOURCES_API, "tagNames", ("GET",)),
+        Route(r"/subscriptions", "list_subscriptions", SUBSCRIPTIONS_API, "subscriptions", ("GET",), type=_SUBS),
+        Route(r"/tenants", "list_tenants", SUBSCRIPTIONS_API, "tenants", ("GET",), type="Microsoft.Resources/tenants"),
+        Route(_SUB, "get_subscription", SUBSCRIPTIONS_API, "subscriptions", ("GET",), type=_SUBS),
+        Route(_SUB + r"/locations", "list_locations", SUBSCRIPTIONS_API, "locations", ("GET",), type=_NS + "locations"),
+        Route(
+            r"(?P<scope>.*)/providers/microsoft\.resources/tags/default",
+            "tags",
+            RESOURCES_API,
+            "tags",
+            type=_NS + "tags",
+        ),
+        Route(
+            _SUB + r"(/resourcegroups/[^/]+)?/resources",
+            "list_resources",
+            RESOURCES_API,
+            "resources",
+            ("GET",),
+            type=_NS + "resources",
+        ),
+        Route(_SUB + r"/resourcegroups", "list_groups", RESOURCES_API, "resourceGroups", ("GET",), type=_GROUPS),
+        Route(_SUB + r"/resourcegroups/(?P<rg>[^/]+)", "group", RESOURCES_API, "resourceGroups", type=_GROUPS),
+        Route(
+            _SUB + r"/providers(/(?P<ns>[^/]+)(/register)?)?",
+            "providers",
+            RESOURCES_API,
+            "providers",
+            type=_NS + "providers",
+        ),
+        Route(_SUB + r"/tagnames", "list_tag_names", RESOURCES_API, "tagNames", ("GET",), type=_NS + "tagNames"),
         Route(
             _SUB + r"/tagnames/(?P<tag>[^/]+)(/tagvalues/(?P<value>[^/]+))?",
             "tag_name",
             RESOURCES_API,
             "tagNames",
             ("PUT", "DELETE"),
+            type=_NS + "tagNames",
         ),
     )
 
@@ -124,7 +147,7 @@ class Resources(Provider):
                     {
                         "resourceType": t,
                         "locations": ["West Europe", "North Europe"],
-                        "apiVersions": list(spec.api_versions),
+                        "apiVersions": list(arm.registry.versions(spec.type, spec.api_versions)),
                     }
                     for t, spec in types
                 ],

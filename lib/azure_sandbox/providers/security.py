@@ -16,6 +16,7 @@ the unknown-plan message is Azure's, seen in Azure/azure-powershell#10842):
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -39,6 +40,12 @@ class Plan:
     replaced_by: tuple[str, ...] = ()
     resource_types: tuple[str, ...] = ()  # resource types where the plan may be set per resource
     resource_sub_plans: tuple[str, ...] = ()  # sub-plans allowed at resource scope (() = none needed)
+
+
+#: VirtualMachines enabled without subPlan is P2: azure-cli's test_security_pricings.yaml (2023-01-01) PUTs
+#: {"pricingTier": "standard", "extensions": [MdeDesignatedSubscription, AgentlessVmScanning]} and Azure answers
+#: subPlan "P2" (tests/contract/recordings/security_pricings.yaml)
+DEFAULT_SUB_PLANS = {"virtualmachines": "P2"}
 
 
 _VM_TYPES = (
@@ -137,6 +144,11 @@ def resource_type_of(scope: str) -> str:
     return parsed.resource_type.lower() if parsed.namespace else ""
 
 
+def default_sub_plan(plan: Plan, tier: str | None) -> str | None:
+    """The sub-plan Azure gives a plan enabled (Standard) without one, if it documents one."""
+    return DEFAULT_SUB_PLANS.get(plan.name.lower()) if tier == "Standard" else None
+
+
 class Security(Provider):
     """Defender for Cloud plans at subscription scope and, for some plans, per resource."""
 
@@ -199,7 +211,7 @@ class Security(Provider):
                     f"'{ids.subscription_of(ap.scope)}' is enforced (enforce=True); resources under it "
                     "cannot override it.",
                 )
-        chosen = _canon(sub_plan, plan.sub_plans) if sub_plan else None
+        chosen = _canon(sub_plan, plan.sub_plans) if sub_plan else default_sub_plan(plan, tier)
         for ext in props.get("extensions") or []:
             name = ext.get("name") if isinstance(ext, dict) else None
             known = next((e for e in plan.extensions if e[0].lower() == str(name).lower()), None)
@@ -269,6 +281,8 @@ class Security(Provider):
             given = {k: v for k, v in props.items() if k in ("subPlan", "enforce", "extensions")}
             if "subPlan" in given:
                 given["subPlan"] = _canon(given["subPlan"], plan.sub_plans)
+            elif default_sub_plan(plan, tier):
+                given["subPlan"] = default_sub_plan(plan, tier)
             stored.update(
                 {
                     "id": stored_id,
@@ -284,7 +298,11 @@ class Security(Provider):
                 if stored.get("_trial_start") is None:
                     stored["_trial_start"] = now
             arm.state.put(stored)
-            return Response(200, self.pricing(arm, ap.scope, plan.name))
+            answer = copy.deepcopy(self.pricing(arm, ap.scope, plan.name))
+            for ext in answer["properties"].get("extensions") or []:  # the PUT's answer reports each enabling
+                if isinstance(ext, dict) and str(ext.get("isEnabled")).lower() == "true":
+                    ext["operationStatus"] = {"code": "Succeeded", "message": "Successfully enabled extension"}
+            return Response(200, answer)
         if req.method == "DELETE":
             if _SUB_SCOPE.match(ap.scope):
                 raise _bad("Deleting a pricing configuration is valid only for resource scope.")
