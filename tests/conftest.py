@@ -52,6 +52,14 @@ class SandboxHandle:
     def state(self):
         return self.sandbox.app.state
 
+    def service(self, name: str):
+        """A stand-in of the MSP's SaaS systems (hubspot, topdesk) of this sandbox, to seed or inspect."""
+        return self.sandbox.app.services[name]
+
+    def service_secret(self, name: str) -> str:
+        """A stand-in's credential as the sandbox wrote it beside its connection file (hubspot-token, ...)."""
+        return Path(self.conn.service_credentials[name]).read_text()
+
     def add_principal(
         self, name: str, role: str | None = None, scope: str | None = None, msp: bool = True
     ) -> tuple[str, str, str]:
