@@ -209,7 +209,8 @@ def cmd_evidence_verify(args: argparse.Namespace) -> int:
 
 def cmd_preflight(args: argparse.Namespace) -> int:
     """Before any change: who the runbook signs in as, the MSP's access per subscription, Graph permissions, the
-    secret store, and per stage what will fail (exit 0 ready, 3 something missing, 2 bad input). Writes nothing."""
+    secret store, the connectors to HubSpot and TOPdesk, and per stage what will fail (exit 0 ready, 3 something
+    missing, 2 bad input). Writes nothing."""
     import json
 
     from .customer import params

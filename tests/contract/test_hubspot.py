@@ -203,9 +203,8 @@ def test_the_connector_names_a_refused_token_an_unknown_company_and_no_answer(sa
     assert "404 OBJECT_NOT_FOUND" in str(missing.value) and str(missing.value).endswith(
         "Fix: set crm.hubspot_company_id"
     )
-    nowhere = HubSpot(httpx.Client(timeout=2), "https://api.hubapi.invalid", lambda: "x")
-    with pytest.raises(ConnectorUnreachable) as gone:
-        nowhere.reachable()
+    with httpx.Client(timeout=2) as plain, pytest.raises(ConnectorUnreachable) as gone:
+        HubSpot(plain, "https://api.hubapi.invalid", lambda: "x").reachable()
     assert "https://api.hubapi.invalid cannot be reached" in str(gone.value) and "msp.connectors.hubspot.url" in str(
         gone.value
     )
