@@ -335,6 +335,10 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
         print(f"  Key Vault      : https://{vault}.{conn.vault_domain}")
     if conn.passwordstate_host:
         print(f"  Passwordstate  : https://{conn.passwordstate_host}/api/")
+    for host in conn.service_hosts:  # the MSP's HubSpot and TOPdesk stand-ins (credentials 0600 beside the file)
+        print(f"  MSP service    : https://{host}/")
+    for name, path in sorted(conn.service_credentials.items()):
+        print(f"  credential     : {name} in {path} (mode 0600)")
     print(
         f"  connection file: {os.path.join(args.state_dir, 'connection.json')}  (export RUNBOOK_SANDBOX=<this path> if not the default)"
     )

@@ -97,3 +97,13 @@ def test_an_unconfigured_connector_says_which_part_is_missing(params_dir):
 def test_the_templates_sample_company_id_is_a_placeholder(params_dir):
     edit(params_dir / "demo.yml", lambda d: d.update(crm={"hubspot_company_id": "1234567890"}))
     assert "field 'crm.hubspot_company_id' still holds the template's placeholder '1234567890'" in problems()
+
+
+def test_a_hubspot_token_is_a_secret_wherever_it_appears(params_dir):
+    """The archive's detector knows a private app token's shape (pat-<region>-<uuid>): never in parameters or evidence."""
+    from runbook.adapters.secrets import scan_text
+
+    token = "pat-eu1-3f2a6c1e-8d4b-4c57-9e21-5b7d0a9c4e11"
+    assert [f.kind for f in scan_text(f"token was {token}", "f")] == ["HubSpot private app token"]
+    edit(params_dir / "demo.yml", lambda d: d["contacts"][0].update(role=token))
+    assert "field 'contacts.0.role' holds what looks like a secret (HubSpot private app token)" in problems()
