@@ -52,6 +52,14 @@ class SandboxHandle:
     def state(self):
         return self.sandbox.app.state
 
+    def service(self, name: str):
+        """A stand-in of the MSP's SaaS systems (hubspot, topdesk) of this sandbox, to seed or inspect."""
+        return self.sandbox.app.services[name]
+
+    def service_secret(self, name: str) -> str:
+        """A stand-in's credential as the sandbox wrote it beside its connection file (hubspot-token, ...)."""
+        return Path(self.conn.service_credentials[name]).read_text()
+
     def add_principal(
         self, name: str, role: str | None = None, scope: str | None = None, msp: bool = True
     ) -> tuple[str, str, str]:
@@ -118,30 +126,42 @@ def evidence_dir(tmp_path, monkeypatch) -> Path:
 DEMO_SECRET_STORE = "secret_store: {keyvault: demo-runbook-app}"
 
 
-def copy_msp_settings(folder: Path) -> Path:
-    """parameters/msp.yml (the MSP's settings the demo customers share) into a parameters folder of a test."""
+def copy_msp_settings(folder: Path, sandbox_dir: Path | None = None) -> Path:
+    """parameters/msp.yml (the MSP's settings the demo customers share) into a parameters folder of a test; with a
+    sandbox's state folder, its references to the sandbox's credential files (`{file: .sandbox/...}`: the connectors'
+    token and application password, the Passwordstate key) point into that folder."""
     target = folder / "msp.yml"
-    target.write_text((PROJECT_ROOT / "parameters" / "msp.yml").read_text())
+    text = (PROJECT_ROOT / "parameters" / "msp.yml").read_text()
+    if sandbox_dir is not None:
+        text = text.replace("{file: .sandbox/", f"{{file: {sandbox_dir}/")
+    target.write_text(text)
     return target
 
 
+def _sandbox_dir(request) -> Path | None:
+    """The state folder of the test's sandbox, when the test uses the `sandbox` fixture (started first)."""
+    if "sandbox" not in request.fixturenames:
+        return None
+    return request.getfixturevalue("sandbox").sandbox.state_dir
+
+
 @pytest.fixture
-def vault_params(tmp_path, monkeypatch) -> Path:
+def vault_params(tmp_path, monkeypatch, request) -> Path:
     """A parameters folder with demo.yml as committed: the app secret goes to the sandbox's Key Vault."""
     d = tmp_path / "vault-parameters"
     d.mkdir()
-    copy_msp_settings(d)
+    copy_msp_settings(d, _sandbox_dir(request))
     (d / "demo.yml").write_text((PROJECT_ROOT / "parameters" / "demo.yml").read_text())
     monkeypatch.setenv("RUNBOOK_PARAMETERS_DIR", str(d))
     return d
 
 
 @pytest.fixture
-def params_dir(tmp_path, monkeypatch) -> Path:
+def params_dir(tmp_path, monkeypatch, request) -> Path:
     """A parameters folder holding a copy of demo.yml, for tests that edit parameters."""
     d = tmp_path / "parameters"
     d.mkdir()
-    copy_msp_settings(d)
+    copy_msp_settings(d, _sandbox_dir(request))
     text = (PROJECT_ROOT / "parameters" / "demo.yml").read_text()
     # the app secret this test creates goes to a file of its own (tests of the Key Vault store use `vault_params`)
     text = text.replace(DEMO_SECRET_STORE, f"secret_store: {{file: {tmp_path / 'secrets' / 'demo-app-secret'}}}")

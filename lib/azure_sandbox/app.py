@@ -13,13 +13,17 @@ from .core.faults import Faults, FaultState, retry_after_headers
 from .core.http import ArmError, Request, Response, arm_error, graph_error
 from .core.state import State
 from .providers import graph, keyvault_data, passwordstate, registry
+from .providers.hosted import HostedService
 
 
 class SandboxApp:
     """Turns a Request into a Response; holds the tenant state and the faults in force."""
 
-    def __init__(self, state: State, faults: Faults | None = None) -> None:
+    def __init__(
+        self, state: State, faults: Faults | None = None, services: dict[str, HostedService] | None = None
+    ) -> None:
         self.state = state
+        self.services = dict(services or {})  # the MSP's SaaS stand-ins (HubSpot, TOPdesk), routed by Host
         self.faults = FaultState(faults)
         self.tokens = identity.TokenIssuer(state)
         self.registry = registry()
@@ -51,6 +55,10 @@ class SandboxApp:
         return resp
 
     def _handle(self, req: Request) -> Response:
+        for name, service in self.services.items():  # api.hubapi.sandbox.test, <tenant>.topdesk.sandbox.test
+            if service.serves(req.headers.get("host", "")):
+                self.stats[f"{name}_calls"] += 1
+                return service.handle(req)
         if passwordstate.serves(req.headers.get("host", "")):  # passwordstate.sandbox.test
             self.stats["passwordstate_calls"] += 1
             return passwordstate.handle(req, self.state)
@@ -151,6 +159,15 @@ class SandboxApp:
                 except (ValueError, TypeError) as exc:
                     return Response(400, {"error": str(exc)})
             return Response(200, self.faults.faults.to_dict())
+        if path.startswith("/_sandbox/services/") and path.split("/")[3] in self.services:
+            service = self.services[path.split("/")[3]]
+            try:
+                switches = json.loads(req.body or b"{}") if req.method == "PUT" else {}
+                if not isinstance(switches, dict):
+                    raise ValueError("the switches are a JSON object")
+                return Response(200, service.control(switches))
+            except (ValueError, TypeError) as exc:
+                return Response(400, {"error": str(exc)})
         if path == "/_sandbox/stats":
             if req.method == "DELETE":
                 self.stats.clear()

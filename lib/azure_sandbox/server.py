@@ -20,6 +20,7 @@ from .core.http import Request
 from .fixtures import Loaded, load_fixture
 from .providers.keyvault_data import VAULT_DOMAIN
 from .providers.passwordstate import HOST as PASSWORDSTATE_HOST
+from .providers.services import certificate_names
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -82,6 +83,10 @@ class Connection:
     passwordstate_keys: dict[str, str] = field(default_factory=dict)
     # the MSP's own tenant (its vault's tenant; Lighthouse's managing tenant): the runbook's app signs in there too
     msp_tenant_id: str = ""
+    # the stand-ins of the MSP's SaaS systems (HubSpot, TOPdesk): their host names (served at `url`'s address) and
+    # the credentials a client needs, in 0600 files beside this one (name -> path), never in here
+    service_hosts: list[str] = field(default_factory=list)
+    service_credentials: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> str:
         """JSON text of the connection."""
@@ -172,9 +177,9 @@ class Sandbox:
 
     def _start(self) -> Connection:
         loaded: Loaded = load_fixture(self.fixture, self.base)
-        self.app = SandboxApp(loaded.state, self.faults)
+        self.app = SandboxApp(loaded.state, self.faults, loaded.services)
         ca = trustme.CA()
-        cert = ca.issue_cert("127.0.0.1", "localhost", f"*.{VAULT_DOMAIN}", PASSWORDSTATE_HOST)
+        cert = ca.issue_cert("127.0.0.1", "localhost", f"*.{VAULT_DOMAIN}", PASSWORDSTATE_HOST, *certificate_names())
         ca_path = self.state_dir / "sandbox-ca.pem"
         ca.cert_pem.write_to_path(str(ca_path))
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -198,6 +203,8 @@ class Sandbox:
             PASSWORDSTATE_HOST if loaded.state.passwordstate["lists"] else "",
             self._passwordstate_keys(loaded),
             loaded.state.msp_tenant_id,
+            sorted(h for service in loaded.services.values() for h in service.hosts()),
+            self._service_credentials(loaded),
         )
         (self.state_dir / "connection.json").write_text(self.connection.to_json())
         holder = {"pid": os.getpid(), "id": id(self), "url": self.connection.url}
@@ -218,6 +225,17 @@ class Sandbox:
             paths[name] = str(path.resolve())
         return paths
 
+    def _service_credentials(self, loaded: Loaded) -> dict[str, str]:
+        """Write the stand-ins' credentials (HubSpot's private app token, TOPdesk's application password) as 0600
+        files and return their paths by file name."""
+        paths = {}
+        for service in loaded.services.values():
+            for name, secret in service.credentials().items():
+                path = self.state_dir / name
+                _write_private(path, secret)
+                paths[name] = str(path.resolve())
+        return paths
+
     def stop(self) -> None:
         """Stop listening and remove the connection file and the client secret (a stale file would point clients
         at a port nobody serves)."""
@@ -227,6 +245,7 @@ class Sandbox:
             self._server = None
             if self.connection is not None:
                 keys = [Path(p) for p in self.connection.passwordstate_keys.values()]
+                keys += [Path(p) for p in self.connection.service_credentials.values()]
                 for path in (self.state_dir / "connection.json", Path(self.connection.secret_path), *keys):
                     path.unlink(missing_ok=True)
             (self.state_dir / PID_FILE).unlink(missing_ok=True)

@@ -122,3 +122,29 @@ def exit_code_of(exc: BaseException) -> int:
 def describe(exc: BaseException) -> str:
     """The one-line message people see (the multi-line parameter report stays one problem per line)."""
     return f"error: {exc}" if isinstance(exc, RunbookError) else f"error: {type(exc).__name__}: {exc}"
+
+
+class ConnectorInputError(InputError):
+    """An external system a connector reads (HubSpot, TOPdesk, ...) refused what the runbook gave it: the MSP's
+    credential (401/403) or an id in the customer file (404). One line: the system, what failed, the fix (exit 2)."""
+
+
+class ConnectorCredentialError(ConnectorInputError):
+    """The system refused the connector's credential, or the credential lacks a permission the read needs."""
+
+
+class ConnectorNotFound(ConnectorInputError):
+    """The system has no record with the id the customer file names (a company, a branch)."""
+
+
+class ConnectorTargetError(TargetError):
+    """An external system a connector reads cannot be reached, keeps throttling, or answered outside its protocol
+    (exit 1, with the fix)."""
+
+
+class ConnectorUnreachable(ConnectorTargetError):
+    """Nothing answered at the system's URL (DNS, connection refused, TLS, timeout)."""
+
+
+class ConnectorThrottled(ConnectorTargetError):
+    """The system kept answering 429 after the waits it asked for (Retry-After, its rate-limit headers)."""

@@ -19,7 +19,7 @@ from .evidence import EvidenceStore
 from .evidence.interactive import InteractiveRun
 from .evidence.results import Change, ItemResult
 from .steps import REGISTRY
-from .steps.base import Context, attested, execute, not_in_tier, with_attestation
+from .steps.base import ConnectorCheck, Context, attested, check_or_attest, execute, not_in_tier, with_attestation
 
 
 class Session:
@@ -178,6 +178,10 @@ class Session:
         self.ctx.apply = applying
         if not item.applies_to(self.params.tier):
             result = not_in_tier(item, self.ctx)
+        elif item.connector:  # the check decides where its connector is configured; else the attestation
+            step = REGISTRY[item.id]()
+            assert isinstance(step, ConnectorCheck), item.id
+            result = check_or_attest(item, self.ctx, step)
         elif item.id in REGISTRY:
             result = execute(REGISTRY[item.id](), self.ctx)
             if item.kind == "both":

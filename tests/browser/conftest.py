@@ -58,7 +58,7 @@ def lab(browser, tmp_path_factory):
         DEMO_SECRET_STORE, f"secret_store: {{file: {base / 'secrets' / 'demo-app-secret'}}}"
     )
     (params / "demo.yml").write_text(text)
-    copy_msp_settings(params)
+    copy_msp_settings(params, base / "sandbox")  # the connectors' credentials: those of the lab's sandbox
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNBOOK_", "JUPYTER"))}
     env.update(
         PYTHONPATH=os.pathsep.join([str(LIB), *filter(None, [os.environ.get("PYTHONPATH")])]),

@@ -124,8 +124,12 @@ def test_the_bootstrap_shows_the_preflight_folded(session, sandbox):
     assert "graph permission" in page and "Application.ReadWrite.All" in page
     sandbox.state.graph_permissions[sandbox.conn.client_id.lower()] = {"Directory.Read.All"}
     fresh = Session(P.load("demo"), 1, forced=True)  # a new session signs in anew: its token has the roles of now
-    fresh.ctx.clients_factory = lambda: sandbox.clients()
-    page = fresh._repr_html_()
+    made = sandbox.clients()
+    fresh.ctx.clients_factory = lambda: made
+    try:
+        page = fresh._repr_html_()
+    finally:
+        made.close()  # its connections too (the preflight's connectors read HubSpot and TOPdesk over its httpx client)
     assert "this stage: graph permission: the token lacks Application.ReadWrite.All" in page
     assert fresh.ctx.applied == [] and fresh.ctx.item_id == ""  # the preflight ran in a context of its own
 

@@ -71,8 +71,9 @@ class Target:
     client_kwargs: dict = field(default_factory=dict)
     arm_scope: str = ARM_SCOPE
     graph_scope: str = GRAPH_SCOPE
-    # the sandbox's Key Vault names: host name -> "address:port" it is served at (as a hosts-file entry would), and
-    # the domain under which any other name is refused instead of looked up
+    # the sandbox's service names (Key Vault, Passwordstate, HubSpot, TOPdesk): host name -> "address:port" it is
+    # served at (as a hosts-file entry would), and the vault domain under which any other name is refused instead of
+    # looked up
     hosts: dict[str, str] = field(default_factory=dict)
     vault_domain: str = ""
 
@@ -116,6 +117,8 @@ def sandbox_target(connection_file: Path | None = None, other_tenants: tuple[str
         hosts = {f"{name}.{vault_domain}".lower(): address for name in conn.get("vaults") or []}
         if conn.get("passwordstate_host"):
             hosts[str(conn["passwordstate_host"]).lower()] = address
+        for name in conn.get("service_hosts") or []:  # the stand-ins of the MSP's SaaS systems (HubSpot, TOPdesk)
+            hosts[str(name).lower()] = address
         # the MSP's tenant (where its vault lives): the credential may get tokens there too, as a multi-tenant app's
         extra = [t for t in (str(conn.get("msp_tenant_id") or ""), *other_tenants) if t and t != tenant_id]
     except (OSError, ValueError, KeyError) as exc:

@@ -13,6 +13,7 @@ TIERS = ("CSP", "Premium", "Full Stack")
 KINDS = ("automated", "attested", "both")
 STATUSES = ("not-verified", "open", "fulfilled", "not-required", "failed")
 DONE_STATUSES = ("fulfilled", "not-required")
+CONNECTOR_NAMES = ("hubspot", "topdesk")  # adapters.connectors.CONNECTORS (named here: the catalogue loads light)
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,9 @@ class Item:
     how_to_check: str = ""  # how a person checks the item by hand: what to open, what to look for
     automation: str = ""  # what the automated step reads and writes; empty until the item has one
     configures: bool = False  # its step changes the tenant (plan, then apply the reviewed plan); else it only checks
+    # the MSP system its check reads (adapters.connectors: hubspot, topdesk): a `both` item whose check decides when
+    # the connector is configured for the customer, and whose attestation is used when it is not
+    connector: str = ""
 
     @property
     def title(self) -> str:
@@ -92,6 +96,10 @@ def load() -> Catalogue:
             raise ValueError(f"catalogue item {r['id']}: needs how_to_check")
         if r.get("automation") and r["kind"] == "attested":
             raise ValueError(f"catalogue item {r['id']}: an attested item has no automation")
+        if r.get("connector") and (r["kind"] != "both" or r["connector"] not in CONNECTOR_NAMES):
+            raise ValueError(
+                f"catalogue item {r['id']}: connector must be one of {', '.join(CONNECTOR_NAMES)}, on a `both` item"
+            )
         items.append(
             Item(
                 r["id"],
@@ -104,6 +112,7 @@ def load() -> Catalogue:
                 r["how_to_check"],
                 r.get("automation") or "",
                 bool(r.get("configures", False)),
+                str(r.get("connector") or ""),
             )
         )
     if len({i.id for i in items}) != len(items):

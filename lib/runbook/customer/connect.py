@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from ..adapters import secrets
 from ..adapters.clients import KNOWN_CLOUDS, Clients, CloudEndpoints, azure_target, sandbox_target
+from ..adapters.secrets import SecretRef
+from ..errors import StepInputError
 from .params import Parameters
+
+if TYPE_CHECKING:
+    import httpx
+
+    from ..adapters.connectors.base import Connector
 
 
 def make_clients(params: Parameters) -> Clients:
@@ -28,3 +38,21 @@ def make_clients(params: Parameters) -> Clients:
             other_tenants=(params.msp.tenant_id,),
         )
     )
+
+
+def make_connector(system: str, params: Parameters, http: httpx.Client, read: Callable[[SecretRef], str]) -> Connector:
+    """The connector to one of the MSP's systems from msp.connectors.<system>; its credential is read (through
+    `read`, the run's secret stores) only when its first call needs it."""
+    from ..adapters.connectors import HubSpot, Topdesk
+    from ..adapters.connectors.topdesk import SlaFields
+
+    settings = params.msp.connectors
+    hubspot, topdesk = settings.hubspot, settings.topdesk
+    if system == "hubspot" and hubspot is not None:
+        return HubSpot(http, hubspot.url, lambda: read(hubspot.token))
+    if system == "topdesk" and topdesk is not None:
+        made = Topdesk(http, topdesk.url, lambda: read(topdesk.application_password), login=topdesk.login)
+        sla = topdesk.sla
+        made.sla_fields = SlaFields(sla.template, sla.service_level_field, sla.start_field, sla.end_field)
+        return made
+    raise StepInputError(f"the {system} check cannot run: {params.connector_unavailable(system) or 'unknown system'}")

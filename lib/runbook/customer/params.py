@@ -45,6 +45,11 @@ FIXES = {
     "patching": "see parameters/template.yml: windows with name, days, start (HH:MM), duration_hours 1.5-3.9, time_zone, tag_value",
     "iac": "give iac.repository (a git URL or path), optionally branch, base_branch, path and credential ({env: NAME} or {file: path})",
     "cloud": "use name AzureCloud, AzureUSGovernment or AzureChinaCloud, or name: custom with arm_endpoint and authority",
+    "msp.connectors.hubspot": "give msp.connectors.hubspot in parameters/msp.yml: url (https://api.hubapi.com) and token, a reference to a private app's access token",
+    "msp.connectors.topdesk": "give msp.connectors.topdesk in parameters/msp.yml: url (https://<tenant>.topdesk.net), login (the operator's login name), application_password (a reference) and optionally sla (the asset template and its field ids)",
+    "msp.connectors": "see parameters/msp.yml: connectors.hubspot and connectors.topdesk, each with its url and credential reference",
+    "crm": "give crm.hubspot_company_id, the number at the end of the customer's company card URL in HubSpot (.../record/0-2/<id>)",
+    "topdesk": "give topdesk.branch_id, the customer's branch id in TOPdesk (a GUID); optionally sla_reference and sla_service_level",
 }
 
 
@@ -98,6 +103,51 @@ class PasswordstateServer(_Strict):
         return v.rstrip("/")
 
 
+def _https_root(v: str, example: str) -> str:
+    if not re.match(r"^https://[^/\s]+/?$", v):
+        raise ValueError(f"give the service's https URL without a path, e.g. {example}")
+    return v.rstrip("/")
+
+
+class HubSpotConnector(_Strict):
+    """The MSP's HubSpot portal (s2-hubspot-contacts): its API and a private app's access token, by reference. The
+    private app needs the scopes crm.objects.companies.read and crm.objects.contacts.read."""
+
+    url: str = "https://api.hubapi.com"
+    token: SecretRef
+
+    _u = field_validator("url")(lambda cls, v: _https_root(v, "https://api.hubapi.com"))
+
+
+class TopdeskSla(_Strict):
+    """How the MSP's TOPdesk holds an SLA contract: an asset of this template, linked to the customer's branch, its name
+    the contract's reference and these fields (ids as the template names them) its service level and term."""
+
+    template: str = "Service Level Agreement"
+    service_level_field: str = "service-level"
+    start_field: str = "start-date"
+    end_field: str = "end-date"
+
+
+class TopdeskConnector(_Strict):
+    """The MSP's TOPdesk (s2-topdesk-contacts, s2-topdesk-sla): its URL, the operator the runbook reads as and that
+    operator's application password, by reference."""
+
+    url: str
+    login: str = Field(min_length=1)
+    application_password: SecretRef
+    sla: TopdeskSla = TopdeskSla()
+
+    _u = field_validator("url")(lambda cls, v: _https_root(v, "https://intercept.topdesk.net"))
+
+
+class Connectors(_Strict):
+    """The MSP's own systems the runbook's checks read (the customer's records in them are named in the customer file)."""
+
+    hubspot: HubSpotConnector | None = None
+    topdesk: TopdeskConnector | None = None
+
+
 class StoredCredential(_Strict):
     """A credential the MSP keeps for the customer (an administrator account, a firewall, a portal): where it is."""
 
@@ -118,6 +168,7 @@ class Msp(_Strict):
     passwordstate: PasswordstateServer | None = None  # where `passwordstate:` secret references live
     # the MSP's Key Vault (in the MSP's tenant): `{keyvault: <secret name>}` references name a secret in it
     key_vault: str | None = None
+    connectors: Connectors = Connectors()  # HubSpot, TOPdesk: URLs and credential references
 
     _g = field_validator("tenant_id", "principal_id")(lambda cls, v: _guid(v))
 
@@ -517,6 +568,35 @@ class Iac(_Strict):
         return v
 
 
+class Crm(_Strict):
+    """The customer's record in the MSP's CRM (HubSpot): its company card."""
+
+    hubspot_company_id: str
+
+    @field_validator("hubspot_company_id", mode="before")
+    @classmethod
+    def _numeric(cls, v: object) -> str:
+        text = str(v).strip() if isinstance(v, (str, int)) else ""
+        if not text.isdigit():
+            raise ValueError(f"'{v}' is not a HubSpot record id (the digits at the end of the company card's URL)")
+        return text
+
+
+class TopdeskAccount(_Strict):
+    """The customer in the MSP's TOPdesk: its branch, and the SLA contract expected there."""
+
+    branch_id: str
+    sla_reference: str | None = None  # the SLA asset's name; default sla_project_number
+    sla_service_level: str | None = None  # its service level; default the tier
+
+    @field_validator("branch_id")
+    @classmethod
+    def _branch(cls, v: str) -> str:
+        if not GUID.match(v):
+            raise ValueError(f"'{v}' is not a TOPdesk branch id (a GUID)")
+        return v.lower()
+
+
 class Attestation(_Strict):
     """A person's record that a human step was done (or is not required)."""
 
@@ -550,6 +630,8 @@ class Parameters(_Strict):
     cloud: Cloud = Cloud()
     credential: Credential | None = None
     contacts: list[Contact] = []
+    crm: Crm | None = None  # the company card in HubSpot (s2-hubspot-contacts)
+    topdesk: TopdeskAccount | None = None  # the branch and SLA in TOPdesk (s2-topdesk-contacts, s2-topdesk-sla)
     managed_tag: ManagedTag = ManagedTag()
     resource_sheet: ResourceSheet = ResourceSheet()
     tagging: Tagging = Tagging.model_validate({})
@@ -616,11 +698,27 @@ class Parameters(_Strict):
 
     def secret_refs(self) -> tuple[SecretRef, ...]:
         """Every secret reference these parameters hold (their values are never archived)."""
+        c = self.msp.connectors
         refs = (
             self.app_registration.secret_store if self.app_registration else None,
             self.credential.client_secret if self.credential else None,
+            c.hubspot.token if c.hubspot else None,
+            c.topdesk.application_password if c.topdesk else None,
         )
         return tuple(r for r in refs if r is not None)
+
+    def connector_unavailable(self, system: str) -> str:
+        """Why a connector's check cannot run for this customer ('' when it can): the MSP's settings for the system
+        (msp.yml) or the customer's record in it (the customer file) are not given."""
+        shown = display_path(resolve_path(self.customer))
+        msp = getattr(self.msp.connectors, system, None)
+        if msp is None:
+            return f"no msp.connectors.{system} in parameters/{MSP_FILE} (its URL and credential)"
+        if system == "hubspot" and self.crm is None:
+            return f"no crm.hubspot_company_id in {shown} (the customer's company card)"
+        if system == "topdesk" and self.topdesk is None:
+            return f"no topdesk.branch_id in {shown} (the customer's branch)"
+        return ""
 
 
 def _field_path(loc: tuple) -> str:
@@ -660,6 +758,7 @@ TEMPLATE_SAMPLES = {
     "SLA-2026-0000",
     "name@example.com",
     "alerts@example.com",
+    "1234567890",  # the template's HubSpot company id
 }
 
 

@@ -1,7 +1,8 @@
 """`runbook preflight <customer>`: before any change, on the sandbox or a real tenant, what the runbook will be able to
 do: who it signs in as, the MSP's access per subscription (RBAC or Lighthouse), the Microsoft Graph permissions its
 token carries against what Stage 1 needs, the secret store reachable and writable, the credentials Stage 3 looks up,
-and per stage what will fail and why. Read-only: it writes nothing anywhere (the store's write probe changes nothing,
+each connector to the MSP's own systems (HubSpot, TOPdesk) reachable with its credential accepted and the customer's
+record found there, and per stage what will fail and why. Read-only: it writes nothing anywhere (the store's write probe changes nothing,
 see `SecretStores.probe`)."""
 
 from __future__ import annotations
@@ -10,15 +11,20 @@ import base64
 import json
 from dataclasses import dataclass, field
 
+from ..customer import catalogue
 from ..customer.params import Parameters
 from ..errors import InputError, RunbookError
+from ..steps import REGISTRY
 from ..steps.access import MspAccess
-from ..steps.base import Context, execute
+from ..steps.base import ConnectorCheck, Context, execute
+
+FINE = ("ok", "off")  # off: a connector not configured for the customer (its items use their attestations)
 
 
 @dataclass
 class Check:
-    """One line of the preflight: what, its state (ok | missing | unknown), the detail, the stages it blocks."""
+    """One line of the preflight: what, its state (ok | missing | unknown | off: not configured, which is fine), the
+    detail, the stages it blocks."""
 
     what: str
     state: str
@@ -35,13 +41,13 @@ class Preflight:
 
     @property
     def ok(self) -> bool:
-        return all(c.state == "ok" for c in self.checks)
+        return all(c.state in FINE for c in self.checks)
 
     def stages(self) -> dict[int, list[str]]:
         """Per stage, what will fail (empty: nothing found that blocks it)."""
         out: dict[int, list[str]] = {n: [] for n in range(5)}
         for c in self.checks:
-            if c.state != "ok":
+            if c.state not in FINE:
                 for n in c.blocks:
                     out[n].append(f"{c.what}: {c.detail}")
         return out
@@ -131,6 +137,7 @@ def run(params: Parameters, ctx: Context) -> Preflight:
             )
         except (InputError, RunbookError) as exc:
             pf.checks.append(Check("secret store", "missing", str(exc), (1,)))
+    pf.checks += connector_checks(params, ctx)
     for cred in params.credentials:  # s3-credentials-stored looks each one up (names and metadata, never values)
         try:
             found = ctx.secrets.versions(cred.store)
@@ -139,3 +146,28 @@ def run(params: Parameters, ctx: Context) -> Preflight:
         except (InputError, RunbookError) as exc:
             pf.checks.append(Check(f"credential {cred.name}", "missing", str(exc), (3,)))
     return pf
+
+
+def connector_checks(params: Parameters, ctx: Context) -> list[Check]:
+    """Per connector: off when it is not configured for the customer (its items use their attestations); else one
+    read proving the system answers and accepts the credential, and the customer's record found in it. A failure
+    names the items it makes fail, in their stage."""
+    out = []
+    for system in catalogue.CONNECTOR_NAMES:
+        items = [i for i in catalogue.load().items if i.connector == system]
+        if not items:
+            continue
+        names = ", ".join(i.id for i in items)
+        why = params.connector_unavailable(system)
+        if why:
+            out.append(Check(f"connector {system}", "off", f"not configured ({why}): {names} use(s) the attestation"))
+            continue
+        step = REGISTRY[items[0].id]()
+        assert isinstance(step, ConnectorCheck)
+        try:
+            proved = ctx.connector(system).reachable()
+            out.append(Check(f"connector {system}", "ok", f"{proved}; {step.record(ctx)}"))
+        except RunbookError as exc:
+            stages = tuple(sorted({i.stage for i in items}))
+            out.append(Check(f"connector {system}", "missing", f"{exc} ({names} will fail)", stages))
+    return out

@@ -11,14 +11,16 @@ from .base import Step
 from .budget import BudgetAlert
 from .credentials import CredentialsStored
 from .defender import DefenderEnabled
+from .hubspot import HubSpotContacts
 from .iac import IacPushed
 from .lighthouse import LighthouseOffer
 from .monitoring import MonitoringAlerting
 from .patching import PatchingDeployed
 from .policy import PolicyBaseline
 from .tagging import TagManagedResources, TagSheetResources
+from .topdesk import TopdeskContacts, TopdeskSla
 
-#: Automated steps by checklist item id; items not listed here are attested by a person.
+#: Automated steps (and connector checks) by checklist item id; items not listed here are attested by a person.
 REGISTRY: dict[str, type[Step]] = {
     cls.item_id: cls
     for cls in (
@@ -27,6 +29,9 @@ REGISTRY: dict[str, type[Step]] = {
         TagManagedResources,
         MonitoringAlerting,
         BudgetAlert,
+        HubSpotContacts,
+        TopdeskContacts,
+        TopdeskSla,
         AdvisorEverythingEnabled,
         DefenderEnabled,
         TagSheetResources,

@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError, ServiceRequestError
 
@@ -23,6 +24,9 @@ from ..errors import ScopeFailure as ScopeFailure
 from ..errors import StepInputError as StepInputError
 from ..evidence.journal import Journal, from_environment
 from ..evidence.results import Change, ItemResult, stamp
+
+if TYPE_CHECKING:
+    from ..adapters.connectors.base import Connector
 
 
 @dataclass
@@ -41,6 +45,7 @@ class Context:
     share_inventory: bool = False
     fresh: bool = False
     _inventory: dict = field(default_factory=dict, repr=False)
+    _connectors: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def resources(self, msp_resource_group: str, unreadable: list[ScopeFailure] | None = None) -> list:
         """The customer's resources (inventory.customer_resources), listed once per run where sharing is on; a
@@ -87,6 +92,16 @@ class Context:
         return SecretStores(
             lambda vault_url: self.clients.secret_client(vault_url), passwordstate if server is not None else None
         )
+
+    def connector(self, system: str) -> Connector:
+        """The connector to one of the MSP's systems (msp.connectors.<system>), built once: over the clients' httpx
+        client (the sandbox's stand-ins reached by name), its credential read from its store at the first call."""
+        if system not in self._connectors:
+            from ..customer.connect import make_connector
+
+            self._connectors[system] = make_connector(system, self.params, self.clients.http(), self.secrets.read)
+        made: Connector = self._connectors[system]
+        return made
 
     @cached_property
     def clients(self) -> Clients:
@@ -183,6 +198,24 @@ class Step:
             )
         done = f" after applying {len(applied)} change(s)" if applied else ""
         return Verdict("fulfilled", f"The tenant is in the wanted state{done}.")
+
+
+class ConnectorCheck(Step):
+    """A `both` item whose check reads one of the MSP's systems through a connector (the catalogue's `connector:`).
+    When the connector is configured for the customer (the MSP's settings and the customer's record in it) the check
+    decides, as any step does; when it is not, the item's attestation is used (`check_or_attest`). Checks only:
+    nothing is planned or written."""
+
+    connector = ""  # adapters.connectors name: hubspot, topdesk
+
+    def unavailable(self, ctx: Context) -> str:
+        """Why the check cannot run for this customer ('' when it can)."""
+        return ctx.params.connector_unavailable(self.connector)
+
+    def record(self, ctx: Context) -> str:
+        """The customer's record the check reads (its company card, its branch), read now, in words: what the
+        preflight shows. Raises the connector's errors (an unknown id, a refused credential)."""
+        raise NotImplementedError
 
 
 def new_result(item: catalogue.Item, ctx: Context) -> ItemResult:
@@ -431,4 +464,17 @@ def with_attestation(item: catalogue.Item, ctx: Context, result: ItemResult) -> 
     if att.status == "not-required" and result.status != "failed":
         result.status = "not-required"
     result.summary += f" Agreed by {att.by} on {att.at.isoformat()}: {att.reference}."
+    return result
+
+
+def check_or_attest(item: catalogue.Item, ctx: Context, step: ConnectorCheck) -> ItemResult:
+    """A connector item: its check decides when the connector is configured for the customer (fulfilled, open with
+    what is missing, or failed with the connector's one-line error); otherwise the attestation is used exactly as for
+    an attested item, and the result says why the check was not available. Unlike `with_attestation` (automation AND
+    a person's agreement), the check and the attestation are alternatives here."""
+    why = step.unavailable(ctx)
+    if not why:
+        return execute(step, ctx)
+    result = attested(item, ctx)
+    result.summary = f"Check not available: {why}, attestation used. {result.summary}"
     return result
