@@ -239,19 +239,19 @@ def review_differences(reviewed: list[Change], planned: list[Change]) -> list[st
     out += [f"- {a}: {t}" for a, t in sorted(before.keys() - now.keys())]
     for key in sorted(before.keys() & now.keys()):
         was, is_ = before[key].detail, now[key].detail
-        if _fingerprint(before[key]) != _fingerprint(now[key]):
-            fields = sorted(
-                k
-                for k in {*was, *is_}
-                if json.dumps(was.get(k), default=str, sort_keys=True)
-                != json.dumps(is_.get(k), default=str, sort_keys=True)
-            )
+        fields = sorted(k for k in {*was, *is_} if _canonical(was.get(k)) != _canonical(is_.get(k)))
+        if fields:
             shown = ", ".join(
                 f"{f}: reviewed {json.dumps(was.get(f), default=str)[:120]}, now {json.dumps(is_.get(f), default=str)[:120]}"
                 for f in fields
             )
             out.append(f"~ {key[0]}: {key[1]} ({shown})")
     return out
+
+
+def _canonical(value: object) -> str:
+    """A detail value as JSON with sorted keys: two values are the same when these are."""
+    return json.dumps(value, default=str, sort_keys=True)
 
 
 def unreachable(exc: BaseException) -> bool:
