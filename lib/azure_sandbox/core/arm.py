@@ -186,11 +186,15 @@ class Arm:
         resource_type: str = "",
         resource_id: str = "",
         on_fail: Callable[[], Any] | None = None,
+        result: Callable[[], Any] | None = None,
     ) -> tuple[dict[str, str], bool]:
-        """Register an operation; its headers (Location or Azure-AsyncOperation, Retry-After) and whether it will fail."""
+        """Register an operation; its headers (Location or Azure-AsyncOperation, Retry-After) and whether it will fail.
+        `result` gives the final body of a Location operation that has one (a POST action's answer)."""
         f = self.faults.faults
         failed = resource_type.lower() in {t.lower() for t in f.lro_fail_types}
-        op = self.state.new_operation(f.lro_polls, on_fail if failed else done, failed, resource_id)
+        op = self.state.new_operation(
+            f.lro_polls, on_fail if failed else done, failed, resource_id, sub.lower(), result, now_iso()
+        )
         url = f"{req.base_url}/subscriptions/{sub}/operation{'results' if kind == 'location' else 'statuses'}/{op.id}?api-version={req.api_version}"
         return {
             "Location" if kind == "location" else "Azure-AsyncOperation": url,
@@ -254,7 +258,7 @@ class Arm:
             if sub_obj is None:
                 return arm_error(404, "SubscriptionNotFound", f"The subscription '{parts[1]}' could not be found.")
             if parts[2:3] in (["operationresults"], ["operationstatuses"]) and len(parts) == 4:
-                return self.poll(parts[2], parts[3])
+                return self.poll(parts[2], parts[3], parts[1], path)
             if len(parts) >= 4 and parts[2] == "resourcegroups":
                 rg = self.state.get(f"/subscriptions/{parts[1]}/resourcegroups/{parts[3]}")
                 if rg is None and not (len(parts) == 4 and req.method in ("PUT", "HEAD")):
@@ -281,23 +285,32 @@ class Arm:
             return arm_error(404, "InvalidResourceType", f"The resource type could not be found for path '{path}'.")
         return self.generic(req, principal, path)
 
-    def poll(self, kind: str, op_id: str) -> Response:
-        """Status of a long-running operation; it completes after the configured number of polls."""
+    def poll(self, kind: str, op_id: str, sub: str = "", path: str = "") -> Response:
+        """A long-running operation, polled; it completes after the configured number of polls. Per ARM's RPC
+        (azure-resource-manager-rpc v1.0/async-api-reference.md): an operation of another subscription is 404; the
+        Azure-AsyncOperation answer is always 200 with the operation resource (id, name, status, startTime, endTime
+        once ended, error when Failed); the Location answer is 202 while running, then the operation's result (200
+        with the action's body when it has one, else 200 without one, as ARM answers a resource group's deletion)."""
         op = self.state.operations.get(op_id)
-        if op is None:
+        if op is None or (sub and op.subscription and op.subscription != sub.lower()):
             return arm_error(404, "OperationNotFound", f"The operation '{op_id}' could not be found.")
         retry = {"Retry-After": self.lro_retry_after()}
+        resource = {"id": path or f"/subscriptions/{op.subscription}/operationstatuses/{op.id}", "name": op.id}
+        if op.started:
+            resource["startTime"] = op.started
         if op.polls_left > 0:
             op.polls_left -= 1
             return (
                 Response(202, None, retry)
                 if kind == "operationresults"
-                else Response(200, {"status": "InProgress"}, retry)
+                else Response(200, {**resource, "status": "InProgress"}, retry)
             )
         if not op.finished:
             op.finished = True
+            op.ended = now_iso()
             if op.done:
                 op.done()
+        resource["endTime"] = op.ended
         if op.failed:
             error = {
                 "code": "InternalServerError",
@@ -305,8 +318,10 @@ class Arm:
             }
             if kind == "operationresults":
                 return Response(500, {"error": error})
-            return Response(200, {"status": "Failed", "error": error})
-        return Response(200) if kind == "operationresults" else Response(200, {"status": "Succeeded"})
+            return Response(200, {**resource, "status": "Failed", "error": error})
+        if kind == "operationresults":
+            return Response(200, op.result()) if op.result is not None else Response(200)
+        return Response(200, {**resource, "status": "Succeeded"})
 
     # ------------------------------------------------------------------ generic provider resources
     def generic(self, req: Request, principal: str, path: str) -> Response:

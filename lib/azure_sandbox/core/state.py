@@ -7,6 +7,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from . import ids
 from .rbac import role_allows, role_guid
@@ -22,6 +23,10 @@ class Operation:
     failed: bool = False
     resource_id: str = ""
     finished: bool = False
+    subscription: str = ""  # where it was started: polling it from another subscription is 404, as ARM's RPC asks
+    result: Callable[[], Any] | None = None  # the final body of a Location operation that has one (a POST action)
+    started: str = ""
+    ended: str = ""
 
 
 @dataclass
@@ -169,8 +174,17 @@ class State:
         """Whether a principal may perform an action at a scope."""
         return any(role_allows(g, action) for g, _ in self.roles_of(principal_id, scope))
 
-    def new_operation(self, polls: int, done=None, failed: bool = False, resource_id: str = "") -> Operation:
+    def new_operation(
+        self,
+        polls: int,
+        done=None,
+        failed: bool = False,
+        resource_id: str = "",
+        subscription: str = "",
+        result=None,
+        started: str = "",
+    ) -> Operation:
         """Register a long-running operation."""
-        op = Operation(str(uuid.uuid4()), polls, done, failed, resource_id)
+        op = Operation(str(uuid.uuid4()), polls, done, failed, resource_id, False, subscription, result, started)
         self.operations[op.id] = op
         return op
