@@ -272,6 +272,8 @@ class Arm:
             if bad := self.check_api(req, allowed, route.what, route.version_error):
                 return bad
             return getattr(provider, route.handler)(self, req, principal, match, path)
+        if parts[:3] == ["providers", "microsoft.management", "managementgroups"] and len(parts) > 5:
+            return self.at_management_group(req, principal, path, parts)
         if parts[0] == "providers" and len(parts) >= 3:
             spec = self.registry.lookup("/".join(path.split("/")[2:4]))
             if spec is None or not spec.tenant_level:
@@ -322,6 +324,21 @@ class Arm:
         if kind == "operationresults":
             return Response(200, op.result()) if op.result is not None else Response(200)
         return Response(200, {**resource, "status": "Succeeded"})
+
+    def at_management_group(self, req: Request, principal: str, path: str, parts: list[str]) -> Response:
+        """A resource at a management group's scope (policy definitions, role assignments): the group must exist, else
+        ARM's 403 for a scope it cannot resolve; then as at any scope."""
+        if parts[3] != self.state.tenant_id.lower() or parts[4] != "providers":
+            ap = ids.parse(path)
+            verb = {"GET": "read", "HEAD": "read", "DELETE": "delete"}.get(req.method, "write")
+            action = f"{ap.resource_type}/{verb}" if ap.resource_type else "Microsoft.Management/managementGroups/read"
+            scope = "/".join(path.split("/")[:5])
+            return arm_error(
+                403,
+                "AuthorizationFailed",
+                f"The client '{principal}' with object id '{principal}' does not have authorization to perform action '{action}' over scope '{scope}' or the scope is invalid. If access was recently granted, please refresh your credentials.",
+            )
+        return self.generic(req, principal, path)
 
     # ------------------------------------------------------------------ generic provider resources
     def generic(self, req: Request, principal: str, path: str) -> Response:

@@ -127,7 +127,7 @@ class State:
         """(role GUID, source) pairs a principal holds at a scope: RBAC at or above it, and Lighthouse."""
         pid = principal_id.lower()
         out: list[tuple[str, str]] = []
-        for anc in ids.ancestors(scope):
+        for anc in self.scopes_above(scope):
             for ra in self.children(anc + "/providers/Microsoft.Authorization/roleAssignments", None):
                 props = ra["properties"]
                 if props["principalId"].lower() == pid:
@@ -144,6 +144,18 @@ class State:
                     if auth["principalId"].lower() == pid:
                         out.append((auth["roleDefinitionId"].lower(), "lighthouse"))
         return out
+
+    def management_groups_of(self, scope: str) -> list[str]:
+        """Keys of the management groups above a scope in a subscription of this tenant: its root group (the only
+        group the sandbox holds), else none."""
+        sub = ids.subscription_of(scope)
+        if not sub or self.get(f"/subscriptions/{sub}") is None:
+            return []
+        return [ids.key(f"/providers/Microsoft.Management/managementGroups/{self.tenant_id}")]
+
+    def scopes_above(self, scope: str) -> list[str]:
+        """Keys of every scope containing `scope`, from the root management group down to `scope` itself."""
+        return [*self.management_groups_of(scope), *ids.ancestors(scope)]
 
     def lighthouse_grants(self, principal_id: str, scope: str) -> list[dict]:
         """The Lighthouse authorizations (principalId, roleDefinitionId, delegatedRoleDefinitionIds) a principal holds

@@ -192,7 +192,7 @@ class Authorization(Provider):
             rest = re.sub(r"^\s*atscope\(\)\s*(and\s*)?", "", expr, flags=re.IGNORECASE)
             terms = {t.prop: t.value for t in rules.parse_filter(rest, ("principalid", "assignedto"))}
             scope_key = ids.key(ap.scope or "/")
-            above = set(ids.ancestors(ap.scope)) if ap.scope else set()
+            above = set(arm.state.scopes_above(ap.scope)) if ap.scope else set()
             found = []
             for obj in arm.all_of_type(spec.type):
                 ra_scope = ids.key(obj["properties"]["scope"])
