@@ -357,3 +357,26 @@ def test_the_notebook_session_runs_the_checks(sandbox, clients, params_dir, evid
     for item_id in ITEMS:
         assert session.run(item_id).status == "fulfilled", session.results[item_id].summary
     assert session.results["s4-o365-licenses"].observed[0]["user"] == DANA_ID
+
+
+def test_preflight_says_whether_graph_reads_what_stage_4_needs(sandbox, params_dir):
+    from runbook.operate import preflight
+
+    def check(clients):
+        pf = preflight.run(params.load("demo"), Context(params.load("demo"), lambda: clients, journal=None))
+        return next(c for c in pf.checks if c.what == "graph stage 4 reads")
+
+    clients = sandbox.clients()
+    try:
+        ok = check(clients)
+        assert ok.state == "ok" and "s4-policy-dashboard, s4-advisor-insight, s4-o365-licenses" in ok.detail
+    finally:
+        clients.close()
+    sandbox.state.graph_permissions[sandbox.conn.client_id.lower()] = {"Application.ReadWrite.All", "User.Read.All"}
+    clients = sandbox.clients()
+    try:
+        off = check(clients)
+        assert off.state == "off" and off.blocks == ()  # the items use their attestations: nothing is blocked
+        assert off.detail.startswith("the token lacks RoleManagement.Read.Directory (or Directory.Read.All)")
+    finally:
+        clients.close()
