@@ -150,8 +150,7 @@ async def _directory_roles(graph: Any, user_id: str) -> list[DirectoryRole]:
         definition = a.role_definition
         actions = tuple(
             str(x)
-            for p in (definition.role_permissions or [])
-            if definition
+            for p in ((definition.role_permissions or []) if definition else [])
             for x in (p.allowed_resource_actions or [])
         )
         rid = str(a.role_definition_id or "")
