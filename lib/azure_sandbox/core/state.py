@@ -40,6 +40,9 @@ class State:
     applications: dict[str, dict] = field(default_factory=dict)  # by object id
     service_principals: dict[str, dict] = field(default_factory=dict)  # by object id
     directory: dict[str, dict] = field(default_factory=dict)  # users and groups by lower-cased object id
+    # Microsoft Entra directory role assignments (Graph unifiedRoleAssignment objects: principalId, roleDefinitionId
+    # = a built-in role's template id, directoryScopeId)
+    directory_role_assignments: list[dict] = field(default_factory=list)
     secret_hashes: dict[str, list[str]] = field(default_factory=dict)  # appId -> sha256 of secrets
     operations: dict[str, Operation] = field(default_factory=dict)
     by_type: dict[str, dict[str, dict]] = field(default_factory=dict)  # lower-cased type -> key -> object

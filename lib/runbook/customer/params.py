@@ -50,6 +50,7 @@ FIXES = {
     "msp.connectors": "see parameters/msp.yml: connectors.hubspot and connectors.topdesk, each with its url and credential reference",
     "crm": "give crm.hubspot_company_id, the number at the end of the customer's company card URL in HubSpot (.../record/0-2/<id>)",
     "topdesk": "give topdesk.branch_id, the customer's branch id in TOPdesk (a GUID); optionally sla_reference and sla_service_level",
+    "handover": "name contacts by their name or e-mail address as `contacts` lists them: handover.licence_admin (one), handover.insight (a list)",
 }
 
 
@@ -582,6 +583,15 @@ class Crm(_Strict):
         return text
 
 
+class Handover(_Strict):
+    """Stage 4: which of the customer's contacts should be able to do what, checked in the customer's tenant (Entra ID
+    and Azure RBAC) by s4-o365-licenses, s4-advisor-insight and s4-policy-dashboard. Contacts are named by their name
+    or e-mail address as `contacts` lists them."""
+
+    licence_admin: str | None = None  # the contact who edits the Office 365 licences (s4-o365-licenses)
+    insight: list[str] | None = None  # the contacts who must see Advisor and the Policy dashboard; default: all
+
+
 class TopdeskAccount(_Strict):
     """The customer in the MSP's TOPdesk: its branch, and the SLA contract expected there."""
 
@@ -632,6 +642,7 @@ class Parameters(_Strict):
     contacts: list[Contact] = []
     crm: Crm | None = None  # the company card in HubSpot (s2-hubspot-contacts)
     topdesk: TopdeskAccount | None = None  # the branch and SLA in TOPdesk (s2-topdesk-contacts, s2-topdesk-sla)
+    handover: Handover = Handover()  # who edits licences, who sees Advisor and the Policy dashboard (Stage 4)
     managed_tag: ManagedTag = ManagedTag()
     resource_sheet: ResourceSheet = ResourceSheet()
     tagging: Tagging = Tagging.model_validate({})
@@ -672,6 +683,23 @@ class Parameters(_Strict):
             if extra:
                 raise ValueError(f"budget.amounts names subscription(s) not in subscription_ids: {', '.join(extra)}")
         return self
+
+    @model_validator(mode="after")
+    def _handover_contacts(self) -> Parameters:
+        named = [self.handover.licence_admin] if self.handover.licence_admin else []
+        for who in named + list(self.handover.insight or []):
+            if self.contact(who) is None:
+                raise ValueError(
+                    f"handover names '{who}', who is not in contacts; name a contact by its name or e-mail address"
+                )
+        return self
+
+    def contact(self, who: str) -> Contact | None:
+        """The contact a name or an e-mail address names (case and spacing do not matter)."""
+        key = " ".join(who.split()).casefold()
+        return next(
+            (c for c in self.contacts if key in (" ".join(c.name.split()).casefold(), c.email.casefold())), None
+        )
 
     @model_validator(mode="after")
     def _exemption_scopes(self) -> Parameters:

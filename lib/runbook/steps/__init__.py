@@ -11,6 +11,7 @@ from .base import Step
 from .budget import BudgetAlert
 from .credentials import CredentialsStored
 from .defender import DefenderEnabled
+from .handover import AdvisorInsight, LicenceAdmin, PolicyDashboardInsight
 from .hubspot import HubSpotContacts
 from .iac import IacPushed
 from .lighthouse import LighthouseOffer
@@ -41,5 +42,8 @@ REGISTRY: dict[str, type[Step]] = {
         BackupDeployed,
         IacPushed,
         CredentialsStored,
+        PolicyDashboardInsight,
+        AdvisorInsight,
+        LicenceAdmin,
     )
 }

@@ -217,6 +217,33 @@ class ConnectorCheck(Step):
         preflight shows. Raises the connector's errors (an unknown id, a refused credential)."""
         raise NotImplementedError
 
+    def refused(self) -> str:
+        """After a failed run: why the check could not be made in a way the attestation may stand in for ('' when
+        the failure is the check's own: the item stays failed)."""
+        return ""
+
+
+class TenantCheck(ConnectorCheck):
+    """A `both` item checked through the runbook's own access to the customer's tenant (ARM, Microsoft Graph), with no
+    connector of its own. The check is not available, and the attestation is used (`check_or_attest`), when the
+    parameters do not name what to check (`unavailable`), or when the tenant refuses the read for want of a
+    permission: the step then calls `refuse` with the one line naming what was refused and the permission to grant."""
+
+    connector = ""
+    refusal = ""
+
+    def unavailable(self, ctx: Context) -> str:
+        return ""
+
+    def refuse(self, text: str) -> StepInputError:
+        """Record a read the tenant refused for want of a permission; the error to raise (the item fails with it
+        unless check_or_attest falls back to the attestation)."""
+        self.refusal = text
+        return StepInputError(text)
+
+    def refused(self) -> str:
+        return self.refusal
+
 
 def new_result(item: catalogue.Item, ctx: Context) -> ItemResult:
     """An empty result for an item, stamped with who and when."""
@@ -473,8 +500,14 @@ def check_or_attest(item: catalogue.Item, ctx: Context, step: ConnectorCheck) ->
     an attested item, and the result says why the check was not available. Unlike `with_attestation` (automation AND
     a person's agreement), the check and the attestation are alternatives here."""
     why = step.unavailable(ctx)
+    observed: list[dict] = []
     if not why:
-        return execute(step, ctx)
+        checked = execute(step, ctx)
+        why = step.refused() if checked.status == "failed" else ""  # a read refused for want of a permission
+        if not why:
+            return checked
+        observed = checked.observed
     result = attested(item, ctx)
+    result.observed = observed or result.observed  # what could be read before the refusal stays on the record
     result.summary = f"Check not available: {why}, attestation used. {result.summary}"
     return result
