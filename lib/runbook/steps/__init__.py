@@ -11,6 +11,7 @@ from .base import Step
 from .budget import BudgetAlert
 from .credentials import CredentialsStored
 from .defender import DefenderEnabled
+from .exact import FirstInvoice, InvoiceRun
 from .hubspot import HubSpotContacts
 from .iac import IacPushed
 from .lighthouse import LighthouseOffer
@@ -28,6 +29,7 @@ REGISTRY: dict[str, type[Step]] = {
         AppRegistration,
         TagManagedResources,
         MonitoringAlerting,
+        InvoiceRun,
         BudgetAlert,
         HubSpotContacts,
         TopdeskContacts,
@@ -41,5 +43,6 @@ REGISTRY: dict[str, type[Step]] = {
         BackupDeployed,
         IacPushed,
         CredentialsStored,
+        FirstInvoice,
     )
 }
