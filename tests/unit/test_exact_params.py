@@ -72,3 +72,19 @@ def test_a_bad_division_or_client_id_in_msp_yml(params_dir):
     msg = problems()
     assert "field 'msp.connectors.exact.division'" in msg and "field 'msp.connectors.exact.client_id'" in msg
     assert "Fix: give msp.connectors.exact in parameters/msp.yml: url (https://start.exactonline.nl), division" in msg
+
+
+def test_the_templates_sample_account_code_is_a_placeholder(params_dir):
+    edit(params_dir / "demo.yml", lambda d: d["exact"].update(account_code="000000"))
+    assert "field 'exact.account_code' still holds the template's placeholder '000000'" in problems()
+
+
+def test_an_exact_token_is_a_secret_wherever_it_appears(params_dir):
+    """The archive's detector knows the shape of Exact's tokens (stamp<country><nnn>.<opaque>): never in parameters or
+    evidence."""
+    from runbook.adapters.secrets import scan_text
+
+    token = "stampNL001.gAAAAHxK3v9Zq0AbCdEfGhIjKlMnOpQrStUv"
+    assert [f.kind for f in scan_text(f"refresh {token}", "f")] == ["Exact Online token"]
+    edit(params_dir / "demo.yml", lambda d: d["contacts"][0].update(role=token))
+    assert "field 'contacts.0.role' holds what looks like a secret (Exact Online token)" in problems()

@@ -823,6 +823,7 @@ TEMPLATE_SAMPLES = {
     "name@example.com",
     "alerts@example.com",
     "1234567890",  # the template's HubSpot company id
+    "000000",  # the template's Exact Online account code
 }
 
 
