@@ -295,3 +295,25 @@ def test_the_notebook_session_runs_the_check(sandbox, clients, params_dir, evide
     session.ctx.clients_factory = lambda: clients
     result = session.run("s1-invoice-run")
     assert result.status == "fulfilled" and result.observed[0]["subscription"] == 1042
+
+
+def test_the_premium_demo_is_fulfilled_by_its_own_account(sandbox, tmp_path, monkeypatch):
+    from tests.conftest import copy_msp_settings
+
+    d = tmp_path / "premium"
+    d.mkdir()
+    copy_msp_settings(d, sandbox.sandbox.state_dir)
+    (d / "demo-premium.yml").write_text((params.PROJECT_ROOT / "parameters" / "demo-premium.yml").read_text())
+    monkeypatch.setenv("RUNBOOK_PARAMETERS_DIR", str(d))
+    clients = sandbox.clients()
+    try:
+        ctx = Context(params.load("demo-premium"), lambda: clients, journal=None)
+        results = {i: run(ctx, i) for i in ITEMS}
+    finally:
+        clients.close()
+    assert {i: r.status for i, r in results.items()} == dict.fromkeys(ITEMS, "fulfilled")
+    assert (
+        "Subscription 1043" in results["s1-invoice-run"].summary
+        and "item MS-PREMIUM" in results["s1-invoice-run"].summary
+    )
+    assert "invoice 26110043" in results["s4-first-invoice"].summary
