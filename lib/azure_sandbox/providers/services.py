@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from .exact import HOST as EXACT_HOST
+from .exact import Exact
 from .hosted import HostedService
 from .hubspot import HOST as HUBSPOT_HOST
 from .hubspot import HubSpot
 from .topdesk import DOMAIN as TOPDESK_DOMAIN
 from .topdesk import Topdesk
 
-SERVICES: tuple[type[HostedService], ...] = (HubSpot, Topdesk)
+SERVICES: tuple[type[HostedService], ...] = (HubSpot, Topdesk, Exact)
 
 
 def load_services(msp: dict) -> dict[str, HostedService]:
@@ -18,4 +20,4 @@ def load_services(msp: dict) -> dict[str, HostedService]:
 
 def certificate_names() -> list[str]:
     """The names the sandbox's certificate must cover for the stand-ins (a wildcard for per-tenant hosts)."""
-    return [HUBSPOT_HOST, f"*.{TOPDESK_DOMAIN}"]
+    return [HUBSPOT_HOST, f"*.{TOPDESK_DOMAIN}", EXACT_HOST]

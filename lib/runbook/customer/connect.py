@@ -40,14 +40,22 @@ def make_clients(params: Parameters) -> Clients:
     )
 
 
-def make_connector(system: str, params: Parameters, http: httpx.Client, read: Callable[[SecretRef], str]) -> Connector:
+def make_connector(
+    system: str,
+    params: Parameters,
+    http: httpx.Client,
+    read: Callable[[SecretRef], str],
+    store: Callable[[SecretRef, str], object] | None = None,
+    probe: Callable[[SecretRef], object] | None = None,
+) -> Connector:
     """The connector to one of the MSP's systems from msp.connectors.<system>; its credential is read (through
-    `read`, the run's secret stores) only when its first call needs it."""
-    from ..adapters.connectors import HubSpot, Topdesk
+    `read`, the run's secret stores) only when its first call needs it. A credential the system replaces at every use
+    (Exact Online's refresh token) is written back through `store`, after `probe` found its store writable."""
+    from ..adapters.connectors import Exact, HubSpot, Topdesk
     from ..adapters.connectors.topdesk import SlaFields
 
     settings = params.msp.connectors
-    hubspot, topdesk = settings.hubspot, settings.topdesk
+    hubspot, topdesk, exact = settings.hubspot, settings.topdesk, settings.exact
     if system == "hubspot" and hubspot is not None:
         return HubSpot(http, hubspot.url, lambda: read(hubspot.token))
     if system == "topdesk" and topdesk is not None:
@@ -55,4 +63,15 @@ def make_connector(system: str, params: Parameters, http: httpx.Client, read: Ca
         sla = topdesk.sla
         made.sla_fields = SlaFields(sla.template, sla.service_level_field, sla.start_field, sla.end_field)
         return made
+    if system == "exact" and exact is not None:
+        return Exact(
+            http,
+            exact.url,
+            lambda: read(exact.refresh_token),
+            division=exact.division,
+            client_id=exact.client_id,
+            client_secret=lambda: read(exact.client_secret),
+            store=(lambda value: store(exact.refresh_token, value)) if store is not None else None,
+            writable=(lambda: probe(exact.refresh_token)) if probe is not None else None,
+        )
     raise StepInputError(f"the {system} check cannot run: {params.connector_unavailable(system) or 'unknown system'}")

@@ -1,9 +1,10 @@
 """`runbook preflight <customer>`: before any change, on the sandbox or a real tenant, what the runbook will be able to
 do: who it signs in as, the MSP's access per subscription (RBAC or Lighthouse), the Microsoft Graph permissions its
 token carries against what Stage 1 needs, the secret store reachable and writable, the credentials Stage 3 looks up,
-each connector to the MSP's own systems (HubSpot, TOPdesk) reachable with its credential accepted and the customer's
-record found there, and per stage what will fail and why. Read-only: it writes nothing anywhere (the store's write probe changes nothing,
-see `SecretStores.probe`)."""
+each connector to the MSP's own systems (HubSpot, TOPdesk, Exact Online) reachable with its credential accepted and the
+customer's record found there, and per stage what will fail and why. Read-only: it writes nothing anywhere (the store's
+write probe changes nothing, see `SecretStores.probe`), except the one write a check of Exact Online cannot avoid:
+exchanging its refresh token replaces it, and the new one is stored back where the old one was."""
 
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ from .base import Step
 from .budget import BudgetAlert
 from .credentials import CredentialsStored
 from .defender import DefenderEnabled
+from .exact import FirstInvoice, InvoiceRun
 from .handover import AdvisorInsight, LicenceAdmin, PolicyDashboardInsight
 from .hubspot import HubSpotContacts
 from .iac import IacPushed
@@ -29,6 +30,7 @@ REGISTRY: dict[str, type[Step]] = {
         AppRegistration,
         TagManagedResources,
         MonitoringAlerting,
+        InvoiceRun,
         BudgetAlert,
         HubSpotContacts,
         TopdeskContacts,
@@ -45,5 +47,6 @@ REGISTRY: dict[str, type[Step]] = {
         PolicyDashboardInsight,
         AdvisorInsight,
         LicenceAdmin,
+        FirstInvoice,
     )
 }

@@ -95,11 +95,14 @@ class Context:
 
     def connector(self, system: str) -> Connector:
         """The connector to one of the MSP's systems (msp.connectors.<system>), built once: over the clients' httpx
-        client (the sandbox's stand-ins reached by name), its credential read from its store at the first call."""
+        client (the sandbox's stand-ins reached by name), its credential read from its store at the first call (and a
+        rotating one, Exact Online's refresh token, written back to it)."""
         if system not in self._connectors:
             from ..customer.connect import make_connector
 
-            self._connectors[system] = make_connector(system, self.params, self.clients.http(), self.secrets.read)
+            self._connectors[system] = make_connector(
+                system, self.params, self.clients.http(), self.secrets.read, self.secrets.store, self.secrets.probe
+            )
         made: Connector = self._connectors[system]
         return made
 
@@ -206,7 +209,7 @@ class ConnectorCheck(Step):
     decides, as any step does; when it is not, the item's attestation is used (`check_or_attest`). Checks only:
     nothing is planned or written."""
 
-    connector = ""  # adapters.connectors name: hubspot, topdesk
+    connector = ""  # adapters.connectors name: hubspot, topdesk, exact
 
     def unavailable(self, ctx: Context) -> str:
         """Why the check cannot run for this customer ('' when it can)."""
