@@ -11,6 +11,7 @@ from .base import Step
 from .budget import BudgetAlert
 from .credentials import CredentialsStored
 from .defender import DefenderEnabled
+from .documentation import CustomerDocumentation
 from .hubspot import HubSpotContacts
 from .iac import IacPushed
 from .lighthouse import LighthouseOffer
@@ -41,5 +42,6 @@ REGISTRY: dict[str, type[Step]] = {
         BackupDeployed,
         IacPushed,
         CredentialsStored,
+        CustomerDocumentation,
     )
 }
