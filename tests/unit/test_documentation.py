@@ -266,3 +266,30 @@ def test_stage3_with_apply_generates_it_and_a_second_run_plans_nothing(sandbox, 
         f"Current: the customer documentation ({doc.DOCX}, {doc.HTML}) in evidence/demo/{first.run_id}"
     )
     assert not (second.run_dir / doc.DOCX).exists()
+
+
+# --- by hand, in the Stage 3 notebook ---------------------------------------------------------------------------------
+class Shell:
+    """The notebook's namespace as the session reads it (the parameters cell sets `apply`)."""
+
+    def __init__(self, apply: bool) -> None:
+        self.user_ns = {"apply": apply}
+
+
+def test_by_hand_the_cell_plans_the_next_applies_and_the_session_seals_it(demo, monkeypatch):
+    from runbook.notebook import Session
+
+    shell = Shell(True)
+    monkeypatch.setattr("IPython.get_ipython", lambda: shell)
+    session = Session(demo, 3)
+    session.begin_record(None)
+    shown = session.run(doc.ITEM_ID)
+    assert shown.status == "open" and len(shown.planned) == 1 and not shown.applied
+    assert f'session.apply_reviewed("{doc.ITEM_ID}")' in shown.summary
+    run_dir = session.record.run_dir
+    assert not (run_dir / doc.DOCX).exists()  # showing the plan writes nothing
+    done = session.apply_reviewed(doc.ITEM_ID)
+    assert done.status == "fulfilled" and (run_dir / doc.DOCX).exists(), done.summary
+    session.finish()
+    assert doc.DOCX in json.loads((run_dir / "manifest.json").read_text())["files"]
+    assert EvidenceStore("demo").verify() == []
