@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from runbook import runner
+from runbook.adapters.secrets import known_secret_values, scan_text
 from runbook.customer import catalogue, params
 from runbook.errors import StepInputError
 from runbook.evidence import EvidenceStore
@@ -223,6 +224,10 @@ def test_no_e_mail_address_and_no_secret_reaches_the_document(demo):
     text = text_of(run_dir / doc.DOCX) + (run_dir / doc.HTML).read_text()
     assert "Portal invitation to (e-mail address)" in text  # s2-portal-invite's reference names an address
     assert "@" not in text and "contoso-demo.example" not in text and "alerts@intercept" not in text
+    assert scan_text(text, doc.DOCX, known_secret_values()) == []  # the archive's own secret detector
+    assert doc.clean("Dana (dana@contoso-demo.example, +31 20 123 4567) on 2026-11-20, SLA-2026-0042, 4500 EUR") == (
+        "Dana ((e-mail address), (phone number)) on 2026-11-20, SLA-2026-0042, 4500 EUR"
+    )
     leaking = doc.build(demo)
     leaking["stages"][1]["items"][0]["summary"] = "created with client_secret=Abc8Q~0123456789abcdefghijklmnopqrstuvwx"
     out = run_dir.parent / "elsewhere"
