@@ -79,6 +79,9 @@ def test_demo_command_runs_every_stage_and_verifies_evidence(tmp_path):
     for n in range(5):  # stage 4 too: s4-first-invoice is checked in the sandbox's Exact Online
         assert f"stage {n}: complete" in out.stdout
     assert re.search(r"s4-first-invoice\s+CSM\s+fulfilled", out.stdout) and "(verified)" in out.stdout
+    # issue 22: Stage 3 generated the customer documentation from the evidence, sealed in its run
+    assert re.search(r"s3-documentation\s+Engineer\s+fulfilled", out.stdout)
+    assert len(list((tmp_path / "evidence" / "demo").glob("*-stage3-*/customer-documentation.docx"))) == 1
     assert "Kernel is running over TCP" not in out.stderr
 
 

@@ -123,24 +123,31 @@ class EvidenceStore:
         lock.release(self.folder)
 
     # --- what the evidence says ------------------------------------------------------------------------
-    def latest(self) -> dict[str, Latest]:
-        """Newest result per item across the runs: sealed ones from results.json, and a run still open (an
-        engineer's JupyterLab session, or a run whose process died) from its journal."""
-        out: dict[str, Latest] = {}
+    def records(self) -> Iterator[Latest]:
+        """Every item result of every run, oldest run first: sealed runs from results.json, a run still open (an
+        engineer's JupyterLab session, a run whose process died, the run being made now) from its journal, where an
+        item's last entry is its result."""
         for run_dir in self.runs():
             path = run_dir / archive.RESULTS
             if path.exists():
                 data = json.loads(path.read_text())
                 how = "interactive" if data.get("interactive") else "batch"
                 for rec in data.get("items", []):
-                    out[rec["item_id"]] = Latest(ItemResult.from_dict(rec), run_dir.name, run_dir, how)
+                    yield Latest(ItemResult.from_dict(rec), run_dir.name, run_dir, how)
                 continue
             entries, _ = journal.read(run_dir / journal.JOURNAL)
+            last: dict[str, ItemResult] = {}
             for e in entries:
                 if e.get("kind") == "item":
                     r = ItemResult.from_dict(e["result"])
-                    out[r.item_id] = Latest(r, run_dir.name, run_dir, "in progress")
-        return out
+                    last.pop(r.item_id, None)
+                    last[r.item_id] = r
+            for r in last.values():
+                yield Latest(r, run_dir.name, run_dir, "in progress")
+
+    def latest(self) -> dict[str, Latest]:
+        """Newest result per item across the runs (`records`)."""
+        return {rec.result.item_id: rec for rec in self.records()}
 
     def gate(self, stage: int) -> list[str]:
         """Items of the previous stage that are not yet fulfilled or not-required (empty: the gate is open)."""

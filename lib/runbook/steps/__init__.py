@@ -11,6 +11,7 @@ from .base import Step
 from .budget import BudgetAlert
 from .credentials import CredentialsStored
 from .defender import DefenderEnabled
+from .documentation import CustomerDocumentation
 from .exact import FirstInvoice, InvoiceRun
 from .handover import AdvisorInsight, LicenceAdmin, PolicyDashboardInsight
 from .hubspot import HubSpotContacts
@@ -48,5 +49,6 @@ REGISTRY: dict[str, type[Step]] = {
         AdvisorInsight,
         LicenceAdmin,
         FirstInvoice,
+        CustomerDocumentation,
     )
 }
