@@ -13,7 +13,11 @@ TIERS = ("CSP", "Premium", "Full Stack")
 KINDS = ("automated", "attested", "both")
 STATUSES = ("not-verified", "open", "fulfilled", "not-required", "failed")
 DONE_STATUSES = ("fulfilled", "not-required")
-CONNECTOR_NAMES = ("hubspot", "topdesk")  # adapters.connectors.CONNECTORS (named here: the catalogue loads light)
+CONNECTOR_NAMES = (
+    "hubspot",
+    "topdesk",
+    "partner_center",
+)  # adapters.connectors.CONNECTORS (named here: the catalogue loads light)
 
 
 @dataclass(frozen=True)
@@ -30,7 +34,7 @@ class Item:
     how_to_check: str = ""  # how a person checks the item by hand: what to open, what to look for
     automation: str = ""  # what the automated step reads and writes; empty until the item has one
     configures: bool = False  # its step changes the tenant (plan, then apply the reviewed plan); else it only checks
-    # the MSP system its check reads (adapters.connectors: hubspot, topdesk): a `both` item whose check decides when
+    # the MSP system its check reads (adapters.connectors: hubspot, topdesk, partner_center): a `both` item whose check decides when
     # the connector is configured for the customer, and whose attestation is used when it is not
     connector: str = ""
 
