@@ -19,7 +19,16 @@ from .evidence import EvidenceStore
 from .evidence.interactive import InteractiveRun
 from .evidence.results import Change, ItemResult
 from .steps import REGISTRY
-from .steps.base import ConnectorCheck, Context, attested, check_or_attest, execute, not_in_tier, with_attestation
+from .steps.base import (
+    ConnectorCheck,
+    Context,
+    Step,
+    attested,
+    check_or_attest,
+    execute,
+    not_in_tier,
+    with_attestation,
+)
 
 
 class Session:
@@ -178,7 +187,9 @@ class Session:
         self.ctx.apply = applying
         if not item.applies_to(self.params.tier):
             result = not_in_tier(item, self.ctx)
-        elif item.connector:  # the check decides where its connector is configured; else the attestation
+        elif item.connector or issubclass(REGISTRY.get(item.id, Step), ConnectorCheck):
+            # the check decides where it can run (its connector configured, the tenant's read allowed); else the
+            # attestation
             step = REGISTRY[item.id]()
             assert isinstance(step, ConnectorCheck), item.id
             result = check_or_attest(item, self.ctx, step)

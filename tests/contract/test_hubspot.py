@@ -187,6 +187,30 @@ def test_the_connector_reads_the_company_and_its_contacts(connector):
     assert "companies readable" in connector.reachable() and "rate limit 190 per 10 s" in connector.reachable()
 
 
+def test_properties_as_an_exploded_array_or_comma_separated_read_the_same(hs):
+    """companies.json getById: `properties` is an array query parameter (`explode: true`), which HubSpot's generated
+    client sends as `properties=name&properties=domain`; HubSpot also takes `properties=name,domain`."""
+    http, h = hs
+    url = f"{API}/crm/v3/objects/companies/{COMPANY}"
+    exploded = http.get(url, params=[("properties", "name"), ("properties", "domain")], headers=h).json()
+    joined = http.get(url, params={"properties": "name,domain"}, headers=h).json()
+    assert exploded["properties"]["name"] == joined["properties"]["name"] == "Contoso Demo BV"
+    assert exploded["properties"].keys() == joined["properties"].keys() and "domain" in exploded["properties"]
+
+
+def test_the_connector_calls_hubspot_through_hubspots_own_client(sandbox):
+    """The reads go through `hubspot-api-client` (its User-Agent on every request), over the runbook's httpx client."""
+    agents: list[str] = []
+    clients = sandbox.clients()
+    http = clients.http()
+    http.event_hooks["request"].append(lambda request: agents.append(request.headers.get("user-agent", "")))
+    try:
+        HubSpot(http, API, lambda: sandbox.service_secret("hubspot-token")).company_contacts(COMPANY)
+    finally:
+        clients.close()
+    assert len(agents) == 2 and all(a.startswith("hubspot-api-client-python; 12.") for a in agents)
+
+
 def test_the_connector_names_a_refused_token_an_unknown_company_and_no_answer(sandbox, hs):
     """401 -> one line naming HubSpot, the token and the scopes to grant; 404 -> the id and the fix given; nothing
     answering -> the URL and the setting to check."""

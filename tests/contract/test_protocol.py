@@ -152,6 +152,40 @@ def test_failed_long_running_operation_surfaces_in_the_sdk(sandbox, clients):
     assert "failed" in str(exc.value).lower()
 
 
+def test_azure_asyncoperation_answers_the_operation_resource_until_it_ends(raw):
+    """azure-resource-manager-rpc v1.0/async-api-reference.md "Azure-AsyncOperation Resource format": reading the
+    operation is always 200; `status` is required (InProgress, then a terminal Succeeded/Failed/Canceled), `id`
+    matches the URL polled and `name` its last segment; startTime and, once ended, endTime as ISO 8601."""
+    rid = f"{RG_PATH}/providers/Microsoft.RecoveryServices/vaults/rsv-async"
+    body = {"location": "westeurope", "sku": {"name": "Standard"}, "properties": {}}
+    started = raw("PUT", rid + "?api-version=2026-11-01", body)
+    assert started.status_code == 201 and "Azure-AsyncOperation" in started.headers
+    url = started.headers["Azure-AsyncOperation"]
+    running = raw("GET", url)
+    assert running.status_code == 200 and running.json()["status"] == "InProgress" and "endTime" not in running.json()
+    op = running.json()
+    assert url.split("?")[0].lower().endswith(op["id"].lower()) and op["name"] == op["id"].rsplit("/", 1)[-1]
+    assert op["startTime"].endswith("Z")
+    while (ended := raw("GET", url).json())["status"] == "InProgress":
+        pass
+    assert ended["status"] == "Succeeded" and ended["endTime"] >= ended["startTime"] and "error" not in ended
+
+
+def test_a_failed_operation_names_its_error_and_another_subscription_cannot_poll_it(sandbox, raw):
+    """async-api-reference.md: `error.code` and `error.message` are required when status is Failed; "Operation result
+    rules" 1-2: the result API is called in the subscription the operation started in, else 404."""
+    sandbox.set_faults(lro_fail_types=["Microsoft.RecoveryServices/vaults"])
+    rid = f"{RG_PATH}/providers/Microsoft.RecoveryServices/vaults/rsv-fails"
+    body = {"location": "westeurope", "sku": {"name": "Standard"}, "properties": {}}
+    url = raw("PUT", rid + "?api-version=2026-11-01", body).headers["Azure-AsyncOperation"]
+    elsewhere = url.replace(f"/subscriptions/{SUB}/", f"/subscriptions/{DEMO_SUBS[1]}/")
+    other = raw("GET", elsewhere)
+    assert other.status_code == 404 and error_code(other) == "OperationNotFound"
+    while (op := raw("GET", url).json())["status"] == "InProgress":
+        pass
+    assert op["status"] == "Failed" and op["error"]["code"] and op["error"]["message"] and "endTime" in op
+
+
 def test_read_only_lock_blocks_writes_with_scope_locked(raw, clients):
     locks = clients.locks(SUB)
     locks.management_locks.create_or_update_at_resource_group_level("rg-prod-web", "freeze", {"level": "ReadOnly"})

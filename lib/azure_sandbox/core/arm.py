@@ -186,11 +186,15 @@ class Arm:
         resource_type: str = "",
         resource_id: str = "",
         on_fail: Callable[[], Any] | None = None,
+        result: Callable[[], Any] | None = None,
     ) -> tuple[dict[str, str], bool]:
-        """Register an operation; its headers (Location or Azure-AsyncOperation, Retry-After) and whether it will fail."""
+        """Register an operation; its headers (Location or Azure-AsyncOperation, Retry-After) and whether it will fail.
+        `result` gives the final body of a Location operation that has one (a POST action's answer)."""
         f = self.faults.faults
         failed = resource_type.lower() in {t.lower() for t in f.lro_fail_types}
-        op = self.state.new_operation(f.lro_polls, on_fail if failed else done, failed, resource_id)
+        op = self.state.new_operation(
+            f.lro_polls, on_fail if failed else done, failed, resource_id, sub.lower(), result, now_iso()
+        )
         url = f"{req.base_url}/subscriptions/{sub}/operation{'results' if kind == 'location' else 'statuses'}/{op.id}?api-version={req.api_version}"
         return {
             "Location" if kind == "location" else "Azure-AsyncOperation": url,
@@ -254,7 +258,7 @@ class Arm:
             if sub_obj is None:
                 return arm_error(404, "SubscriptionNotFound", f"The subscription '{parts[1]}' could not be found.")
             if parts[2:3] in (["operationresults"], ["operationstatuses"]) and len(parts) == 4:
-                return self.poll(parts[2], parts[3])
+                return self.poll(parts[2], parts[3], parts[1], path)
             if len(parts) >= 4 and parts[2] == "resourcegroups":
                 rg = self.state.get(f"/subscriptions/{parts[1]}/resourcegroups/{parts[3]}")
                 if rg is None and not (len(parts) == 4 and req.method in ("PUT", "HEAD")):
@@ -268,6 +272,8 @@ class Arm:
             if bad := self.check_api(req, allowed, route.what, route.version_error):
                 return bad
             return getattr(provider, route.handler)(self, req, principal, match, path)
+        if parts[:3] == ["providers", "microsoft.management", "managementgroups"] and len(parts) > 5:
+            return self.at_management_group(req, principal, path, parts)
         if parts[0] == "providers" and len(parts) >= 3:
             spec = self.registry.lookup("/".join(path.split("/")[2:4]))
             if spec is None or not spec.tenant_level:
@@ -281,23 +287,32 @@ class Arm:
             return arm_error(404, "InvalidResourceType", f"The resource type could not be found for path '{path}'.")
         return self.generic(req, principal, path)
 
-    def poll(self, kind: str, op_id: str) -> Response:
-        """Status of a long-running operation; it completes after the configured number of polls."""
+    def poll(self, kind: str, op_id: str, sub: str = "", path: str = "") -> Response:
+        """A long-running operation, polled; it completes after the configured number of polls. Per ARM's RPC
+        (azure-resource-manager-rpc v1.0/async-api-reference.md): an operation of another subscription is 404; the
+        Azure-AsyncOperation answer is always 200 with the operation resource (id, name, status, startTime, endTime
+        once ended, error when Failed); the Location answer is 202 while running, then the operation's result (200
+        with the action's body when it has one, else 200 without one, as ARM answers a resource group's deletion)."""
         op = self.state.operations.get(op_id)
-        if op is None:
+        if op is None or (sub and op.subscription and op.subscription != sub.lower()):
             return arm_error(404, "OperationNotFound", f"The operation '{op_id}' could not be found.")
         retry = {"Retry-After": self.lro_retry_after()}
+        resource = {"id": path or f"/subscriptions/{op.subscription}/operationstatuses/{op.id}", "name": op.id}
+        if op.started:
+            resource["startTime"] = op.started
         if op.polls_left > 0:
             op.polls_left -= 1
             return (
                 Response(202, None, retry)
                 if kind == "operationresults"
-                else Response(200, {"status": "InProgress"}, retry)
+                else Response(200, {**resource, "status": "InProgress"}, retry)
             )
         if not op.finished:
             op.finished = True
+            op.ended = now_iso()
             if op.done:
                 op.done()
+        resource["endTime"] = op.ended
         if op.failed:
             error = {
                 "code": "InternalServerError",
@@ -305,8 +320,25 @@ class Arm:
             }
             if kind == "operationresults":
                 return Response(500, {"error": error})
-            return Response(200, {"status": "Failed", "error": error})
-        return Response(200) if kind == "operationresults" else Response(200, {"status": "Succeeded"})
+            return Response(200, {**resource, "status": "Failed", "error": error})
+        if kind == "operationresults":
+            return Response(200, op.result()) if op.result is not None else Response(200)
+        return Response(200, {**resource, "status": "Succeeded"})
+
+    def at_management_group(self, req: Request, principal: str, path: str, parts: list[str]) -> Response:
+        """A resource at a management group's scope (policy definitions, role assignments): the group must exist, else
+        ARM's 403 for a scope it cannot resolve; then as at any scope."""
+        if parts[3] != self.state.tenant_id.lower() or parts[4] != "providers":
+            ap = ids.parse(path)
+            verb = {"GET": "read", "HEAD": "read", "DELETE": "delete"}.get(req.method, "write")
+            action = f"{ap.resource_type}/{verb}" if ap.resource_type else "Microsoft.Management/managementGroups/read"
+            scope = "/".join(path.split("/")[:5])
+            return arm_error(
+                403,
+                "AuthorizationFailed",
+                f"The client '{principal}' with object id '{principal}' does not have authorization to perform action '{action}' over scope '{scope}' or the scope is invalid. If access was recently granted, please refresh your credentials.",
+            )
+        return self.generic(req, principal, path)
 
     # ------------------------------------------------------------------ generic provider resources
     def generic(self, req: Request, principal: str, path: str) -> Response:

@@ -19,14 +19,22 @@ class Request:
     body: bytes = b""
     base_url: str = ""
     _parsed: dict | None = field(default=None, repr=False)
+    #: every value of each query name, in order (`query` keeps the last): `?properties=a&properties=b`, as clients
+    #: generated from an OpenAPI spec send an exploded array
+    query_all: dict[str, list[str]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, method: str, target: str, headers: dict[str, str], body: bytes, base_url: str) -> Request:
         """Split a request target into path and query (query names compare case-insensitively)."""
         raw_path, _, qs = target.partition("?")
         path = unquote(raw_path)  # ARM percent-decodes names: spaces and unicode in group and resource names
-        query = {k.lower(): v for k, v in parse_qsl(qs, keep_blank_values=True)}
-        return cls(method.upper(), path, query, {k.lower(): v for k, v in headers.items()}, body, base_url)
+        pairs = parse_qsl(qs, keep_blank_values=True)
+        query = {k.lower(): v for k, v in pairs}
+        every: dict[str, list[str]] = {}
+        for k, v in pairs:
+            every.setdefault(k.lower(), []).append(v)
+        lowered = {k.lower(): v for k, v in headers.items()}
+        return cls(method.upper(), path, query, lowered, body, base_url, query_all=every)
 
     def json(self) -> dict:
         """Body parsed as a JSON object (an empty body is an empty object); anything else is ARM's 400."""

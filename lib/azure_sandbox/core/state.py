@@ -7,6 +7,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from . import ids
 from .rbac import role_allows, role_guid
@@ -22,6 +23,10 @@ class Operation:
     failed: bool = False
     resource_id: str = ""
     finished: bool = False
+    subscription: str = ""  # where it was started: polling it from another subscription is 404, as ARM's RPC asks
+    result: Callable[[], Any] | None = None  # the final body of a Location operation that has one (a POST action)
+    started: str = ""
+    ended: str = ""
 
 
 @dataclass
@@ -35,6 +40,9 @@ class State:
     applications: dict[str, dict] = field(default_factory=dict)  # by object id
     service_principals: dict[str, dict] = field(default_factory=dict)  # by object id
     directory: dict[str, dict] = field(default_factory=dict)  # users and groups by lower-cased object id
+    # Microsoft Entra directory role assignments (Graph unifiedRoleAssignment objects: principalId, roleDefinitionId
+    # = a built-in role's template id, directoryScopeId)
+    directory_role_assignments: list[dict] = field(default_factory=list)
     secret_hashes: dict[str, list[str]] = field(default_factory=dict)  # appId -> sha256 of secrets
     operations: dict[str, Operation] = field(default_factory=dict)
     by_type: dict[str, dict[str, dict]] = field(default_factory=dict)  # lower-cased type -> key -> object
@@ -122,7 +130,7 @@ class State:
         """(role GUID, source) pairs a principal holds at a scope: RBAC at or above it, and Lighthouse."""
         pid = principal_id.lower()
         out: list[tuple[str, str]] = []
-        for anc in ids.ancestors(scope):
+        for anc in self.scopes_above(scope):
             for ra in self.children(anc + "/providers/Microsoft.Authorization/roleAssignments", None):
                 props = ra["properties"]
                 if props["principalId"].lower() == pid:
@@ -139,6 +147,18 @@ class State:
                     if auth["principalId"].lower() == pid:
                         out.append((auth["roleDefinitionId"].lower(), "lighthouse"))
         return out
+
+    def management_groups_of(self, scope: str) -> list[str]:
+        """Keys of the management groups above a scope in a subscription of this tenant: its root group (the only
+        group the sandbox holds), else none."""
+        sub = ids.subscription_of(scope)
+        if not sub or self.get(f"/subscriptions/{sub}") is None:
+            return []
+        return [ids.key(f"/providers/Microsoft.Management/managementGroups/{self.tenant_id}")]
+
+    def scopes_above(self, scope: str) -> list[str]:
+        """Keys of every scope containing `scope`, from the root management group down to `scope` itself."""
+        return [*self.management_groups_of(scope), *ids.ancestors(scope)]
 
     def lighthouse_grants(self, principal_id: str, scope: str) -> list[dict]:
         """The Lighthouse authorizations (principalId, roleDefinitionId, delegatedRoleDefinitionIds) a principal holds
@@ -169,8 +189,17 @@ class State:
         """Whether a principal may perform an action at a scope."""
         return any(role_allows(g, action) for g, _ in self.roles_of(principal_id, scope))
 
-    def new_operation(self, polls: int, done=None, failed: bool = False, resource_id: str = "") -> Operation:
+    def new_operation(
+        self,
+        polls: int,
+        done=None,
+        failed: bool = False,
+        resource_id: str = "",
+        subscription: str = "",
+        result=None,
+        started: str = "",
+    ) -> Operation:
         """Register a long-running operation."""
-        op = Operation(str(uuid.uuid4()), polls, done, failed, resource_id)
+        op = Operation(str(uuid.uuid4()), polls, done, failed, resource_id, False, subscription, result, started)
         self.operations[op.id] = op
         return op

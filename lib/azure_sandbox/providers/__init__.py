@@ -16,6 +16,7 @@ from .insights import Insights
 from .keyvault import KeyVault
 from .maintenance import Maintenance
 from .managedservices import ManagedServices
+from .management import Management
 from .network import Network
 from .operationalinsights import OperationalInsights
 from .policy import Policy
@@ -35,6 +36,7 @@ PROVIDERS: tuple[type[Provider], ...] = (
     Authorization,
     Policy,
     ManagedServices,
+    Management,
     Security,
     Advisor,
     Insights,

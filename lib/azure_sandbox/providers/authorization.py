@@ -190,16 +190,27 @@ class Authorization(Provider):
             expr = req.query.get("$filter") or ""
             at_scope = expr.strip().lower().startswith("atscope()")
             rest = re.sub(r"^\s*atscope\(\)\s*(and\s*)?", "", expr, flags=re.IGNORECASE)
-            terms = {t.prop: t.value for t in rules.parse_filter(rest, ("principalid", "assignedto"))}
+            # assignedTo('{id}'): the principal's assignments and those of the groups it is a member of
+            assigned = re.fullmatch(r"\s*assignedTo\('([^']*)'\)\s*", rest, flags=re.IGNORECASE)
+            terms = {"assignedto": assigned.group(1)} if assigned else {}
+            if not assigned:
+                terms = {t.prop: t.value for t in rules.parse_filter(rest, ("principalid", "assignedto"))}
+            who = terms.get("principalid") or terms.get("assignedto")
+            holders = {who.lower()} if who else set()
+            if assigned and who:
+                holders |= {
+                    g["id"].lower()
+                    for g in arm.state.directory.values()
+                    if who.lower() in {str(m).lower() for m in g.get("@members") or []}
+                }
             scope_key = ids.key(ap.scope or "/")
-            above = set(ids.ancestors(ap.scope)) if ap.scope else set()
+            above = set(arm.state.scopes_above(ap.scope)) if ap.scope else set()
             found = []
             for obj in arm.all_of_type(spec.type):
                 ra_scope = ids.key(obj["properties"]["scope"])
                 if not (ra_scope in above or (not at_scope and ra_scope.startswith(scope_key + "/"))):
                     continue
-                who = terms.get("principalid") or terms.get("assignedto")
-                if who and obj["properties"]["principalId"].lower() != who.lower():
+                if holders and obj["properties"]["principalId"].lower() not in holders:
                     continue
                 found.append(obj)
             return arm.page(req, found)

@@ -12,6 +12,7 @@ from typing import Any
 from ..core.http import Request, Response, graph_error
 from ..core.identity import new_client_secret
 from ..core.state import State
+from . import graph_directory
 from .graph_schema import (
     APP_ROLE_ASSIGNMENT,
     APPLICATION,
@@ -388,6 +389,8 @@ def permission_for(method: str, head: str, parts: list[str]) -> tuple[str, ...]:
     alternate keys resolved, as handle passes it)."""
     if head == "organization":
         return _READ_ORG
+    if graph_directory.paths(head):  # users, roleManagement/directory (read-only)
+        return graph_directory.permission_for(head)
     if head == "directoryobjects":
         return _READ_DIR
     if head == "serviceprincipals" and len(parts) > 2 and parts[2].lower() in _ASSIGNMENTS:
@@ -432,6 +435,8 @@ def handle(req: Request, state: State, claims: dict | None = None) -> Response:
         )
     if head == "applications":
         return _applications(req, state, parts[1:], caller, key)
+    if graph_directory.paths(head):
+        return graph_directory.handle(req, state, parts)
     if head == "directoryobjects" and len(parts) == 2 and parts[1].lower() == "getbyids" and req.method == "POST":
         return _get_by_ids(req, state)
     if head == "serviceprincipals":

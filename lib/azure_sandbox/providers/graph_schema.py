@@ -200,4 +200,12 @@ MICROSOFT_GRAPH_APP_ROLES = (
     ("Directory.ReadWrite.All", "19dbc75e-c2e2-444c-a770-ec69d8559fc7", "Read and write directory data"),
     ("Organization.Read.All", "498476ce-e0fe-48b0-b801-37ba7e2685c6", "Read organization information"),
     ("Organization.ReadWrite.All", "292d869f-3427-49a8-9dab-8c70152b74e9", "Read and write organization information"),
+    ("RoleManagement.Read.Directory", "483bed4a-2ad3-4361-a73b-c83ccdbdc53c", "Read all directory RBAC settings"),
+    (
+        "RoleManagement.ReadWrite.Directory",
+        "9e3f62cf-ca93-4989-b6ce-bf83c28f9fe8",
+        "Read and write all directory RBAC settings",
+    ),
+    ("User.Read.All", "df021288-bdef-4463-88db-98f22de89214", "Read all users' full profiles"),
+    ("User.ReadWrite.All", "741f803b-c850-494e-b5df-cde7c675a1ca", "Read and write all users' full profiles"),
 )

@@ -276,8 +276,11 @@ class HubSpot(HostedService):
 
     @staticmethod
     def _listed(req: Request, name: str) -> list[str] | None:
-        raw = req.query.get(name.lower())
-        return [p.strip() for p in raw.split(",") if p.strip()] if raw else None
+        """A list parameter: comma-separated (`properties=a,b`) or exploded (`properties=a&properties=b`, as HubSpot's
+        generated clients send it), or both."""
+        raw = req.query_all.get(name.lower()) or ([req.query[name.lower()]] if name.lower() in req.query else [])
+        listed = [p.strip() for value in raw for p in value.split(",") if p.strip()]
+        return listed or None
 
     def _not_found(self, object_id: str) -> Response:
         return error(

@@ -195,8 +195,11 @@ class Policy(Provider):
             )
 
     def _list(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, builtins: list[dict]) -> Response:
-        """Built-ins plus the custom objects stored at the listed scope, filtered by policyType / category."""
-        stored = arm.state.children(ap.scope + "/providers/" + spec.type) if ap.scope else []
+        """Built-ins plus the custom objects stored at the listed scope and at the management groups above it (as
+        Azure lists a subscription's: "including those that apply directly or from management groups that contain
+        the given subscription", Policy Definitions - List), filtered by policyType / category."""
+        scopes = [*arm.state.management_groups_of(ap.scope), ap.scope] if ap.scope else []
+        stored = [o for scope in scopes for o in arm.state.children(scope + "/providers/" + spec.type)]
         custom = [arm.view(o) for o in stored]
         items = builtins + custom
         expr = req.query.get("$filter")
@@ -296,7 +299,7 @@ class Policy(Provider):
     ) -> Response | None:
         """Lists include the exemptions at and below the listed scope (and above it, as assignments are listed)."""
         if ap.is_collection and req.method == "GET":
-            above = set(ids.ancestors(ap.scope))
+            above = set(arm.state.scopes_above(ap.scope))
             key = ids.key(ap.scope)
 
             def scope_of(o: dict) -> str:
@@ -338,6 +341,13 @@ class Policy(Provider):
                 "found in JSON. Path 'properties'.'",
             )
         found, target, members = self._assigned(arm, str(def_id))
+        defined_at = ids.key(str(def_id)).split("/providers/microsoft.authorization/")[0]
+        if defined_at and defined_at not in arm.state.scopes_above(ap.scope):
+            raise ArmError(
+                400,
+                "InvalidCreatePolicyAssignmentRequest",
+                f"The policy definition specified in policy assignment '{ap.name}' is out of scope. Policy definitions should be specified only at or above the policy assignment scope. If the management groups hierarchy changed recently or if assigning a management group policy to new subscription, please allow up to 30 minutes for the hierarchy changes to apply and try again.",
+            )
         declared = found["properties"].get("parameters") or {}
         check_parameters(props.get("parameters") or {}, declared, f"policy assignment '{ap.name}'", target)
         effects = {e for e in (remediating_effect(m) for m in members) if e}
@@ -411,7 +421,7 @@ class Policy(Provider):
             return None
         if ap.is_collection:
             expr = req.query.get("$filter") or ""
-            above = set(ids.ancestors(ap.scope))
+            above = set(arm.state.scopes_above(ap.scope))
             below = "atscope()" not in expr.lower()
 
             def listed(o: dict) -> bool:

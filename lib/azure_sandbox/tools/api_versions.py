@@ -81,6 +81,9 @@ SOURCES: dict[str, tuple[Source, ...]] = {
     "Microsoft.Authorization/policyExemptions": (Source(_AUTH, "policyExemptions.json"),),
     "Microsoft.Authorization/roleAssignments": (Source(_RBAC, "authorization-RoleAssignmentsCalls.json"),),
     "Microsoft.Authorization/roleDefinitions": (Source(_RBAC, "authorization-RoleDefinitionsCalls.json"),),
+    "Microsoft.Management/managementGroups": (
+        Source("managementgroups/resource-manager/Microsoft.Management", "management.json"),
+    ),
     "Microsoft.ManagedServices/registrationDefinitions": (
         Source("managedservices/resource-manager/Microsoft.ManagedServices", "managedservices.json"),
     ),

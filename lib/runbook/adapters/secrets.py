@@ -100,6 +100,7 @@ SECRET_PATTERNS: dict[str, re.Pattern] = {
     "HubSpot private app token": re.compile(
         r"\bpat-[a-z]{2}\d-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"
     ),
+    "Exact Online token": re.compile(r"\bstamp[A-Z]{2}\d{3}\.[A-Za-z0-9!*_~+/=-]{20,}"),
     "absolute home path": re.compile(
         r"(?<![\w.])(/home/[A-Za-z0-9._-]+|/root|/Users/[A-Za-z0-9._-]+|[A-Za-z]:\\\\?Users\\\\?[A-Za-z0-9._-]+)(?=[/\\\\'\"\s]|$)"
     ),

@@ -45,16 +45,20 @@ def make_connector(
     params: Parameters,
     http: httpx.Client,
     read: Callable[[SecretRef], str],
+    store: Callable[[SecretRef, str], object] | None = None,
+    probe: Callable[[SecretRef], object] | None = None,
     target: Target | None = None,
 ) -> Connector:
     """The connector to one of the MSP's systems from msp.connectors.<system>; its credential is read (through
-    `read`, the run's secret stores) only when its first call needs it. Partner Center's credential is an Entra token
-    of the MSP's tenant, asked for where the target signs in (the sandbox, or the customer's cloud)."""
-    from ..adapters.connectors import HubSpot, PartnerCenter, Topdesk
+    `read`, the run's secret stores) only when its first call needs it. A credential the system replaces at every use
+    (Exact Online's refresh token) is written back through `store`, after `probe` found its store writable. Partner
+    Center's credential is an Entra token of the MSP's tenant, asked for where the target signs in (the sandbox, or
+    the customer's cloud)."""
+    from ..adapters.connectors import Exact, HubSpot, PartnerCenter, Topdesk
     from ..adapters.connectors.topdesk import SlaFields
 
     settings = params.msp.connectors
-    hubspot, topdesk, pc = settings.hubspot, settings.topdesk, settings.partner_center
+    hubspot, topdesk, exact, pc = settings.hubspot, settings.topdesk, settings.exact, settings.partner_center
     if system == "partner_center" and pc is not None:
         return PartnerCenter(http, pc.url, partner_center_token(params, read, target))
     if system == "hubspot" and hubspot is not None:
@@ -64,6 +68,17 @@ def make_connector(
         sla = topdesk.sla
         made.sla_fields = SlaFields(sla.template, sla.service_level_field, sla.start_field, sla.end_field)
         return made
+    if system == "exact" and exact is not None:
+        return Exact(
+            http,
+            exact.url,
+            lambda: read(exact.refresh_token),
+            division=exact.division,
+            client_id=exact.client_id,
+            client_secret=lambda: read(exact.client_secret),
+            store=(lambda value: store(exact.refresh_token, value)) if store is not None else None,
+            writable=(lambda: probe(exact.refresh_token)) if probe is not None else None,
+        )
     raise StepInputError(f"the {system} check cannot run: {params.connector_unavailable(system) or 'unknown system'}")
 
 

@@ -47,10 +47,13 @@ FIXES = {
     "cloud": "use name AzureCloud, AzureUSGovernment or AzureChinaCloud, or name: custom with arm_endpoint and authority",
     "msp.connectors.hubspot": "give msp.connectors.hubspot in parameters/msp.yml: url (https://api.hubapi.com) and token, a reference to a private app's access token",
     "msp.connectors.topdesk": "give msp.connectors.topdesk in parameters/msp.yml: url (https://<tenant>.topdesk.net), login (the operator's login name), application_password (a reference) and optionally sla (the asset template and its field ids)",
+    "msp.connectors.exact": "give msp.connectors.exact in parameters/msp.yml: url (https://start.exactonline.nl), division (the administration's number), client_id (the app's GUID), client_secret and refresh_token (references; the refresh token's must be writable: keyvault:, passwordstate: or file:) and tier_items (the managed-services item code per tier)",
     "msp.connectors.partner_center": "give msp.connectors.partner_center in parameters/msp.yml: url (https://api.partnercenter.microsoft.com), client_id (the app registered in Partner Center, in the MSP's tenant) and client_secret, a reference to a secret of that app",
-    "msp.connectors": "see parameters/msp.yml: connectors.hubspot, connectors.topdesk and connectors.partner_center, each with its url and credential reference",
+    "msp.connectors": "see parameters/msp.yml: connectors.hubspot, connectors.topdesk, connectors.exact and connectors.partner_center, each with its url and credential reference",
     "crm": "give crm.hubspot_company_id, the number at the end of the customer's company card URL in HubSpot (.../record/0-2/<id>)",
     "topdesk": "give topdesk.branch_id, the customer's branch id in TOPdesk (a GUID); optionally sla_reference and sla_service_level",
+    "handover": "name contacts by their name or e-mail address as `contacts` lists them: handover.licence_admin (one), handover.insight (a list)",
+    "exact": "give exact.account_code (the customer's account code in Exact Online), start_date (YYYY-MM-DD, the agreed start of the subscription) and pricing (the agreed invoice lines: item, quantity, unit_price); optionally item (the tier's item code)",
 }
 
 
@@ -142,6 +145,33 @@ class TopdeskConnector(_Strict):
     _u = field_validator("url")(lambda cls, v: _https_root(v, "https://intercept.topdesk.net"))
 
 
+class ExactConnector(_Strict):
+    """The MSP's Exact Online administration (s1-invoice-run, s4-first-invoice): its URL (per country), the division
+    (the administration's number), the MSP's app (client id, and its client secret by reference) and a refresh token
+    by reference. Exact replaces the refresh token at every use, so its reference must be one the runbook can write
+    (keyvault:, passwordstate: or file:). `tier_items` names the managed-services item of each tier."""
+
+    url: str = "https://start.exactonline.nl"
+    division: int = Field(gt=0)
+    client_id: Guid
+    client_secret: SecretRef
+    refresh_token: SecretRef
+    tier_items: dict[Literal["CSP", "Premium", "Full Stack"], str] = {}
+
+    _u = field_validator("url")(lambda cls, v: _https_root(v, "https://start.exactonline.nl"))
+    _g = field_validator("client_id")(lambda cls, v: _guid(v))
+
+    @field_validator("refresh_token")
+    @classmethod
+    def _writable(cls, v: SecretRef) -> SecretRef:
+        if v.env:
+            raise ValueError(
+                f"the refresh token is in environment variable {v.env}, which the runbook cannot write back; Exact "
+                "replaces the refresh token at every use, so give a keyvault:, passwordstate: or file: reference"
+            )
+        return v
+
+
 class PartnerCenterConnector(_Strict):
     """The MSP's Partner Center account (s2-csp-contract, s2-partner-center-budget): its API and the app registered in
     it (Account settings > App management), an app of the MSP's tenant (msp.tenant_id) signing in app-only with a
@@ -160,6 +190,7 @@ class Connectors(_Strict):
 
     hubspot: HubSpotConnector | None = None
     topdesk: TopdeskConnector | None = None
+    exact: ExactConnector | None = None
     partner_center: PartnerCenterConnector | None = None
 
 
@@ -597,6 +628,15 @@ class Crm(_Strict):
         return text
 
 
+class Handover(_Strict):
+    """Stage 4: which of the customer's contacts should be able to do what, checked in the customer's tenant (Entra ID
+    and Azure RBAC) by s4-o365-licenses, s4-advisor-insight and s4-policy-dashboard. Contacts are named by their name
+    or e-mail address as `contacts` lists them."""
+
+    licence_admin: str | None = None  # the contact who edits the Office 365 licences (s4-o365-licenses)
+    insight: list[str] | None = None  # the contacts who must see Advisor and the Policy dashboard; default: all
+
+
 class TopdeskAccount(_Strict):
     """The customer in the MSP's TOPdesk: its branch, and the SLA contract expected there."""
 
@@ -610,6 +650,33 @@ class TopdeskAccount(_Strict):
         if not GUID.match(v):
             raise ValueError(f"'{v}' is not a TOPdesk branch id (a GUID)")
         return v.lower()
+
+
+class PriceLine(_Strict):
+    """One agreed invoice line: the item's code and, where they are fixed, its quantity and unit price (a line
+    without them, such as Azure consumption, is checked for presence only)."""
+
+    item: str = Field(min_length=1)
+    quantity: float | None = None
+    unit_price: float | None = None
+
+
+class ExactAccount(_Strict):
+    """The customer in the MSP's Exact Online: its account, the agreed start of its subscription and the agreed
+    pricing its invoices carry."""
+
+    account_code: str
+    start_date: date
+    item: str | None = None  # the managed-services item on the subscription; default msp.connectors.exact.tier_items
+    pricing: list[PriceLine] = []
+
+    @field_validator("account_code", mode="before")
+    @classmethod
+    def _code(cls, v: object) -> str:
+        text = str(v).strip() if isinstance(v, (str, int)) else ""
+        if not text or len(text) > 18:
+            raise ValueError(f"'{v}' is not an Exact Online account code (1-18 characters, CRM > Accounts > Code)")
+        return text
 
 
 class Attestation(_Strict):
@@ -647,6 +714,10 @@ class Parameters(_Strict):
     contacts: list[Contact] = []
     crm: Crm | None = None  # the company card in HubSpot (s2-hubspot-contacts)
     topdesk: TopdeskAccount | None = None  # the branch and SLA in TOPdesk (s2-topdesk-contacts, s2-topdesk-sla)
+    handover: Handover = Handover()  # who edits licences, who sees Advisor and the Policy dashboard (Stage 4)
+    exact: ExactAccount | None = (
+        None  # the account, subscription and pricing in Exact Online (s1-invoice-run, s4-first-invoice)
+    )
     managed_tag: ManagedTag = ManagedTag()
     resource_sheet: ResourceSheet = ResourceSheet()
     tagging: Tagging = Tagging.model_validate({})
@@ -689,6 +760,23 @@ class Parameters(_Strict):
         return self
 
     @model_validator(mode="after")
+    def _handover_contacts(self) -> Parameters:
+        named = [self.handover.licence_admin] if self.handover.licence_admin else []
+        for who in named + list(self.handover.insight or []):
+            if self.contact(who) is None:
+                raise ValueError(
+                    f"handover names '{who}', who is not in contacts; name a contact by its name or e-mail address"
+                )
+        return self
+
+    def contact(self, who: str) -> Contact | None:
+        """The contact a name or an e-mail address names (case and spacing do not matter)."""
+        key = " ".join(who.split()).casefold()
+        return next(
+            (c for c in self.contacts if key in (" ".join(c.name.split()).casefold(), c.email.casefold())), None
+        )
+
+    @model_validator(mode="after")
     def _exemption_scopes(self) -> Parameters:
         subs = {s.lower() for s in self.subscription_ids}
         for e in self.policy.exemptions:
@@ -719,6 +807,8 @@ class Parameters(_Strict):
             self.credential.client_secret if self.credential else None,
             c.hubspot.token if c.hubspot else None,
             c.topdesk.application_password if c.topdesk else None,
+            c.exact.client_secret if c.exact else None,
+            c.exact.refresh_token if c.exact else None,
             c.partner_center.client_secret if c.partner_center else None,
         )
         return tuple(r for r in refs if r is not None)
@@ -734,6 +824,8 @@ class Parameters(_Strict):
             return f"no crm.hubspot_company_id in {shown} (the customer's company card)"
         if system == "topdesk" and self.topdesk is None:
             return f"no topdesk.branch_id in {shown} (the customer's branch)"
+        if system == "exact" and self.exact is None:
+            return f"no exact.account_code in {shown} (the customer's account)"
         return ""
 
 
@@ -775,6 +867,7 @@ TEMPLATE_SAMPLES = {
     "name@example.com",
     "alerts@example.com",
     "1234567890",  # the template's HubSpot company id
+    "000000",  # the template's Exact Online account code
 }
 
 

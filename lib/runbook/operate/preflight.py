@@ -1,9 +1,10 @@
 """`runbook preflight <customer>`: before any change, on the sandbox or a real tenant, what the runbook will be able to
 do: who it signs in as, the MSP's access per subscription (RBAC or Lighthouse), the Microsoft Graph permissions its
 token carries against what Stage 1 needs, the secret store reachable and writable, the credentials Stage 3 looks up,
-each connector to the MSP's own systems (HubSpot, TOPdesk) reachable with its credential accepted and the customer's
-record found there, and per stage what will fail and why. Read-only: it writes nothing anywhere (the store's write probe changes nothing,
-see `SecretStores.probe`)."""
+each connector to the MSP's own systems (HubSpot, TOPdesk, Exact Online) reachable with its credential accepted and the
+customer's record found there, and per stage what will fail and why. Read-only: it writes nothing anywhere (the store's
+write probe changes nothing, see `SecretStores.probe`), except the one write a check of Exact Online cannot avoid:
+exchanging its refresh token replaces it, and the new one is stored back where the old one was."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from ..customer.params import Parameters
 from ..errors import InputError, RunbookError
 from ..steps import REGISTRY
 from ..steps.access import MspAccess
-from ..steps.base import ConnectorCheck, Context, execute
+from ..steps.base import ConnectorCheck, Context, TenantCheck, execute
 
 FINE = ("ok", "off")  # off: a connector not configured for the customer (its items use their attestations)
 
@@ -138,6 +139,7 @@ def run(params: Parameters, ctx: Context) -> Preflight:
         except (InputError, RunbookError) as exc:
             pf.checks.append(Check("secret store", "missing", str(exc), (1,)))
     pf.checks += connector_checks(params, ctx)
+    pf.checks += handover_checks(params, ctx)
     for cred in params.credentials:  # s3-credentials-stored looks each one up (names and metadata, never values)
         try:
             found = ctx.secrets.versions(cred.store)
@@ -146,6 +148,51 @@ def run(params: Parameters, ctx: Context) -> Preflight:
         except (InputError, RunbookError) as exc:
             pf.checks.append(Check(f"credential {cred.name}", "missing", str(exc), (3,)))
     return pf
+
+
+# Stage 4's checks in the customer's tenant read users and directory roles through Microsoft Graph: one permission of
+# each group (steps.handover); without them their items use their attestations, which blocks nothing
+HANDOVER_GRAPH = (
+    ("User.Read.All", ("User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All")),
+    (
+        "RoleManagement.Read.Directory",
+        (
+            "RoleManagement.Read.Directory",
+            "RoleManagement.ReadWrite.Directory",
+            "Directory.Read.All",
+            "Directory.ReadWrite.All",
+        ),
+    ),
+)
+
+
+def handover_checks(params: Parameters, ctx: Context) -> list[Check]:
+    """Whether the runbook's Graph token carries what Stage 4's tenant checks read (users; directory roles for
+    s4-o365-licenses): ok, or off naming the permission to grant (their items then use their attestations). The ARM
+    side (Reader on each subscription) is the access check above."""
+    items = [
+        i.id
+        for i in catalogue.load().for_stage(4)
+        if isinstance(REGISTRY.get(i.id), type) and issubclass(REGISTRY[i.id], TenantCheck)
+    ]
+    target = ctx.clients.target
+    if not items or target.credential is None:
+        return []
+    try:
+        roles = set(_claims(target.credential.get_token(target.graph_scope).token).get("roles") or [])
+    except Exception as exc:
+        return [Check("graph stage 4 reads", "unknown", f"no Graph token: {str(exc).splitlines()[0]}")]
+    lacking = [name for name, any_of in HANDOVER_GRAPH if not roles & set(any_of)]
+    if lacking:
+        return [
+            Check(
+                "graph stage 4 reads",
+                "off",
+                f"the token lacks {' and '.join(lacking)} (or Directory.Read.All): {', '.join(items)} use(s) the "
+                "attestation. Fix: grant the application permission and admin consent",
+            )
+        ]
+    return [Check("graph stage 4 reads", "ok", f"users and directory roles readable ({', '.join(items)})")]
 
 
 def connector_checks(params: Parameters, ctx: Context) -> list[Check]:

@@ -11,6 +11,8 @@ from .base import Step
 from .budget import BudgetAlert
 from .credentials import CredentialsStored
 from .defender import DefenderEnabled
+from .exact import FirstInvoice, InvoiceRun
+from .handover import AdvisorInsight, LicenceAdmin, PolicyDashboardInsight
 from .hubspot import HubSpotContacts
 from .iac import IacPushed
 from .lighthouse import LighthouseOffer
@@ -29,6 +31,7 @@ REGISTRY: dict[str, type[Step]] = {
         AppRegistration,
         TagManagedResources,
         MonitoringAlerting,
+        InvoiceRun,
         BudgetAlert,
         HubSpotContacts,
         TopdeskContacts,
@@ -44,5 +47,9 @@ REGISTRY: dict[str, type[Step]] = {
         BackupDeployed,
         IacPushed,
         CredentialsStored,
+        PolicyDashboardInsight,
+        AdvisorInsight,
+        LicenceAdmin,
+        FirstInvoice,
     )
 }

@@ -95,12 +95,19 @@ class Context:
 
     def connector(self, system: str) -> Connector:
         """The connector to one of the MSP's systems (msp.connectors.<system>), built once: over the clients' httpx
-        client (the sandbox's stand-ins reached by name), its credential read from its store at the first call."""
+        client (the sandbox's stand-ins reached by name), its credential read from its store at the first call (and a
+        rotating one, Exact Online's refresh token, written back to it)."""
         if system not in self._connectors:
             from ..customer.connect import make_connector
 
             self._connectors[system] = make_connector(
-                system, self.params, self.clients.http(), self.secrets.read, self.clients.target
+                system,
+                self.params,
+                self.clients.http(),
+                self.secrets.read,
+                self.secrets.store,
+                self.secrets.probe,
+                self.clients.target,
             )
         made: Connector = self._connectors[system]
         return made
@@ -209,7 +216,7 @@ class ConnectorCheck(Step):
     one that configures the system (s2-partner-center-budget) plans and applies like any configuring step, through
     its connector's write (`Connector.writes`), each accepted change on the record at once (`ctx.accepted`)."""
 
-    connector = ""  # adapters.connectors name: hubspot, topdesk, partner_center
+    connector = ""  # adapters.connectors name: hubspot, topdesk, exact, partner_center
 
     def unavailable(self, ctx: Context) -> str:
         """Why the check cannot run for this customer ('' when it can)."""
@@ -219,6 +226,33 @@ class ConnectorCheck(Step):
         """The customer's record the check reads (its company card, its branch), read now, in words: what the
         preflight shows. Raises the connector's errors (an unknown id, a refused credential)."""
         raise NotImplementedError
+
+    def refused(self) -> str:
+        """After a failed run: why the check could not be made in a way the attestation may stand in for ('' when
+        the failure is the check's own: the item stays failed)."""
+        return ""
+
+
+class TenantCheck(ConnectorCheck):
+    """A `both` item checked through the runbook's own access to the customer's tenant (ARM, Microsoft Graph), with no
+    connector of its own. The check is not available, and the attestation is used (`check_or_attest`), when the
+    parameters do not name what to check (`unavailable`), or when the tenant refuses the read for want of a
+    permission: the step then calls `refuse` with the one line naming what was refused and the permission to grant."""
+
+    connector = ""
+    refusal = ""
+
+    def unavailable(self, ctx: Context) -> str:
+        return ""
+
+    def refuse(self, text: str) -> StepInputError:
+        """Record a read the tenant refused for want of a permission; the error to raise (the item fails with it
+        unless check_or_attest falls back to the attestation)."""
+        self.refusal = text
+        return StepInputError(text)
+
+    def refused(self) -> str:
+        return self.refusal
 
 
 def new_result(item: catalogue.Item, ctx: Context) -> ItemResult:
@@ -242,19 +276,19 @@ def review_differences(reviewed: list[Change], planned: list[Change]) -> list[st
     out += [f"- {a}: {t}" for a, t in sorted(before.keys() - now.keys())]
     for key in sorted(before.keys() & now.keys()):
         was, is_ = before[key].detail, now[key].detail
-        if _fingerprint(before[key]) != _fingerprint(now[key]):
-            fields = sorted(
-                k
-                for k in {*was, *is_}
-                if json.dumps(was.get(k), default=str, sort_keys=True)
-                != json.dumps(is_.get(k), default=str, sort_keys=True)
-            )
+        fields = sorted(k for k in {*was, *is_} if _canonical(was.get(k)) != _canonical(is_.get(k)))
+        if fields:
             shown = ", ".join(
                 f"{f}: reviewed {json.dumps(was.get(f), default=str)[:120]}, now {json.dumps(is_.get(f), default=str)[:120]}"
                 for f in fields
             )
             out.append(f"~ {key[0]}: {key[1]} ({shown})")
     return out
+
+
+def _canonical(value: object) -> str:
+    """A detail value as JSON with sorted keys: two values are the same when these are."""
+    return json.dumps(value, default=str, sort_keys=True)
 
 
 def unreachable(exc: BaseException) -> bool:
@@ -476,8 +510,14 @@ def check_or_attest(item: catalogue.Item, ctx: Context, step: ConnectorCheck) ->
     an attested item, and the result says why the check was not available. Unlike `with_attestation` (automation AND
     a person's agreement), the check and the attestation are alternatives here."""
     why = step.unavailable(ctx)
+    observed: list[dict] = []
     if not why:
-        return execute(step, ctx)
+        checked = execute(step, ctx)
+        why = step.refused() if checked.status == "failed" else ""  # a read refused for want of a permission
+        if not why:
+            return checked
+        observed = checked.observed
     result = attested(item, ctx)
+    result.observed = observed or result.observed  # what could be read before the refusal stays on the record
     result.summary = f"Check not available: {why}, attestation used. {result.summary}"
     return result

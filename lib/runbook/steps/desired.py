@@ -50,8 +50,8 @@ class Desired:
         return self.id.rstrip("/").rsplit("/", 1)[0]
 
 
-def project(obj: Any, path: str) -> Any:
-    """The comparable value at a JSON path: strings case-insensitive, numbers as floats, lists sorted."""
+def _walk(obj: Any, path: str) -> tuple[Any, list[str] | None]:
+    """The node at a JSON path "a.b" (None where a step is missing), and for "a.b[x,y]" the key names x, y."""
     keys = None
     if path.endswith("]") and "[" in path:
         path, _, inner = path[:-1].partition("[")
@@ -59,6 +59,12 @@ def project(obj: Any, path: str) -> Any:
     node = obj
     for part in path.split("."):
         node = node.get(part) if isinstance(node, dict) else None
+    return node, keys
+
+
+def project(obj: Any, path: str) -> Any:
+    """The comparable value at a JSON path: strings case-insensitive, numbers as floats, lists sorted."""
+    node, keys = _walk(obj, path)
     if keys is not None:
         return sorted(
             (tuple(_norm(item.get(k)) for k in keys) for item in node or [] if isinstance(item, dict)), key=repr
@@ -83,13 +89,7 @@ def _norm(value: Any) -> Any:
 def value_at(obj: Any, path: str) -> Any:
     """The value at a JSON path as the body holds it (for people: not normalised); "a.b[x,y]" gives the list's
     objects cut to x and y."""
-    keys = None
-    if path.endswith("]") and "[" in path:
-        path, _, inner = path[:-1].partition("[")
-        keys = [k.strip() for k in inner.split(",")]
-    node = obj
-    for part in path.split("."):
-        node = node.get(part) if isinstance(node, dict) else None
+    node, keys = _walk(obj, path)
     if keys is not None:
         return [{k: item.get(k) for k in keys} for item in node or [] if isinstance(item, dict)]
     return node

@@ -108,24 +108,36 @@ class Connector:
                     method, url, params=params, json=json, headers={**self.auth(self.secret()), **(headers or {})}
                 )
             except httpx.TransportError as exc:
-                raise ConnectorUnreachable(
-                    f"{self.system}: cannot {what}: {self.url} cannot be reached ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}). Fix: check {self.settings}.url and the network"
-                ) from None
-            self.last_headers = resp.headers
-            if resp.status_code in (429, 502, 503, 504):
-                wait = self.wait_for(resp, attempt)
-                if wait is not None and wait <= self.longest_wait and attempt + 1 < self.attempts:
-                    self.sleep(wait)
-                    continue
-                raise ConnectorThrottled(
-                    f"{self.system}: cannot {what}: it kept answering {resp.status_code} after {attempt + 1} attempt(s) ({self.explain(resp)}). Fix: run the item again later; if it persists, lower the load on the {self.system} account's limits"
-                )
-            if resp.status_code in (401, 403):
-                raise ConnectorCredentialError(
-                    f"{self.system}: cannot {what}: it refused the {self.credential_name} ({self.explain(resp)}). Fix: {self.credential_fix()}"
-                )
-            return resp
+                raise self.unreachable(what, exc) from None
+            if not self.retry(resp, what, attempt):
+                return resp
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def retry(self, resp: httpx.Response, what: str, attempt: int) -> bool:
+        """Judge one answer of the `attempt`-th try: True when it was throttled (429) or unavailable (502-504) and the
+        wait it asks for has been slept (try again); 401/403 raise ConnectorCredentialError, throttling past the
+        waits ConnectorThrottled; False for any other answer, which the caller judges."""
+        self.last_headers = resp.headers
+        if resp.status_code in (429, 502, 503, 504):
+            wait = self.wait_for(resp, attempt)
+            if wait is not None and wait <= self.longest_wait and attempt + 1 < self.attempts:
+                self.sleep(wait)
+                return True
+            raise ConnectorThrottled(
+                f"{self.system}: cannot {what}: it kept answering {resp.status_code} after {attempt + 1} attempt(s) ({self.explain(resp)}). Fix: run the item again later; if it persists, lower the load on the {self.system} account's limits"
+            )
+        if resp.status_code in (401, 403):
+            raise ConnectorCredentialError(
+                f"{self.system}: cannot {what}: it refused the {self.credential_name} ({self.explain(resp)}). Fix: {self.credential_fix()}"
+            )
+        return False
+
+    def unreachable(self, what: str, exc: Exception) -> ConnectorUnreachable:
+        """No answer at all (DNS, TCP, TLS), as one line."""
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        return ConnectorUnreachable(
+            f"{self.system}: cannot {what}: {self.url} cannot be reached ({type(exc).__name__}: {first}). Fix: check {self.settings}.url and the network"
+        )
 
     def not_found(self, resp: httpx.Response, what: str, fix: str) -> ConnectorNotFound:
         """A 404 for an id the runbook was given, as one line with the fix."""
