@@ -12,8 +12,6 @@ spending budget (`GET /customers/{id}/usagebudget`, a SpendingBudget). The one w
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,16 +98,6 @@ class PartnerCenter(Connector):
     settings = "msp.connectors.partner_center"
     credential_name = "app's token"
     writes = ("the customer's usage budget (PATCH /customers/{id}/usagebudget)",)
-
-    def __init__(
-        self,
-        http: httpx.Client,
-        url: str,
-        credential: Callable[[], str],
-        *,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        super().__init__(http, url, credential, sleep=sleep)
 
     def secret(self) -> str:
         """An access token, asked for at every call: the credential behind it (azure-identity) caches and renews it."""
