@@ -23,9 +23,13 @@ class SandboxApp:
         self, state: State, faults: Faults | None = None, services: dict[str, HostedService] | None = None
     ) -> None:
         self.state = state
-        self.services = dict(services or {})  # the MSP's SaaS stand-ins (HubSpot, TOPdesk), routed by Host
+        self.services = dict(
+            services or {}
+        )  # the MSP's SaaS stand-ins (HubSpot, TOPdesk, Partner Center), routed by Host
         self.faults = FaultState(faults)
         self.tokens = identity.TokenIssuer(state)
+        for service in self.services.values():  # Partner Center checks the sandbox's Entra tokens
+            service.attach(state, self.tokens)
         self.registry = registry()
         for provider in self.registry.providers:
             provider.seed(state)

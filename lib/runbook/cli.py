@@ -214,8 +214,9 @@ def cmd_evidence_verify(args: argparse.Namespace) -> int:
 
 def cmd_preflight(args: argparse.Namespace) -> int:
     """Before any change: who the runbook signs in as, the MSP's access per subscription, Graph permissions, the
-    secret store, the connectors to HubSpot, TOPdesk and Exact Online, and per stage what will fail (exit 0 ready, 3
-    something missing, 2 bad input). Writes nothing but Exact Online's rotated refresh token, back where it was."""
+    secret store, the connectors to HubSpot, TOPdesk, Exact Online and Partner Center, and per stage what will fail
+    (exit 0 ready, 3 something missing, 2 bad input). Writes nothing but Exact Online's rotated refresh token, back
+    where it was."""
     import json
 
     from .customer import params
@@ -340,7 +341,7 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
         print(f"  Key Vault      : https://{vault}.{conn.vault_domain}")
     if conn.passwordstate_host:
         print(f"  Passwordstate  : https://{conn.passwordstate_host}/api/")
-    for host in conn.service_hosts:  # the MSP's HubSpot, TOPdesk, Exact Online stand-ins (credentials 0600 beside it)
+    for host in conn.service_hosts:  # the MSP's HubSpot, TOPdesk, Exact Online, Partner Center stand-ins
         print(f"  MSP service    : https://{host}/")
     for name, path in sorted(conn.service_credentials.items()):
         print(f"  credential     : {name} in {path} (mode 0600)")

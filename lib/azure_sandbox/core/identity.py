@@ -29,7 +29,9 @@ GRAPH_AUDIENCES = (
 )
 # the sandbox's Key Vault resource (Azure: https://vault.azure.net); its vaults are <name>.vault.sandbox.test
 VAULT_AUDIENCES = ("https://vault.sandbox.test", "https://vault.sandbox.test/")
-KNOWN_RESOURCES = ARM_AUDIENCES + GRAPH_AUDIENCES + VAULT_AUDIENCES
+# Microsoft Partner Center's resource (its stand-in keeps the real audience: no client checks it against the host)
+PARTNER_CENTER_AUDIENCES = ("https://api.partnercenter.microsoft.com", "https://api.partnercenter.microsoft.com/")
+KNOWN_RESOURCES = ARM_AUDIENCES + GRAPH_AUDIENCES + VAULT_AUDIENCES + PARTNER_CENTER_AUDIENCES
 _SECRET_ALPHABET = string.ascii_letters + string.digits + "_.~-"
 
 

@@ -8,9 +8,13 @@ A new stand-in is a module with a `HostedService` subclass and a line in `servic
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.http import Request, Response
+
+if TYPE_CHECKING:
+    from ..core.identity import TokenIssuer
+    from ..core.state import State
 
 
 class HostedService:
@@ -26,6 +30,10 @@ class HostedService:
     def from_fixture(cls, data: dict | None) -> HostedService:
         """The stand-in seeded from its block of the fixture (None: an empty system)."""
         raise NotImplementedError
+
+    def attach(self, state: State, tokens: TokenIssuer) -> None:
+        """Called once by the app: a stand-in that takes the sandbox's Entra tokens (Partner Center) keeps what it
+        needs to check them (the signer, the MSP's tenant); the others ignore it."""
 
     def hosts(self) -> list[str]:
         """The host names it answers (the connection file lists them; the certificate covers them)."""

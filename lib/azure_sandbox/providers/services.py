@@ -7,10 +7,12 @@ from .exact import Exact
 from .hosted import HostedService
 from .hubspot import HOST as HUBSPOT_HOST
 from .hubspot import HubSpot
+from .partner_center import HOST as PARTNER_CENTER_HOST
+from .partner_center import PartnerCenter
 from .topdesk import DOMAIN as TOPDESK_DOMAIN
 from .topdesk import Topdesk
 
-SERVICES: tuple[type[HostedService], ...] = (HubSpot, Topdesk, Exact)
+SERVICES: tuple[type[HostedService], ...] = (HubSpot, Topdesk, Exact, PartnerCenter)
 
 
 def load_services(msp: dict) -> dict[str, HostedService]:
@@ -20,4 +22,4 @@ def load_services(msp: dict) -> dict[str, HostedService]:
 
 def certificate_names() -> list[str]:
     """The names the sandbox's certificate must cover for the stand-ins (a wildcard for per-tenant hosts)."""
-    return [HUBSPOT_HOST, f"*.{TOPDESK_DOMAIN}", EXACT_HOST]
+    return [HUBSPOT_HOST, f"*.{TOPDESK_DOMAIN}", EXACT_HOST, PARTNER_CENTER_HOST]

@@ -17,6 +17,7 @@ CONNECTOR_NAMES = (
     "hubspot",
     "topdesk",
     "exact",
+    "partner_center",
 )  # adapters.connectors.CONNECTORS (named here: the catalogue loads light)
 
 
@@ -34,8 +35,8 @@ class Item:
     how_to_check: str = ""  # how a person checks the item by hand: what to open, what to look for
     automation: str = ""  # what the automated step reads and writes; empty until the item has one
     configures: bool = False  # its step changes the tenant (plan, then apply the reviewed plan); else it only checks
-    # the MSP system its check reads (adapters.connectors: hubspot, topdesk, exact): a `both` item whose check decides
-    # when the connector is configured for the customer, and whose attestation is used when it is not
+    # the MSP system its check reads (adapters.connectors: hubspot, topdesk, exact, partner_center): a `both` item whose
+    # check decides when the connector is configured for the customer, and whose attestation is used when it is not
     connector: str = ""
 
     @property

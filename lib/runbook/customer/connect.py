@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..adapters import secrets
-from ..adapters.clients import KNOWN_CLOUDS, Clients, CloudEndpoints, azure_target, sandbox_target
+from ..adapters.clients import KNOWN_CLOUDS, Clients, CloudEndpoints, Target, azure_target, sandbox_target
 from ..adapters.secrets import SecretRef
 from ..errors import StepInputError
 from .params import Parameters
@@ -47,15 +47,20 @@ def make_connector(
     read: Callable[[SecretRef], str],
     store: Callable[[SecretRef, str], object] | None = None,
     probe: Callable[[SecretRef], object] | None = None,
+    target: Target | None = None,
 ) -> Connector:
     """The connector to one of the MSP's systems from msp.connectors.<system>; its credential is read (through
     `read`, the run's secret stores) only when its first call needs it. A credential the system replaces at every use
-    (Exact Online's refresh token) is written back through `store`, after `probe` found its store writable."""
-    from ..adapters.connectors import Exact, HubSpot, Topdesk
+    (Exact Online's refresh token) is written back through `store`, after `probe` found its store writable. Partner
+    Center's credential is an Entra token of the MSP's tenant, asked for where the target signs in (the sandbox, or
+    the customer's cloud)."""
+    from ..adapters.connectors import Exact, HubSpot, PartnerCenter, Topdesk
     from ..adapters.connectors.topdesk import SlaFields
 
     settings = params.msp.connectors
-    hubspot, topdesk, exact = settings.hubspot, settings.topdesk, settings.exact
+    hubspot, topdesk, exact, pc = settings.hubspot, settings.topdesk, settings.exact, settings.partner_center
+    if system == "partner_center" and pc is not None:
+        return PartnerCenter(http, pc.url, partner_center_token(params, read, target))
     if system == "hubspot" and hubspot is not None:
         return HubSpot(http, hubspot.url, lambda: read(hubspot.token))
     if system == "topdesk" and topdesk is not None:
@@ -75,3 +80,54 @@ def make_connector(
             writable=(lambda: probe(exact.refresh_token)) if probe is not None else None,
         )
     raise StepInputError(f"the {system} check cannot run: {params.connector_unavailable(system) or 'unknown system'}")
+
+
+def partner_center_token(
+    params: Parameters, read: Callable[[SecretRef], str], target: Target | None = None
+) -> Callable[[], str]:
+    """A callable giving an app-only Entra token of the MSP's tenant for Partner Center (azure-identity's
+    ClientSecretCredential, made at the first call: the client secret is read then; it caches and renews the token).
+    A refused or unreadable credential is ConnectorCredentialError, no answer ConnectorUnreachable, each one line."""
+    from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
+    from azure.identity import ClientSecretCredential
+
+    from ..adapters.connectors.partner_center import SCOPE
+    from ..errors import ConnectorCredentialError, ConnectorUnreachable
+
+    pc = params.msp.connectors.partner_center
+    assert pc is not None
+    made: list[ClientSecretCredential] = []
+    fix = (
+        "check msp.connectors.partner_center.client_id and the secret its client_secret names (a secret of that app "
+        f"in the MSP's tenant {params.msp.tenant_id}), and that the app is registered in Partner Center"
+    )
+
+    def token() -> str:
+        if not made:
+            if target is not None and target.kind == "sandbox":
+                where: dict = {"authority": target.arm_url, "connection_verify": target.ca_path}
+                where["disable_instance_discovery"] = True
+            else:
+                c = params.cloud
+                authority = (c.authority or "").rstrip("/") if c.name == "custom" else KNOWN_CLOUDS[c.name].authority
+                where = {"authority": authority, "disable_instance_discovery": c.name == "custom"}
+                if c.ca_bundle:
+                    where["connection_verify"] = c.ca_bundle
+            made.append(ClientSecretCredential(params.msp.tenant_id, pc.client_id, read(pc.client_secret), **where))
+        try:
+            return made[0].get_token(SCOPE).token
+        except ClientAuthenticationError as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if "Failed to establish" in str(exc) or "Connection refused" in str(exc):
+                raise ConnectorUnreachable(
+                    f"Partner Center: cannot sign in to the MSP's tenant {params.msp.tenant_id} ({first[:200]}). Fix: check the network"
+                ) from None
+            raise ConnectorCredentialError(
+                f"Partner Center: signing in to the MSP's tenant {params.msp.tenant_id} as app {pc.client_id} failed ({first[:300]}). Fix: {fix}"
+            ) from None
+        except ServiceRequestError as exc:
+            raise ConnectorUnreachable(
+                f"Partner Center: cannot sign in to the MSP's tenant {params.msp.tenant_id}: nothing answered ({type(exc).__name__}). Fix: check the network"
+            ) from None
+
+    return token

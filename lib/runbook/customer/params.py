@@ -48,7 +48,8 @@ FIXES = {
     "msp.connectors.hubspot": "give msp.connectors.hubspot in parameters/msp.yml: url (https://api.hubapi.com) and token, a reference to a private app's access token",
     "msp.connectors.topdesk": "give msp.connectors.topdesk in parameters/msp.yml: url (https://<tenant>.topdesk.net), login (the operator's login name), application_password (a reference) and optionally sla (the asset template and its field ids)",
     "msp.connectors.exact": "give msp.connectors.exact in parameters/msp.yml: url (https://start.exactonline.nl), division (the administration's number), client_id (the app's GUID), client_secret and refresh_token (references; the refresh token's must be writable: keyvault:, passwordstate: or file:) and tier_items (the managed-services item code per tier)",
-    "msp.connectors": "see parameters/msp.yml: connectors.hubspot, connectors.topdesk and connectors.exact, each with its url and credential reference",
+    "msp.connectors.partner_center": "give msp.connectors.partner_center in parameters/msp.yml: url (https://api.partnercenter.microsoft.com), client_id (the app registered in Partner Center, in the MSP's tenant) and client_secret, a reference to a secret of that app",
+    "msp.connectors": "see parameters/msp.yml: connectors.hubspot, connectors.topdesk, connectors.exact and connectors.partner_center, each with its url and credential reference",
     "crm": "give crm.hubspot_company_id, the number at the end of the customer's company card URL in HubSpot (.../record/0-2/<id>)",
     "topdesk": "give topdesk.branch_id, the customer's branch id in TOPdesk (a GUID); optionally sla_reference and sla_service_level",
     "handover": "name contacts by their name or e-mail address as `contacts` lists them: handover.licence_admin (one), handover.insight (a list)",
@@ -171,12 +172,26 @@ class ExactConnector(_Strict):
         return v
 
 
+class PartnerCenterConnector(_Strict):
+    """The MSP's Partner Center account (s2-csp-contract, s2-partner-center-budget): its API and the app registered in
+    it (Account settings > App management), an app of the MSP's tenant (msp.tenant_id) signing in app-only with a
+    client secret, by reference. The customer is found by its tenant id (its Microsoft ID in Partner Center)."""
+
+    url: str = "https://api.partnercenter.microsoft.com"
+    client_id: Guid
+    client_secret: SecretRef
+
+    _u = field_validator("url")(lambda cls, v: _https_root(v, "https://api.partnercenter.microsoft.com"))
+    _g = field_validator("client_id")(lambda cls, v: _guid(v))
+
+
 class Connectors(_Strict):
     """The MSP's own systems the runbook's checks read (the customer's records in them are named in the customer file)."""
 
     hubspot: HubSpotConnector | None = None
     topdesk: TopdeskConnector | None = None
     exact: ExactConnector | None = None
+    partner_center: PartnerCenterConnector | None = None
 
 
 class StoredCredential(_Strict):
@@ -794,6 +809,7 @@ class Parameters(_Strict):
             c.topdesk.application_password if c.topdesk else None,
             c.exact.client_secret if c.exact else None,
             c.exact.refresh_token if c.exact else None,
+            c.partner_center.client_secret if c.partner_center else None,
         )
         return tuple(r for r in refs if r is not None)
 

@@ -18,6 +18,7 @@ from .hubspot import HubSpotContacts
 from .iac import IacPushed
 from .lighthouse import LighthouseOffer
 from .monitoring import MonitoringAlerting
+from .partner_center import CspContract, PartnerCenterBudget
 from .patching import PatchingDeployed
 from .policy import PolicyBaseline
 from .tagging import TagManagedResources, TagSheetResources
@@ -36,6 +37,8 @@ REGISTRY: dict[str, type[Step]] = {
         HubSpotContacts,
         TopdeskContacts,
         TopdeskSla,
+        CspContract,
+        PartnerCenterBudget,
         AdvisorEverythingEnabled,
         DefenderEnabled,
         TagSheetResources,

@@ -101,7 +101,13 @@ class Context:
             from ..customer.connect import make_connector
 
             self._connectors[system] = make_connector(
-                system, self.params, self.clients.http(), self.secrets.read, self.secrets.store, self.secrets.probe
+                system,
+                self.params,
+                self.clients.http(),
+                self.secrets.read,
+                self.secrets.store,
+                self.secrets.probe,
+                self.clients.target,
             )
         made: Connector = self._connectors[system]
         return made
@@ -206,10 +212,11 @@ class Step:
 class ConnectorCheck(Step):
     """A `both` item whose check reads one of the MSP's systems through a connector (the catalogue's `connector:`).
     When the connector is configured for the customer (the MSP's settings and the customer's record in it) the check
-    decides, as any step does; when it is not, the item's attestation is used (`check_or_attest`). Checks only:
-    nothing is planned or written."""
+    decides, as any step does; when it is not, the item's attestation is used (`check_or_attest`). Most only check;
+    one that configures the system (s2-partner-center-budget) plans and applies like any configuring step, through
+    its connector's write (`Connector.writes`), each accepted change on the record at once (`ctx.accepted`)."""
 
-    connector = ""  # adapters.connectors name: hubspot, topdesk, exact
+    connector = ""  # adapters.connectors name: hubspot, topdesk, exact, partner_center
 
     def unavailable(self, ctx: Context) -> str:
         """Why the check cannot run for this customer ('' when it can)."""

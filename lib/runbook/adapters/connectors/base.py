@@ -1,6 +1,8 @@
 """What every connector shares: one system at one base URL over an httpx client, its credential read only when the
 first call needs it, the waits a throttling system asks for, and every refusal as one line (the system, what failed,
-the fix) raised as an `errors.Connector*` error. A connector only reads; it never writes to the system."""
+the fix) raised as an `errors.Connector*` error. A connector reads; it writes only what its `writes` names (Partner
+Center: a customer's usage budget, set by the configuring step s2-partner-center-budget from its apply, through the
+same `call()`); a PUT, PATCH or DELETE by a connector that names nothing is refused before it is sent."""
 
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ class Connector:
     credential_name = "credential"  # what the secret is called in the fixes: "private app token"
     attempts = 4  # a throttled or briefly unavailable call is tried this often in all
     longest_wait = 30.0  # seconds; a system asking for longer is reported as throttling, not waited for
+    writes: tuple[str, ...] = ()  # what it may change in the system, in words; empty: it only reads
 
     def __init__(
         self,
@@ -96,6 +99,8 @@ class Connector:
         """One request (`what` says it in words for the errors), waiting out throttling; 401/403 raise
         ConnectorCredentialError, nothing answering ConnectorUnreachable, throttling past the waits
         ConnectorThrottled. Any other status is returned for the caller to judge."""
+        if method.upper() in ("PUT", "PATCH", "DELETE") and not self.writes:
+            raise AssertionError(f"{self.system}: this connector only reads; it may not {method} {path}")
         url = f"{self.url}{path}"
         for attempt in range(self.attempts):
             try:
