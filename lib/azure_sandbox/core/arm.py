@@ -186,11 +186,13 @@ class Arm:
         resource_type: str = "",
         resource_id: str = "",
         on_fail: Callable[[], Any] | None = None,
+        result: object = None,
     ) -> tuple[dict[str, str], bool]:
-        """Register an operation; its headers (Location or Azure-AsyncOperation, Retry-After) and whether it will fail."""
+        """Register an operation; its headers (Location or Azure-AsyncOperation, Retry-After) and whether it will fail.
+        `result` is what the Location answers once the operation is done (an action's result, e.g. assessPatches)."""
         f = self.faults.faults
         failed = resource_type.lower() in {t.lower() for t in f.lro_fail_types}
-        op = self.state.new_operation(f.lro_polls, on_fail if failed else done, failed, resource_id)
+        op = self.state.new_operation(f.lro_polls, on_fail if failed else done, failed, resource_id, result=result)
         url = f"{req.base_url}/subscriptions/{sub}/operation{'results' if kind == 'location' else 'statuses'}/{op.id}?api-version={req.api_version}"
         return {
             "Location" if kind == "location" else "Azure-AsyncOperation": url,
@@ -306,7 +308,7 @@ class Arm:
             if kind == "operationresults":
                 return Response(500, {"error": error})
             return Response(200, {"status": "Failed", "error": error})
-        return Response(200) if kind == "operationresults" else Response(200, {"status": "Succeeded"})
+        return Response(200, op.result) if kind == "operationresults" else Response(200, {"status": "Succeeded"})
 
     # ------------------------------------------------------------------ generic provider resources
     def generic(self, req: Request, principal: str, path: str) -> Response:

@@ -22,6 +22,7 @@ class Operation:
     failed: bool = False
     resource_id: str = ""
     finished: bool = False
+    result: object = None  # the body the final poll of the operation's Location answers (an action's result)
 
 
 @dataclass
@@ -169,8 +170,10 @@ class State:
         """Whether a principal may perform an action at a scope."""
         return any(role_allows(g, action) for g, _ in self.roles_of(principal_id, scope))
 
-    def new_operation(self, polls: int, done=None, failed: bool = False, resource_id: str = "") -> Operation:
-        """Register a long-running operation."""
-        op = Operation(str(uuid.uuid4()), polls, done, failed, resource_id)
+    def new_operation(
+        self, polls: int, done=None, failed: bool = False, resource_id: str = "", result: object = None
+    ) -> Operation:
+        """Register a long-running operation (`result`: the body its Location answers once it is done)."""
+        op = Operation(str(uuid.uuid4()), polls, done, failed, resource_id, result=result)
         self.operations[op.id] = op
         return op
