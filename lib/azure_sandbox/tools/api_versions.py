@@ -129,18 +129,22 @@ SOURCES: dict[str, tuple[Source, ...]] = {
     "Microsoft.Maintenance/configurationAssignments": (
         Source("maintenance/resource-manager/Microsoft.Maintenance", "Maintenance.json", since="2020-04-01"),
     ),
+    # ComputeRP.json: the Compute/stable/<version>/ folders (2025-04-01 onwards) holding the whole Compute RP
     "Microsoft.Compute/virtualMachines": (
         Source("compute/resource-manager/Microsoft.Compute", "compute.json"),
         Source("compute/resource-manager/Microsoft.Compute", "virtualMachine.json"),
+        Source(_COMPUTE, "ComputeRP.json"),
     ),
     # VirtualMachines_AssessPatches first appears in compute.json 2020-06-01
     "Microsoft.Compute/virtualMachines/assessPatches": (
         Source(_COMPUTE, "compute.json", since="2020-06-01"),
         Source(_COMPUTE, "virtualMachine.json"),
+        Source(_COMPUTE, "ComputeRP.json"),
     ),
     "Microsoft.Compute/availabilitySets": (
         Source("compute/resource-manager/Microsoft.Compute", "compute.json"),
         Source("compute/resource-manager/Microsoft.Compute", "availabilitySet.json"),
+        Source(_COMPUTE, "ComputeRP.json"),
     ),
     "Microsoft.Compute/disks": (Source("compute/resource-manager/Microsoft.Compute", "disk.json"),),
     "Microsoft.Network/networkInterfaces": (Source(_NET, "networkInterface.json"),),
