@@ -186,10 +186,11 @@ class Arm:
         resource_type: str = "",
         resource_id: str = "",
         on_fail: Callable[[], Any] | None = None,
-        result: Callable[[], Any] | None = None,
+        result: Any = None,
     ) -> tuple[dict[str, str], bool]:
         """Register an operation; its headers (Location or Azure-AsyncOperation, Retry-After) and whether it will fail.
-        `result` gives the final body of a Location operation that has one (a POST action's answer)."""
+        `result` is what the Location answers once the operation is done (an action's result, e.g. assessPatches), or a
+        callable that makes it then."""
         f = self.faults.faults
         failed = resource_type.lower() in {t.lower() for t in f.lro_fail_types}
         op = self.state.new_operation(
@@ -322,7 +323,8 @@ class Arm:
                 return Response(500, {"error": error})
             return Response(200, {**resource, "status": "Failed", "error": error})
         if kind == "operationresults":
-            return Response(200, op.result()) if op.result is not None else Response(200)
+            body = op.result() if callable(op.result) else op.result
+            return Response(200, body) if body is not None else Response(200)
         return Response(200, {**resource, "status": "Succeeded"})
 
     def at_management_group(self, req: Request, principal: str, path: str, parts: list[str]) -> Response:

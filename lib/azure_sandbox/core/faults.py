@@ -27,6 +27,7 @@ class Faults:
     error_retry_after: float = 0.0  # Retry-After sent with injected 503s
     fractional_retry_after: bool = False  # ARM sends whole seconds; tests may ask for exact fractions
     identity_replication: int = 0  # role assignments naming a new managed identity refused (PrincipalNotFound) first
+    cost_management_qpu: bool = False  # Cost Management's Query QPU quotas per tenant (12 / 10 s, 60 / min, 600 / h)
     seed: int = 0
 
     def to_dict(self) -> dict:

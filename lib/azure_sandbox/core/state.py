@@ -24,7 +24,7 @@ class Operation:
     resource_id: str = ""
     finished: bool = False
     subscription: str = ""  # where it was started: polling it from another subscription is 404, as ARM's RPC asks
-    result: Callable[[], Any] | None = None  # the final body of a Location operation that has one (a POST action)
+    result: Any = None  # what the final poll of a Location operation answers (an action's result), or makes it
     started: str = ""
     ended: str = ""
 

@@ -12,6 +12,7 @@ from .advisor import Advisor
 from .authorization import Authorization
 from .compute import Compute
 from .consumption import Consumption
+from .costmanagement import CostManagement
 from .insights import Insights
 from .keyvault import KeyVault
 from .maintenance import Maintenance
@@ -41,6 +42,7 @@ PROVIDERS: tuple[type[Provider], ...] = (
     Advisor,
     Insights,
     Consumption,
+    CostManagement,
     RecoveryServices,
     Maintenance,
     Compute,

@@ -19,12 +19,25 @@ specification/recoveryservicesbackup/resource-manager/Microsoft.RecoveryServices
   Azure/terraform-provider-azapi#398);
 - backupStatus (AzureIaasVm/GetBackupStatus.json): which vault and policy protect a VM;
 - the vault's redundancy cannot change once an item is protected: 400 StorageModelModifyError ("Storage Redundancy
-  option is locked when the first machine is registered with the vault", hashicorp/terraform-provider-azurerm#8813).
+  option is locked when the first machine is registered with the vault", hashicorp/terraform-provider-azurerm#8813);
+- backupJobs (Common/ListJobsWithStartTimeAndEndTimeFilters.json, BackupJobs_List / JobDetails_Get): the jobs of the
+  vault's protected VMs, generated from each item's policy: a ConfigureBackup job when protection was configured
+  (the item's systemData.createdAt, or `_protected_since` a test or fixture sets), then a Backup job at each scheduled
+  run (scheduleRunTimes, scheduleRunDays for weekly policies; UTC) up to now, a few minutes after the run time, lasting
+  8-40 minutes; about one in twelve fails (UserErrorGuestAgentStatusUnavailable, seeded by item and day), a run still
+  under way is InProgress; newest first, at most a year back. `$filter` takes `status`, `operation`,
+  `backupManagementType`, `startTime` / `endTime` (jobs that started in between; 'yyyy-mm-dd hh:mm:ss AM', as the
+  example and azure-cli send it, or ISO 8601) joined by `and`; anything else is 400 with the message Azure answers
+  ("The inputs specified for Get jobs API are incorrect...", MicrosoftDocs/azure-docs#42973; its code is not public:
+  BMSUserErrorInvalidInput inferred).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
+import uuid
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 from ..core import ids, locations
@@ -65,6 +78,94 @@ def protected_items(arm: Arm) -> list[dict]:
 
 def vault_of(item: dict) -> str:
     return item["id"].split("/backupFabrics/")[0]
+
+
+JOB_STATUSES = ("InProgress", "Completed", "Failed", "CompletedWithWarnings", "Cancelled", "Cancelling")
+JOB_OPERATIONS = (
+    "Invalid",
+    "Register",
+    "UnRegister",
+    "ConfigureBackup",
+    "Backup",
+    "Restore",
+    "DisableBackup",
+    "DeleteBackupData",
+    "CrossRegionRestore",
+    "Undelete",
+    "UpdateCustomerManagedKey",
+)
+MANAGEMENT_TYPES = ("AzureIaasVM", "MAB", "DPM", "AzureBackupServer", "AzureSql", "AzureStorage", "AzureWorkload")
+JOB_HISTORY = timedelta(days=365)
+FAILURE_SHARE = 1 / 12
+_JOB_FILTER_ERROR = (
+    "The inputs specified for Get jobs API are incorrect. Please check your inputs and try again.\r\nMake sure your "
+    "filter parameters are following these guidelines - The OData filter options. status eq { InProgress , Completed , "
+    "Failed , CompletedWithWarnings , Cancelled , Cancelling } and backupManagementType eq {AzureIaasVM, MAB, DPM, "
+    "AzureBackupServer, AzureSql } and operation eq { ConfigureBackup , Backup , Restore , DisableBackup , "
+    "DeleteBackupData } and jobId eq {guid} and startTime eq { yyyy-mm-dd hh:mm:ss PM } and endTime eq "
+    "{ yyyy-mm-dd hh:mm:ss PM }."
+)
+_TIME_FORMATS = ("%Y-%m-%d %I:%M:%S %p", "%Y-%m-%d %H:%M:%S")
+
+
+def _seed(text: str) -> float:
+    return int(hashlib.sha256(text.encode()).hexdigest()[:12], 16) / float(1 << 48)
+
+
+def _iso(t: datetime) -> str:
+    return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _when(value: object) -> datetime | None:
+    text = str(value or "")
+    if not text:
+        return None
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
+
+
+def _filter_error() -> ArmError:
+    return ArmError(400, "BMSUserErrorInvalidInput", _JOB_FILTER_ERROR)
+
+
+def _job_time(value: str) -> datetime:
+    for fmt in _TIME_FORMATS:
+        try:
+            return datetime.strptime(value, fmt).replace(tzinfo=timezone.utc)
+        except ValueError:
+            pass
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise _filter_error() from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def job_filter(text: str | None) -> dict[str, object]:
+    """The terms of a backupJobs $filter (name -> value; startTime / endTime as datetimes)."""
+    if not text or not text.strip():
+        return {}
+    terms: dict[str, object] = {}
+    for part in re.split(r"\s+and\s+", text.strip(), flags=re.IGNORECASE):
+        m = re.fullmatch(r"(\w+)\s+eq\s+'([^']*)'", part.strip())
+        if not m:
+            raise _filter_error()
+        name, value = m.group(1).lower(), m.group(2)
+        allowed = {"status": JOB_STATUSES, "operation": JOB_OPERATIONS, "backupmanagementtype": MANAGEMENT_TYPES}
+        if name in allowed:
+            canon = next((a for a in allowed[name] if a.lower() == value.lower()), None)
+            if canon is None:
+                raise _filter_error()
+            terms[name] = canon
+        elif name in ("starttime", "endtime"):
+            terms[name] = _job_time(value)
+        elif name == "jobid":
+            terms[name] = value.lower()
+        else:
+            raise _filter_error()
+    start, end = terms.get("starttime"), terms.get("endtime")
+    if isinstance(start, datetime) and isinstance(end, datetime) and end < start:
+        raise _filter_error()
+    return terms
 
 
 class RecoveryServices(Provider):
@@ -111,6 +212,24 @@ class RecoveryServices(Provider):
             ("GET",),
             namespace_error=True,
             type="Microsoft.RecoveryServices/vaults/backupProtectedItems",
+        ),
+        Route(
+            _VAULT + r"/backupjobs",
+            "list_jobs",
+            BACKUP_API,
+            "vaults/backupJobs",
+            ("GET",),
+            namespace_error=True,
+            type="Microsoft.RecoveryServices/vaults/backupJobs",
+        ),
+        Route(
+            _VAULT + r"/backupjobs/(?P<job>[^/]+)",
+            "get_job",
+            BACKUP_API,
+            "vaults/backupJobs",
+            ("GET",),
+            namespace_error=True,
+            type="Microsoft.RecoveryServices/vaults/backupJobs",
         ),
         Route(
             r"/subscriptions/[^/]+/providers/microsoft\.recoveryservices/locations/(?P<loc>[^/]+)/backupstatus",
@@ -281,6 +400,125 @@ class RecoveryServices(Provider):
         vault = self._vault(arm, principal, m, path, "Microsoft.RecoveryServices/vaults/backupProtectedItems/read")
         mine = [arm.view(i) for i in protected_items(arm) if vault_of(i).lower() == vault["id"].lower()]
         return arm.page(req, mine)
+
+    # ------------------------------------------------------------------ jobs
+    def jobs(self, arm: Arm, vault: dict, now: datetime | None = None) -> list[dict]:
+        """The vault's jobs, newest first (see the module docstring for how they are generated)."""
+        now = now or datetime.now(timezone.utc)
+        out: list[dict] = []
+        for item in protected_items(arm):
+            if vault_of(item).lower() != vault["id"].lower():
+                continue
+            since = _when(item.get("_protected_since") or (item.get("systemData") or {}).get("createdAt")) or now
+            out.append(self._job(vault, item, "ConfigureBackup", since, timedelta(seconds=31.3), False, now))
+            policy = arm.state.get(str(item["properties"].get("policyId", ""))) or {}
+            schedule = (policy.get("properties") or {}).get("schedulePolicy") or {}
+            runs = schedule.get("scheduleRunTimes") or []
+            if not runs:
+                continue
+            at = _when(runs[0]) or now
+            weekly = str(schedule.get("scheduleRunFrequency")) == "Weekly"
+            days = {str(d).lower() for d in schedule.get("scheduleRunDays") or []}
+            day = max(since, now - JOB_HISTORY).date()
+            while day <= now.date():
+                start = datetime(day.year, day.month, day.day, at.hour, at.minute, tzinfo=timezone.utc)
+                start += timedelta(seconds=int(60 + 540 * _seed(f"{item['id']}|{day}|start")))
+                day += timedelta(days=1)
+                if start <= since or start > now:
+                    continue
+                if weekly and start.strftime("%A").lower() not in days:
+                    continue
+                length = timedelta(seconds=int(480 + 1920 * _seed(f"{item['id']}|{start.date()}|length")))
+                failed = _seed(f"{item['id']}|{start.date()}|outcome") < FAILURE_SHARE
+                out.append(self._job(vault, item, "Backup", start, length, failed, now))
+        return sorted(out, key=lambda j: j["properties"]["startTime"], reverse=True)
+
+    @staticmethod
+    def _job(
+        vault: dict, item: dict, operation: str, start: datetime, length: timedelta, failed: bool, now: datetime
+    ) -> dict:
+        name = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{item['id'].lower()}|{operation}|{start.isoformat()}"))
+        running = start + length > now
+        props: dict = {
+            "jobType": "AzureIaaSVMJob",
+            "duration": f"PT{(min(now, start + length) - start).total_seconds():.1f}S",
+            "actionsInfo": ["Cancellable"] if running else [],
+            "virtualMachineVersion": "Compute",
+            "entityFriendlyName": str(item["properties"].get("friendlyName", "")).lower(),
+            "backupManagementType": "AzureIaasVM",
+            "operation": operation,
+            "status": "InProgress" if running else ("Failed" if failed else "Completed"),
+            "startTime": _iso(start),
+            "activityId": str(uuid.uuid5(uuid.NAMESPACE_URL, name)),
+            "containerName": str(item["properties"].get("containerName", "")),
+            "isUserTriggered": False,
+        }
+        if not running:
+            props["endTime"] = _iso(start + length)
+        if failed and not running:
+            props["errorDetails"] = [
+                {
+                    "errorCode": 400044,
+                    "errorString": "VM Agent is unable to communicate with the Azure Backup Service.",
+                    "errorTitle": "UserErrorGuestAgentStatusUnavailable",
+                    "recommendations": [
+                        "Ensure that the VM agent is installed and running, and that the VM has network connectivity "
+                        "to Azure. See https://aka.ms/backup-vm-agent-troubleshooting."
+                    ],
+                }
+            ]
+        return {
+            "id": f"{vault['id']}/backupJobs/{name}",
+            "name": name,
+            "type": "Microsoft.RecoveryServices/vaults/backupJobs",
+            "properties": props,
+        }
+
+    def list_jobs(self, arm: Arm, req: Request, principal: str, m: re.Match[str], path: str) -> Response:
+        """BackupJobs_List with its $filter."""
+        vault = self._vault(arm, principal, m, path, "Microsoft.RecoveryServices/vaults/backupJobs/read")
+        terms = job_filter(req.query.get("$filter"))
+        start, end = terms.get("starttime"), terms.get("endtime")
+        chosen = []
+        for job in self.jobs(arm, vault):
+            p = job["properties"]
+            began = _when(p["startTime"])
+            assert began is not None
+            if isinstance(start, datetime) and began < start:
+                continue
+            if isinstance(end, datetime) and began > end:
+                continue
+            if any(
+                str(p.get(key)) != str(terms[k])
+                for k, key in (
+                    ("status", "status"),
+                    ("operation", "operation"),
+                    ("backupmanagementtype", "backupManagementType"),
+                )
+                if k in terms
+            ):
+                continue
+            if "jobid" in terms and job["name"] != terms["jobid"]:
+                continue
+            chosen.append(job)
+        return arm.page(req, chosen)
+
+    def get_job(self, arm: Arm, req: Request, principal: str, m: re.Match[str], path: str) -> Response:
+        """JobDetails_Get: one job of the vault (404 when the vault has none by that name)."""
+        vault = self._vault(arm, principal, m, path, "Microsoft.RecoveryServices/vaults/backupJobs/read")
+        name = m.group("job")
+        job = next((j for j in self.jobs(arm, vault) if j["name"].lower() == name.lower()), None)
+        if job is None:
+            raise ArmError(
+                404,
+                "ResourceNotFound",
+                f"The Resource 'Microsoft.RecoveryServices/vaults/backupJobs/{name}' was not found.",
+            )
+        job["properties"]["extendedInfo"] = {
+            "tasksList": [],
+            "propertyBag": {"VM Name": job["properties"]["entityFriendlyName"]},
+        }
+        return Response(200, job)
 
     def backup_status(self, arm: Arm, req: Request, principal: str, m: re.Match[str], path: str) -> Response:
         """Which vault and policy protect a VM (NotProtected when none)."""

@@ -2,6 +2,17 @@
 
 Spec: specification/security/resource-manager/Microsoft.Security/stable/2024-01-01/pricings.json (plans as listed by
 examples/Pricings/ListPricings_example.json; extension names and their plans/sub-plans from `Extension.name`).
+Secure score (secureScore.json, stable/2020-01-01 only; examples/secureScores/ListSecureScores_example.json,
+ListSecureScoreControlsForNameWithExpand_builtin_example.json): one score, `ascScore`, per subscription, computed
+from the tenant as it is, per control (SCORE_CONTROLS): a control's max counts only when it has healthy or unhealthy
+resources; current = max x healthy / (healthy + unhealthy), percentage = healthy share; the score sums the controls.
+What moves it: the VirtualMachines plan (vulnerabilities, endpoint protection, management ports per VM), each VM's
+patch assessment mode (system updates), diagnostic settings on key vaults and SQL servers (auditing), the number of
+Owner assignments on the subscription (access), the other plans (enhanced security features, max 0 as in Azure).
+The API has no history (only the current score; history lives in continuous export / the SecureScores table of Log
+Analytics, which the sandbox does not emulate). An unknown score name is 404 NotFound, `$expand` other than
+`definition` 400 BadRequest (both inferred).
+
 Rules (error codes of the Security RP were not found in any public source: semantic refusals answer 400 BadRequest;
 the unknown-plan message is Azure's, seen in Azure/azure-powershell#10842):
 - a pricing name outside the plan list is refused;
@@ -18,13 +29,15 @@ from __future__ import annotations
 
 import copy
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 from ..core import ids
 from ..core.http import ArmError, Request, Response
-from ..core.provider import Provider, TypeSpec
+from ..core.provider import Provider, Route, TypeSpec
+from ..core.rbac import ROLE_IDS_BY_NAME
 
 if TYPE_CHECKING:
     from ..core.arm import Arm
@@ -113,6 +126,51 @@ _BY_NAME = {p.name.lower(): p for p in PLANS}
 FREE_TRIAL = timedelta(days=30)
 _SUB_SCOPE = re.compile(r"^/subscriptions/[^/]+$", re.IGNORECASE)
 API = ("2024-01-01", "2023-01-01", "2022-03-01", "2018-06-01")
+SCORE_API = ("2020-01-01",)
+_SUB = r"/subscriptions/[^/]+/providers/microsoft\.security"
+
+
+@dataclass(frozen=True)
+class ScoreControl:
+    """A secure score control: its id (the built-in's where the spec examples show it), name, max score, and what it
+    assesses (`rule` names the function of `Security` judging one subscription: (healthy, unhealthy) counts)."""
+
+    id: str
+    name: str
+    max: int
+    rule: str
+    assessments: tuple[str, ...] = ()
+
+
+def _cid(name: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"secureScoreControl/{name}"))
+
+
+#: the controls (names and max scores of Defender for Cloud's secure score); ids of MFA, DDoS, best practices,
+#: enhanced security (ATP) and auditing as ListSecureScoreControlsForNameWithExpand_builtin_example.json gives them,
+#: the others generated (uuid5 of the name)
+SCORE_CONTROLS: tuple[ScoreControl, ...] = (
+    ScoreControl("34a42fb3-e6db-409c-b56b-7b1db6b8aee0", "Enable MFA", 10, "mfa"),
+    ScoreControl(_cid("Secure management ports"), "Secure management ports", 8, "vm_plan"),
+    ScoreControl(_cid("Remediate vulnerabilities"), "Remediate vulnerabilities", 6, "vm_plan"),
+    ScoreControl(_cid("Apply system updates"), "Apply system updates", 6, "system_updates"),
+    ScoreControl(_cid("Manage access and permissions"), "Manage access and permissions", 4, "owners"),
+    ScoreControl(_cid("Enable encryption at rest"), "Enable encryption at rest", 4, "encryption"),
+    ScoreControl(_cid("Restrict unauthorized network access"), "Restrict unauthorized network access", 4, "network"),
+    ScoreControl(_cid("Enable endpoint protection"), "Enable endpoint protection", 2, "vm_plan"),
+    ScoreControl("a9909064-42b4-4d34-8143-275477afe18b", "Protect applications against DDoS attacks", 2, "ddos"),
+    ScoreControl("27b24961-75ba-4fe4-8909-97286d5dd5ee", "Enable auditing and logging", 1, "auditing"),
+    ScoreControl("4db8d6cf-075b-4149-a813-da09ca2ae120", "Enable enhanced security features", 0, "plans"),
+    ScoreControl("76763537-9feb-42d3-b4f4-78c01117be80", "Implement security best practices", 0, "best_practices"),
+)
+_PLAN_COVERS = {
+    "VirtualMachines": "microsoft.compute/virtualmachines",
+    "StorageAccounts": "microsoft.storage/storageaccounts",
+    "SqlServers": "microsoft.sql/servers",
+    "KeyVaults": "microsoft.keyvault/vaults",
+    "AppServices": "microsoft.web/sites",
+}
+MAX_OWNERS = 3  # "A maximum of 3 owners should be designated for your subscription"
 
 
 def _bad(message: str) -> ArmError:
@@ -163,6 +221,53 @@ class Security(Provider):
             patch=False,
             model="azure.mgmt.security.models:Pricing",
             invalid_code="InvalidInputJson",
+        ),
+    )
+    routes = (
+        Route(
+            _SUB + r"/securescores",
+            "list_scores",
+            SCORE_API,
+            "secureScores",
+            ("GET",),
+            True,
+            "Microsoft.Security/secureScores",
+        ),
+        Route(
+            _SUB + r"/securescores/(?P<name>[^/]+)",
+            "get_score",
+            SCORE_API,
+            "secureScores",
+            ("GET",),
+            True,
+            "Microsoft.Security/secureScores",
+        ),
+        Route(
+            _SUB + r"/securescores/(?P<name>[^/]+)/securescorecontrols",
+            "list_controls",
+            SCORE_API,
+            "secureScores/secureScoreControls",
+            ("GET",),
+            True,
+            "Microsoft.Security/secureScoreControls",
+        ),
+        Route(
+            _SUB + r"/securescorecontrols",
+            "list_controls",
+            SCORE_API,
+            "secureScoreControls",
+            ("GET",),
+            True,
+            "Microsoft.Security/secureScoreControls",
+        ),
+        Route(
+            r"(?:/subscriptions/[^/]+)?/providers/microsoft\.security/securescorecontroldefinitions",
+            "list_definitions",
+            SCORE_API,
+            "secureScoreControlDefinitions",
+            ("GET",),
+            True,
+            "Microsoft.Security/secureScoreControlDefinitions",
         ),
     )
 
@@ -369,3 +474,177 @@ class Security(Provider):
         if other in overrides:
             return "PartiallyCovered"
         return "FullyCovered" if tier == "Standard" else "NotCovered"
+
+    # ------------------------------------------------------------------ secure score
+    @staticmethod
+    def _sub_of(arm: Arm, principal: str, path: str, action: str) -> str:
+        sub = path.split("/")[2]
+        if denied := arm.authorize(principal, f"/subscriptions/{sub}", action):
+            raise ArmError(denied.status, "AuthorizationFailed", denied.body["error"]["message"])  # type: ignore[index]
+        return sub
+
+    @staticmethod
+    def _resources(arm: Arm, sub: str, *types: str) -> list[dict]:
+        prefix = f"/subscriptions/{sub}/resourcegroups/".lower()
+        wanted = set(types)
+        return [
+            o
+            for k, o in list(arm.state.arm.items())
+            if k.startswith(prefix) and str(o.get("type", "")).lower() in wanted
+        ]
+
+    def judge(self, arm: Arm, sub: str, control: ScoreControl) -> tuple[int, int, int]:
+        """(healthy, unhealthy, not applicable) resources of one control in a subscription."""
+        sub_id = f"/subscriptions/{sub}"
+        vms = self._resources(arm, sub, "microsoft.compute/virtualmachines")
+
+        def tier(plan: str) -> str:
+            return str(
+                (arm.state.get(f"{sub_id}/providers/Microsoft.Security/pricings/{plan}") or {}).get("_tier", "Free")
+            )
+
+        if control.rule == "mfa":
+            return 1, 0, 0
+        if control.rule == "vm_plan":
+            ok = tier("VirtualMachines") == "Standard"
+            return (len(vms), 0, 0) if ok else (0, len(vms), 0)
+        if control.rule == "system_updates":
+            healthy = sum(1 for vm in vms if _assessment_mode(vm) == "AutomaticByPlatform")
+            return healthy, len(vms) - healthy, 0
+        if control.rule == "owners":
+            owner = ROLE_IDS_BY_NAME["owner"].lower()
+            owners = {
+                str(a["properties"].get("principalId"))
+                for a in arm.state.children(f"{sub_id}/providers/Microsoft.Authorization/roleAssignments")
+                if str(a["properties"].get("roleDefinitionId", "")).lower().endswith(owner)
+            }
+            return (1, 0, 0) if len(owners) <= MAX_OWNERS else (0, 1, 0)
+        if control.rule == "encryption":
+            stores = self._resources(arm, sub, "microsoft.storage/storageaccounts", "microsoft.sql/servers/databases")
+            return len(stores), 0, 0
+        if control.rule == "network":
+            vaults = self._resources(arm, sub, "microsoft.keyvault/vaults")
+            accounts = self._resources(arm, sub, "microsoft.storage/storageaccounts")
+            return len(vaults), len(accounts), 0
+        if control.rule == "ddos":
+            nets = self._resources(arm, sub, "microsoft.network/virtualnetworks")
+            return 0, len(nets), 0
+        if control.rule == "auditing":
+            audited = self._resources(arm, sub, "microsoft.keyvault/vaults", "microsoft.sql/servers")
+            healthy = sum(
+                1 for r in audited if arm.state.children(r["id"] + "/providers/Microsoft.Insights/diagnosticSettings")
+            )
+            return healthy, len(audited) - healthy, 0
+        if control.rule == "plans":
+            healthy = unhealthy = 0
+            for plan, rtype in _PLAN_COVERS.items():
+                count = len(self._resources(arm, sub, rtype))
+                if tier(plan) == "Standard":
+                    healthy += count
+                else:
+                    unhealthy += count
+            return healthy, unhealthy, 0
+        return len(self._resources(arm, sub, "microsoft.web/sites")), 0, 1  # best practices
+
+    def control(self, arm: Arm, sub: str, control: ScoreControl, expand: bool) -> dict:
+        """A control of the subscription's score as secureScoreControls lists it."""
+        healthy, unhealthy, na = self.judge(arm, sub, control)
+        assessed = healthy + unhealthy
+        top = control.max if assessed else 0
+        current = round(top * healthy / assessed, 2) if assessed else 0
+        props: dict = {
+            "displayName": control.name,
+            "healthyResourceCount": healthy,
+            "unhealthyResourceCount": unhealthy,
+            "notApplicableResourceCount": na,
+            "score": {"max": top, "current": current, "percentage": round(healthy / assessed, 4) if assessed else 0},
+            "weight": assessed,
+        }
+        if expand:
+            props["definition"] = self.definition(control)
+        return {
+            "id": f"/subscriptions/{sub}/providers/Microsoft.Security/secureScores/ascScore/secureScoreControls/{control.id}",
+            "name": control.id,
+            "type": "Microsoft.Security/secureScores/secureScoreControls",
+            "properties": props,
+        }
+
+    @staticmethod
+    def definition(control: ScoreControl) -> dict:
+        """A built-in control definition (secureScoreControlDefinitions)."""
+        return {
+            "id": f"/providers/Microsoft.Security/secureScoreControlDefinitions/{control.id}",
+            "name": control.id,
+            "type": "Microsoft.Security/secureScoreControlDefinitions",
+            "properties": {
+                "source": {"sourceType": "BuiltIn"},
+                "displayName": control.name,
+                "maxScore": control.max,
+                "assessmentDefinitions": [
+                    {
+                        "id": f"/providers/Microsoft.Security/assessmentMetadata/{uuid.uuid5(uuid.NAMESPACE_URL, control.name + '/assessment')}"
+                    }
+                ],
+            },
+        }
+
+    def score(self, arm: Arm, sub: str) -> dict:
+        """The subscription's ascScore: the sum of its controls."""
+        controls = [self.control(arm, sub, c, False)["properties"] for c in SCORE_CONTROLS]
+        top = sum(c["score"]["max"] for c in controls)
+        current = round(sum(c["score"]["current"] for c in controls), 2)
+        return {
+            "id": f"/subscriptions/{sub}/providers/Microsoft.Security/secureScores/ascScore",
+            "name": "ascScore",
+            "type": "Microsoft.Security/secureScores",
+            "properties": {
+                "displayName": "ASC score",
+                "score": {"max": top, "current": current, "percentage": round(current / top, 4) if top else 0},
+                "weight": sum(c["weight"] for c in controls),
+            },
+        }
+
+    def list_scores(self, arm: Arm, req: Request, principal: str, m: re.Match[str], path: str) -> Response:
+        """SecureScores_List: the subscription's one score."""
+        sub = self._sub_of(arm, principal, path, "Microsoft.Security/secureScores/read")
+        return Response(200, {"value": [self.score(arm, sub)]})
+
+    def get_score(self, arm: Arm, req: Request, principal: str, m: re.Match[str], path: str) -> Response:
+        """SecureScores_Get: ascScore (the only name Azure serves)."""
+        sub = self._sub_of(arm, principal, path, "Microsoft.Security/secureScores/read")
+        self._score_name(path)
+        return Response(200, self.score(arm, sub))
+
+    @staticmethod
+    def _score_name(path: str) -> None:
+        name = path.split("/")[6]
+        if name.lower() != "ascscore":
+            raise ArmError(
+                404, "NotFound", f"The secure score '{name}' was not found; the subscription's score is 'ascScore'."
+            )
+
+    def list_controls(self, arm: Arm, req: Request, principal: str, m: re.Match[str], path: str) -> Response:
+        """SecureScoreControls_List / _ListBySecureScore, `$expand=definition` adding each definition."""
+        sub = self._sub_of(arm, principal, path, "Microsoft.Security/secureScoreControls/read")
+        if "/securescores/" in path.lower():
+            self._score_name(path)
+        expand = req.query.get("$expand")
+        if expand is not None and expand.lower() != "definition":
+            raise _bad(f"The $expand value '{expand}' is not supported. Supported values: definition.")
+        return Response(200, {"value": [self.control(arm, sub, c, expand is not None) for c in SCORE_CONTROLS]})
+
+    def list_definitions(self, arm: Arm, req: Request, principal: str, m: re.Match[str], path: str) -> Response:
+        """SecureScoreControlDefinitions_List (tenant) / _ListBySubscription: the built-in definitions."""
+        if path.lower().startswith("/subscriptions/"):
+            self._sub_of(arm, principal, path, "Microsoft.Security/secureScoreControlDefinitions/read")
+        return Response(200, {"value": [self.definition(c) for c in SCORE_CONTROLS]})
+
+
+def _assessment_mode(vm: dict) -> str:
+    """A VM's patch assessment mode (windowsConfiguration or linuxConfiguration patchSettings)."""
+    profile = (vm.get("properties") or {}).get("osProfile") or {}
+    for key in ("windowsConfiguration", "linuxConfiguration"):
+        mode = ((profile.get(key) or {}).get("patchSettings") or {}).get("assessmentMode")
+        if mode:
+            return str(mode)
+    return "ImageDefault"

@@ -62,6 +62,9 @@ _RBAC = "authorization/resource-manager/Microsoft.Authorization"
 _MON = "monitor/resource-manager/Microsoft.Insights"
 _BMS = "recoveryservicesbackup/resource-manager/Microsoft.RecoveryServices"
 _NET = "network/resource-manager/Microsoft.Network"
+_CM = "cost-management/resource-manager/Microsoft.CostManagement"
+_SEC = "security/resource-manager/Microsoft.Security"
+_COMPUTE = "compute/resource-manager/Microsoft.Compute"
 
 #: emulated type (or route type) -> the spec files that define it
 SOURCES: dict[str, tuple[Source, ...]] = {
@@ -90,7 +93,13 @@ SOURCES: dict[str, tuple[Source, ...]] = {
     "Microsoft.ManagedServices/registrationAssignments": (
         Source("managedservices/resource-manager/Microsoft.ManagedServices", "managedservices.json"),
     ),
-    "Microsoft.Security/pricings": (Source("security/resource-manager/Microsoft.Security", "pricings.json"),),
+    "Microsoft.Security/pricings": (Source(_SEC, "pricings.json"),),
+    "Microsoft.Security/secureScores": (Source(_SEC, "secureScore.json"),),
+    "Microsoft.Security/secureScoreControls": (Source(_SEC, "secureScore.json"),),
+    "Microsoft.Security/secureScoreControlDefinitions": (Source(_SEC, "secureScore.json"),),
+    "Microsoft.CostManagement/query": (Source(_CM, "costmanagement.json"),),
+    # Forecast_Usage first appears in costmanagement.json 2019-11-01 (examples/SubscriptionForecast.json)
+    "Microsoft.CostManagement/forecast": (Source(_CM, "costmanagement.json", since="2019-11-01"),),
     # Configurations_* first appear in advisor.json 2017-04-19 (2017-03-31 has recommendations and suppressions)
     "Microsoft.Advisor/configurations": (
         Source("advisor/resource-manager/Microsoft.Advisor", "advisor.json", since="2017-04-19"),
@@ -115,6 +124,7 @@ SOURCES: dict[str, tuple[Source, ...]] = {
     "Microsoft.RecoveryServices/vaults/backupFabrics/refreshContainers": (Source(_BMS, "bms.json"),),
     "Microsoft.RecoveryServices/vaults/backupProtectableItems": (Source(_BMS, "bms.json"),),
     "Microsoft.RecoveryServices/vaults/backupProtectedItems": (Source(_BMS, "bms.json"),),
+    "Microsoft.RecoveryServices/vaults/backupJobs": (Source(_BMS, "bms.json"),),
     "Microsoft.RecoveryServices/locations/backupStatus": (Source(_BMS, "bms.json"),),
     "Microsoft.Maintenance/maintenanceConfigurations": (
         Source("maintenance/resource-manager/Microsoft.Maintenance", "Maintenance.json"),
@@ -122,13 +132,22 @@ SOURCES: dict[str, tuple[Source, ...]] = {
     "Microsoft.Maintenance/configurationAssignments": (
         Source("maintenance/resource-manager/Microsoft.Maintenance", "Maintenance.json", since="2020-04-01"),
     ),
+    # ComputeRP.json: the Compute/stable/<version>/ folders (2025-04-01 onwards) holding the whole Compute RP
     "Microsoft.Compute/virtualMachines": (
         Source("compute/resource-manager/Microsoft.Compute", "compute.json"),
         Source("compute/resource-manager/Microsoft.Compute", "virtualMachine.json"),
+        Source(_COMPUTE, "ComputeRP.json"),
+    ),
+    # VirtualMachines_AssessPatches first appears in compute.json 2020-06-01
+    "Microsoft.Compute/virtualMachines/assessPatches": (
+        Source(_COMPUTE, "compute.json", since="2020-06-01"),
+        Source(_COMPUTE, "virtualMachine.json"),
+        Source(_COMPUTE, "ComputeRP.json"),
     ),
     "Microsoft.Compute/availabilitySets": (
         Source("compute/resource-manager/Microsoft.Compute", "compute.json"),
         Source("compute/resource-manager/Microsoft.Compute", "availabilitySet.json"),
+        Source(_COMPUTE, "ComputeRP.json"),
     ),
     "Microsoft.Compute/disks": (Source("compute/resource-manager/Microsoft.Compute", "disk.json"),),
     # 2016-03-30 and 2016-06-01 define every Network type in one network.json (later versions split it per type)
