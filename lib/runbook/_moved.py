@@ -46,6 +46,9 @@ MOVED = {
 class _Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Finds an old name and hands out the module at its new place."""
 
+    def __init__(self) -> None:
+        self._specs: dict[str, importlib.machinery.ModuleSpec | None] = {}  # each new module's own spec
+
     def find_spec(
         self, fullname: str, path: object = None, target: object = None
     ) -> importlib.machinery.ModuleSpec | None:
@@ -60,10 +63,17 @@ class _Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             DeprecationWarning,
             stacklevel=2,
         )
-        return importlib.import_module(new)
+        module = importlib.import_module(new)
+        self._specs.setdefault(new, module.__spec__)
+        return module
 
     def exec_module(self, module: ModuleType) -> None:
-        """The module ran at its new place already."""
+        """The module ran at its new place already. The import system has just stamped the alias's spec on it (it
+        always sets `__spec__`): put the module's own back, else `__package__` and `__spec__.parent` disagree and
+        every later relative import inside it warns (ImportWarning)."""
+        own = self._specs.get(module.__name__)
+        if own is not None:
+            module.__spec__ = own
 
     # `python -m <old name>` (a git filter configured before the move): runpy runs the new module's code
     def get_code(self, fullname: str) -> CodeType:

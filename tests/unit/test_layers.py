@@ -58,6 +58,8 @@ def test_a_moved_module_imports_by_its_old_name_with_a_warning(old: str, new: st
     with pytest.warns(DeprecationWarning, match=f"{old} moved to {new}"):
         module = importlib.import_module(old)
     assert module is importlib.import_module(new)  # one module, one state: not a copy
+    # and it keeps its own spec: relative imports inside it (run later, e.g. in a function) do not warn
+    assert module.__spec__.name == new and module.__package__ == module.__spec__.parent
 
 
 def test_the_old_evidence_functions_resolve_with_a_warning() -> None:
