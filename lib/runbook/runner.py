@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -115,8 +116,10 @@ def _ipc_kernel_manager():
 
         @default("ip")
         def _default_ip(self) -> str:  # the sockets' path prefix: under .cache, not the working directory
+            # one prefix per kernel: kernels started at the same moment (a batch of drift runs in threads, two runs
+            # in two terminals) would otherwise pick the same socket files
             (PROJECT_ROOT / ".cache").mkdir(parents=True, exist_ok=True)
-            return str(PROJECT_ROOT / ".cache" / "kernel-ipc")
+            return str(PROJECT_ROOT / ".cache" / f"kernel-ipc-{uuid.uuid4().hex[:8]}")
 
         async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> Any:
             log = PROJECT_ROOT / ".cache" / "kernel.log"

@@ -239,11 +239,16 @@ def test_drift_over_all_customers_goes_on_past_a_bad_one(demo, capsys):
         .replace("customer: demo", "customer: broken")
         .replace("tier: Full Stack", "tier: Gold")
     )
+    # the Premium customer of the same tenant, not onboarded yet: its kernel runs beside demo's, with nothing in scope
+    (demo.folder / "demo-premium.yml").write_text((PROJECT_ROOT / "parameters" / "demo-premium.yml").read_text())
     try:
-        assert main(["drift", "--all", "--workers", "2"]) == 2
+        assert main(["drift", "--all", "--workers", "3"]) == 2
     finally:
         (demo.folder / "broken.yml").unlink()
+        (demo.folder / "demo-premium.yml").unlink()
     out = capsys.readouterr()
     assert "== demo" in out.out and "drift demo: complete" in out.out
+    assert "drift demo-premium: complete - no item in scope" in out.out and "no stage is complete" in out.out
+    assert evidence.verify("demo-premium") == [] and len(evidence.runs("demo-premium")) == 1
     assert "broken: error: " in out.err and "field 'tier'" in out.err and len(out.err.strip().splitlines()) == 1
     assert main(["drift"]) == 2 and main(["drift", "demo", "--all"]) == 2

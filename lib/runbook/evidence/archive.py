@@ -216,7 +216,7 @@ def archive(run_dir: Path, header: dict, items: list[dict], known_secrets: tuple
         "apply",
         "forced",
     )
-    facts = {k: results.get(k, "") for k in keys}
+    facts = {k: v for k in ("kind", *keys) if (v := results.get(k, "")) is not None and (k != "kind" or v)}
     for nb in run_dir.glob("*.ipynb"):
         sanitise_notebook(nb)
         render_html(nb, nb.with_suffix(".html"), facts)
