@@ -23,8 +23,8 @@ SUB = DEMO_SUBS[0]
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    """A sandbox whose demo customer went through every stage with --apply (stages 0-3 complete; stage 4 waits for
-    its first invoice), shared by the tests of this module, which run in order."""
+    """A sandbox whose demo customer went through every stage with --apply (all five complete), shared by the tests of
+    this module, which run in order."""
     from azure_sandbox import Sandbox
 
     root = tmp_path_factory.mktemp("drift")
@@ -42,7 +42,7 @@ def demo(tmp_path_factory):
         (folder / "demo.yml").write_text(text)
         mp.setenv("RUNBOOK_PARAMETERS_DIR", str(folder))
         outcomes = runner.run_all("demo", apply=True)
-        assert [o.status for o in outcomes] == ["complete"] * 4 + ["incomplete"]
+        assert [o.status for o in outcomes] == ["complete"] * 5
         handle.folder = folder
         yield handle
     sb.stop()
@@ -76,7 +76,7 @@ def test_right_after_onboarding_nothing_drifted(demo, capsys):
     results = json.loads((run_dir / "results.json").read_text())
     assert results["kind"] == "drift" and results["status"] == "complete" and results["apply"] is False
     states = {d["item_id"]: d["state"] for d in results["drift"]}
-    # every automated item of stages 0-3 that applies to Full Stack (the connector checks included: configured)
+    # every automated item of the stages that applies to Full Stack (the connector checks included: configured)
     assert {"s0-msp-authorized", "s1-monitoring-alerting", "s1-tag-managed-resources", "s3-defender-enabled"} <= set(
         states
     )
@@ -182,7 +182,7 @@ def test_drift_names_the_three_deviations(demo, broken, capsys):
     # the stage gates and status are the stages': the drift run shows beside them
     store = EvidenceStore("demo")
     assert store.gate(4) == [] and store.latest()["s3-defender-enabled"].result.status == "fulfilled"
-    assert main(["status", "demo"]) == 3  # stage 4's first invoice, as before
+    assert main(["status", "demo"]) == 0  # every stage item still fulfilled: the drift run does not reopen them
     status_out = capsys.readouterr().out
     assert "last drift run" in status_out and "4 drifted" in status_out and "s3-defender-enabled" in status_out
     # the ids are stable: a second dry run finds the same findings
