@@ -128,7 +128,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             codes.append(max((o.exit_code for o in outcomes), default=EXIT_OK))
         except errors.RunbookError as exc:  # one customer's error does not stop the batch
             codes.append(report(exc))
-    # the worst outcome decides: interrupted, a failure, busy, bad input, then an incomplete stage
+    return _worst(codes)  # interrupted, a failure, busy, bad input, then an incomplete stage
+
+
+def _worst(codes: list[int]) -> int:
+    """The worst outcome decides: interrupted, a failure, busy, bad input, then incomplete (or drift found)."""
     return next(
         (
             c
@@ -137,6 +141,99 @@ def cmd_run(args: argparse.Namespace) -> int:
         ),
         EXIT_OK,
     )
+
+
+def drift_text(o) -> str:
+    """A drift run in lines: the run's state and evidence, each item's state, each finding with its id, what the
+    plan would change (its values), and since when the evidence last verified it."""
+    from .evidence import status
+
+    totals = ", ".join(f"{n} {s}" for s, n in _drift_totals(o.items).items()) or "no item in scope"
+    lines = [
+        f"drift {o.customer}: {o.status}{' (--apply)' if o.apply else ''} - {totals}  evidence: {status.link(o.run_dir)}"
+    ]
+    if not o.items and o.status == "complete":
+        lines.append("  nothing to re-verify: no stage is complete in the evidence yet (runbook run <customer>)")
+    for i in o.items:
+        lines.append(f"  {i.state:<12} {i.item_id}: {i.summary}")
+        for f in i.findings:
+            lines.append(f"      {f.state:<12} {f.id}  {f.what}" + (f"  [{f.note}]" if f.note else ""))
+            lines += [f"          {v}" for v in f.values[:10]]
+    if o.error:
+        lines.append(f"  error: {o.error}")
+    return "\n".join(lines)
+
+
+def _drift_totals(items) -> dict[str, int]:
+    from .operate.drift import STATES
+
+    return {s: n for s in STATES if (n := sum(i.state == s for i in items))}
+
+
+def drift_customers() -> list[str]:
+    """Every customer with a parameter file (parameters/*.yml, less the MSP's settings and the templates)."""
+    from .customer import params
+
+    return sorted(
+        p.stem for p in params.parameters_dir().glob("*.yml") if p.stem != "msp" and not p.stem.startswith("template")
+    )
+
+
+def cmd_drift(args: argparse.Namespace) -> int:
+    """Inspect every automated item of every completed stage again and compare it with the last verified state in
+    the evidence (exit 0 nothing drifted, 3 drift found, 2 bad input); --apply re-applies what drifted; --accept
+    records a decision on one finding."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    from . import runner
+
+    if args.accept:
+        if args.all or len(args.customers) != 1:
+            print(
+                'error: --accept decides on one customer\'s finding. Fix: runbook drift <customer> --accept <finding> --reason "..."',
+                file=sys.stderr,
+            )
+            return EXIT_BAD_INPUT
+        from .evidence import status
+        from .operate import drift
+
+        where = drift.accept(args.customers[0], args.accept, args.reason or "", args.until)
+        until = f" until {args.until}" if args.until else ""
+        print(f"accepted {args.accept}{until}: recorded in {status.link(where)}")
+        return EXIT_OK
+    if args.reason or args.until:
+        print("error: --reason and --until go with --accept <finding>", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    customers = drift_customers() if args.all else list(args.customers)
+    if not customers or (args.all and args.customers):
+        print(
+            "error: name the customers or give --all (not both). Fix: runbook drift <customer>... | --all",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    if args.workers < 1:
+        print(f"error: --workers must be 1 or more, not {args.workers}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+    def one(customer: str) -> tuple[str, str, str, int]:
+        try:
+            o = runner.run_drift(customer, apply=args.apply, timeout=args.timeout)
+            return customer, drift_text(o), "", o.exit_code
+        except Exception as exc:  # one customer's error (or a bug) does not stop the others: one line for it
+            return customer, "", f"{customer}: {errors.describe(exc)}", errors.exit_code_of(exc)
+
+    codes = []
+    with ThreadPoolExecutor(max_workers=min(args.workers, len(customers))) as pool:
+        for future in as_completed([pool.submit(one, c) for c in customers]):
+            customer, text, err, code = future.result()
+            if len(customers) > 1:
+                print(f"== {customer}")
+            if text:
+                print(text, flush=True)
+            if err:
+                print(err, file=sys.stderr, flush=True)
+            codes.append(code)
+    return _worst(codes)
 
 
 def cmd_sheet(args: argparse.Namespace) -> int:
@@ -163,6 +260,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     else:
         with_title = df.drop(columns=["title"])
         print(with_title.to_string(index=False))
+        from .evidence import EvidenceStore
+        from .operate import drift
+
+        line = drift.status_line(EvidenceStore(args.customer))
+        if line:  # a drift finding is shown beside the stages' status; it does not change it (or a gate)
+            print(line)
     return EXIT_OK if set(df.status) <= set(catalogue.DONE_STATUSES) else EXIT_INCOMPLETE
 
 
@@ -410,6 +513,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="stream the notebook's output (progress lines, prints) to this terminal",
     )
     r.set_defaults(func=cmd_run)
+    dr = sub.add_parser(
+        "drift", help="re-verify every completed stage's automated items against the evidence (exit 0 none, 3 drift)"
+    )
+    dr.add_argument("customers", nargs="*", metavar="customer", help="parameters/<customer>.yml (or --all)")
+    dr.add_argument("--all", action="store_true", help="every customer in parameters/ (not msp.yml, the templates)")
+    dr.add_argument("--apply", action="store_true", help="re-apply what drifted (reviewed plan), then verify")
+    dr.add_argument("--workers", type=int, default=2, help="customers run concurrently (default 2; one run each)")
+    dr.add_argument("--accept", metavar="FINDING", help="accept a finding of the last drift run as customer-specific")
+    dr.add_argument("--reason", help="why the finding is accepted (with --accept; required)")
+    dr.add_argument("--until", metavar="YYYY-MM-DD", help="the last day the acceptance holds (with --accept)")
+    dr.add_argument("--timeout", type=int, default=900, help="seconds a single cell may run (default 900)")
+    dr.set_defaults(func=cmd_drift)
     sh = sub.add_parser("sheet", help=cmd_sheet.__doc__)
     sh.add_argument("customer")
     sh.add_argument(

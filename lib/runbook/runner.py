@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +20,7 @@ from .adapters import secrets
 from .adapters.progress import BATCH_ENV, ONLY_ITEM_ENV
 from .authoring.notebooks import stage_notebook
 from .customer import catalogue
-from .customer.params import load, parameters_hash
+from .customer.params import check_sign_in_refs, load, parameters_hash
 from .errors import (  # noqa: F401 (re-exported)
     EXIT_BAD_INPUT,
     EXIT_BUSY,
@@ -34,7 +35,7 @@ from .evidence import EvidenceStore, journal
 from .evidence.results import ItemResult, stamp
 from .evidence.seal import RunOutcome
 
-__all__ = ["RunOutcome", "parameters_hash", "recover", "run_all", "run_stage"]
+__all__ = ["RunOutcome", "parameters_hash", "recover", "run_all", "run_drift", "run_stage"]
 
 
 def recover(customer: str) -> list[str]:
@@ -115,8 +116,10 @@ def _ipc_kernel_manager():
 
         @default("ip")
         def _default_ip(self) -> str:  # the sockets' path prefix: under .cache, not the working directory
+            # one prefix per kernel: kernels started at the same moment (a batch of drift runs in threads, two runs
+            # in two terminals) would otherwise pick the same socket files
             (PROJECT_ROOT / ".cache").mkdir(parents=True, exist_ok=True)
-            return str(PROJECT_ROOT / ".cache" / "kernel-ipc")
+            return str(PROJECT_ROOT / ".cache" / f"kernel-ipc-{uuid.uuid4().hex[:8]}")
 
         async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> Any:
             log = PROJECT_ROOT / ".cache" / "kernel.log"
@@ -131,7 +134,6 @@ def _ipc_kernel_manager():
 def check_stage_inputs(params: Any, stage: int) -> None:
     """Every parameter section the stage's automated steps need, and the secrets the run must read to sign in,
     checked before the notebook starts."""
-    from .customer.params import check_sign_in_refs
     from .errors import ParameterError
     from .steps import REGISTRY
 
@@ -304,3 +306,91 @@ def run_all(
         if outcome.status in ("failed", "refused", "interrupted"):
             break
     return outcomes
+
+
+def _close_thread_loop() -> None:
+    """In a worker thread (a batch over customers), close the event loop papermill's client opened for this thread
+    (jupyter_core makes one per thread and leaves it open: its sockets would leak)."""
+    if threading.current_thread() is threading.main_thread():
+        return
+    import asyncio
+
+    try:
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        return
+    if not loop.is_running():
+        loop.close()
+        asyncio.set_event_loop(None)
+
+
+def run_drift(
+    customer: str,
+    apply: bool = False,
+    timeout: int = 900,
+    log_output: bool = False,
+    notebook: Path | None = None,
+):
+    """`runbook drift <customer>`: under the customer's run lock (killed runs sealed first), execute the drift
+    notebook with papermill (its kernel inspects every in-scope item again, classifies, and with `apply` re-applies
+    what deviates through the reviewed-plan path, journaling as it goes), then seal the run like a stage run: the
+    notebook, its HTML, results.json (every item's report and the findings), the manifest in the chain, the anchor.
+    Safe in threads (a batch over customers): nothing is passed through this process's environment."""
+    from .authoring.notebooks import drift_notebook
+    from .operate import drift
+
+    params = load(customer)  # ParameterError before any Azure call
+    check_sign_in_refs(params)
+    if params.target == "sandbox":
+        from .adapters.clients import sandbox_connection_path
+        from .customer.params import check_sandbox_tenant
+
+        check_sandbox_tenant(params, sandbox_connection_path())
+    store = EvidenceStore(params.customer)
+    with store.lock(f"drift{' --apply' if apply else ''}") as stale:
+        if stale:
+            log.warning("took over a stale lock of %s (pid %s)", params.customer, stale.get("pid"))
+        for run_id in store.recover():
+            log.warning("sealed run %s of %s from its journal: its process was killed", run_id, params.customer)
+        run = store.new_run(0, kind="drift")
+        source = Path(notebook) if notebook else drift_notebook()
+        output = run.path / source.name
+        started, error, interrupted = stamp(), "", False
+        try:
+            with interrupts():
+                papermill.execute_notebook(
+                    str(source),
+                    str(output),
+                    parameters={"customer": params.customer, "apply": bool(apply), "run_id": run.run_id},
+                    kernel_name=KERNEL,
+                    cwd=str(PROJECT_ROOT),
+                    log_output=log_output,
+                    progress_bar=False,
+                    execution_timeout=timeout,
+                    request_save_on_cell_execute=True,
+                    kernel_manager_class=_ipc_kernel_manager(),
+                )
+        except PapermillExecutionError as exc:
+            error = f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
+        except KeyboardInterrupt as exc:
+            interrupted = True
+            error = f"interrupted by {'SIGTERM' if isinstance(exc, Interrupted) else 'SIGINT'}; the evidence holds everything applied until then"
+        except Exception as exc:  # kernel died, timeout: keep what was journaled, mark the run failed
+            error = f"{type(exc).__name__}: {exc}"
+        finally:
+            _close_thread_loop()
+        reports, results = drift.collect(run.journal_path)
+        outcome = drift.DriftOutcome(
+            params.customer, run.run_id, run.path, drift.state_of(reports, error, interrupted), reports, error, apply
+        )
+        try:
+            store.archive(
+                run,
+                drift.header(outcome, started, parameters_hash(params.customer)),
+                [r.to_dict() for r in results],
+                secrets.stored_values(params.secret_refs()),
+            )
+        except EvidenceError as exc:
+            outcome.status, outcome.error = "refused", str(exc)
+            raise
+        return outcome

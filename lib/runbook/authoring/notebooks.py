@@ -1,4 +1,4 @@
-"""Write the five stage notebooks from the catalogue, so their narrative cannot drift from it.
+"""Write the five stage notebooks (and the drift notebook) from the catalogue, so their narrative cannot drift from it.
 
 Every stage notebook has the same shape: a title cell, the papermill ``parameters`` cell, the session
 bootstrap, then per checklist item a markdown cell (heading, role and kind, how to check it by hand, what
@@ -172,11 +172,90 @@ def stage_cells(stage: catalogue.Stage, items: Sequence[catalogue.Item]) -> list
 
 def build(stage: catalogue.Stage, items: Sequence[catalogue.Item]) -> NotebookNode:
     """The notebook of one stage, without outputs."""
+    return build_cells(stage_cells(stage, items))
+
+
+DRIFT_NOTEBOOK = "drift.ipynb"
+
+#: The drift notebook's papermill parameters cell (`runbook drift` injects the run's values after it).
+DRIFT_PARAMETERS = (
+    'customer = "demo"  # parameters/<customer>.yml to load; "demo" runs on the sandbox tenant\n'
+    "apply = False  # dry run by default; True re-applies what drifted (only under `runbook drift --apply`)\n"
+    'run_id = ""  # set by the runner; empty when stepping through by hand (nothing is recorded then)'
+)
+
+
+def drift_cells() -> list[Cell]:
+    """Every cell of the drift notebook, in order: one library call each, showing a table."""
+    return [
+        Cell(
+            "title",
+            "markdown",
+            "# Drift: the month after onboarding\n"
+            "\n"
+            "Every automated item of every completed stage is inspected again and compared with the last verified "
+            "state in the evidence (the item's newest fulfilled result and its run). Per item: **unchanged**, "
+            "**drifted** (what the plan would change, where, since when), **new in scope** (changes on targets the "
+            "verified state did not cover: a new resource, a new subscription) or **accepted** (a deviation an "
+            "engineer accepted as customer-specific, until its date).\n"
+            "\n"
+            "* **Batch:** `runbook drift <customer> [--apply]` (or `--all`) executes this notebook with papermill and "
+            "seals the run in the customer's evidence chain.\n"
+            "* **Dry run** is the default: nothing in the tenant changes unless `apply` is `True`.\n"
+            '* **Decisions:** `runbook drift <customer> --accept <finding> --reason "..." [--until YYYY-MM-DD]` '
+            "(or `drift.accept(customer, finding, reason, until)` in a cell) records an acceptance as its own sealed run.",
+        ),
+        Cell("parameters", "code", DRIFT_PARAMETERS, ("parameters",)),
+        Cell(
+            "session-md",
+            "markdown",
+            "## Session\nLoads the customer's parameters and the evidence: the stages complete, the items in scope, "
+            "the decisions on record.",
+        ),
+        Cell(
+            "session",
+            "code",
+            "from runbook.operate import drift\n\nsession = drift.start(customer, apply=apply, run_id=run_id)\nsession",
+        ),
+        Cell(
+            "inspect-md",
+            "markdown",
+            "## Inspect again\nEach item's step inspects the tenant and plans, as in its stage, in a dry run. The plan "
+            "compares as the step does (what Azure normalises, such as casing, defaults and the order of lists, is not "
+            "drift). Each finding has a stable id to accept it by.",
+        ),
+        Cell("inspect", "code", "session.inspect()"),
+        Cell(
+            "remediate-md",
+            "markdown",
+            "## Re-apply what drifted\nWith `apply`, each deviating item's plan shown above, less its accepted "
+            "findings, is applied through the reviewed-plan path: the tenant is inspected again and a plan that changed "
+            "meanwhile is refused, naming the differences; then it is verified. In a dry run this says what it would do.",
+        ),
+        Cell("remediate", "code", "session.remediate()"),
+        Cell(
+            "decisions-md",
+            "markdown",
+            "## Decisions\nThe acceptances on record (who, when, reason, until), each a sealed decision run; an "
+            "expired one no longer hides its finding.",
+        ),
+        Cell("decisions", "code", "session.decisions()"),
+        Cell(
+            "summary-md",
+            "markdown",
+            "## Drift summary\nWhat this run leaves in the evidence: every item's state and finding (results.json).",
+        ),
+        Cell("summary", "code", "session.finish()"),
+    ]
+
+
+def build_cells(cells: Sequence[Cell]) -> NotebookNode:
+    """A notebook of these cells, without outputs."""
     import nbformat
 
     nb = nbformat.v4.new_notebook(metadata=METADATA)
     nb.nbformat, nb.nbformat_minor = 4, 5
-    for c in stage_cells(stage, items):
+    for c in cells:
         if c.cell_type == "markdown":
             nb.cells.append(nbformat.v4.new_markdown_cell(c.source, id=c.id))
         else:
@@ -194,9 +273,11 @@ def render(nb: NotebookNode) -> str:
 
 
 def expected(cat: catalogue.Catalogue | None = None) -> dict[str, str]:
-    """File text of every stage notebook by file name, generated from the catalogue."""
+    """File text of every stage notebook (and the drift notebook) by file name, generated from the catalogue."""
     cat = cat or catalogue.load()
-    return {st.notebook: render(build(st, cat.for_stage(st.number))) for st in cat.stages}
+    out = {st.notebook: render(build(st, cat.for_stage(st.number))) for st in cat.stages}
+    out[DRIFT_NOTEBOOK] = render(build_cells(drift_cells()))
+    return out
 
 
 def check(directory: Path = NOTEBOOKS) -> list[Path]:
@@ -226,6 +307,11 @@ def stage_notebook(name: str) -> Path:
     cache = PROJECT_ROOT / ".cache" / "notebooks"
     write(cache)
     return cache / name
+
+
+def drift_notebook() -> Path:
+    """The drift notebook (notebooks/drift.ipynb, or generated into .cache/notebooks as `stage_notebook` does)."""
+    return stage_notebook(DRIFT_NOTEBOOK)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

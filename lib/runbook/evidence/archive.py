@@ -33,14 +33,26 @@ def customer_dir(customer: str) -> Path:
     return root() / customer
 
 
-def new_run(customer: str, stage: int) -> tuple[str, Path]:
-    """A fresh run id (sortable by time) and its folder."""
+RUN_KINDS = ("stage", "drift", "decision")  # a stage run; a drift re-verification; an engineer's decision on a finding
+
+
+def new_run(customer: str, stage: int, kind: str = "stage") -> tuple[str, Path]:
+    """A fresh run id (sortable by time) and its folder: `<time>-stage<N>-<hex>`, or `<time>-drift-<hex>` and
+    `<time>-decision-<hex>` for the runs of `runbook drift` (in the same chain)."""
     now = datetime.now(timezone.utc)
+    label = f"stage{stage}" if kind == "stage" else kind
+    if kind not in RUN_KINDS:
+        raise ValueError(f"unknown run kind {kind!r}")
     # microseconds keep ids in time order even for runs started within one second
-    run_id = f"{now:%Y%m%dT%H%M%S}.{now.microsecond:06d}Z-stage{stage}-{_random.token_hex(2)}"
+    run_id = f"{now:%Y%m%dT%H%M%S}.{now.microsecond:06d}Z-{label}-{_random.token_hex(2)}"
     path = customer_dir(customer) / run_id
     path.mkdir(parents=True)
     return run_id, path
+
+
+def run_kind(run_id: str) -> str:
+    """stage, drift or decision, from a run's id (its folder name)."""
+    return next((k for k in RUN_KINDS[1:] if f"Z-{k}-" in run_id), "stage")
 
 
 def runs(customer: str) -> list[Path]:
@@ -204,7 +216,7 @@ def archive(run_dir: Path, header: dict, items: list[dict], known_secrets: tuple
         "apply",
         "forced",
     )
-    facts = {k: results.get(k, "") for k in keys}
+    facts = {k: v for k in ("kind", *keys) if (v := results.get(k, "")) is not None and (k != "kind" or v)}
     for nb in run_dir.glob("*.ipynb"):
         sanitise_notebook(nb)
         render_html(nb, nb.with_suffix(".html"), facts)

@@ -59,9 +59,9 @@ class EvidenceStore:
         """The run folders, oldest first."""
         return archive.runs(self.customer)
 
-    def new_run(self, stage: int) -> Run:
-        """A fresh run folder (its id sorts by time)."""
-        return Run(*archive.new_run(self.customer, stage))
+    def new_run(self, stage: int, kind: str = "stage") -> Run:
+        """A fresh run folder (its id sorts by time); `kind` drift or decision for the runs of `runbook drift`."""
+        return Run(*archive.new_run(self.customer, stage, kind))
 
     def results(
         self, stage: int, notebook: Path | None, journal_path: Path, error: str = "", only: str | None = None
@@ -77,12 +77,29 @@ class EvidenceStore:
         """Archive a run: results, HTML, manifest in the hash chain, the anchored head (EvidenceError if refused)."""
         seal.archive_run(outcome, meta, known_secrets)
 
+    def archive(self, run: Run, header: dict, items: list[dict], known_secrets: tuple[str, ...] = ()) -> None:
+        """Seal a run that is not a stage's (a drift run, a decision) as stage runs are sealed: its notebook and HTML,
+        results.json (the header's facts and the items), the manifest in the chain, the anchored head."""
+        archive.archive(run.path, header, items, known_secrets)
+
     def recover(self) -> list[str]:
         """Seal the runs a killed process left without a manifest, from their journals (status 'interrupted').
         Never deletes anything; returns the run ids sealed."""
         sealed = []
         for run_dir in self.runs():
             if (run_dir / archive.MANIFEST).exists():
+                continue
+            kind = archive.run_kind(run_dir.name)
+            if kind != "stage":  # a drift or decision run: its item results as its journal holds them
+                entries, _ = journal.read(run_dir / journal.JOURNAL)
+                found = {
+                    e["result"]["item_id"]: e["result"] for e in entries if e.get("kind") == kind and "result" in e
+                }
+                header: dict = {"customer": self.customer, "run_id": run_dir.name, "kind": kind, "stage": None}
+                header |= {"status": "interrupted", "forced": False, "recovered_at": stamp()}
+                header["error"] = "the process running it was killed; sealed from its journal by a later run"
+                archive.archive(run_dir, header, list(found.values()))
+                sealed.append(run_dir.name)
                 continue
             stage = int(run_dir.name.split("-stage")[1].split("-")[0]) if "-stage" in run_dir.name else 0
             notebooks = list(run_dir.glob("*.ipynb"))
@@ -124,10 +141,13 @@ class EvidenceStore:
 
     # --- what the evidence says ------------------------------------------------------------------------
     def records(self) -> Iterator[Latest]:
-        """Every item result of every run, oldest run first: sealed runs from results.json, a run still open (an
+        """Every item result of every stage run, oldest run first: sealed runs from results.json, a run still open (an
         engineer's JupyterLab session, a run whose process died, the run being made now) from its journal, where an
-        item's last entry is its result."""
+        item's last entry is its result. Drift and decision runs are not counted: a drift finding never reopens a
+        stage or its gate (`runbook status` shows the last drift run beside; `operate.drift` reads those runs)."""
         for run_dir in self.runs():
+            if archive.run_kind(run_dir.name) != "stage":
+                continue
             path = run_dir / archive.RESULTS
             if path.exists():
                 data = json.loads(path.read_text())
@@ -146,7 +166,7 @@ class EvidenceStore:
                 yield Latest(r, run_dir.name, run_dir, "in progress")
 
     def latest(self) -> dict[str, Latest]:
-        """Newest result per item across the runs (`records`)."""
+        """Newest result per item across the stage runs (`records`)."""
         return {rec.result.item_id: rec for rec in self.records()}
 
     def gate(self, stage: int) -> list[str]:

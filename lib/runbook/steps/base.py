@@ -361,8 +361,12 @@ def graph_error_text(exc: BaseException, permission: str = "") -> str | None:
     return text
 
 
-def execute(step: Step, ctx: Context, reviewed: list[Change] | None = None) -> ItemResult:
-    """Inspect, plan, apply when allowed, then inspect again to verify; Azure errors mark the item failed."""
+def execute(
+    step: Step, ctx: Context, reviewed: list[Change] | None = None, keep: Callable[[Change], bool] | None = None
+) -> ItemResult:
+    """Inspect, plan, apply when allowed, then inspect again to verify; Azure errors mark the item failed. `keep`
+    narrows the plan (and what verification still finds pending) to the changes it accepts: `runbook drift` leaves
+    the deviations an engineer accepted as they are."""
     item = catalogue.load().item(step.item_id)
     result = new_result(item, ctx)
     ctx.item_id, ctx.applied = item.id, []
@@ -374,7 +378,7 @@ def execute(step: Step, ctx: Context, reviewed: list[Change] | None = None) -> I
             )
         ctx.fresh = reviewed is not None  # applying a reviewed plan: what it checks against must be read now
         obs = step.inspect(ctx)
-        planned = step.plan(ctx, obs)
+        planned = [c for c in step.plan(ctx, obs) if keep is None or keep(c)]
         result.planned = planned
         pending = planned
         drift = review_differences(reviewed, planned) if reviewed is not None else []
@@ -389,7 +393,7 @@ def execute(step: Step, ctx: Context, reviewed: list[Change] | None = None) -> I
             result.applied = list(ctx.applied) or returned
             ctx.fresh = True  # verification re-reads what it verifies
             obs = step.inspect(ctx)
-            pending = step.plan(ctx, obs)
+            pending = [c for c in step.plan(ctx, obs) if keep is None or keep(c)]
         verdict = step.judge(ctx, obs, pending, result.applied)
         result.status, result.summary, result.missing = verdict.status, verdict.summary, verdict.missing
         result.observed = obs.rows
