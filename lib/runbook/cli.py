@@ -458,7 +458,8 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Start the sandbox, run every stage for a demo customer (default `demo`, Full Stack; `demo-premium` is the
-    Premium tier on the same tenant) with apply, print status and evidence."""
+    Premium tier on the same tenant) with apply, print status and evidence. With `--serve` the sandbox, holding the
+    onboarded tenant, keeps serving until Ctrl-C (for `runbook drift`, `runbook status`, JupyterLab)."""
     from . import runner
     from .evidence import EvidenceStore, status
 
@@ -473,15 +474,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
             runner.run_all(customer, apply=True, on_outcome=_print_outcome)
         except runner.StageGateError as exc:
             print(f"stopped: {exc}")
-    print()
-    print(status.table(customer).drop(columns=["title"]).to_string(index=False))
-    store = EvidenceStore(customer)
-    problems = store.verify()
-    print()
-    print(
-        f"evidence: {status.link(store.folder)}  ({'verified' if not problems else 'PROBLEMS: ' + '; '.join(problems)})"
-    )
-    print(f"checklist for the tracking issue: runbook checklist {customer}")
+        print()
+        print(status.table(customer).drop(columns=["title"]).to_string(index=False))
+        store = EvidenceStore(customer)
+        problems = store.verify()
+        print()
+        print(
+            f"evidence: {status.link(store.folder)}  ({'verified' if not problems else 'PROBLEMS: ' + '; '.join(problems)})"
+        )
+        print(f"checklist for the tracking issue: runbook checklist {customer}")
+        if getattr(args, "serve", False):
+            print(
+                f"the sandbox keeps serving the onboarded tenant at {sb.connection.url}: in another terminal try "
+                f"`runbook drift {customer}`; Ctrl-C to stop.",
+                flush=True,
+            )
+            sb.serve_until_stopped()
     return EXIT_OK if not problems else EXIT_FAILED
 
 
@@ -589,6 +597,11 @@ def build_parser() -> argparse.ArgumentParser:
         default="demo",
         choices=["demo", "demo-premium"],
         help="demo (Full Stack) or demo-premium",
+    )
+    d.add_argument(
+        "--serve",
+        action="store_true",
+        help="keep the sandbox serving the onboarded tenant afterwards (for runbook drift, status, JupyterLab) until Ctrl-C",
     )
     d.set_defaults(func=cmd_demo)
     return ap

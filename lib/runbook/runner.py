@@ -344,7 +344,12 @@ def run_drift(
     if params.target == "sandbox":
         from .adapters.clients import sandbox_connection_path
         from .customer.params import check_sandbox_tenant
+        from .errors import TargetError
 
+        if not sandbox_connection_path().exists():  # one line before any run folder, not a failure per item
+            raise TargetError(
+                f"no sandbox is running (missing {sandbox_connection_path()}). Fix: `runbook demo --serve` (onboards the demo and keeps serving), or `runbook sandbox serve`"
+            )
         check_sandbox_tenant(params, sandbox_connection_path())
     store = EvidenceStore(params.customer)
     with store.lock(f"drift{' --apply' if apply else ''}") as stale:

@@ -6,7 +6,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -73,9 +72,27 @@ def test_demo_command_runs_every_stage_and_verifies_evidence(tmp_path):
     )
     (tmp_path / "parameters" / "demo.yml").write_text(demo)
     copy_msp_settings(tmp_path / "parameters")
-    time.monotonic()
-    out = subprocess.run([*RUNBOOK, "demo"], env=env, capture_output=True, text=True, timeout=600)
+    # `--serve`: the sandbox keeps the onboarded tenant afterwards, and `runbook drift demo` (issue 26) finds no drift
+    with subprocess.Popen(
+        [*RUNBOOK, "demo", "--serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as demo:
+        assert demo.stdout is not None and demo.stderr is not None
+        lines = []
+        for line in demo.stdout:  # until the demo says the sandbox keeps serving (or it ends)
+            lines.append(line)
+            if "keeps serving the onboarded tenant" in line:
+                break
+        try:
+            assert demo.poll() is None, "".join(lines)[-2000:] + demo.stderr.read()[-2000:]
+            drift = subprocess.run([*RUNBOOK, "drift", "demo"], env=env, capture_output=True, text=True, timeout=600)
+            assert drift.returncode == 0, drift.stdout[-2000:] + drift.stderr[-2000:]
+            assert "unchanged" in drift.stdout
+        finally:
+            demo.send_signal(signal.SIGTERM)
+            rest, err = demo.communicate(timeout=60)
+    out = subprocess.CompletedProcess(demo.args, demo.returncode, "".join(lines) + rest, err)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    assert len(list((tmp_path / "evidence" / "demo").glob("*-drift-*/results.json"))) == 1
     for n in range(5):  # stage 4 too: s4-first-invoice is checked in the sandbox's Exact Online
         assert f"stage {n}: complete" in out.stdout
     assert re.search(r"s4-first-invoice\s+CSM\s+fulfilled", out.stdout) and "(verified)" in out.stdout
