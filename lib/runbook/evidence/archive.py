@@ -33,11 +33,13 @@ def customer_dir(customer: str) -> Path:
     return root() / customer
 
 
-def new_run(customer: str, stage: int) -> tuple[str, Path]:
-    """A fresh run id (sortable by time) and its folder."""
+def new_run(customer: str, stage: int, kind: str = "") -> tuple[str, Path]:
+    """A fresh run id (sortable by time) and its folder: `<time>-stage<n>-<random>`, or for a run that is not a
+    stage's (the monthly report) `<time>-<kind>-<random>`."""
     now = datetime.now(timezone.utc)
     # microseconds keep ids in time order even for runs started within one second
-    run_id = f"{now:%Y%m%dT%H%M%S}.{now.microsecond:06d}Z-stage{stage}-{_random.token_hex(2)}"
+    what = kind or f"stage{stage}"
+    run_id = f"{now:%Y%m%dT%H%M%S}.{now.microsecond:06d}Z-{what}-{_random.token_hex(2)}"
     path = customer_dir(customer) / run_id
     path.mkdir(parents=True)
     return run_id, path

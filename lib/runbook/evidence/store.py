@@ -43,6 +43,25 @@ class Run:
         return self.path / journal.JOURNAL
 
 
+REPORT_KIND = "report"  # the run id's kind of a monthly report run: <time>-report-<random>
+
+
+@dataclass(frozen=True)
+class Report:
+    """A monthly report run in the evidence: its id, folder, the month it reports, its status, whether sealed."""
+
+    run_id: str
+    path: Path
+    month: str
+    status: str
+    sealed: bool
+
+    @property
+    def produced(self) -> bool:
+        """Sealed with its HTML: an account manager can send it."""
+        return self.sealed and self.status == "complete" and any(self.path.glob("*.html"))
+
+
 class EvidenceStore:
     """The evidence of one customer: its runs, their seals and chain, its run lock, and what they say per item."""
 
@@ -59,9 +78,9 @@ class EvidenceStore:
         """The run folders, oldest first."""
         return archive.runs(self.customer)
 
-    def new_run(self, stage: int) -> Run:
-        """A fresh run folder (its id sorts by time)."""
-        return Run(*archive.new_run(self.customer, stage))
+    def new_run(self, stage: int, kind: str = "") -> Run:
+        """A fresh run folder (its id sorts by time); `kind` names a run that is not a stage's ("report")."""
+        return Run(*archive.new_run(self.customer, stage, kind))
 
     def results(
         self, stage: int, notebook: Path | None, journal_path: Path, error: str = "", only: str | None = None
@@ -86,8 +105,12 @@ class EvidenceStore:
                 continue
             stage = int(run_dir.name.split("-stage")[1].split("-")[0]) if "-stage" in run_dir.name else 0
             notebooks = list(run_dir.glob("*.ipynb"))
-            items = self.results(
-                stage, notebooks[0] if notebooks else None, run_dir / journal.JOURNAL, "the run was killed"
+            items = (
+                []  # a monthly report records no checklist items
+                if REPORT_KIND in run_dir.name
+                else self.results(
+                    stage, notebooks[0] if notebooks else None, run_dir / journal.JOURNAL, "the run was killed"
+                )
             )
             outcome = RunOutcome(
                 self.customer,
@@ -102,6 +125,25 @@ class EvidenceStore:
             self.seal(outcome, {"recovered_at": stamp()})
             sealed.append(run_dir.name)
         return sealed
+
+    def reports(self) -> list[Report]:
+        """The monthly report runs (`runbook report`), oldest first, sealed or not."""
+        out = []
+        for run_dir in self.runs():
+            if f"-{REPORT_KIND}-" not in run_dir.name:
+                continue
+            path = run_dir / archive.RESULTS
+            data = json.loads(path.read_text()) if path.exists() else {}
+            out.append(
+                Report(
+                    run_dir.name,
+                    run_dir,
+                    str(data.get("month") or ""),
+                    str(data.get("status") or "in progress"),
+                    (run_dir / archive.MANIFEST).exists(),
+                )
+            )
+        return out
 
     def verify(self) -> list[str]:
         """Problems in the evidence: edited, missing or extra files, breaks in the hash chain, a moved head."""
