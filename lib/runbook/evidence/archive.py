@@ -7,6 +7,7 @@ import json
 import os
 import re
 import secrets as _random
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -174,9 +175,16 @@ def render_html(notebook: Path, target: Path, header: dict | None = None) -> Non
     )
 
 
-def archive(run_dir: Path, header: dict, items: list[dict], known_secrets: tuple[str, ...] = ()) -> None:
-    """Seal a run: sanitise its notebooks, render HTML, write results.json, scan every file for secrets, write the
-    anchored manifest. A secret found refuses the archive: the notebook and HTML are removed, results.json says
+def archive(
+    run_dir: Path,
+    header: dict,
+    items: list[dict],
+    known_secrets: tuple[str, ...] = (),
+    after_html: Callable[[Path], None] | None = None,
+) -> None:
+    """Seal a run: sanitise its notebooks, render HTML (`after_html` then gets each HTML page: the monthly report prints
+    its PDF from it, sealed with the rest), write results.json, scan every file for secrets, write the anchored
+    manifest. A secret found refuses the archive: the notebook and HTML are removed, results.json says
     'refused' (without the items if they leak too), and EvidenceError names file, line and kind (never the value)."""
     import getpass
     import socket
@@ -210,12 +218,14 @@ def archive(run_dir: Path, header: dict, items: list[dict], known_secrets: tuple
     for nb in run_dir.glob("*.ipynb"):
         sanitise_notebook(nb)
         render_html(nb, nb.with_suffix(".html"), facts)
+        if after_html is not None:
+            after_html(nb.with_suffix(".html"))
     (run_dir / RESULTS).write_text(json.dumps(results, indent=2, default=str))
     findings = scan_files(sorted(p for p in run_dir.iterdir() if p.is_file()), run_dir, known_secrets)
     error = ""
     if findings:
         for p in run_dir.iterdir():
-            if p.suffix in (".ipynb", ".html"):
+            if p.suffix in (".ipynb", ".html", ".pdf"):
                 p.unlink()  # the leaking files must not stay in the archive
         error = "secret scan: " + "; ".join(str(f) for f in findings)
         results.update(status="refused", error=error)

@@ -10,7 +10,7 @@ its sealing), `lock` (one run per customer). The local folder is the one backend
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,9 +92,15 @@ class EvidenceStore:
         items = seal.fill_missing(stage, seal.merge_journal(found, journal_path), error)
         return [r for r in items if r.item_id == only] if only else items
 
-    def seal(self, outcome: RunOutcome, meta: dict, known_secrets: tuple[str, ...] = ()) -> None:
+    def seal(
+        self,
+        outcome: RunOutcome,
+        meta: dict,
+        known_secrets: tuple[str, ...] = (),
+        after_html: Callable[[Path], None] | None = None,
+    ) -> None:
         """Archive a run: results, HTML, manifest in the hash chain, the anchored head (EvidenceError if refused)."""
-        seal.archive_run(outcome, meta, known_secrets)
+        seal.archive_run(outcome, meta, known_secrets, after_html)
 
     def recover(self) -> list[str]:
         """Seal the runs a killed process left without a manifest, from their journals (status 'interrupted').

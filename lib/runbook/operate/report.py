@@ -35,6 +35,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..authoring.notebooks import REPORT_SECTIONS
 from ..customer.params import Parameters, load
 from ..errors import InputError
 from ..evidence import EvidenceStore
@@ -48,15 +49,7 @@ if TYPE_CHECKING:
     from ..adapters.clients import Clients
 
 RECORD = "report.json"  # the report's tables in its run folder: next month's report reads its trend from them
-SECTIONS: dict[str, str] = {
-    "cost": "Cost per subscription",
-    "advisor": "Azure Advisor recommendations",
-    "defender": "Defender for Cloud: plans and secure score",
-    "policy": "Azure Policy: compliance of the MSP baseline",
-    "backup": "Backup: protected items and jobs",
-    "patching": "Patching: missing updates",
-    "changes": "What the MSP changed this month",
-}
+SECTIONS: dict[str, str] = {key: title for key, (title, _) in REPORT_SECTIONS.items()}
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 VAULT_TYPE = "Microsoft.RecoveryServices/vaults"
 VM_TYPE = "Microsoft.Compute/virtualMachines"
@@ -198,10 +191,6 @@ def _stacked(ax: Any, labels: list[str], series: dict[str, list[float]], xlabel:
     ax.legend(fontsize=8)
 
 
-def _short(sub: str) -> str:
-    return sub[:8]
-
-
 # --- the report ----------------------------------------------------------------------------------------------------
 @dataclass
 class MonthlyReport:
@@ -214,6 +203,21 @@ class MonthlyReport:
     now: date = field(default_factory=today)
     sections: dict[str, Section] = field(default_factory=dict)
     advisor_items: list[dict[str, Any]] = field(default_factory=list)
+
+    names: dict[str, str] = field(default_factory=dict)
+
+    def name_of(self, sub: str) -> str:
+        """The subscription's display name (its id's last block when Azure does not give it), for the plots."""
+        if sub not in self.names:
+            try:
+                self.names[sub] = str(self.clients.subscriptions().subscriptions.get(sub).display_name or "")
+            except Exception:
+                self.names[sub] = ""
+            self.names[sub] = self.names[sub] or sub.rsplit("-", 1)[-1]
+        return self.names[sub]
+
+    def _short(self, subs: Any) -> list[str]:
+        return [self.name_of(str(s)) for s in subs]
 
     @property
     def store(self) -> EvidenceStore:
@@ -306,7 +310,7 @@ class MonthlyReport:
         labels = [m.label for m in months]
 
         def plot(ax: Any, t: pd.DataFrame) -> None:
-            subs = [_short(s) for s in t["subscription"]]
+            subs = self._short(t["subscription"])
             series: dict[str, list[float]] = {m: [float(v or 0) for v in t[m].fillna(0)] for m in labels}
             _bars(ax, subs, series, "subscription", f"cost ({next((c for c in t['currency'] if c), 'EUR')})")
             for i, b in enumerate(t["budget"]):
@@ -407,7 +411,7 @@ class MonthlyReport:
         )
 
         def plot(ax: Any, t: pd.DataFrame) -> None:
-            subs = [_short(s) for s in t["subscription"]]
+            subs = self._short(t["subscription"])
             series = {"this report": [float(v or 0) for v in t["score %"].fillna(0)]}
             if t["previous score %"].notna().any():
                 series = {"previous report": [float(v or 0) for v in t["previous score %"].fillna(0)], **series}
@@ -475,7 +479,7 @@ class MonthlyReport:
         )
 
         def plot(ax: Any, t: pd.DataFrame) -> None:
-            subs = [_short(s) for s in t["subscription"]]
+            subs = self._short(t["subscription"])
             series = {k: [float(v or 0) for v in t[k].fillna(0)] for k in ("compliant", "non-compliant", "exempt")}
             _bars(ax, subs, series, "subscription", "resources")
 
@@ -693,6 +697,27 @@ class MonthlyReport:
         path = folder / RECORD
         path.write_text(json.dumps(self.record(), indent=2, default=str))
         return path
+
+    def intro(self) -> None:
+        """In the notebook: whose report, which month, which subscriptions, made when."""
+        from IPython.display import Markdown, display
+
+        p = self.params
+        display(
+            Markdown(
+                f"**{p.tenant_name}** ({p.customer}, {p.tier}) · month **{self.month.label}** "
+                f"({self.month.first} to {self.month.last}) · subscriptions: {', '.join(p.subscription_ids)} · "
+                f"made on {self.now} · run {self.run_id or '(by hand: not archived)'}"
+            )
+        )
+
+    def finish(self) -> None:
+        """In the notebook: the record saved into the run's evidence, and one line per section."""
+        from IPython.display import HTML, display
+
+        path = self.save()
+        display(HTML(self.summary().to_html(index=False)))
+        print(f"report record: {path.name if path else '(by hand: not saved)'}")
 
     def summary(self) -> pd.DataFrame:
         """One line per section: rows, and its first note."""
