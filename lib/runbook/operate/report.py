@@ -146,10 +146,7 @@ class Section:
 
         if self.notes:
             display(Markdown("\n".join(f"* {n}" for n in self.notes)))
-        if self.table.empty:
-            display(HTML("<p><i>(no rows)</i></p>"))
-        else:
-            display(HTML(self.table.to_html(index=False, na_rep="")))
+        display(HTML(self.table.to_html(index=False, na_rep="")))  # an empty table shows its columns
         display(Image(data=self.png(), format="png"))
 
     def to_dict(self) -> dict[str, Any]:
@@ -515,7 +512,8 @@ class MonthlyReport:
                     continue
                 for item in items:
                     p = item.properties
-                    name = str(getattr(p, "friendly_name", "") or item.name)
+                    source = str(getattr(p, "source_resource_id", "") or "")
+                    name = str(getattr(p, "friendly_name", "") or source.rsplit("/", 1)[-1] or item.name.split(";")[-1])
                     mine = [j for j in jobs if str(j.properties.entity_friendly_name).lower() == name.lower()]
                     backups = [j for j in mine if j.properties.operation == "Backup"]
                     last = max(backups, key=lambda j: j.properties.start_time, default=None)
