@@ -182,3 +182,39 @@ def test_one_refused_section_is_a_one_line_note_and_the_others_still_read(sandbo
     assert advisor.notes == ["Azure Advisor recommendations: not read: RuntimeError: the advisor client is gone"]
     assert advisor.table.empty and advisor.png().startswith(b"\x89PNG")
     assert len(defender.table) == 3 and defender.table["score %"].notna().all()
+
+
+def test_the_changes_section_lists_the_month_s_applied_changes_and_its_drift_runs(evidence_dir, params_dir):
+    """From the customer's evidence runs of the month: every applied change (run, stage, item, action, target); the
+    drift runs of the month with their findings and accepted deviations; other months' runs left out."""
+    store = EvidenceStore("demo")
+    stage = store.new_run(1)
+    applied = [{"target": "/subscriptions/x/resourceGroups/rg", "action": "create action group", "detail": {}}]
+    items = [{"item_id": "s1-monitoring-alerting", "applied": applied, "finished_at": "2026-12-01T10:00:00Z"}]
+    (stage.path / "results.json").write_text(json.dumps({"stage": 1, "items": items}))
+    old = store.folder / "20200105T000000.000000Z-stage1-abcd"
+    old.mkdir()
+    (old / "results.json").write_text(json.dumps({"stage": 1, "items": items}))
+    now = report.today()
+    r = report.MonthlyReport(params.load("demo"), None, report.Month(now.replace(day=1)))  # type: ignore[arg-type]
+    changes = r.section("changes")
+    assert changes.table.to_dict(orient="records") == [
+        {
+            "run": stage.run_id,
+            "stage": 1,
+            "item": "s1-monitoring-alerting",
+            "action": "create action group",
+            "target": "/subscriptions/x/resourceGroups/rg",
+            "when": "2026-12-01T10:00",
+        }
+    ]
+    assert changes.notes[-1] == "Drift: no drift runs this month."
+    drift = store.new_run(0, kind="drift")
+    accepted = [{"finding": "alert rule deleted", "reason": "customer's own", "until": "2027-03-31"}]
+    (drift.path / "results.json").write_text(json.dumps({"findings": [{"item": "a"}], "accepted": accepted}))
+    notes = r.section("changes").notes
+    assert notes[-1] == (
+        f"Drift run {drift.run_id}: 1 drift finding(s), 1 accepted deviation(s); accepted alert rule deleted: "
+        "customer's own (until 2027-03-31)"
+    )
+    assert changes.png().startswith(b"\x89PNG")
