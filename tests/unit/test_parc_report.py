@@ -218,3 +218,27 @@ def test_the_changes_section_lists_the_month_s_applied_changes_and_its_drift_run
         "customer's own (until 2027-03-31)"
     )
     assert changes.png().startswith(b"\x89PNG")
+
+
+def test_a_pdf_printed_from_the_html_is_sealed_with_the_run(evidence_dir, tmp_path):
+    """The seal's after_html hook (the report's PDF printer when playwright's Chromium is installed) gets each HTML
+    page before the manifest is written: what it writes is in the manifest and the chain verifies."""
+    import nbformat
+
+    from runbook.evidence.seal import RunOutcome
+
+    store = EvidenceStore("demo")
+    run_ = store.new_run(-1, kind=REPORT_KIND)
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_markdown_cell("# Monthly PARC report"))
+    nbformat.write(nb, run_.path / "monthly-report.ipynb")
+    printed = []
+
+    def pdf(html):
+        printed.append(html.name)
+        html.with_suffix(".pdf").write_bytes(b"%PDF-1.7\n" + bytes(range(256)) * 8)
+
+    store.seal(RunOutcome("demo", -1, run_.run_id, run_.path, "complete"), {"kind": REPORT_KIND}, (), pdf)
+    manifest = json.loads((run_.path / "manifest.json").read_text())
+    assert printed == ["monthly-report.html"] and "monthly-report.pdf" in manifest["files"]
+    assert store.verify() == []

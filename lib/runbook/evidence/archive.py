@@ -221,7 +221,9 @@ def archive(
         if after_html is not None:
             after_html(nb.with_suffix(".html"))
     (run_dir / RESULTS).write_text(json.dumps(results, indent=2, default=str))
-    findings = scan_files(sorted(p for p in run_dir.iterdir() if p.is_file()), run_dir, known_secrets)
+    # a PDF is printed from the HTML, which is scanned; its compressed bytes are not text to scan
+    scanned = sorted(p for p in run_dir.iterdir() if p.is_file() and p.suffix != ".pdf")
+    findings = scan_files(scanned, run_dir, known_secrets)
     error = ""
     if findings:
         for p in run_dir.iterdir():
