@@ -1,4 +1,4 @@
-"""The `runbook` command: run, status, checklist, evidence verify, params validate, sandbox serve, demo."""
+"""The `runbook` command: run, report, status, checklist, evidence verify, params validate, sandbox serve, demo."""
 
 from __future__ import annotations
 
@@ -297,6 +297,32 @@ def cmd_checklist(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """The monthly PARC report: the report notebook executed with papermill into a new evidence run of the customer
+    (executed notebook, HTML, report.json, results, manifest in the hash chain; a PDF when playwright's Chromium is
+    installed); prints where the HTML is. Exit 0 made, 1 failed, 2 bad input (a bad --month)."""
+    from . import runner
+
+    _stream_papermill_log(everything=args.log_output)
+    o = runner.run_report(args.customer, args.month or "", timeout=args.timeout, log_output=True)
+    _print_report(o)
+    return o.exit_code
+
+
+def _print_report(o: runner.RunOutcome) -> None:
+    from .evidence import archive, status
+
+    data = json.loads((o.run_dir / archive.RESULTS).read_text()) if (o.run_dir / archive.RESULTS).exists() else {}
+    html = next(iter(sorted(o.run_dir.glob("*.html"))), None)
+    print(f"report {data.get('month', '')} of '{o.customer}': {o.status}  evidence: {status.link(o.run_dir)}")
+    if html is not None:
+        print(f"  HTML: {status.link(o.run_dir)}/{html.name}")
+    pdf = next(iter(sorted(o.run_dir.glob("*.pdf"))), None)
+    print(f"  PDF: {status.link(o.run_dir)}/{pdf.name}" if pdf else f"  {data.get('pdf', 'no PDF')}")
+    if o.error:
+        print(f"  error: {o.error}")
+
+
 def cmd_evidence_verify(args: argparse.Namespace) -> int:
     """Check every archived file against its manifest, the hash chain and its anchored head."""
     from .evidence import EvidenceStore
@@ -471,7 +497,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         os.environ["RUNBOOK_SANDBOX"] = str(state_dir / "connection.json")
         print(f"sandbox tenant serving at {sb.connection.url}; running all stages for '{customer}' with --apply")
         try:
-            runner.run_all(customer, apply=True, on_outcome=_print_outcome)
+            # the first monthly report (last month) right after Stage 2: Stage 3's s3-parc-report then finds the
+            # schedule in the parameters and a report produced in the evidence
+            first = runner.run_all(customer, apply=True, stages=[0, 1, 2], on_outcome=_print_outcome)
+            if not any(o.status in ("failed", "refused", "interrupted") for o in first):
+                _print_report(runner.run_report(customer))
+                runner.run_all(customer, apply=True, stages=[3, 4], on_outcome=_print_outcome)
         except runner.StageGateError as exc:
             print(f"stopped: {exc}")
         print()
@@ -549,6 +580,12 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("customer")
         s.add_argument("--format", choices=fmts, default=fmts[0])
         s.set_defaults(func=fn)
+    rp = sub.add_parser("report", help=cmd_report.__doc__)
+    rp.add_argument("customer", help="parameters/<customer>.yml")
+    rp.add_argument("--month", default="", help="YYYY-MM (default: last month)")
+    rp.add_argument("--timeout", type=int, default=900, help="seconds a single cell may run (default 900)")
+    rp.add_argument("--log-output", action="store_true", help="stream the notebook's output to this terminal")
+    rp.set_defaults(func=cmd_report)
     pf = sub.add_parser("preflight", help=cmd_preflight.__doc__)
     pf.add_argument("customer")
     pf.add_argument("--format", choices=["text", "json"], default="text")

@@ -35,7 +35,7 @@ from .evidence import EvidenceStore, journal
 from .evidence.results import ItemResult, stamp
 from .evidence.seal import RunOutcome
 
-__all__ = ["RunOutcome", "parameters_hash", "recover", "run_all", "run_drift", "run_stage"]
+__all__ = ["RunOutcome", "parameters_hash", "recover", "run_all", "run_drift", "run_report", "run_stage"]
 
 
 def recover(customer: str) -> list[str]:
@@ -160,6 +160,34 @@ def check_stage_inputs(params: Any, stage: int) -> None:
             sheet.read(path, None)  # its form (header, Yes/No, duplicates) before any Azure call; IDs are checked live
 
 
+def execute(source: Path, output: Path, parameters: dict, timeout: int, log_output: bool) -> tuple[str, bool]:
+    """Execute a notebook with papermill into a run folder (its kernel in the project's root, over Unix sockets; SIGTERM
+    interrupts it as Ctrl-C does): the run's error ('' when it ran to the end) and whether it was interrupted. What
+    the kernel saved before a failure stays in `output`."""
+    try:
+        with interrupts():
+            papermill.execute_notebook(
+                str(source),
+                str(output),
+                parameters=parameters,
+                kernel_name=KERNEL,
+                cwd=str(PROJECT_ROOT),
+                log_output=log_output,
+                progress_bar=False,
+                execution_timeout=timeout,
+                request_save_on_cell_execute=True,
+                kernel_manager_class=_ipc_kernel_manager(),
+            )
+    except PapermillExecutionError as exc:
+        return f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}", False
+    except KeyboardInterrupt as exc:  # SIGINT, or SIGTERM via interrupts(): seal what was done
+        why = "SIGTERM" if isinstance(exc, Interrupted) else "SIGINT"
+        return f"interrupted by {why}; the evidence holds everything applied until then", True
+    except Exception as exc:  # kernel died, timeout: keep what was saved, mark the run failed
+        return f"{type(exc).__name__}: {exc}", False
+    return "", False
+
+
 def run_stage(
     customer: str,
     stage: int,
@@ -228,8 +256,6 @@ def _run_locked(
     output = run_dir / source.name
     journal_path = run.journal_path
     started = stamp()
-    error = ""
-    interrupted = False
     os.environ[BATCH_ENV] = "1"  # the kernel inherits it: progress as plain lines, not widgets
     os.environ[journal.JOURNAL_ENV] = str(journal_path)  # ... and writes its journal here
     if item:
@@ -238,31 +264,13 @@ def _run_locked(
     if tail:
         tail.start()
     try:
-        with interrupts():
-            papermill.execute_notebook(
-                str(source),
-                str(output),
-                parameters={
-                    "customer": params.customer,
-                    "apply": bool(apply),
-                    "run_id": run_id,
-                    "forced": bool(blocking),
-                },
-                kernel_name=KERNEL,
-                cwd=str(PROJECT_ROOT),
-                log_output=log_output,
-                progress_bar=False,
-                execution_timeout=timeout,
-                request_save_on_cell_execute=True,
-                kernel_manager_class=_ipc_kernel_manager(),
-            )
-    except PapermillExecutionError as exc:
-        error = f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
-    except KeyboardInterrupt as exc:  # SIGINT, or SIGTERM via interrupts(): seal what was done
-        interrupted = True
-        error = f"interrupted by {'SIGTERM' if isinstance(exc, Interrupted) else 'SIGINT'}; the evidence holds everything applied until then"
-    except Exception as exc:  # kernel died, timeout: keep what was saved, mark the run failed
-        error = f"{type(exc).__name__}: {exc}"
+        error, interrupted = execute(
+            source,
+            output,
+            {"customer": params.customer, "apply": bool(apply), "run_id": run_id, "forced": bool(blocking)},
+            timeout,
+            log_output,
+        )
     finally:
         os.environ.pop(BATCH_ENV, None)
         os.environ.pop(journal.JOURNAL_ENV, None)
@@ -286,6 +294,88 @@ def _run_locked(
         secrets.stored_values(params.secret_refs()),
     )
     return outcome
+
+
+def pdf_printer() -> Callable[[Path], None] | None:
+    """Prints an HTML page to PDF with playwright's Chromium (what nbconvert's webpdf exporter uses), or None when
+    it is not installed (`python -m playwright install chromium` installs it)."""
+    try:
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as pw:
+            if not Path(pw.chromium.executable_path).exists():
+                return None
+    except Exception:  # playwright missing, or its driver cannot start
+        return None
+
+    def pdf(html: Path) -> None:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch()
+            try:
+                page = browser.new_page()
+                page.goto(html.resolve().as_uri())
+                page.pdf(path=str(html.with_suffix(".pdf")), format="A4", print_background=True)
+            finally:
+                browser.close()
+
+    return pdf
+
+
+PDF_HINT = "no PDF: playwright's Chromium is not installed (install it with `python -m playwright install chromium`)"
+
+
+def run_report(customer: str, month: str = "", timeout: int = 900, log_output: bool = False) -> RunOutcome:
+    """`runbook report`: the monthly report notebook executed with papermill into a new evidence run of the customer
+    (under its run lock, after sealing what a killed process left), sealed with its HTML, report.json, results and
+    manifest in the hash chain, and a PDF when a converter is installed (`pdf_printer`). A bad month is an
+    InputError (exit 2) before anything runs."""
+    from .authoring.notebooks import REPORT_NOTEBOOK
+    from .customer.params import check_sign_in_refs
+    from .evidence.store import REPORT_KIND
+    from .operate.report import month_of
+
+    params = load(customer)
+    m = month_of(month)
+    check_sign_in_refs(params)
+    if params.target == "sandbox":
+        from .adapters.clients import sandbox_connection_path
+        from .customer.params import check_sandbox_tenant
+
+        check_sandbox_tenant(params, sandbox_connection_path())
+    store = EvidenceStore(params.customer)
+    with store.lock(f"report {m.label}") as stale:
+        if stale:
+            log.warning("took over a stale lock of %s (pid %s)", params.customer, stale.get("pid"))
+        for run_id in store.recover():
+            log.warning("sealed run %s of %s from its journal: its process was killed", run_id, params.customer)
+        run = store.new_run(-1, kind=REPORT_KIND)
+        source = stage_notebook(REPORT_NOTEBOOK)
+        started = stamp()
+        error, interrupted = execute(
+            source,
+            run.path / source.name,
+            {"customer": params.customer, "month": m.label, "run_id": run.run_id},
+            timeout,
+            log_output,
+        )
+        state = "interrupted" if interrupted else "failed" if error else "complete"
+        outcome = RunOutcome(params.customer, -1, run.run_id, run.path, state, [], error)
+        printer = pdf_printer() if not error else None
+        store.seal(
+            outcome,
+            {
+                "stage": None,
+                "kind": REPORT_KIND,
+                "month": m.label,
+                "started_at": started,
+                "apply": False,
+                "parameters_sha256": parameters_hash(params.customer),
+                "pdf": "printed by playwright's Chromium" if printer else PDF_HINT,
+            },
+            secrets.stored_values(params.secret_refs()),
+            printer,
+        )
+        return outcome
 
 
 def run_all(

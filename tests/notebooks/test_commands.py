@@ -99,6 +99,10 @@ def test_demo_command_runs_every_stage_and_verifies_evidence(tmp_path):
     # issue 22: Stage 3 generated the customer documentation from the evidence, sealed in its run
     assert re.search(r"s3-documentation\s+Engineer\s+fulfilled", out.stdout)
     assert len(list((tmp_path / "evidence" / "demo").glob("*-stage3-*/customer-documentation.docx"))) == 1
+    # issue 26: the first monthly report (last month) right after Stage 2, so Stage 3's s3-parc-report is fulfilled
+    assert re.search(r"report \d{4}-\d{2} of 'demo': complete", out.stdout)
+    assert re.search(r"s3-parc-report\s+Engineer\s+fulfilled", out.stdout)
+    assert len(list((tmp_path / "evidence" / "demo").glob("*-report-*/monthly-report.html"))) == 1
     assert "Kernel is running over TCP" not in out.stderr
 
 

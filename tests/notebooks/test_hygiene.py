@@ -8,14 +8,31 @@ import nbformat
 import pytest
 
 from runbook import PROJECT_ROOT
+from runbook.authoring.notebooks import REPORT_NOTEBOOK, REPORT_SECTIONS
 from runbook.customer import catalogue
 
 NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob("*.ipynb"))
-OPERATIONS = ["drift.ipynb"]  # the notebooks of the months after onboarding (`runbook drift`)
+OPERATIONS = ["drift.ipynb"]  # the notebooks of the months after onboarding (`runbook drift`), beside the report's
+STAGE_NOTEBOOKS = [p for p in NOTEBOOKS if p.name != REPORT_NOTEBOOK]  # the stages' and drift's: one call per item
 
 
-def test_one_notebook_per_stage():
-    assert [p.name for p in NOTEBOOKS] == [s.notebook for s in catalogue.load().stages] + OPERATIONS
+def test_one_notebook_per_stage_the_drift_notebook_and_the_monthly_report():
+    assert [p.name for p in STAGE_NOTEBOOKS] == [s.notebook for s in catalogue.load().stages] + OPERATIONS
+    assert (PROJECT_ROOT / "notebooks" / REPORT_NOTEBOOK) in NOTEBOOKS
+
+
+def test_the_report_notebook_is_thin_with_one_call_per_section():
+    """One parameters cell (customer, month, run_id), then one short call per cell: one per section."""
+    nb = nbformat.read(PROJECT_ROOT / "notebooks" / REPORT_NOTEBOOK, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1 and tagged[0] is code[0]
+    assert all(f"{name} = " in tagged[0].source for name in ("customer", "month", "run_id"))
+    for cell in code[1:]:
+        assert len([ln for ln in cell.source.splitlines() if ln.strip()]) <= 3
+        assert not re.search(r"^\s*(for|while|if|def|class|try)\b", cell.source, re.M)
+    calls = re.findall(r'r\.section\("([a-z]+)"\)', "\n".join(c.source for c in code))
+    assert calls == list(REPORT_SECTIONS) and len(calls) == 7
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -27,7 +44,7 @@ def test_committed_without_outputs(path):
     assert out.returncode == 0, out.stdout + out.stderr
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", STAGE_NOTEBOOKS, ids=lambda p: p.name)
 def test_thin_and_parameterised(path):
     nb = nbformat.read(path, as_version=4)
     assert nb.metadata.kernelspec.name == "python3"

@@ -44,7 +44,11 @@ def test_stage0_archives_notebook_html_results_and_manifest(sandbox, evidence_di
 
 
 def test_all_stages_in_order_with_evidence_chain(sandbox, evidence_dir, params_dir):
-    outcomes = runner.run_all("demo", apply=True)
+    outcomes = runner.run_all("demo", apply=True, stages=[0, 1, 2])
+    # issue 26: the first monthly report (last month) before Stage 3, whose s3-parc-report finds it, as `runbook demo`
+    report = runner.run_report("demo")
+    assert report.status == "complete", report.error
+    outcomes += runner.run_all("demo", apply=True, stages=[3, 4])
     # s4-first-invoice is checked in the sandbox's Exact Online: the first invoice carries the agreed pricing
     assert [o.status for o in outcomes] == ["complete", "complete", "complete", "complete", "complete"]
     assert outcomes[-1].exit_code == 0
@@ -56,6 +60,7 @@ def test_all_stages_in_order_with_evidence_chain(sandbox, evidence_dir, params_d
     assert [m["previous_manifest"]["run_id"] if m["previous_manifest"] else None for m in manifests] == [None] + [
         m["run_id"] for m in manifests[:-1]
     ]
+    assert [m["run_id"] for m in manifests][3] == report.run_id  # the report run is in the chain
 
 
 def test_gate_blocks_until_forced(sandbox, evidence_dir, params_dir):

@@ -351,6 +351,22 @@ class Clients:
         """ConsumptionManagementClient (budgets)."""
         return self._client("azure.mgmt.consumption", "ConsumptionManagementClient", subscription_id)
 
+    def cost_management(self, **overrides):
+        """CostManagementClient (Cost Management query and forecast; scopes are given per call)."""
+        return self._client("azure.mgmt.costmanagement", "CostManagementClient", **overrides)
+
+    def advisor(self, subscription_id: str):
+        """AdvisorManagementClient (recommendations, configurations)."""
+        return self._client("azure.mgmt.advisor", "AdvisorManagementClient", subscription_id)
+
+    def backup(self, subscription_id: str):
+        """RecoveryServicesBackupClient (protected items, backup jobs)."""
+        return self._client("azure.mgmt.recoveryservicesbackup", "RecoveryServicesBackupClient", subscription_id)
+
+    def compute(self, subscription_id: str):
+        """ComputeManagementClient (virtual machines, patch assessment)."""
+        return self._client("azure.mgmt.compute", "ComputeManagementClient", subscription_id)
+
     def secret_client(self, vault_url: str):
         """SecretClient (azure-keyvault-secrets) for a vault, with the target's credential; on the sandbox its
         vault names reach the sandbox through `local_names_transport`."""

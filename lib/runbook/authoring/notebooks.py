@@ -1,4 +1,5 @@
-"""Write the five stage notebooks (and the drift notebook) from the catalogue, so their narrative cannot drift from it.
+"""Write the five stage notebooks, the drift notebook and the monthly report notebook (`REPORT_NOTEBOOK`, its
+sections from `REPORT_SECTIONS`) from the catalogue, so their narrative cannot drift from it.
 
 Every stage notebook has the same shape: a title cell, the papermill ``parameters`` cell, the session
 bootstrap, then per checklist item a markdown cell (heading, role and kind, how to check it by hand, what
@@ -170,6 +171,96 @@ def stage_cells(stage: catalogue.Stage, items: Sequence[catalogue.Item]) -> list
     return cells
 
 
+#: The monthly PARC report (issue 26): `runbook report <customer> --month YYYY-MM` runs it.
+REPORT_NOTEBOOK = "monthly-report.ipynb"
+REPORT_PARAMETERS = (
+    'customer = "demo"  # parameters/<customer>.yml to load; "demo" reports on the sandbox tenant\n'
+    'month = ""  # YYYY-MM, or empty for last month\n'
+    'run_id = ""  # set by `runbook report`; empty when stepping through by hand (nothing archived)'
+)
+#: Per section of the report (runbook.operate.report reads them): its title, and what the reader sees in it, read
+#: from where.
+REPORT_SECTIONS: dict[str, tuple[str, str]] = {
+    "cost": (
+        "Cost per subscription",
+        "The month's actual cost of each subscription (Cost Management query, ActualCost, monthly) beside the budget "
+        "agreed in the parameters and the two months before, and the current month's forecast to its end. A "
+        "subscription whose offer Cost Management does not serve says so in its row.",
+    ),
+    "advisor": (
+        "Azure Advisor recommendations",
+        "Azure Advisor's open recommendations by category and impact; new ones and those resolved since the previous "
+        "report.",
+    ),
+    "defender": (
+        "Defender for Cloud: plans and secure score",
+        "The Defender for Cloud plans at Standard per subscription and the secure score; Azure keeps no score history, "
+        "so the trend is the previous report's score.",
+    ),
+    "policy": (
+        "Azure Policy: compliance of the MSP baseline",
+        "Resources compliant, non-compliant and exempt under the MSP's baseline assignment per subscription (Policy "
+        "Insights, the latest evaluation), beside the previous report's count.",
+    ),
+    "backup": (
+        "Backup: protected items and jobs",
+        "Per Recovery Services vault: its protected items, each one's last backup job in the month, the jobs and the "
+        "failed jobs of the month.",
+    ),
+    "patching": (
+        "Patching: missing updates",
+        "Per virtual machine, the updates it is missing by classification (an assessment made now).",
+    ),
+    "changes": (
+        "What the MSP changed this month",
+        "What the MSP changed in the month: every change the runbook applied in the customer's evidence runs of the "
+        "month; the drift runs of the month, the drift they found and the deviations accepted.",
+    ),
+}
+
+
+def report_cells() -> list[Cell]:
+    """Every cell of the monthly report notebook: title, parameters, the report opened, one markdown + one call per
+    section, the summary."""
+    cells = [
+        Cell(
+            "title",
+            "markdown",
+            (
+                "# Monthly PARC report\n"
+                "\n"
+                "What the customer's Azure tenant looked like in one month: cost, Advisor, Defender for Cloud, Azure "
+                "Policy, backup, patching, and what the MSP changed. Each section is a table and a plot.\n"
+                "\n"
+                "* **Batch:** `runbook report <customer> --month YYYY-MM` executes this notebook with papermill into "
+                "a new evidence run (notebook, HTML, results, manifest in the hash chain).\n"
+                "* **Interactive:** run the cells top to bottom; the defaults report last month of the demo customer "
+                "on the sandbox tenant (nothing is archived)."
+            ),
+        ),
+        Cell("parameters", "code", REPORT_PARAMETERS, ("parameters",)),
+        Cell("report-md", "markdown", "## The report\nWhose tenant, which month, which subscriptions."),
+        Cell(
+            "report",
+            "code",
+            "from runbook.operate import report\n\nr = report.open_report(customer, month, run_id)\nr.intro()",
+        ),
+    ]
+    for key, (title, what) in REPORT_SECTIONS.items():
+        cells.append(Cell(f"{key}-md", "markdown", f"## {title}\n{what}"))
+        cells.append(Cell(key, "code", f'r.section("{key}").show()'))
+    cells += [
+        Cell(
+            "summary-md",
+            "markdown",
+            "## Summary\nOne line per section. Under `runbook report`, the tables are kept as report.json in the run's "
+            "evidence: next month's report reads its trend from them.",
+        ),
+        Cell("summary", "code", "r.finish()"),
+    ]
+    return cells
+
+
 def build(stage: catalogue.Stage, items: Sequence[catalogue.Item]) -> NotebookNode:
     """The notebook of one stage, without outputs."""
     return build_cells(stage_cells(stage, items))
@@ -273,10 +364,12 @@ def render(nb: NotebookNode) -> str:
 
 
 def expected(cat: catalogue.Catalogue | None = None) -> dict[str, str]:
-    """File text of every stage notebook (and the drift notebook) by file name, generated from the catalogue."""
+    """File text of every stage notebook, the drift notebook and the monthly report by file name, generated from the
+    catalogue."""
     cat = cat or catalogue.load()
     out = {st.notebook: render(build(st, cat.for_stage(st.number))) for st in cat.stages}
     out[DRIFT_NOTEBOOK] = render(build_cells(drift_cells()))
+    out[REPORT_NOTEBOOK] = render(build_cells(report_cells()))
     return out
 
 

@@ -637,6 +637,14 @@ class Handover(_Strict):
     insight: list[str] | None = None  # the contacts who must see Advisor and the Policy dashboard; default: all
 
 
+class ReportSchedule(_Strict):
+    """The monthly PARC report (s3-parc-report, `runbook report`): the day of the month it is made (1-28, so every
+    month has it) and its recipients among `contacts`, named by name or e-mail address."""
+
+    day_of_month: int = Field(ge=1, le=28)
+    recipients: list[str] = Field(min_length=1)
+
+
 class TopdeskAccount(_Strict):
     """The customer in the MSP's TOPdesk: its branch, and the SLA contract expected there."""
 
@@ -715,6 +723,7 @@ class Parameters(_Strict):
     crm: Crm | None = None  # the company card in HubSpot (s2-hubspot-contacts)
     topdesk: TopdeskAccount | None = None  # the branch and SLA in TOPdesk (s2-topdesk-contacts, s2-topdesk-sla)
     handover: Handover = Handover()  # who edits licences, who sees Advisor and the Policy dashboard (Stage 4)
+    report: ReportSchedule | None = None  # the monthly PARC report's day and recipients (s3-parc-report)
     exact: ExactAccount | None = (
         None  # the account, subscription and pricing in Exact Online (s1-invoice-run, s4-first-invoice)
     )
@@ -766,6 +775,15 @@ class Parameters(_Strict):
             if self.contact(who) is None:
                 raise ValueError(
                     f"handover names '{who}', who is not in contacts; name a contact by its name or e-mail address"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _report_recipients(self) -> Parameters:
+        for who in self.report.recipients if self.report is not None else []:
+            if self.contact(who) is None:
+                raise ValueError(
+                    f"report.recipients names '{who}', who is not in contacts; name a contact by its name or e-mail address"
                 )
         return self
 

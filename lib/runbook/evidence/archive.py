@@ -7,6 +7,7 @@ import json
 import os
 import re
 import secrets as _random
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -33,12 +34,14 @@ def customer_dir(customer: str) -> Path:
     return root() / customer
 
 
-RUN_KINDS = ("stage", "drift", "decision")  # a stage run; a drift re-verification; an engineer's decision on a finding
+RUN_KINDS = ("stage", "drift", "decision", "report")  # a stage run; a drift re-verification; an engineer's decision
+# on a finding; a monthly report
 
 
 def new_run(customer: str, stage: int, kind: str = "stage") -> tuple[str, Path]:
     """A fresh run id (sortable by time) and its folder: `<time>-stage<N>-<hex>`, or `<time>-drift-<hex>` and
-    `<time>-decision-<hex>` for the runs of `runbook drift` (in the same chain)."""
+    `<time>-decision-<hex>` for the runs of `runbook drift`, `<time>-report-<hex>` for a monthly report (in the same
+    chain)."""
     now = datetime.now(timezone.utc)
     label = f"stage{stage}" if kind == "stage" else kind
     if kind not in RUN_KINDS:
@@ -184,9 +187,16 @@ def render_html(notebook: Path, target: Path, header: dict | None = None) -> Non
     )
 
 
-def archive(run_dir: Path, header: dict, items: list[dict], known_secrets: tuple[str, ...] = ()) -> None:
-    """Seal a run: sanitise its notebooks, render HTML, write results.json, scan every file for secrets, write the
-    anchored manifest. A secret found refuses the archive: the notebook and HTML are removed, results.json says
+def archive(
+    run_dir: Path,
+    header: dict,
+    items: list[dict],
+    known_secrets: tuple[str, ...] = (),
+    after_html: Callable[[Path], None] | None = None,
+) -> None:
+    """Seal a run: sanitise its notebooks, render HTML (`after_html` then gets each HTML page: the monthly report prints
+    its PDF from it, sealed with the rest), write results.json, scan every file for secrets, write the anchored
+    manifest. A secret found refuses the archive: the notebook and HTML are removed, results.json says
     'refused' (without the items if they leak too), and EvidenceError names file, line and kind (never the value)."""
     import getpass
     import socket
@@ -220,12 +230,16 @@ def archive(run_dir: Path, header: dict, items: list[dict], known_secrets: tuple
     for nb in run_dir.glob("*.ipynb"):
         sanitise_notebook(nb)
         render_html(nb, nb.with_suffix(".html"), facts)
+        if after_html is not None:
+            after_html(nb.with_suffix(".html"))
     (run_dir / RESULTS).write_text(json.dumps(results, indent=2, default=str))
-    findings = scan_files(sorted(p for p in run_dir.iterdir() if p.is_file()), run_dir, known_secrets)
+    # a PDF is printed from the HTML, which is scanned; its compressed bytes are not text to scan
+    scanned = sorted(p for p in run_dir.iterdir() if p.is_file() and p.suffix != ".pdf")
+    findings = scan_files(scanned, run_dir, known_secrets)
     error = ""
     if findings:
         for p in run_dir.iterdir():
-            if p.suffix in (".ipynb", ".html"):
+            if p.suffix in (".ipynb", ".html", ".pdf"):
                 p.unlink()  # the leaking files must not stay in the archive
         error = "secret scan: " + "; ".join(str(f) for f in findings)
         results.update(status="refused", error=error)

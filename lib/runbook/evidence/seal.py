@@ -4,6 +4,7 @@ until a notebook must be read, nbformat, so a notebook session starts without th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,7 +91,12 @@ def merge_journal(found: list[ItemResult], journal_path: Path) -> list[ItemResul
     return list(by_id.values())
 
 
-def archive_run(outcome: RunOutcome, meta: dict, known_secrets: tuple[str, ...] = ()) -> None:
+def archive_run(
+    outcome: RunOutcome,
+    meta: dict,
+    known_secrets: tuple[str, ...] = (),
+    after_html: Callable[[Path], None] | None = None,
+) -> None:
     """Archive a run's evidence (archive.archive); a refused archive marks the outcome and raises EvidenceError."""
     header = {
         "customer": outcome.customer,
@@ -102,7 +108,7 @@ def archive_run(outcome: RunOutcome, meta: dict, known_secrets: tuple[str, ...] 
         **meta,
     }
     try:
-        archive.archive(outcome.run_dir, header, [r.to_dict() for r in outcome.items], known_secrets)
+        archive.archive(outcome.run_dir, header, [r.to_dict() for r in outcome.items], known_secrets, after_html)
     except EvidenceError as exc:
         outcome.status, outcome.error = "refused", str(exc)
         raise

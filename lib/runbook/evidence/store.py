@@ -10,7 +10,7 @@ its sealing), `lock` (one run per customer). The local folder is the one backend
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +43,25 @@ class Run:
         return self.path / journal.JOURNAL
 
 
+REPORT_KIND = "report"  # the run id's kind of a monthly report run: <time>-report-<random>
+
+
+@dataclass(frozen=True)
+class Report:
+    """A monthly report run in the evidence: its id, folder, the month it reports, its status, whether sealed."""
+
+    run_id: str
+    path: Path
+    month: str
+    status: str
+    sealed: bool
+
+    @property
+    def produced(self) -> bool:
+        """Sealed with its HTML: an account manager can send it."""
+        return self.sealed and self.status == "complete" and any(self.path.glob("*.html"))
+
+
 class EvidenceStore:
     """The evidence of one customer: its runs, their seals and chain, its run lock, and what they say per item."""
 
@@ -60,7 +79,8 @@ class EvidenceStore:
         return archive.runs(self.customer)
 
     def new_run(self, stage: int, kind: str = "stage") -> Run:
-        """A fresh run folder (its id sorts by time); `kind` drift or decision for the runs of `runbook drift`."""
+        """A fresh run folder (its id sorts by time); `kind` drift or decision for the runs of `runbook drift`, report for
+        `runbook report`."""
         return Run(*archive.new_run(self.customer, stage, kind))
 
     def results(
@@ -73,9 +93,15 @@ class EvidenceStore:
         items = seal.fill_missing(stage, seal.merge_journal(found, journal_path), error)
         return [r for r in items if r.item_id == only] if only else items
 
-    def seal(self, outcome: RunOutcome, meta: dict, known_secrets: tuple[str, ...] = ()) -> None:
+    def seal(
+        self,
+        outcome: RunOutcome,
+        meta: dict,
+        known_secrets: tuple[str, ...] = (),
+        after_html: Callable[[Path], None] | None = None,
+    ) -> None:
         """Archive a run: results, HTML, manifest in the hash chain, the anchored head (EvidenceError if refused)."""
-        seal.archive_run(outcome, meta, known_secrets)
+        seal.archive_run(outcome, meta, known_secrets, after_html)
 
     def archive(self, run: Run, header: dict, items: list[dict], known_secrets: tuple[str, ...] = ()) -> None:
         """Seal a run that is not a stage's (a drift run, a decision) as stage runs are sealed: its notebook and HTML,
@@ -103,8 +129,12 @@ class EvidenceStore:
                 continue
             stage = int(run_dir.name.split("-stage")[1].split("-")[0]) if "-stage" in run_dir.name else 0
             notebooks = list(run_dir.glob("*.ipynb"))
-            items = self.results(
-                stage, notebooks[0] if notebooks else None, run_dir / journal.JOURNAL, "the run was killed"
+            items = (
+                []  # a monthly report records no checklist items
+                if REPORT_KIND in run_dir.name
+                else self.results(
+                    stage, notebooks[0] if notebooks else None, run_dir / journal.JOURNAL, "the run was killed"
+                )
             )
             outcome = RunOutcome(
                 self.customer,
@@ -119,6 +149,25 @@ class EvidenceStore:
             self.seal(outcome, {"recovered_at": stamp()})
             sealed.append(run_dir.name)
         return sealed
+
+    def reports(self) -> list[Report]:
+        """The monthly report runs (`runbook report`), oldest first, sealed or not."""
+        out = []
+        for run_dir in self.runs():
+            if f"-{REPORT_KIND}-" not in run_dir.name:
+                continue
+            path = run_dir / archive.RESULTS
+            data = json.loads(path.read_text()) if path.exists() else {}
+            out.append(
+                Report(
+                    run_dir.name,
+                    run_dir,
+                    str(data.get("month") or ""),
+                    str(data.get("status") or "in progress"),
+                    (run_dir / archive.MANIFEST).exists(),
+                )
+            )
+        return out
 
     def verify(self) -> list[str]:
         """Problems in the evidence: edited, missing or extra files, breaks in the hash chain, a moved head."""

@@ -18,6 +18,7 @@ from .hubspot import HubSpotContacts
 from .iac import IacPushed
 from .lighthouse import LighthouseOffer
 from .monitoring import MonitoringAlerting
+from .parc_report import ParcReport
 from .partner_center import CspContract, PartnerCenterBudget
 from .patching import PatchingDeployed
 from .policy import PolicyBaseline
@@ -53,5 +54,6 @@ REGISTRY: dict[str, type[Step]] = {
         LicenceAdmin,
         FirstInvoice,
         CustomerDocumentation,
+        ParcReport,
     )
 }
