@@ -450,28 +450,10 @@ def run_drift(
         run = store.new_run(0, kind="drift")
         source = Path(notebook) if notebook else drift_notebook()
         output = run.path / source.name
-        started, error, interrupted = stamp(), "", False
+        started = stamp()
         try:
-            with interrupts():
-                papermill.execute_notebook(
-                    str(source),
-                    str(output),
-                    parameters={"customer": params.customer, "apply": bool(apply), "run_id": run.run_id},
-                    kernel_name=KERNEL,
-                    cwd=str(PROJECT_ROOT),
-                    log_output=log_output,
-                    progress_bar=False,
-                    execution_timeout=timeout,
-                    request_save_on_cell_execute=True,
-                    kernel_manager_class=_ipc_kernel_manager(),
-                )
-        except PapermillExecutionError as exc:
-            error = f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
-        except KeyboardInterrupt as exc:
-            interrupted = True
-            error = f"interrupted by {'SIGTERM' if isinstance(exc, Interrupted) else 'SIGINT'}; the evidence holds everything applied until then"
-        except Exception as exc:  # kernel died, timeout: keep what was journaled, mark the run failed
-            error = f"{type(exc).__name__}: {exc}"
+            parameters = {"customer": params.customer, "apply": bool(apply), "run_id": run.run_id}
+            error, interrupted = execute(source, output, parameters, timeout, log_output)
         finally:
             _close_thread_loop()
         reports, results = drift.collect(run.journal_path)
