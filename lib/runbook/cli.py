@@ -164,6 +164,23 @@ def drift_text(o) -> str:
     return "\n".join(lines)
 
 
+def drift_json(o) -> str:
+    """A drift run as JSON: customer, status, exit code, the run's folder, each item's report with its findings."""
+    return json.dumps(
+        {
+            "customer": o.customer,
+            "status": o.status,
+            "exit_code": o.exit_code,
+            "apply": o.apply,
+            "run_id": o.run_id,
+            "evidence": str(o.run_dir),
+            "totals": _drift_totals(o.items),
+            "items": [i.to_dict() for i in o.items],
+            "error": o.error,
+        }
+    )
+
+
 def _drift_totals(items) -> dict[str, int]:
     from .operate.drift import STATES
 
@@ -215,25 +232,44 @@ def cmd_drift(args: argparse.Namespace) -> int:
         print(f"error: --workers must be 1 or more, not {args.workers}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
+    as_json = args.format == "json"
+
     def one(customer: str) -> tuple[str, str, str, int]:
         try:
             o = runner.run_drift(customer, apply=args.apply, timeout=args.timeout)
-            return customer, drift_text(o), "", o.exit_code
+            return customer, drift_json(o) if as_json else drift_text(o), "", o.exit_code
         except Exception as exc:  # one customer's error (or a bug) does not stop the others: one line for it
             return customer, "", f"{customer}: {errors.describe(exc)}", errors.exit_code_of(exc)
 
-    codes = []
+    codes, documents = [], []
     with ThreadPoolExecutor(max_workers=min(args.workers, len(customers))) as pool:
         for future in as_completed([pool.submit(one, c) for c in customers]):
             customer, text, err, code = future.result()
-            if len(customers) > 1:
-                print(f"== {customer}")
-            if text:
-                print(text, flush=True)
+            if as_json:  # one JSON document at the end: an entry per customer, the refused ones with their error
+                documents.append(json.loads(text) if text else {"customer": customer, "exit_code": code, "error": err})
+            else:
+                if len(customers) > 1:
+                    print(f"== {customer}")
+                if text:
+                    print(text, flush=True)
             if err:
                 print(err, file=sys.stderr, flush=True)
             codes.append(code)
+    if as_json:
+        print(json.dumps(sorted(documents, key=lambda d: d["customer"]), indent=2))
     return _worst(codes)
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    """Print the crontab lines (or systemd timers) that run `drift --all` and each customer's monthly report."""
+    from .operate import schedule
+
+    try:
+        print(schedule.render(args.format, args.at, args.drift_day), end="")
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return EXIT_OK
 
 
 def cmd_sheet(args: argparse.Namespace) -> int:
@@ -563,7 +599,13 @@ def build_parser() -> argparse.ArgumentParser:
     dr.add_argument("--reason", help="why the finding is accepted (with --accept; required)")
     dr.add_argument("--until", metavar="YYYY-MM-DD", help="the last day the acceptance holds (with --accept)")
     dr.add_argument("--timeout", type=int, default=900, help="seconds a single cell may run (default 900)")
+    dr.add_argument("--format", choices=["text", "json"], default="text", help="json: one document for the batch")
     dr.set_defaults(func=cmd_drift)
+    sc = sub.add_parser("schedule", help=cmd_schedule.__doc__)
+    sc.add_argument("--format", choices=["cron", "systemd"], default="cron")
+    sc.add_argument("--at", default="05:00", help="HH:MM of the drift run (default 05:00); reports an hour later")
+    sc.add_argument("--drift-day", type=int, default=1, help="day of the month of `drift --all` (1-28, default 1)")
+    sc.set_defaults(func=cmd_schedule)
     sh = sub.add_parser("sheet", help=cmd_sheet.__doc__)
     sh.add_argument("customer")
     sh.add_argument(

@@ -89,6 +89,19 @@ def test_right_after_onboarding_nothing_drifted(demo, capsys):
     assert evidence.verify("demo") == []
 
 
+def test_drift_as_json_is_one_document_for_the_batch(demo, capsys):
+    assert main(["drift", "demo", "--format", "json"]) == 0
+    [doc] = json.loads(capsys.readouterr().out)
+    assert (doc["customer"], doc["status"], doc["exit_code"], doc["apply"]) == ("demo", "complete", 0, False)
+    assert doc["totals"] == {"unchanged": len(doc["items"])} and doc["error"] == ""
+    assert {"s1-monitoring-alerting", "s3-defender-enabled"} <= {i["item_id"] for i in doc["items"]}
+    assert doc["run_id"] == evidence.runs("demo")[-1].name
+    assert main(["drift", "nobody", "--format", "json"]) == 2
+    out = capsys.readouterr()
+    [refused] = json.loads(out.out)
+    assert refused["customer"] == "nobody" and refused["exit_code"] == 2 and "nobody" in refused["error"]
+
+
 def test_what_azure_normalises_is_not_drift(demo, capsys):
     """Casing Azure ignores (an e-mail address, a pricing tier, a tag name), and a list in another order (the Advisor
     digest's categories), written through the SDK: the next drift run finds nothing."""

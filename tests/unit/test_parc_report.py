@@ -242,3 +242,24 @@ def test_a_pdf_printed_from_the_html_is_sealed_with_the_run(evidence_dir, tmp_pa
     manifest = json.loads((run_.path / "manifest.json").read_text())
     assert printed == ["monthly-report.html"] and "monthly-report.pdf" in manifest["files"]
     assert store.verify() == []
+
+
+def test_the_cost_plot_labels_its_axes_and_names_the_budget_line_in_its_legend():
+    """The cost section's plot: a bar per month per subscription, the budget a dashed line the legend names (it was
+    missing from the legend when the bars' legend was drawn before the line)."""
+    import pandas as pd
+
+    table = pd.DataFrame(
+        [
+            {"subscription": "sub-a", "2026-10": 800.0, "2026-11": 900.0, "budget": 1000.0, "currency": "EUR"},
+            {"subscription": "sub-b", "2026-10": 100.0, "2026-11": None, "budget": None, "currency": "EUR"},
+        ]
+    )
+    section = report.Section("cost", "Cost", table, plot=report.cost_plot(["2026-10", "2026-11"], list))
+    ax = section.figure().axes[0]
+    assert sorted(t.get_text() for t in ax.get_legend().get_texts()) == ["2026-10", "2026-11", "budget"]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("subscription", "cost (EUR)")
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["sub-a", "sub-b"]
+    no_budget = table.assign(budget=[None, None])
+    ax = report.Section("cost", "Cost", no_budget, plot=report.cost_plot(["2026-10", "2026-11"], list)).figure().axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["2026-10", "2026-11"]

@@ -188,6 +188,30 @@ def _stacked(ax: Any, labels: list[str], series: dict[str, list[float]], xlabel:
     ax.legend(fontsize=8)
 
 
+def cost_plot(labels: list[str], short: Callable[[Any], list[str]]) -> Callable[[Any, pd.DataFrame], None]:
+    """The cost section's plot: a bar per month per subscription, the agreed budget a dashed line over its group,
+    in the legend as "budget"."""
+
+    def plot(ax: Any, t: pd.DataFrame) -> None:
+        series: dict[str, list[float]] = {m: [float(v or 0) for v in t[m].fillna(0)] for m in labels}
+        _bars(
+            ax,
+            short(t["subscription"]),
+            series,
+            "subscription",
+            f"cost ({next((c for c in t['currency'] if c), 'EUR')})",
+        )
+        drawn = False
+        for i, b in enumerate(t["budget"]):
+            if b == b and b is not None:  # not NaN
+                ax.hlines(b, i - 0.1, i + 0.8, colors="red", linestyles="dashed", label=None if drawn else "budget")
+                drawn = True
+        if drawn:  # the legend again, now with the budget line (the bars' legend was drawn before it)
+            ax.legend(fontsize=8)
+
+    return plot
+
+
 # --- the report ----------------------------------------------------------------------------------------------------
 @dataclass
 class MonthlyReport:
@@ -306,17 +330,7 @@ class MonthlyReport:
         columns = ["subscription", *[m.label for m in months], "budget", "% of budget", "forecast", "currency", "note"]
         labels = [m.label for m in months]
 
-        def plot(ax: Any, t: pd.DataFrame) -> None:
-            subs = self._short(t["subscription"])
-            series: dict[str, list[float]] = {m: [float(v or 0) for v in t[m].fillna(0)] for m in labels}
-            _bars(ax, subs, series, "subscription", f"cost ({next((c for c in t['currency'] if c), 'EUR')})")
-            for i, b in enumerate(t["budget"]):
-                if b == b and b is not None:  # not NaN
-                    ax.hlines(
-                        b, i - 0.1, i + 0.8, colors="red", linestyles="dashed", label="budget" if i == 0 else None
-                    )
-
-        return Section("cost", SECTIONS["cost"], _frame(rows, columns), notes, plot)
+        return Section("cost", SECTIONS["cost"], _frame(rows, columns), notes, cost_plot(labels, self._short))
 
     # --- advisor
     def _advisor(self) -> Section:

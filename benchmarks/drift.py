@@ -1,0 +1,180 @@
+"""Benchmark: `runbook drift` over many customers of the demo shape, against the bare inspects it performs.
+
+    .venv/bin/python benchmarks/drift.py [--customers 50] [--workers 2]
+
+Setup (not timed): a sandbox tenant in its own process (`runbook sandbox serve --fixture demo`), the demo customer onboarded through every stage with --apply
+(as `runbook demo` does), then --customers - 1 more customer files of the same shape on the same tenant (`bench-NN`),
+each given a copy of the demo's evidence and Manageable Resource Sheet, re-anchored under its own name (the anchor's
+MAC names the customer), so each one's drift has the same items in scope and the same baselines (`runbook evidence
+verify` passes for each). A clone's customer documentation (s3-documentation) names the demo, so its drift finds
+it stale ("new in scope"): one finding per clone, as a renamed customer would have.
+
+Measured, in this order, in the same run:
+- **floor**: per customer, in this process, every in-scope item's inspect (the dry-run `execute` drift calls), one
+  after another, without papermill, evidence or sealing: what drift cannot avoid doing;
+- **sequential**: `runner.run_drift` per customer one after another (papermill kernel, inspects, classification,
+  evidence sealed and anchored);
+- **concurrent**: the same batch as `runbook drift --all --workers N` runs it (threads, one kernel per customer).
+Reports wall times, the ratio of the sequential batch to the floor, the speed-up of concurrent over sequential,
+the memory peak (this process and the largest kernel) and the 5-minute target for --customers 50. Issue 26 targets:
+ratio of the sequential batch to the floor <= 1.5, 50 customers in under 5 minutes on 2 cores. Writes benchmarks/results/drift.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+sys.path.insert(0, str(ROOT / "lib"))
+
+DEMO_SECRET_STORE = "secret_store: {keyvault: demo-runbook-app}"
+
+
+def rss_mb(who: int) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024  # kB on Linux
+
+
+def clone(evidence_root: Path, params_dir: Path, name: str) -> None:
+    """A customer file and evidence of the demo's shape under `name`: the demo's runs copied, each manifest
+    re-anchored in order under the new name (what the runner does after archiving a run)."""
+    from runbook.evidence import anchor
+
+    text = (params_dir / "demo.yml").read_text().replace("customer: demo\n", f"customer: {name}\n", 1)
+    (params_dir / f"{name}.yml").write_text(text)
+    shutil.copy2(params_dir / "demo.resources.xlsx", params_dir / f"{name}.resources.xlsx")  # the Stage 1 sheet
+    shutil.copytree(evidence_root / "demo", evidence_root / name, ignore=shutil.ignore_patterns(".run.lock", "*.lock"))
+    for head in anchor.heads(evidence_root, "demo"):
+        anchor.record(evidence_root, name, head["run_id"], head["manifest_sha256"])
+
+
+def floor_of(customer: str) -> tuple[float, int]:
+    """The bare inspects of one customer's drift: every in-scope item's dry-run execute, in this process."""
+    from runbook.customer.params import load
+    from runbook.operate import drift
+
+    session = drift.DriftSession(load(customer))
+    start = time.perf_counter()
+    for item, _ in session.scope:
+        session._run(item)
+    return time.perf_counter() - start, len(session.scope)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--customers", type=int, default=50)
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args()
+    from runbook import PROJECT_ROOT, runner
+    from runbook.evidence import EvidenceStore
+
+    work = Path(tempfile.mkdtemp(prefix="bench-drift-"))
+    # the sandbox in its own process, as `runbook drift` meets it (`runbook demo --serve`, `runbook sandbox serve`)
+    serve = subprocess.Popen(
+        [str(BIN / "runbook"), "sandbox", "serve", "--fixture", "demo", "--state-dir", str(work / "sandbox")],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        while not (work / "sandbox" / "connection.json").exists():
+            if serve.poll() is not None:
+                raise SystemExit("the sandbox did not start")
+            time.sleep(0.05)
+        params_dir = work / "parameters"
+        params_dir.mkdir()
+        msp = (PROJECT_ROOT / "parameters" / "msp.yml").read_text()
+        (params_dir / "msp.yml").write_text(msp.replace("{file: .sandbox/", f"{{file: {work / 'sandbox'}/"))
+        demo = (PROJECT_ROOT / "parameters" / "demo.yml").read_text()
+        secret = f"secret_store: {{file: {work / 'secrets' / 'demo-app-secret'}}}"
+        (params_dir / "demo.yml").write_text(demo.replace(DEMO_SECRET_STORE, secret))
+        evidence_root = work / "evidence"
+        os.environ.update(
+            RUNBOOK_SANDBOX=str(work / "sandbox" / "connection.json"),
+            RUNBOOK_EVIDENCE_DIR=str(evidence_root),
+            RUNBOOK_PARAMETERS_DIR=str(params_dir),
+        )
+        t0 = time.perf_counter()
+        outcomes = runner.run_all("demo", apply=True, stages=[0, 1, 2])
+        runner.run_report("demo")
+        outcomes += runner.run_all("demo", apply=True, stages=[3, 4])
+        if [o.status for o in outcomes] != ["complete"] * 5:
+            raise SystemExit(f"onboarding the demo failed: {[o.status for o in outcomes]}")
+        names = ["demo"] + [f"bench-{i:02d}" for i in range(1, args.customers)]
+        for name in names[1:]:
+            clone(evidence_root, params_dir, name)
+        bad = {n: p for n in names if (p := EvidenceStore(n).verify())}
+        if bad:
+            raise SystemExit(f"cloned evidence does not verify: {bad}")
+        print(f"setup: demo onboarded and {len(names) - 1} clones in {time.perf_counter() - t0:.0f} s", flush=True)
+
+        floor, items = 0.0, 0
+        for name in names:
+            took, n = floor_of(name)
+            floor, items = floor + took, items + n
+        print(f"floor (bare inspects, {items} item inspects): {floor:.1f} s", flush=True)
+
+        def one(name: str) -> str:
+            o = runner.run_drift(name)
+            if o.status != "complete":
+                found = "; ".join(f"{i.item_id} {i.state}: {i.summary}" for i in o.items if i.state != "unchanged")
+                print(f"  {name}: {o.status}: {found or o.error}", flush=True)
+            return o.status
+
+        start = time.perf_counter()
+        sequential = [one(n) for n in names]
+        seq = time.perf_counter() - start
+        print(f"sequential drift of {len(names)} customers: {seq:.1f} s", flush=True)
+        start = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=args.workers) as pool:
+            concurrent = list(pool.map(one, names))
+        conc = time.perf_counter() - start
+        print(f"concurrent drift ({args.workers} workers): {conc:.1f} s", flush=True)
+        statuses = sorted(set(sequential) | set(concurrent))
+        figures = {
+            "customers": len(names),
+            "workers": args.workers,
+            "items_inspected_per_run": items // len(names),
+            "floor_s": round(floor, 1),
+            "sequential_s": round(seq, 1),
+            "concurrent_s": round(conc, 1),
+            "ratio_sequential_to_floor": round(seq / floor, 2),
+            "ratio_concurrent_to_floor": round(conc / floor, 2),
+            "speedup_concurrent": round(seq / conc, 2),
+            "peak_rss_runbook_mb": round(rss_mb(resource.RUSAGE_SELF)),
+            "peak_rss_largest_kernel_mb": round(rss_mb(resource.RUSAGE_CHILDREN)),
+            "statuses": statuses,
+            "load_average": os.getloadavg(),
+            "under_5_min": conc < 300,
+        }
+    finally:
+        serve.terminate()
+        serve.wait(10)
+    for k, v in figures.items():
+        print(f"  {k:<28} {v}")
+    print(
+        f"targets: ratio to the floor <= 1.5: {'met' if figures['ratio_sequential_to_floor'] <= 1.5 else 'MISSED'} "
+        f"(the same runs one after another {figures['ratio_sequential_to_floor']}x; the concurrent batch's wall time "
+        f"{figures['ratio_concurrent_to_floor']}x); "
+        f"{len(names)} customers under 5 min: {'met' if conc < 300 else 'MISSED'} ({conc:.0f} s)"
+    )
+    results = ROOT / "benchmarks" / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    (results / "drift.json").write_text(json.dumps(figures, indent=2))
+    print("wrote benchmarks/results/drift.json")
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
