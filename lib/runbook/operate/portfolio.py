@@ -253,7 +253,7 @@ _STYLE = (
     "table{border-collapse:collapse;width:100%}th,td{border:1px solid #d0d7de;padding:3px 6px;text-align:left;"
     "vertical-align:top}thead th{background:#f6f8fa;position:sticky;top:0}"
     "th button{all:inherit;cursor:pointer;padding:0}th button:focus-visible{outline:2px solid #0969da}"
-    "th[aria-sort=ascending] button::after{content:' \\25B2'}th[aria-sort=descending] button::after{content:' \\25BC'}"
+    "th[aria-sort=ascending] button::after{content:' \\25B2'/''}th[aria-sort=descending] button::after{content:' \\25BC'/''}"
     "td.n{text-align:right}.bad{color:#cf222e}.ok{color:#1a7f37}.muted{color:#59636e}"
     "form{display:flex;gap:1em;align-items:center;margin:.5em 0}small{color:#59636e}"
 )
