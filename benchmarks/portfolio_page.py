@@ -11,7 +11,9 @@ Per load: the `load` event and first contentful paint (the Navigation and Paint 
 start), and when the page's script has put the filter controls in place (its `portfolio-ready` mark); then, on the
 loaded page, a sort by a number column and by a text column and a filter keystroke, each timed in the page from the
 click to the end of the layout it forces; the sorts' floor is the bare table's rows moved into reverse order (the same
-DOM moves and layout, no keys, no comparisons). Prints medians and ratios to the floor; writes
+DOM moves and layout, no keys, no comparisons). "Shown" is the latest of the load event, the first paint and (the page)
+its controls, per load: what the reader waits for (chromium parses a large document in chunks and may paint between
+them, so whether the load event comes before or after the first frame varies from run to run). Prints medians and ratios to the floor; writes
 benchmarks/results/portfolio_page.json. The target (issue 24) is a page of 500 customers loaded in under 1 s.
 """
 
@@ -174,8 +176,16 @@ def main() -> int:
         (folder / "floor.html").write_text(bare_table(page_html))
         sizes = {name: (folder / f"{name}.html").stat().st_size for name in ("floor", "portfolio")}
         samples: dict[str, dict[str, list[float]]] = {
-            "floor": {"load": [], "fcp": [], "reorder": []},
-            "portfolio": {"load": [], "fcp": [], "ready": [], "sort_number": [], "sort_text": [], "filter": []},
+            "floor": {"load": [], "fcp": [], "shown": [], "reorder": []},
+            "portfolio": {
+                "load": [],
+                "fcp": [],
+                "ready": [],
+                "shown": [],
+                "sort_number": [],
+                "sort_text": [],
+                "filter": [],
+            },
         }
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"], headless=True)
@@ -186,6 +196,7 @@ def main() -> int:
                     times, page = load(browser, (folder / f"{name}.html").as_uri(), ready=name == "portfolio")
                     samples[name]["load"].append(times["load"])
                     samples[name]["fcp"].append(times["fcp"])
+                    samples[name]["shown"].append(max(t for t in times.values() if t is not None))
                     if name == "floor":
                         samples[name]["reorder"].append(page.evaluate(REORDER))
                     if name == "portfolio":
@@ -207,6 +218,8 @@ def main() -> int:
         label = "load event" if what == "load" else "first contentful paint"
         print(f"  {label:<24} floor {floor:8.1f} ms   page {got:8.1f} ms   {got / floor:5.2f}x floor")
     print(f"  {'controls in place':<24} {'':14}   page {med['portfolio']['ready']:8.1f} ms")
+    floor, got = med["floor"]["shown"], med["portfolio"]["shown"]
+    print(f"  {'shown (latest of these)':<24} floor {floor:8.1f} ms   page {got:8.1f} ms   {got / floor:5.2f}x floor")
     reorder = med["floor"]["reorder"]
     for what, label in (("sort_number", "sort by a number column"), ("sort_text", "sort by a text column")):
         got = med["portfolio"][what]
@@ -215,7 +228,7 @@ def main() -> int:
         )
     print(f"  {'filter (one keystroke)':<24} {med['portfolio']['filter']:8.1f} ms")
     print(f"  page size: floor {sizes['floor'] / 1024:.0f} KiB, portfolio {sizes['portfolio'] / 1024:.0f} KiB")
-    target = max(med["portfolio"]["load"], med["portfolio"]["fcp"], med["portfolio"]["ready"]) < 1000
+    target = med["portfolio"]["shown"] < 1000
     print(f"  target: loaded, painted and its controls in place in under 1 s: {'met' if target else 'MISSED'}")
     results = ROOT / "benchmarks" / "results"
     results.mkdir(parents=True, exist_ok=True)
@@ -226,7 +239,7 @@ def main() -> int:
         "render_ms": round(render_ms, 2),
         "median_ms": {n: {k: round(v, 2) for k, v in m.items()} for n, m in med.items()},
         "ratio_to_floor": {
-            **{k: round(med["portfolio"][k] / med["floor"][k], 2) for k in ("load", "fcp")},
+            **{k: round(med["portfolio"][k] / med["floor"][k], 2) for k in ("load", "fcp", "shown")},
             **{k: round(med["portfolio"][k] / reorder, 2) for k in ("sort_number", "sort_text")},
         },
         "bytes": sizes,
