@@ -207,3 +207,11 @@ def test_the_command_writes_the_page_and_prints_json(folders, capsys):
     target = folders[1].parent / "portfolio.json"
     assert main(["portfolio", "--format", "json", "--out", str(target)]) == 0
     assert json.loads(target.read_text())["customers"][0]["customer"] == "demo"
+
+
+def test_a_page_that_cannot_be_written_is_one_line_and_exit_2(folders, capsys):
+    (folders[1].parent / "a-file").write_text("")
+    assert main(["portfolio", "--out", str(folders[1].parent / "a-file" / "portfolio.html")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: --out ") and "Fix: give a file in a folder you can write." in err
+    assert len(err.splitlines()) == 1

@@ -417,10 +417,16 @@ def default_path() -> Path:
 
 
 def write(rows: list[Row], out: Path, fmt: str = "html") -> Path:
-    """Write the page (or the JSON) to `out` atomically; returns the path."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    text = render_html(rows, out.parent.resolve()) if fmt == "html" else to_json(rows) + "\n"
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(out)
+    """Write the page (or the JSON) to `out` atomically; returns the path. InputError (exit 2) when it cannot be
+    written there."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        text = render_html(rows, out.parent.resolve()) if fmt == "html" else to_json(rows) + "\n"
+        tmp = out.with_name(f".{out.name}.tmp")
+        tmp.write_text(text)
+        tmp.replace(out)
+    except OSError as exc:
+        raise errors.InputError(
+            f"--out {out}: cannot write the portfolio there ({exc.strerror or exc}). Fix: give a file in a folder you can write."
+        ) from None
     return out
