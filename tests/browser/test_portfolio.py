@@ -78,6 +78,9 @@ def test_sort_filter_and_follow_a_link(portfolio_page, tab):
     stage = header(tab, "Stage")
     stage.get_by_role("button").click()
     assert order(tab)[:2] == ["initech", "globex"]
+    # the status sorts in its lifecycle order (STATUSES), not alphabetically
+    header(tab, "Status").get_by_role("button").click()
+    assert order(tab) == ["umbrella", "globex", "initech", "acme", "demo"]
     header(tab, "Last touched").get_by_role("button").click()
     touched = tab.locator("#portfolio tbody tr").evaluate_all("rs => rs.map(r => r.cells[10].dataset.sort)")
     filled = [t for t in touched if t]

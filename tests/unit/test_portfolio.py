@@ -121,6 +121,7 @@ def test_invalid_parameters_and_unreadable_evidence_are_rows_of_their_own(folder
     params = folders[0]
     customer_file(params, "broken", tier="Gold")  # not a tier
     (params / "notyaml.yml").write_text("customer: [unclosed\n")
+    (params / "template-premium.yml").write_text("customer: template-premium\n")  # a template: not a customer
     customer_file(params, "acme")
     seal("acme", stage=0, items=stage_items(0, "Full Stack"))
     (archive.runs("acme")[0] / "results.json").write_text("{not json")

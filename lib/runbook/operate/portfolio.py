@@ -237,7 +237,7 @@ def to_json(rows: list[Row]) -> str:
 COLUMNS = (
     ("customer", "Customer", "text", "the parameter file's name; links to the customer's latest evidence HTML"),
     ("tier", "Tier", "text", "CSP, Premium or Full Stack"),
-    ("status", "Status", "text", ", ".join(STATUSES)),
+    ("status", "Status", "number", ", ".join(STATUSES) + " (sorted in this order)"),
     ("stage", "Stage", "number", "the first stage with an item not fulfilled or not-required (done: all stages)"),
     ("csm", "Open CSM", "number", "the CSM's items not done in the stages reached (not counting failed ones)"),
     ("engineer", "Open Engineer", "number", "the Engineer's items not done in the stages reached (not failed)"),
@@ -361,7 +361,11 @@ def _row_html(row: Row, page_dir: Path) -> str:
     cells = [
         f'<td data-sort="{name}">{first}</td>',
         _td(row.tier),
-        _td(row.status, cls="bad" if row.status in ("invalid parameters", "error") else ""),
+        _td(
+            row.status,
+            sort=STATUSES.index(row.status) if row.status in STATUSES else len(STATUSES),
+            cls="bad" if row.status in ("invalid parameters", "error") else "",
+        ),
         _td(stage_text, sort="" if row.stage is None else row.stage, cls="n"),
         _td(csm, cls="n"),
         _td(eng, cls="n"),
