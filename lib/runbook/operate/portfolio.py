@@ -252,9 +252,9 @@ _STYLE = (
     "body{font-family:sans-serif;margin:1em;color:#1f2328}"
     "table{border-collapse:collapse;width:100%}th,td{border:1px solid #d0d7de;padding:3px 6px;text-align:left;"
     "vertical-align:top}thead th{background:#f6f8fa;position:sticky;top:0}"
-    "th button{all:inherit;cursor:pointer;padding:0}th button:focus-visible{outline:2px solid #0969da}"
+    "th button{all:inherit;border:0;cursor:pointer;padding:0}th button:focus-visible{outline:2px solid #0969da}"
     "th[aria-sort=ascending] button::after{content:' \\25B2'/''}th[aria-sort=descending] button::after{content:' \\25BC'/''}"
-    "td.n{text-align:right}.bad{color:#cf222e}.ok{color:#1a7f37}.muted{color:#59636e}"
+    "td.n{text-align:right}td.d{white-space:nowrap}.bad{color:#cf222e}.ok{color:#1a7f37}.muted{color:#59636e}"
     "form{display:flex;gap:1em;align-items:center;margin:.5em 0}small{color:#59636e}"
 )
 
@@ -371,9 +371,9 @@ def _row_html(row: Row, page_dir: Path) -> str:
         _td(eng, cls="n"),
         _td(failed, cls="n bad" if row.failed else "n", title=", ".join(row.failed)),
         _td(drift, sort=row.drift, cls=drift_cls, title=f"{row.drift_detail} ({row.drift_at})" if row.drift else ""),
-        _td(row.report_month),
+        _td(row.report_month, cls="d"),
         _td(evidence, sort="" if not row.evidence else "0" if row.evidence == "ok" else "1", cls=ev_cls),
-        _td(row.last_touched.replace("T", " ").removesuffix("Z"), sort=row.last_touched),
+        _td(row.last_touched.replace("T", " ").removesuffix("Z"), sort=row.last_touched, cls="d"),
     ]
     return f'<tr data-customer="{name}" data-tier="{_e(row.tier)}" data-status="{_e(row.status)}">{"".join(cells)}</tr>'
 
