@@ -184,7 +184,8 @@ def test_everything_from_the_parameter_files_is_escaped(folders):
 
 def test_the_page_has_a_header_per_column_sortable_and_labelled_controls(folders):
     page = portfolio.render_html(portfolio.collect_all(), folders[1])
-    assert page.count('aria-sort="none"') == len(portfolio.COLUMNS)
+    assert page.count('aria-sort="none"') == len(portfolio.COLUMNS) - 1
+    assert '<th scope="col" data-key="customer" data-type="text" aria-sort="ascending"' in page  # as written
     for control in ("filter", "filter-tier", "filter-status"):
         assert f'<label for="{control}">' in page and f'id="{control}"' in page
     assert '<tbody>\n<tr data-customer="demo" data-tier="Full Stack" data-status="not started">' in page
@@ -216,3 +217,10 @@ def test_a_page_that_cannot_be_written_is_one_line_and_exit_2(folders, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: --out ") and "Fix: give a file in a folder you can write." in err
     assert len(err.splitlines()) == 1
+
+
+def test_no_customer_is_an_empty_page(tmp_path, monkeypatch, evidence_dir):
+    monkeypatch.setenv("RUNBOOK_PARAMETERS_DIR", str(tmp_path / "none"))
+    assert portfolio.collect_all() == []
+    page = portfolio.render_html([], evidence_dir)
+    assert "<title>Portfolio: 0 customers</title>" in page and "<tbody>\n\n</tbody>" in page

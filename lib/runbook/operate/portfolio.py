@@ -384,11 +384,12 @@ def _options(values: list[str]) -> str:
 
 def render_html(rows: list[Row], page_dir: Path, script: bool = True) -> str:
     """The portfolio page (links relative to `page_dir`, the folder it is written to). `script=False` leaves the
-    controls' script out (the benchmark's floor)."""
+    script out: the page as a reader without script sees it (the table, sorted by name; no controls)."""
     heads = "".join(
-        f'<th scope="col" data-key="{key}" data-type="{kind}" aria-sort="none" title="{_e(meaning)}">'
+        f'<th scope="col" data-key="{key}" data-type="{kind}" aria-sort="{"ascending" if key == "customer" else "none"}"'
+        f' title="{_e(meaning)}">'
         f'<button type="button">{_e(label)}</button></th>'
-        for key, label, kind, meaning in COLUMNS
+        for key, label, kind, meaning in COLUMNS  # the rows are written in the customers' order
     )
     tiers = [t for t in catalogue.TIERS if any(r.tier == t for r in rows)]
     tiers += sorted({r.tier for r in rows if r.tier and r.tier not in catalogue.TIERS})
