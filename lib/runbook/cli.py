@@ -1,4 +1,5 @@
-"""The `runbook` command: run, report, status, checklist, evidence verify, params validate, sandbox serve, demo."""
+"""The `runbook` command: run, report, status, checklist, portfolio, evidence verify, params validate, sandbox serve,
+demo."""
 
 from __future__ import annotations
 
@@ -377,6 +378,21 @@ def cmd_evidence_verify(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_portfolio(args: argparse.Namespace) -> int:
+    """Every customer on one page: tier, stage reached, open items by role, failed items, last drift, last report,
+    evidence health (verified read-only), last touched; a static HTML page (default evidence/portfolio.html) or JSON."""
+    from .customer import params
+    from .operate import portfolio
+
+    rows = portfolio.collect_all()
+    if args.format == "json" and not args.out:
+        print(portfolio.to_json(rows))
+        return EXIT_OK
+    out = portfolio.write(rows, Path(args.out) if args.out else portfolio.default_path(), args.format)
+    print(f"portfolio of {len(rows)} customer(s): {params.display_path(out)}")
+    return EXIT_OK
+
+
 def cmd_preflight(args: argparse.Namespace) -> int:
     """Before any change: who the runbook signs in as, the MSP's access per subscription, Graph permissions, the
     secret store, the connectors to HubSpot, TOPdesk, Exact Online and Partner Center, and per stage what will fail
@@ -628,6 +644,10 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--timeout", type=int, default=900, help="seconds a single cell may run (default 900)")
     rp.add_argument("--log-output", action="store_true", help="stream the notebook's output to this terminal")
     rp.set_defaults(func=cmd_report)
+    po = sub.add_parser("portfolio", help=cmd_portfolio.__doc__)
+    po.add_argument("--format", choices=["html", "json"], default="html", help="html (default) or json (to stdout)")
+    po.add_argument("--out", help="where to write it (default: evidence/portfolio.html; json: stdout)")
+    po.set_defaults(func=cmd_portfolio)
     pf = sub.add_parser("preflight", help=cmd_preflight.__doc__)
     pf.add_argument("customer")
     pf.add_argument("--format", choices=["text", "json"], default="text")

@@ -268,3 +268,25 @@ def test_drift_over_all_customers_goes_on_past_a_bad_one(demo, capsys):
     assert evidence.verify("demo-premium") == [] and len(evidence.runs("demo-premium")) == 1
     assert "broken: error: " in out.err and "field 'tier'" in out.err and len(out.err.strip().splitlines()) == 1
     assert main(["drift"]) == 2 and main(["drift", "demo", "--all"]) == 2
+
+
+def test_the_portfolio_reads_the_real_evidence_of_the_onboarded_customer(demo, capsys):
+    """`runbook portfolio` over the evidence real runs left (every stage with --apply, a monthly report, drift and
+    decision runs): onboarded, nothing open, the last drift clean, the report's month, the evidence verified; the
+    Premium customer whose parameter file the test above removed is still listed, from its evidence."""
+    assert main(["portfolio", "--format", "json"]) == 0
+    rows = {r["customer"]: r for r in json.loads(capsys.readouterr().out)["customers"]}
+    row = rows["demo"]
+    assert (row["status"], row["stage"], row["tier"]) == ("onboarded", 5, "Full Stack")
+    assert row["open_items"] == {"CSM": 0, "Engineer": 0} and row["failed"] == []
+    assert row["drift"] == "no drift" and "unchanged" in row["drift_detail"]
+    assert row["report_month"] == EvidenceStore("demo").reports()[-1].month
+    assert row["evidence"] == "ok" and row["runs"] == len(evidence.runs("demo"))
+    newest = evidence.runs("demo")[-1]
+    assert row["evidence_html"] == f"demo/{newest.name}/drift.html"
+    assert row["last_touched"] == json.loads((newest / "results.json").read_text())["finished_at"]
+    premium = rows["demo-premium"]
+    assert premium["status"] == "invalid parameters" and "no such parameter file" in premium["error"]
+    assert premium["drift"] == "no drift" and premium["evidence"] == "ok"
+    assert main(["portfolio"]) == 0
+    assert (evidence.root() / "portfolio.html").read_text().count("<tr data-customer=") == 2
