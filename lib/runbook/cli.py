@@ -499,10 +499,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         try:
             # the first monthly report (last month) right after Stage 2: Stage 3's s3-parc-report then finds the
             # schedule in the parameters and a report produced in the evidence
-            first = runner.run_all(customer, apply=True, stages=[0, 1, 2], on_outcome=_print_outcome)
-            if not any(o.status in ("failed", "refused", "interrupted") for o in first):
-                _print_report(runner.run_report(customer))
-                runner.run_all(customer, apply=True, stages=[3, 4], on_outcome=_print_outcome)
+            with runner.reuse_kernel():  # one warm kernel for every notebook of the demo, each its own evidence
+                first = runner.run_all(customer, apply=True, stages=[0, 1, 2], on_outcome=_print_outcome)
+                if not any(o.status in ("failed", "refused", "interrupted") for o in first):
+                    _print_report(runner.run_report(customer))
+                    runner.run_all(customer, apply=True, stages=[3, 4], on_outcome=_print_outcome)
         except runner.StageGateError as exc:
             print(f"stopped: {exc}")
         print()
