@@ -12,10 +12,7 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-import papermill
-from papermill.exceptions import PapermillExecutionError
-
-from . import PROJECT_ROOT
+from . import PROJECT_ROOT, fastimport
 from .adapters import secrets
 from .adapters.progress import BATCH_ENV, ONLY_ITEM_ENV
 from .authoring.notebooks import stage_notebook
@@ -34,6 +31,9 @@ from .errors import (  # noqa: F401 (re-exported)
 from .evidence import EvidenceStore, journal
 from .evidence.results import ItemResult, stamp
 from .evidence.seal import RunOutcome
+
+# before papermill or nbformat load: their jsonschema would compile 38 grammars nothing here uses
+fastimport.defer_rfc3987_grammar()
 
 __all__ = ["RunOutcome", "parameters_hash", "recover", "run_all", "run_drift", "run_report", "run_stage"]
 
@@ -164,6 +164,9 @@ def execute(source: Path, output: Path, parameters: dict, timeout: int, log_outp
     """Execute a notebook with papermill into a run folder (its kernel in the project's root, over Unix sockets; SIGTERM
     interrupts it as Ctrl-C does): the run's error ('' when it ran to the end) and whether it was interrupted. What
     the kernel saved before a failure stays in `output`."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
     from . import kernels
 
     pool = kernels.current()  # inside kernels.reuse(): the notebooks of this block share one warm kernel
