@@ -91,8 +91,17 @@ def papermill_kwargs(pool: KernelPool, kernel_name: str, cwd: str) -> dict[str, 
     """What `papermill.execute_notebook` needs to run on the pool's kernel (through the engine `ENGINE`)."""
     _register_engine()
     km = pool.manager(kernel_name)
+    if km.has_kernel and not _alive(km):  # died between two notebooks: start afresh
+        pool.close()
+        km = pool.manager(kernel_name)
     env = {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIX)}
     return {"engine_name": ENGINE, "km": km, "pool": pool, "prelude": prelude(cwd, env) if km.has_kernel else ""}
+
+
+def _alive(km: Any) -> bool:
+    from jupyter_core.utils import run_sync
+
+    return bool(run_sync(km.is_alive)())
 
 
 _registered = False

@@ -2,6 +2,9 @@
 executed notebook, journal and results a kernel of its own gives."""
 
 import json
+import os
+import signal
+import time
 
 import nbformat
 import pytest
@@ -47,8 +50,6 @@ def test_the_prelude_resets_the_session_and_gives_the_runner_environment():
     ns: dict = {
         "get_ipython": lambda: type("S", (), {"reset": lambda self, new_session: ns.update(reset=new_session)})()
     }
-    import os
-
     before = dict(os.environ)
     try:
         os.environ["RUNBOOK_STALE"] = "x"
@@ -60,3 +61,17 @@ def test_the_prelude_resets_the_session_and_gives_the_runner_environment():
     finally:
         os.environ.clear()
         os.environ.update(before)
+
+
+def test_a_warm_kernel_that_died_between_two_stages_is_replaced(sandbox, evidence_dir, params_dir):
+    with runner.reuse_kernel() as pool:
+        first = runner.run_stage("demo", 0)
+        pid = pool.km.provisioner.pid
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while pool.km.provisioner.process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        second = runner.run_stage("demo", 0)
+        assert pool.km.provisioner.pid != pid and pool.warm == 0
+    assert first.status == second.status == "complete", second.error
+    assert evidence.verify("demo") == []
