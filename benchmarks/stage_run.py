@@ -6,7 +6,7 @@
   Stage 0 notebook, each cell `pass`: what "start a kernel, run the cells, write the notebook" costs here;
 - `runbook run demo --stage 0` against the sandbox (a fresh evidence folder each time);
 - a second floor, the same papermill run with `rfc3987_syntax` deferred as the runner defers it
-  (`runbook.fastimport`): the floor without the 1 s of grammar compilation the runner no longer pays, so the ratio
+  (`runbook.adapters.fastimport`): the floor without the 1 s of grammar compilation the runner no longer pays, so the ratio
   to it shows what a stage run costs beyond papermill's own work;
 - `runbook demo` (sandbox + all five stages with --apply), timed once per run (benchmarks/demo.py times it against
   its own floor, paired; --no-demo skips it here).
@@ -81,7 +81,7 @@ def main() -> int:
         if args.against:
             samples[f"  ... with {args.against}/lib"] = []
         deferred_papermill = (
-            "import sys; from runbook.fastimport import defer_rfc3987_grammar; defer_rfc3987_grammar(); "
+            "import sys; from runbook.adapters.fastimport import defer_rfc3987_grammar; defer_rfc3987_grammar(); "
             "from papermill.cli import papermill; sys.exit(papermill())"
         )
         for i in range(args.runs):

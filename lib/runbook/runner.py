@@ -12,8 +12,8 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from . import PROJECT_ROOT, fastimport
-from .adapters import secrets
+from . import PROJECT_ROOT
+from .adapters import fastimport, secrets
 from .adapters.progress import BATCH_ENV, ONLY_ITEM_ENV
 from .authoring.notebooks import stage_notebook
 from .customer import catalogue
@@ -167,7 +167,7 @@ def execute(source: Path, output: Path, parameters: dict, timeout: int, log_outp
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    from . import kernels
+    from .authoring import kernels
 
     pool = kernels.current()  # inside kernels.reuse(): the notebooks of this block share one warm kernel
     warm = kernels.papermill_kwargs(pool, KERNEL, str(PROJECT_ROOT)) if pool is not None else {}
@@ -410,8 +410,8 @@ def run_all(
 
 
 def reuse_kernel():
-    """A block whose notebook runs (stages, the report) share one warm kernel of this thread (`runbook.kernels`)."""
-    from . import kernels
+    """A block whose notebook runs (stages, the report) share one warm kernel of this thread (`runbook.authoring.kernels`)."""
+    from .authoring import kernels
 
     return kernels.reuse(_ipc_kernel_manager())
 

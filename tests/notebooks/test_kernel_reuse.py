@@ -9,7 +9,8 @@ import time
 import nbformat
 import pytest
 
-from runbook import kernels, runner
+from runbook import runner
+from runbook.authoring import kernels
 from runbook.evidence import archive as evidence
 
 pytestmark = pytest.mark.notebooks

@@ -1,4 +1,4 @@
-"""Issue 24 (fast stage runs): the runner defers what papermill imports and it never uses (runbook.fastimport)."""
+"""Issue 24 (fast stage runs): the runner defers what papermill imports and it never uses (runbook.adapters.fastimport)."""
 
 import subprocess
 import sys

@@ -41,7 +41,7 @@ def defer_rfc3987_grammar() -> bool:
     already imported or not installed (nothing to defer)."""
     if RFC3987 in sys.modules or importlib.util.find_spec(RFC3987) is None:
         return False
-    stand_in = _Deferred(RFC3987, "deferred until first use (runbook.fastimport)")
+    stand_in = _Deferred(RFC3987, "deferred until first use (runbook.adapters.fastimport)")
 
     def is_valid_syntax(term: str, value: str) -> bool:
         return bool(stand_in.__getattr__("is_valid_syntax")(term, value))
