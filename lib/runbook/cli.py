@@ -538,12 +538,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Start the sandbox, run every stage for a demo customer (default `demo`, Full Stack; `demo-premium` is the
     Premium tier on the same tenant) with apply, print status and evidence. With `--serve` the sandbox, holding the
     onboarded tenant, keeps serving until Ctrl-C (for `runbook drift`, `runbook status`, JupyterLab)."""
+    from azure_sandbox import Faults
+
     from . import runner
     from .evidence import EvidenceStore, status
 
     customer = args.customer
     state_dir = PROJECT_ROOT / ".sandbox"
-    sb = _sandbox("demo", state_dir)
+    # the demo tenant ends each long-running operation by its first status poll (every one is still started, polled
+    # and read back through the SDK's poller); `runbook sandbox serve` keeps one "in progress" poll per operation
+    sb = _sandbox("demo", state_dir, faults=Faults(lro_polls=0))
     _started(sb)
     with sb:
         os.environ["RUNBOOK_SANDBOX"] = str(state_dir / "connection.json")
@@ -551,10 +555,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         try:
             # the first monthly report (last month) right after Stage 2: Stage 3's s3-parc-report then finds the
             # schedule in the parameters and a report produced in the evidence
-            first = runner.run_all(customer, apply=True, stages=[0, 1, 2], on_outcome=_print_outcome)
-            if not any(o.status in ("failed", "refused", "interrupted") for o in first):
-                _print_report(runner.run_report(customer))
-                runner.run_all(customer, apply=True, stages=[3, 4], on_outcome=_print_outcome)
+            with runner.reuse_kernel():  # one warm kernel for every notebook of the demo, each its own evidence
+                first = runner.run_all(customer, apply=True, stages=[0, 1, 2], on_outcome=_print_outcome)
+                if not any(o.status in ("failed", "refused", "interrupted") for o in first):
+                    _print_report(runner.run_report(customer))
+                    runner.run_all(customer, apply=True, stages=[3, 4], on_outcome=_print_outcome)
         except runner.StageGateError as exc:
             print(f"stopped: {exc}")
         print()

@@ -8,15 +8,12 @@ import signal
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-import papermill
-from papermill.exceptions import PapermillExecutionError
-
 from . import PROJECT_ROOT
-from .adapters import secrets
+from .adapters import fastimport, secrets
 from .adapters.progress import BATCH_ENV, ONLY_ITEM_ENV
 from .authoring.notebooks import stage_notebook
 from .customer import catalogue
@@ -34,6 +31,9 @@ from .errors import (  # noqa: F401 (re-exported)
 from .evidence import EvidenceStore, journal
 from .evidence.results import ItemResult, stamp
 from .evidence.seal import RunOutcome
+
+# before papermill or nbformat load: their jsonschema would compile 38 grammars nothing here uses
+fastimport.defer_rfc3987_grammar()
 
 __all__ = ["RunOutcome", "parameters_hash", "recover", "run_all", "run_drift", "run_report", "run_stage"]
 
@@ -164,6 +164,13 @@ def execute(source: Path, output: Path, parameters: dict, timeout: int, log_outp
     """Execute a notebook with papermill into a run folder (its kernel in the project's root, over Unix sockets; SIGTERM
     interrupts it as Ctrl-C does): the run's error ('' when it ran to the end) and whether it was interrupted. What
     the kernel saved before a failure stays in `output`."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    from .authoring import kernels
+
+    pool = kernels.current()  # inside kernels.reuse(): the notebooks of this block share one warm kernel
+    warm = kernels.papermill_kwargs(pool, KERNEL, str(PROJECT_ROOT)) if pool is not None else {}
     try:
         with interrupts():
             papermill.execute_notebook(
@@ -177,6 +184,7 @@ def execute(source: Path, output: Path, parameters: dict, timeout: int, log_outp
                 execution_timeout=timeout,
                 request_save_on_cell_execute=True,
                 kernel_manager_class=_ipc_kernel_manager(),
+                **warm,
             )
     except PapermillExecutionError as exc:
         return f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}", False
@@ -386,16 +394,26 @@ def run_all(
     on_outcome=None,
     **run_kwargs,
 ) -> list[RunOutcome]:
-    """Run stages in order; stops at the first stage whose gate is closed (unless forced)."""
+    """Run stages in order; stops at the first stage whose gate is closed (unless forced). Several stages share one
+    warm kernel (`reuse_kernel`), each still its own executed notebook."""
     outcomes = []
-    for n in stages if stages is not None else [s.number for s in catalogue.load().stages]:
-        outcome = run_stage(customer, n, apply=apply, force=force, **run_kwargs)
-        outcomes.append(outcome)
-        if on_outcome:
-            on_outcome(outcome)
-        if outcome.status in ("failed", "refused", "interrupted"):
-            break
+    numbers = stages if stages is not None else [s.number for s in catalogue.load().stages]
+    with reuse_kernel() if len(numbers) > 1 else nullcontext():
+        for n in numbers:
+            outcome = run_stage(customer, n, apply=apply, force=force, **run_kwargs)
+            outcomes.append(outcome)
+            if on_outcome:
+                on_outcome(outcome)
+            if outcome.status in ("failed", "refused", "interrupted"):
+                break
     return outcomes
+
+
+def reuse_kernel():
+    """A block whose notebook runs (stages, the report) share one warm kernel of this thread (`runbook.authoring.kernels`)."""
+    from .authoring import kernels
+
+    return kernels.reuse(_ipc_kernel_manager())
 
 
 def _close_thread_loop() -> None:

@@ -1,2 +1,3 @@
 """The stage notebooks as files: generated from the catalogue, stripped of outputs by the git filter, the named
-kernel, engineers' working copies. May import: customer, adapters, errors."""
+kernel and the warm kernel a batch of stages shares (kernels), engineers' working copies. May import: customer, adapters,
+errors."""

@@ -88,7 +88,7 @@ class Catalogue:
 @lru_cache(maxsize=1)
 def load() -> Catalogue:
     """Read and check the catalogue data file."""
-    raw = yaml.safe_load(DATA.read_text())
+    raw = yaml.load(DATA.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml: 20x
     stages = tuple(Stage(int(n), s["title"], s["notebook"]) for n, s in raw["stages"].items())
     items = []
     for r in raw["items"]:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .. import PROJECT_ROOT
 from ..customer import catalogue
 from ..customer.params import Parameters
 from .store import EvidenceStore, Latest
+
+if TYPE_CHECKING:
+    import pandas as pd  # loads in `table`, not for `link` (every run's closing line)
 
 
 def latest(customer: str) -> dict[str, Latest]:
@@ -42,6 +44,8 @@ def table(customer: str) -> pd.DataFrame:
                 "title": item.title,
             }
         )
+    import pandas as pd
+
     return pd.DataFrame(rows)
 
 

@@ -1,0 +1,183 @@
+"""One warm kernel for the notebooks of one customer's runs in one process (issue 24: fast stage runs).
+
+Starting a kernel and importing the runbook's libraries in it (the Azure SDK, msgraph, pandas) is most of a stage
+run's fixed cost. Inside `reuse()` (a batch of one customer's stages, `runbook demo`), `runner.execute` runs each
+notebook with papermill on the same kernel: before each notebook a silent, unrecorded request gives the kernel the
+runner's current RUNBOOK_* environment (the run's journal, batch mode, the one item) and working directory, and
+resets IPython (its namespace, history and execution counter), so each stage still leaves its own executed notebook
+with the same cells, outputs and execution counts a fresh kernel gives; only the imported modules stay loaded. A run
+that ends other than by finishing or by a cell's error (interrupted, timed out, the kernel died) stops the kernel
+first, as papermill does with its own; the next run starts a new one. Outside `reuse()` nothing changes: papermill
+starts and stops a kernel per notebook.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+ENV_PREFIX = "RUNBOOK_"
+ENGINE = "runbook-warm"
+
+_pool: contextvars.ContextVar[KernelPool | None] = contextvars.ContextVar("runbook_kernel_pool", default=None)
+
+
+def prelude(cwd: str, env: dict[str, str]) -> str:
+    """The silent request before a notebook on a warm kernel: the environment and working directory a fresh kernel
+    would inherit from the runner now, and a fresh IPython session (namespace, history, execution count 1)."""
+    return (
+        "import os as _rb_os\n"
+        f"for _rb_k in [k for k in _rb_os.environ if k.startswith({ENV_PREFIX!r})]:\n"
+        "    del _rb_os.environ[_rb_k]\n"
+        f"_rb_os.environ.update({env!r})\n"
+        f"_rb_os.chdir({cwd!r})\n"
+        "get_ipython().reset(new_session=True)\n"
+    )
+
+
+class KernelPool:
+    """The warm kernel of one `reuse()` block: a kernel manager papermill's client starts on first use and keeps."""
+
+    def __init__(self, manager_class: type) -> None:
+        self.manager_class = manager_class
+        self.km: Any = None
+        self.notebooks = 0  # notebooks run in this block
+        self.warm = 0  # ... of them on a kernel an earlier notebook had started
+
+    def manager(self, kernel_name: str) -> Any:
+        if self.km is None:
+            self.km = self.manager_class(kernel_name=kernel_name)
+        return self.km
+
+    def close(self) -> None:
+        """Stop the kernel (gracefully, as papermill stops its own) and release its sockets."""
+        km, self.km = self.km, None
+        if km is None:
+            return
+        from jupyter_core.utils import run_sync
+
+        try:
+            if run_sync(km.is_alive)():
+                run_sync(km.shutdown_kernel)(now=False)
+        finally:
+            run_sync(km.cleanup_resources)()
+
+
+@contextmanager
+def reuse(manager_class: type) -> Iterator[KernelPool]:
+    """Within this block (this thread or task), the notebooks `runner.execute` runs share one kernel."""
+    outer = _pool.get()
+    if outer is not None:  # nested (a run_all inside the demo): the outer block's kernel
+        yield outer
+        return
+    pool = KernelPool(manager_class)
+    token = _pool.set(pool)
+    try:
+        yield pool
+    finally:
+        _pool.reset(token)
+        pool.close()
+
+
+def current() -> KernelPool | None:
+    """The warm kernel's pool of the enclosing `reuse()` block, if any."""
+    return _pool.get()
+
+
+def papermill_kwargs(pool: KernelPool, kernel_name: str, cwd: str) -> dict[str, Any]:
+    """What `papermill.execute_notebook` needs to run on the pool's kernel (through the engine `ENGINE`)."""
+    _register_engine()
+    km = pool.manager(kernel_name)
+    if km.has_kernel and not _alive(km):  # died between two notebooks: start afresh
+        pool.close()
+        km = pool.manager(kernel_name)
+    env = {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIX)}
+    return {"engine_name": ENGINE, "km": km, "pool": pool, "prelude": prelude(cwd, env) if km.has_kernel else ""}
+
+
+def _alive(km: Any) -> bool:
+    from jupyter_core.utils import run_sync
+
+    return bool(run_sync(km.is_alive)())
+
+
+_registered = False
+
+
+def _register_engine() -> None:
+    """papermill's nbclient engine, running on a given kernel manager and leaving its kernel running."""
+    global _registered
+    if _registered:
+        return
+    from nbclient.exceptions import CellExecutionError
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+    from papermill.log import logger
+    from papermill.utils import merge_kwargs, remove_args
+    from traitlets import Unicode
+
+    class WarmClient(PapermillNotebookClient):
+        prelude = Unicode("")
+
+        def papermill_execute_cells(self) -> None:
+            if self.prelude:  # silent: no cell, no output, no execution count
+                reply = self.wait_for_reply(self.kc.execute(self.prelude, silent=True, store_history=False))
+                if (reply or {}).get("content", {}).get("status") != "ok":
+                    raise RuntimeError(f"the warm kernel refused to reset: {(reply or {}).get('content')}")
+            super().papermill_execute_cells()
+
+    class WarmEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(
+            cls,
+            nb_man: Any,
+            kernel_name: str,
+            log_output: bool = False,
+            stdout_file: Any = None,
+            stderr_file: Any = None,
+            start_timeout: int = 60,
+            execution_timeout: int | None = None,
+            **kwargs: Any,
+        ) -> Any:
+            pool: KernelPool = kwargs.pop("pool")
+            kwargs = remove_args(["input_path"], **kwargs)
+            safe_kwargs = remove_args(["timeout", "startup_timeout"], **kwargs)
+            final_kwargs = merge_kwargs(
+                safe_kwargs,
+                timeout=execution_timeout if execution_timeout else kwargs.get("timeout"),
+                startup_timeout=start_timeout,
+                kernel_name=kernel_name,
+                log=logger,
+                log_output=log_output,
+                stdout_file=stdout_file,
+                stderr_file=stderr_file,
+            )
+            client = WarmClient(nb_man, **final_kwargs)
+            pool.warm += bool(client.prelude)
+            try:
+                nb = client.execute()
+            except CellExecutionError:  # a cell failed: the kernel is sound; papermill records the error
+                _stop_client(client)
+                raise
+            except BaseException:  # interrupted, timed out, died: stop the kernel as papermill does with its own
+                try:
+                    client._cleanup_kernel()
+                finally:
+                    pool.km = None
+                raise
+            _stop_client(client)
+            pool.notebooks += 1
+            return nb
+
+    papermill_engines.register(ENGINE, WarmEngine)
+    _registered = True
+
+
+def _stop_client(client: Any) -> None:
+    """Close the client's channels (the kernel stays); papermill leaves them open when it does not own the kernel."""
+    if getattr(client, "kc", None) is not None:
+        client.kc.stop_channels()
+        client.kc = None

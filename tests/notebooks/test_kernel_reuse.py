@@ -1,0 +1,78 @@
+"""Issue 24 (fast stage runs): the stages of one customer's batch share one warm kernel, and each still leaves the
+executed notebook, journal and results a kernel of its own gives."""
+
+import json
+import os
+import signal
+import time
+
+import nbformat
+import pytest
+
+from runbook import runner
+from runbook.authoring import kernels
+from runbook.evidence import archive as evidence
+
+pytestmark = pytest.mark.notebooks
+
+
+def code_counts(path):
+    nb = nbformat.read(path, as_version=4)
+    return [c.execution_count for c in nb.cells if c.cell_type == "code"]
+
+
+def journal_items(run_dir):
+    entries = [json.loads(line) for line in (run_dir / "journal.jsonl").read_text().splitlines()]
+    return {e["result"]["item_id"] if e["kind"] == "item" else e["item"] for e in entries}
+
+
+def test_a_batch_runs_its_stages_on_one_kernel_each_with_its_own_evidence(sandbox, evidence_dir, params_dir):
+    with runner.reuse_kernel() as pool:
+        outcomes = runner.run_all("demo", stages=[0, 1])
+        report = runner.run_report("demo")  # the report notebook too, as `runbook demo` runs it
+        assert pool.notebooks == 3 and pool.warm == 2  # the second and third notebook: no new kernel
+        assert pool.km is not None and pool.km.has_kernel
+    assert pool.km is None  # the block's end stops the kernel
+    assert [o.status for o in outcomes] == ["complete", "incomplete"] and report.status == "complete"
+    for o in [*outcomes, report]:
+        nb = next(o.run_dir.glob("*.ipynb"))
+        counts = code_counts(nb)
+        assert counts == list(range(1, len(counts) + 1)), nb.name  # a fresh IPython session: counts start at 1
+    # each kernel run wrote the journal of its own run (the runner's environment reached the warm kernel)
+    assert journal_items(outcomes[0].run_dir) == {"s0-signed-sla", "s0-msp-authorized"}
+    assert journal_items(outcomes[1].run_dir) and all(i.startswith("s1-") for i in journal_items(outcomes[1].run_dir))
+    results = json.loads((outcomes[1].run_dir / "results.json").read_text())
+    assert {i["status"] for i in results["items"]} - {"not-verified"}  # the stage-1 items ran and were recorded
+    assert evidence.verify("demo") == []
+
+
+def test_the_prelude_resets_the_session_and_gives_the_runner_environment():
+    code = kernels.prelude("/work", {"RUNBOOK_JOURNAL": "/e/journal.jsonl"})
+    ns: dict = {
+        "get_ipython": lambda: type("S", (), {"reset": lambda self, new_session: ns.update(reset=new_session)})()
+    }
+    before = dict(os.environ)
+    try:
+        os.environ["RUNBOOK_STALE"] = "x"
+        cwd = os.getcwd()
+        code = code.replace("/work", cwd)
+        exec(code, ns)
+        assert os.environ["RUNBOOK_JOURNAL"] == "/e/journal.jsonl" and "RUNBOOK_STALE" not in os.environ
+        assert ns["reset"] is True
+    finally:
+        os.environ.clear()
+        os.environ.update(before)
+
+
+def test_a_warm_kernel_that_died_between_two_stages_is_replaced(sandbox, evidence_dir, params_dir):
+    with runner.reuse_kernel() as pool:
+        first = runner.run_stage("demo", 0)
+        pid = pool.km.provisioner.pid
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while pool.km.provisioner.process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        second = runner.run_stage("demo", 0)
+        assert pool.km.provisioner.pid != pid and pool.warm == 0
+    assert first.status == second.status == "complete", second.error
+    assert evidence.verify("demo") == []
