@@ -131,7 +131,7 @@ class SandboxApp:
             if sub is None or ids.subscription_of(a["id"]) == sub
         }
         if tid not in managing:
-            raise identity.wrong_tenant(tid, self.state.tenant_id)
+            raise identity.wrong_tenant(tid, owner or self.state.tenant_id)
 
     def arm_call(self, req: Request, path: str, principal: str, app_id: str = "") -> Response:
         """ARM with per-subscription read/write token buckets and their headers."""
