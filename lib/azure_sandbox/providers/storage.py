@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..core import ids
 from ..core.http import ArmError, Request, Response
@@ -322,7 +322,7 @@ class Storage(Provider):
             if policy["properties"]["state"] == "Locked":
                 raise _locked("Only ExtendImmutabilityPolicy is allowed on a locked policy.")
         props = body.get("properties") or {}
-        stored = {
+        stored: dict[str, Any] = {
             "id": container_id + "/immutabilityPolicies/default",
             "name": "default",
             "type": POLICIES,

@@ -22,6 +22,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .. import PROJECT_ROOT
 from ..errors import TargetError
@@ -74,7 +75,7 @@ class Azurite:
     def __enter__(self) -> Azurite:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
 
@@ -147,7 +148,7 @@ def running_url(state_dir: Path) -> str:
         ) from None
 
 
-def create_containers(account_url: str, names: list[str], credential, verify: str | bool) -> None:
+def create_containers(account_url: str, names: list[str], credential: Any, verify: str | bool) -> None:
     """Create the containers ARM holds (the sandbox's storage provider) in Azurite, which has no ARM side: in Azure a
     container made through ARM is there on the blob endpoint too. One already there is left as it is."""
     from azure.core.exceptions import ResourceExistsError

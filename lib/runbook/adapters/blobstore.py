@@ -128,7 +128,8 @@ class BlobArchive:
             p = client.blob_containers.get_immutability_policy(group, account, self.container)
             pp = getattr(p, "properties", None) or p
             days = int(getattr(pp, "immutability_period_since_creation_in_days", 0) or 0)
-            return Policy(str(getattr(pp, "state", "") or ""), days, version_level, str(p.etag or ""))
+            state = getattr(pp, "state", "") or ""
+            return Policy(str(getattr(state, "value", state)), days, version_level, str(p.etag or ""))
         except ResourceNotFoundError:
             raise TargetError(
                 f"the evidence container '{self.container}' does not exist in storage account {account} ({self.resource_id}). "
@@ -144,7 +145,7 @@ class BlobArchive:
             client.close()
 
     # --- the Blob service -----------------------------------------------------------------------------
-    def _container(self):
+    def _container(self) -> Any:
         if self._blobs is None:
             from azure.storage.blob import BlobServiceClient
 
@@ -189,7 +190,7 @@ class BlobArchive:
             blob.upload_blob(
                 data,
                 overwrite=False,
-                content_settings=ContentSettings(content_md5=md5, content_type="application/octet-stream"),
+                content_settings=ContentSettings(content_md5=bytearray(md5), content_type="application/octet-stream"),
                 metadata={"sha256": digest},
             )
         except ResourceExistsError:

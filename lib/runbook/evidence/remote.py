@@ -30,7 +30,7 @@ from pathlib import Path
 from ..adapters.blobstore import BlobArchive, InTenant, Policy, RemoteBlob
 from ..adapters.progress import progress
 from ..customer.params import Parameters
-from ..errors import EvidenceError, InputError, RunbookError, describe
+from ..errors import EvidenceError, InputError, RunbookError
 from . import anchor, archive
 from .results import stamp
 
@@ -334,6 +334,6 @@ def auto_push(params: Parameters) -> str | None:
     try:
         result = push(params)
     except RunbookError as exc:
-        return f"evidence not pushed: {describe(exc)}"
+        return f"evidence not pushed: {exc}"
     first = result.text().splitlines()
     return "\n".join(first)
