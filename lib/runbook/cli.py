@@ -378,6 +378,16 @@ def cmd_evidence_push(args: argparse.Namespace) -> int:
     return _worst(codes)
 
 
+def cmd_evidence_protect(args: argparse.Namespace) -> int:
+    """The evidence container's time-based retention policy at msp.evidence_store.retention_days, through ARM: a dry
+    run by default; --apply sets it (recorded), --lock also locks it (irreversible)."""
+    from .customer import params
+    from .evidence import remote
+
+    print(remote.protect(params.load(args.customer), apply=args.apply, lock=args.lock))
+    return EXIT_OK
+
+
 def _auto_push(customer: str) -> None:
     """After a run: push its evidence when msp.evidence_store.push is auto (one line; never fails the run)."""
     from .customer import params
@@ -719,6 +729,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ep.add_argument("--workers", type=int, default=4, help="uploads at a time (default 4)")
     ep.set_defaults(func=cmd_evidence_push)
+    pr = e.add_parser("protect", help=cmd_evidence_protect.__doc__)
+    pr.add_argument("customer", help="parameters/<customer>.yml (its credential reaches the MSP's tenant)")
+    pr.add_argument("--apply", action="store_true", help="set the policy (default: say what would change)")
+    pr.add_argument(
+        "--lock", action="store_true", help="also lock it: irreversible, the blobs cannot be removed until they expire"
+    )
+    pr.set_defaults(func=cmd_evidence_protect)
     pp = sub.add_parser("params", help="parameter file commands").add_subparsers(dest="params_command", required=True)
     pv = pp.add_parser("validate", help=cmd_params_validate.__doc__)
     pv.add_argument("customer", help="customer name (parameters/<customer>.yml) or a path to a .yml file")

@@ -256,3 +256,22 @@ def test_auto_push_after_a_run(env, customer):
         assert line is not None and line.startswith("evidence not pushed: msp.evidence_store.account_url is 'azurite'")
     finally:
         (state / "azurite.json").write_text(kept)
+
+
+@container_days(None)
+def test_protect_sets_the_policy_through_arm_dry_run_first(env, customer, capsys):
+    """`runbook evidence protect`: a dry run names what it would set; --apply sets the time-based retention policy
+    (BlobContainers_CreateOrUpdateImmutabilityPolicy) and records it; --lock locks it (_LockImmutabilityPolicy);
+    then the push is no longer refused; a re-run changes nothing."""
+    assert cli.main(["evidence", "protect", "demo"]) == 0
+    assert "no time-based retention policy; would set time-based retention 30 days (dry run" in capsys.readouterr().out
+    assert env.arm.blob_containers.get(RG, ACCOUNT, customer).has_immutability_policy is False
+    assert cli.main(["evidence", "protect", "demo", "--apply", "--lock"]) == 0
+    assert "set time-based retention 30 days, Locked (was: no time-based retention policy)" in capsys.readouterr().out
+    policy = env.arm.blob_containers.get_immutability_policy(RG, ACCOUNT, customer)
+    assert (policy.properties.state, policy.properties.immutability_period_since_creation_in_days) == ("Locked", 30)
+    assert remote.pushes("demo")[-1]["kind"] == "protect" and remote.pushes("demo")[-1]["after"]["state"] == "Locked"
+    assert cli.main(["evidence", "protect", "demo", "--apply", "--lock"]) == 0
+    assert "nothing to change" in capsys.readouterr().out
+    seal()
+    assert remote.push(params.load("demo")).uploaded == 3

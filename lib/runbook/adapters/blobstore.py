@@ -144,6 +144,57 @@ class BlobArchive:
         finally:
             client.close()
 
+    def set_policy(self, days: int, lock: bool = False) -> Policy:
+        """Set the container's time-based retention policy to `days` through ARM: create or update it while Unlocked,
+        extend it when Locked (a Locked policy can only grow); with `lock`, lock it afterwards (irreversible: the
+        blobs then cannot be deleted or changed before their retention ends, nor the container or the account)."""
+        from azure.core import MatchConditions
+        from azure.mgmt.storage import StorageManagementClient
+
+        parts = self.resource_id.split("/")
+        sub, group, account = parts[2], parts[4], parts[-1]
+        current = self.policy()
+        client = StorageManagementClient(
+            self.credential,
+            sub,
+            base_url=self.arm_url,
+            credential_scopes=[self.arm_scope],
+            connection_verify=self.verify,
+            api_version=ARM_API_VERSION,
+            **self.client_kwargs,
+        )
+        body = {"properties": {"immutabilityPeriodSinceCreationInDays": days}}
+        try:
+            ops = client.blob_containers
+            if current.state == "Locked":
+                made = current
+                if current.days < days:
+                    p = ops.extend_immutability_policy(
+                        group,
+                        account,
+                        self.container,
+                        body,
+                        etag=current.etag,
+                        match_condition=MatchConditions.IfNotModified,
+                    )
+                    made = Policy("Locked", days, current.version_level, str(p.etag or ""))
+            else:
+                p = ops.create_or_update_immutability_policy(group, account, self.container, body)
+                made = Policy("Unlocked", days, current.version_level, str(p.etag or ""))
+                if lock:
+                    p = ops.lock_immutability_policy(
+                        group, account, self.container, etag=made.etag, match_condition=MatchConditions.IfNotModified
+                    )
+                    made = Policy("Locked", days, current.version_level, str(p.etag or ""))
+            return made
+        except (HttpResponseError, ClientAuthenticationError, ServiceRequestError) as exc:
+            raise TargetError(
+                f"setting the immutability policy of container '{self.container}' of {account} through ARM failed: {_line(exc)}. "
+                "Fix: the runbook needs Storage Account Contributor on the account, in the MSP's tenant"
+            ) from None
+        finally:
+            client.close()
+
     # --- the Blob service -----------------------------------------------------------------------------
     def _container(self) -> Any:
         if self._blobs is None:

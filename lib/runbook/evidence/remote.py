@@ -211,12 +211,54 @@ def push(
             blobs.close()
 
 
+def protect(params: Parameters, apply: bool = False, lock: bool = False, blobs: BlobArchive | None = None) -> str:
+    """The container's time-based retention policy brought to msp.evidence_store.retention_days through ARM: a dry
+    run says what would change; with `apply` it is set (created or updated while Unlocked, extended when Locked), with
+    `lock` also locked (irreversible). Each change is recorded in the customer's .pushes.jsonl the moment ARM accepts
+    it. Returns the outcome in one line."""
+    settings = params.msp.evidence_store
+    own = blobs is None
+    blobs = blobs or open_archive(params)
+    assert settings is not None
+    try:
+        now = blobs.policy()
+        want = settings.retention_days
+        needed = not now.present or now.days < want or (lock and now.state != "Locked")
+        where = f"container '{settings.container}' of {settings.account_name}"
+        if not needed:
+            return f"{where}: {now.words()}; nothing to change"
+        plan = f"time-based retention {max(want, now.days)} days" + (", locked" if lock else "")
+        if not apply:
+            return f"{where}: {now.words()}; would set {plan} (dry run: add --apply{'' if lock else ', and --lock to lock it'})"
+        made = blobs.set_policy(max(want, now.days), lock=lock)
+        _append(params.customer, {"kind": "protect", "before": _policy_dict(now), "after": _policy_dict(made)})
+        return f"{where}: set {made.words()} (was: {now.words()})"
+    finally:
+        if own:
+            blobs.close()
+
+
+def _policy_dict(p: Policy) -> dict:
+    return {"state": p.state, "days": p.days, "version_level": p.version_level}
+
+
+def _append(customer: str, entry: dict) -> None:
+    """Append a record to evidence/<customer>/.pushes.jsonl (durably), with when, who and where."""
+    entry = {"at": stamp(), "by": getpass.getuser(), "machine": socket.gethostname(), **entry}
+    folder = archive.customer_dir(customer)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / PUSHES, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, (json.dumps(entry) + "\n").encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _record(customer: str, result: PushResult) -> None:
     """Append the push to evidence/<customer>/.pushes.jsonl (durably)."""
     entry = {
-        "at": stamp(),
-        "by": getpass.getuser(),
-        "machine": socket.gethostname(),
+        "kind": "push",
         "archive": result.where,
         "policy": {
             "state": result.policy.state,
@@ -230,18 +272,11 @@ def _record(customer: str, result: PushResult) -> None:
         "conflicts": result.conflicts,
         "not_pushed": result.not_pushed,
     }
-    folder = archive.customer_dir(customer)
-    folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder / PUSHES, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, (json.dumps(entry) + "\n").encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    _append(customer, entry)
 
 
 def pushes(customer: str) -> list[dict]:
-    """The customer's push records, oldest first."""
+    """The customer's push records (and the policy changes `protect` made, kind 'protect'), oldest first."""
     path = archive.customer_dir(customer) / PUSHES
     if not path.exists():
         return []
