@@ -163,7 +163,7 @@ class BlobArchive:
             api_version=ARM_API_VERSION,
             **self.client_kwargs,
         )
-        body = {"properties": {"immutabilityPeriodSinceCreationInDays": days}}
+        body: Any = {"properties": {"immutabilityPeriodSinceCreationInDays": days}}
         try:
             ops = client.blob_containers
             if current.state == "Locked":
