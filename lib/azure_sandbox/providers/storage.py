@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from ..core.arm import Arm
 
 API = ("2024-01-01", "2023-05-01", "2023-01-01", "2022-09-01")
+BLOB_API = ("2024-01-01", "2023-05-01", "2023-04-01", "2022-09-01")  # blob.json's versions (the table's, when listed)
 ACCOUNT = "Microsoft.Storage/storageAccounts"
 BLOB_SERVICES = ACCOUNT + "/blobServices"
 CONTAINERS = BLOB_SERVICES + "/containers"
@@ -103,15 +104,15 @@ class Storage(Provider):
     namespace = "Microsoft.Storage"
     types = (
         TypeSpec(ACCOUNT, API, name_rule=(3, 24, r"[a-z0-9]+")),
-        TypeSpec(BLOB_SERVICES, API, put_created=200, tracked=False, patch=False),
-        TypeSpec(CONTAINERS, API, tracked=False, name_rule=(3, 63, r"[a-z0-9](?:[a-z0-9]|-(?!-))*[a-z0-9]")),
-        TypeSpec(POLICIES, API, put_created=200, tracked=False, patch=False),
+        TypeSpec(BLOB_SERVICES, BLOB_API, put_created=200, tracked=False, patch=False),
+        TypeSpec(CONTAINERS, BLOB_API, tracked=False, name_rule=(3, 63, r"[a-z0-9](?:[a-z0-9]|-(?!-))*[a-z0-9]")),
+        TypeSpec(POLICIES, BLOB_API, put_created=200, tracked=False, patch=False),
     )
     routes = (
         Route(
             _CONTAINER + r"/immutabilitypolicies/default/lock",
             "lock",
-            API,
+            BLOB_API,
             "storageAccounts/blobServices/containers/immutabilityPolicies",
             ("POST",),
             namespace_error=True,
@@ -120,7 +121,7 @@ class Storage(Provider):
         Route(
             _CONTAINER + r"/immutabilitypolicies/default/extend",
             "extend",
-            API,
+            BLOB_API,
             "storageAccounts/blobServices/containers/immutabilityPolicies",
             ("POST",),
             namespace_error=True,
