@@ -112,13 +112,14 @@ def check_policy(blobs: BlobArchive, params: Parameters, allow_mutable: bool) ->
     fix = (
         f"Fix: set a time-based retention policy of at least {settings.retention_days} days on the container "
         f"(az storage container immutability-policy create --resource-group {settings.resource_group} --account-name "
-        f"{account} --container-name {settings.container} --period {settings.retention_days}, then lock it), or push "
-        "with --allow-mutable (recorded in the evidence)"
+        f"{account} --container-name {settings.container} --period {settings.retention_days}, then lock it; or "
+        f"`runbook evidence protect {params.customer} --apply --lock`), or push with --allow-mutable (recorded in the "
+        "evidence)"
     )
     if not policy.present:
         raise EvidenceError(
             f"refused to push to container '{settings.container}' of {account}: it has no time-based retention policy "
-            f"(ARM: {policy.words()}), so the evidence could be altered or deleted there. {fix}"
+            f"(read through ARM), so the evidence could be altered or deleted there. {fix}"
         )
     if policy.days < settings.retention_days:
         raise EvidenceError(
