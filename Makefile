@@ -12,8 +12,16 @@ $(BIN)/runbook: pyproject.toml
 	@$(BIN)/python -m runbook.authoring.workcopy setup  # the project's named Jupyter kernel, and the git filter for notebooks/
 	touch $@
 
-.PHONY: install demo test lint contract bench clean
-install: $(BIN)/runbook
+AZURITE := .cache/npm/node_modules/azurite/dist/src/blob/main.js
+
+.PHONY: install azurite demo test lint contract bench clean
+install: $(BIN)/runbook azurite
+
+azurite:  ## the evidence archive's local Blob server (npm azurite, pinned) for the demo and the tests, when npm exists
+	@if [ -f $(AZURITE) ]; then :; \
+	elif command -v npm >/dev/null 2>&1; then mkdir -p .cache; echo "installing Azurite into .cache/npm (log: .cache/npm-install.log)"; \
+	  npm install --prefix .cache/npm --no-audit --no-fund azurite@3.37.0 > .cache/npm-install.log 2>&1 || (tail -20 .cache/npm-install.log; exit 1); \
+	else echo "npm not found: Azurite is not installed (runbook demo does not push its evidence; the archive tests skip)"; fi
 
 demo: install  ## sandbox tenant + all stages for the demo customer + status + evidence
 	$(BIN)/runbook demo

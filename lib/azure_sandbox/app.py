@@ -117,9 +117,10 @@ class SandboxApp:
     def check_tenant(self, claims: dict, path: str) -> None:
         """A token's tenant must own the subscription or manage it through Azure Lighthouse."""
         tid = str(claims.get("tid", "")).lower()
-        if tid == self.state.tenant_id.lower():
-            return
         sub = ids.subscription_of(path)
+        owner = str((self.state.get(f"/subscriptions/{sub}") or {}).get("tenantId") or "") if sub else ""
+        if tid == (owner or self.state.tenant_id).lower():  # the MSP's own subscription is its own tenant's
+            return
         managing = {
             str(
                 (self.state.get(a["properties"]["registrationDefinitionId"]) or {})
@@ -130,7 +131,7 @@ class SandboxApp:
             if sub is None or ids.subscription_of(a["id"]) == sub
         }
         if tid not in managing:
-            raise identity.wrong_tenant(tid, self.state.tenant_id)
+            raise identity.wrong_tenant(tid, owner or self.state.tenant_id)
 
     def arm_call(self, req: Request, path: str, principal: str, app_id: str = "") -> Response:
         """ARM with per-subscription read/write token buckets and their headers."""

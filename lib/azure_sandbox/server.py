@@ -87,6 +87,10 @@ class Connection:
     # the credentials a client needs, in 0600 files beside this one (name -> path), never in here
     service_hosts: list[str] = field(default_factory=list)
     service_credentials: dict[str, str] = field(default_factory=dict)
+    # the server's certificate (for 127.0.0.1 and localhost, signed by the CA) and its key (0600): a local Blob server
+    # (Azurite) started with them is trusted by the same clients
+    tls_cert_path: str = ""
+    tls_key_path: str = ""
 
     def to_json(self) -> str:
         """JSON text of the connection."""
@@ -182,6 +186,10 @@ class Sandbox:
         cert = ca.issue_cert("127.0.0.1", "localhost", f"*.{VAULT_DOMAIN}", PASSWORDSTATE_HOST, *certificate_names())
         ca_path = self.state_dir / "sandbox-ca.pem"
         ca.cert_pem.write_to_path(str(ca_path))
+        # the server's certificate and key (0600), for a local Blob server (Azurite) the same clients then trust
+        tls_cert, tls_key = self.state_dir / "sandbox-tls-cert.pem", self.state_dir / "sandbox-tls-key.pem"
+        tls_cert.write_bytes(b"".join(blob.bytes() for blob in cert.cert_chain_pems))
+        _write_private(tls_key, cert.private_key_pem.bytes().decode())
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         cert.configure_cert(ctx)
         self._server = _Server(("127.0.0.1", self.port), _Handler)
@@ -205,6 +213,8 @@ class Sandbox:
             loaded.state.msp_tenant_id,
             sorted(h for service in loaded.services.values() for h in service.hosts()),
             self._service_credentials(loaded),
+            str(tls_cert.resolve()),
+            str(tls_key.resolve()),
         )
         (self.state_dir / "connection.json").write_text(self.connection.to_json())
         holder = {"pid": os.getpid(), "id": id(self), "url": self.connection.url}
@@ -246,6 +256,7 @@ class Sandbox:
             if self.connection is not None:
                 keys = [Path(p) for p in self.connection.passwordstate_keys.values()]
                 keys += [Path(p) for p in self.connection.service_credentials.values()]
+                keys += [Path(p) for p in (self.connection.tls_key_path,) if p]
                 for path in (self.state_dir / "connection.json", Path(self.connection.secret_path), *keys):
                     path.unlink(missing_ok=True)
             (self.state_dir / PID_FILE).unlink(missing_ok=True)

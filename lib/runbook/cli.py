@@ -10,6 +10,8 @@ import os
 import re
 import shlex
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -127,6 +129,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 item=args.item,
             )
             codes.append(max((o.exit_code for o in outcomes), default=EXIT_OK))
+            _auto_push(customer)
         except errors.RunbookError as exc:  # one customer's error does not stop the batch
             codes.append(report(exc))
     return _worst(codes)  # interrupted, a failure, busy, bad input, then an incomplete stage
@@ -255,6 +258,8 @@ def cmd_drift(args: argparse.Namespace) -> int:
                     print(text, flush=True)
             if err:
                 print(err, file=sys.stderr, flush=True)
+            else:
+                _auto_push(customer, quiet=as_json)
             codes.append(code)
     if as_json:
         print(json.dumps(sorted(documents, key=lambda d: d["customer"]), indent=2))
@@ -343,6 +348,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     _stream_papermill_log(everything=args.log_output)
     o = runner.run_report(args.customer, args.month or "", timeout=args.timeout, log_output=True)
     _print_report(o)
+    _auto_push(args.customer)
     return o.exit_code
 
 
@@ -370,11 +376,17 @@ def cmd_evidence_verify(args: argparse.Namespace) -> int:
             for run_id in store.recover():
                 print(f"sealed {run_id} from its journal (status interrupted)")
     problems = store.verify()
+    if args.remote:  # the archive in Azure Blob against the local chain and against itself
+        from .customer import params
+        from .evidence import remote
+
+        problems += remote.verify_remote(params.load(args.customer))
     if problems:
         for p in problems:
             print(f"FAIL {p}")
         return EXIT_FAILED
-    print(f"ok: {len(store.runs())} run(s) of '{args.customer}' verified (files and hash chain intact)")
+    where = " and in the evidence archive" if args.remote else ""
+    print(f"ok: {len(store.runs())} run(s) of '{args.customer}' verified (files and hash chain intact{where})")
     return EXIT_OK
 
 
@@ -391,6 +403,55 @@ def cmd_portfolio(args: argparse.Namespace) -> int:
     out = portfolio.write(rows, Path(args.out) if args.out else portfolio.default_path(), args.format)
     print(f"portfolio of {len(rows)} customer(s): {params.display_path(out)}")
     return EXIT_OK
+
+
+def cmd_evidence_push(args: argparse.Namespace) -> int:
+    """Upload every sealed run the MSP's evidence archive (Azure Blob) lacks: idempotent, resumable, refused for a
+    container without a time-based retention policy unless --allow-mutable (recorded). Exit 0 done, 1 refused or a
+    conflict, 2 bad input."""
+    from .customer import params
+    from .evidence import remote
+
+    customers = drift_customers() if args.all else list(args.customers)
+    if not customers or (args.all and args.customers):
+        print(
+            "error: name the customers or give --all (not both). Fix: runbook evidence push <customer>... | --all",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    codes = []
+    for customer in customers:  # one customer's failure does not stop the others
+        try:
+            result = remote.push(params.load(customer), allow_mutable=args.allow_mutable, workers=args.workers)
+            print(result.text(), flush=True)
+            codes.append(EXIT_OK if result.ok else EXIT_FAILED)
+        except errors.RunbookError as exc:
+            codes.append(report(exc))
+    return _worst(codes)
+
+
+def cmd_evidence_protect(args: argparse.Namespace) -> int:
+    """The evidence container's time-based retention policy at msp.evidence_store.retention_days, through ARM: a dry
+    run by default; --apply sets it (recorded), --lock also locks it (irreversible)."""
+    from .customer import params
+    from .evidence import remote
+
+    print(remote.protect(params.load(args.customer), apply=args.apply, lock=args.lock))
+    return EXIT_OK
+
+
+def _auto_push(customer: str, quiet: bool = False) -> None:
+    """After a run: push its evidence when msp.evidence_store.push is auto (one line; never fails the run)."""
+    from .customer import params
+    from .evidence import remote
+
+    try:
+        line = remote.auto_push(params.load(customer))
+    except errors.RunbookError:
+        return  # the run itself reported its parameters' problems
+    if line:
+        failed = quiet or line.startswith("evidence not pushed")  # stdout holds a JSON document when quiet
+        print(line, file=sys.stderr if failed else sys.stdout, flush=True)
 
 
 def cmd_preflight(args: argparse.Namespace) -> int:
@@ -549,7 +610,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     # and read back through the SDK's poller); `runbook sandbox serve` keeps one "in progress" poll per operation
     sb = _sandbox("demo", state_dir, faults=Faults(lro_polls=0))
     _started(sb)
-    with sb:
+    with sb, _demo_archive(customer, state_dir, sb.connection) as archived:
         os.environ["RUNBOOK_SANDBOX"] = str(state_dir / "connection.json")
         print(f"sandbox tenant serving at {sb.connection.url}; running all stages for '{customer}' with --apply")
         try:
@@ -570,6 +631,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(
             f"evidence: {status.link(store.folder)}  ({'verified' if not problems else 'PROBLEMS: ' + '; '.join(problems)})"
         )
+        if archived:  # every sealed run into the archive (Azurite), then checked there against the chain
+            from .customer import params
+            from .evidence import remote
+
+            try:
+                p = params.load(customer)
+                print(remote.push(p).text())
+                remote_problems = remote.verify_remote(p)
+                print(
+                    "evidence archive: verified against the local chain"
+                    if not remote_problems
+                    else "evidence archive PROBLEMS: " + "; ".join(remote_problems)
+                )
+                problems += remote_problems
+            except errors.RunbookError as exc:
+                print(f"evidence archive: {errors.describe(exc)}")
         print(f"checklist for the tracking issue: runbook checklist {customer}")
         if getattr(args, "serve", False):
             print(
@@ -579,6 +656,45 @@ def cmd_demo(args: argparse.Namespace) -> int:
             )
             sb.serve_until_stopped()
     return EXIT_OK if not problems else EXIT_FAILED
+
+
+@contextmanager
+def _demo_archive(customer: str, state_dir: Path, conn) -> Iterator[bool]:
+    """The demo's evidence archive: Azurite when installed (HTTPS with the sandbox's certificate, OAuth), the containers
+    the sandbox's ARM holds made on it; yields whether it runs (else one line with the install command)."""
+    import shutil
+
+    from .adapters import azurite
+
+    if azurite.executable() is None:
+        print(
+            f"evidence archive: Azurite is not installed, the demo's runs are not pushed (install: {azurite.INSTALL})"
+        )
+        yield False
+        return
+    shutil.rmtree(state_dir / "azurite", ignore_errors=True)  # a fresh archive, as the sandbox's tenant is fresh
+    server = azurite.start(state_dir / "azurite", conn.tls_cert_path, conn.tls_key_path, state_dir)
+    try:
+        from azure.identity import ClientSecretCredential
+
+        from .adapters.blobstore import InTenant
+
+        credential = ClientSecretCredential(
+            conn.msp_tenant_id,
+            conn.client_id,
+            Path(conn.secret_path).read_text().strip(),
+            authority=conn.url,
+            disable_instance_discovery=True,
+            connection_verify=conn.ca_path,
+        )
+        containers = ["evidence-intercept", "evidence-mutable"]  # the demo fixture's (sandbox-demo.yml)
+        azurite.create_containers(
+            server.account_url, containers, InTenant(credential, conn.msp_tenant_id), conn.ca_path
+        )
+        print(f"evidence archive: Azurite at {server.account_url} (containers {', '.join(containers)})")
+        yield True
+    finally:
+        server.stop()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -666,8 +782,28 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="first seal runs a killed process left unsealed (from their journals; nothing is deleted)",
     )
+    v.add_argument(
+        "--remote", action="store_true", help="also check the evidence archive in Azure Blob (msp.evidence_store)"
+    )
     v.add_argument("customer")
     v.set_defaults(func=cmd_evidence_verify)
+    ep = e.add_parser("push", help=cmd_evidence_push.__doc__)
+    ep.add_argument("customers", nargs="*", metavar="customer", help="parameters/<customer>.yml (or --all)")
+    ep.add_argument("--all", action="store_true", help="every customer in parameters/ (not msp.yml, the templates)")
+    ep.add_argument(
+        "--allow-mutable",
+        action="store_true",
+        help="push to a container without a time-based retention policy (recorded in the push record)",
+    )
+    ep.add_argument("--workers", type=int, default=4, help="uploads at a time (default 4)")
+    ep.set_defaults(func=cmd_evidence_push)
+    pr = e.add_parser("protect", help=cmd_evidence_protect.__doc__)
+    pr.add_argument("customer", help="parameters/<customer>.yml (its credential reaches the MSP's tenant)")
+    pr.add_argument("--apply", action="store_true", help="set the policy (default: say what would change)")
+    pr.add_argument(
+        "--lock", action="store_true", help="also lock it: irreversible, the blobs cannot be removed until they expire"
+    )
+    pr.set_defaults(func=cmd_evidence_protect)
     pp = sub.add_parser("params", help="parameter file commands").add_subparsers(dest="params_command", required=True)
     pv = pp.add_parser("validate", help=cmd_params_validate.__doc__)
     pv.add_argument("customer", help="customer name (parameters/<customer>.yml) or a path to a .yml file")

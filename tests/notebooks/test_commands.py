@@ -6,10 +6,12 @@ import re
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from runbook import PROJECT_ROOT
+from runbook.adapters import azurite
 from runbook.adapters.clients import Clients, sandbox_target
 from tests.conftest import DEMO_SECRET_STORE, copy_msp_settings
 
@@ -87,6 +89,8 @@ def test_demo_command_runs_every_stage_and_verifies_evidence(tmp_path):
             drift = subprocess.run([*RUNBOOK, "drift", "demo"], env=env, capture_output=True, text=True, timeout=600)
             assert drift.returncode == 0, drift.stdout[-2000:] + drift.stderr[-2000:]
             assert "unchanged" in drift.stdout
+            if azurite.executable() is not None:  # issue 23: the evidence archive while the demo serves
+                _check_the_demos_archive(env, tmp_path / "evidence" / "demo")
         finally:
             demo.send_signal(signal.SIGTERM)
             rest, err = demo.communicate(timeout=60)
@@ -104,6 +108,59 @@ def test_demo_command_runs_every_stage_and_verifies_evidence(tmp_path):
     assert re.search(r"s3-parc-report\s+Engineer\s+fulfilled", out.stdout)
     assert len(list((tmp_path / "evidence" / "demo").glob("*-report-*/monthly-report.html"))) == 1
     assert "Kernel is running over TCP" not in out.stderr
+    if azurite.executable() is not None:  # every run of the demo pushed, and the archive checked against the chain
+        assert re.search(
+            r"pushed 'demo' to https://127\.0\.0\.1:\d+/devstoreaccount1/evidence-intercept: 6 sealed", out.stdout
+        )
+        assert "evidence archive: verified against the local chain" in out.stdout
+
+
+def _check_the_demos_archive(env: dict, evidence: Path) -> None:
+    """Issue 23 on the served demo: the drift run was pushed at its end (push: auto), `verify --remote` passes; a run
+    deleted locally is named; a blob edited in the archive is named."""
+    from azure.identity import ClientSecretCredential
+    from azure.storage.blob import BlobServiceClient
+
+    from runbook.adapters.blobstore import InTenant
+
+    ok = subprocess.run([*RUNBOOK, "evidence", "verify", "demo", "--remote"], env=env, capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stdout[-2000:] + ok.stderr[-2000:]
+    conn = json.loads((PROJECT_ROOT / ".sandbox" / "connection.json").read_text())
+    url = json.loads((PROJECT_ROOT / ".sandbox" / "azurite.json").read_text())["url"]
+    stage0 = sorted(evidence.glob("*-stage0-*"))[0]
+    kept = stage0.with_name(stage0.name + ".moved")
+    stage0.rename(kept)
+    try:
+        gone = subprocess.run(
+            [*RUNBOOK, "evidence", "verify", "demo", "--remote"], env=env, capture_output=True, text=True
+        )
+        assert gone.returncode == 1
+        assert (
+            f"FAIL {stage0.name}: in the archive (evidence-intercept) but missing from the local evidence"
+            in gone.stdout
+        )
+    finally:
+        kept.rename(stage0)
+    credential = ClientSecretCredential(
+        conn["msp_tenant_id"],
+        conn["client_id"],
+        Path(conn["secret_path"]).read_text().strip(),
+        authority=conn["url"],
+        disable_instance_discovery=True,
+        connection_verify=conn["ca_path"],
+    )
+    with BlobServiceClient(
+        url, credential=InTenant(credential, conn["msp_tenant_id"]), connection_verify=conn["ca_path"]
+    ) as svc:
+        svc.get_blob_client("evidence-intercept", f"demo/{stage0.name}/results.json").upload_blob(b"{}", overwrite=True)
+    edited = subprocess.run(
+        [*RUNBOOK, "evidence", "verify", "demo", "--remote"], env=env, capture_output=True, text=True
+    )
+    assert edited.returncode == 1
+    assert (
+        f"FAIL the archive (evidence-intercept): {stage0.name}/results.json was changed after archiving"
+        in edited.stdout
+    )
 
 
 def test_preflight_on_the_sandbox_and_an_app_without_the_graph_permission(sandbox, params_dir, capsys):

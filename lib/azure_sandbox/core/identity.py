@@ -31,7 +31,9 @@ GRAPH_AUDIENCES = (
 VAULT_AUDIENCES = ("https://vault.sandbox.test", "https://vault.sandbox.test/")
 # Microsoft Partner Center's resource (its stand-in keeps the real audience: no client checks it against the host)
 PARTNER_CENTER_AUDIENCES = ("https://api.partnercenter.microsoft.com", "https://api.partnercenter.microsoft.com/")
-KNOWN_RESOURCES = ARM_AUDIENCES + GRAPH_AUDIENCES + VAULT_AUDIENCES + PARTNER_CENTER_AUDIENCES
+# Azure Storage's resource (the blob data plane: Azurite in the tests, which accepts these tokens with --oauth basic)
+STORAGE_AUDIENCES = ("https://storage.azure.com", "https://storage.azure.com/")
+KNOWN_RESOURCES = ARM_AUDIENCES + GRAPH_AUDIENCES + VAULT_AUDIENCES + PARTNER_CENTER_AUDIENCES + STORAGE_AUDIENCES
 _SECRET_ALPHABET = string.ascii_letters + string.digits + "_.~-"
 
 
@@ -253,7 +255,9 @@ def handle(req: Request, state: State, issuer: TokenIssuer) -> Response | None:
         roles = sorted(state.graph_permissions.get(app_id.lower(), set()))
     # a token of the tenant asked for: the MSP's (its vault, Lighthouse) or the customer's
     tid = state.msp_tenant_id if home else state.tenant_id
-    token = issuer.issue(app_id, sp["id"], audience, f"{req.base_url}/{tid}/v2.0", tenant_id=tid, roles=roles)
+    # Azure Storage takes v1.0 tokens: Entra issues them as https://sts.windows.net/<tenant>/ (what Azurite checks)
+    iss = f"https://sts.windows.net/{tid}/" if audience in STORAGE_AUDIENCES else f"{req.base_url}/{tid}/v2.0"
+    token = issuer.issue(app_id, sp["id"], audience, iss, tenant_id=tid, roles=roles)
     return Response(
         200,
         {

@@ -109,8 +109,12 @@ class State:
         return out
 
     def subscriptions(self) -> list[dict]:
-        """All subscriptions of the tenant."""
-        return [o for k, o in self.arm.items() if k.count("/") == 2 and k.startswith("/subscriptions/")]
+        """All subscriptions of the tenant (not the MSP's own subscription, which lives in the MSP's tenant)."""
+        return [
+            o
+            for k, o in self.arm.items()
+            if k.count("/") == 2 and k.startswith("/subscriptions/") and not o.get("_msp")
+        ]
 
     # --- principals ----------------------------------------------------------------------
     def add_secret(self, app_id: str, secret: str) -> None:

@@ -160,6 +160,16 @@ SOURCES: dict[str, tuple[Source, ...]] = {
     ),
     "Microsoft.Network/loadBalancers": (Source(_NET, "loadBalancer.json"), Source(_NET, "network.json")),
     "Microsoft.Storage/storageAccounts": (Source("storage/resource-manager/Microsoft.Storage", "storage.json"),),
+    # the evidence archive's containers and their immutability policy (blob.json; the versions pinned are those checked)
+    "Microsoft.Storage/storageAccounts/blobServices": (
+        Source("storage/resource-manager/Microsoft.Storage", "blob.json"),
+    ),
+    "Microsoft.Storage/storageAccounts/blobServices/containers": (
+        Source("storage/resource-manager/Microsoft.Storage", "blob.json"),
+    ),
+    "Microsoft.Storage/storageAccounts/blobServices/containers/immutabilityPolicies": (
+        Source("storage/resource-manager/Microsoft.Storage", "blob.json"),
+    ),
     "Microsoft.Sql/servers": (Source("sql/resource-manager/Microsoft.Sql", "servers.json"),),
     "Microsoft.Sql/servers/databases": (Source("sql/resource-manager/Microsoft.Sql", "databases.json"),),
     "Microsoft.Web/sites": (Source("web/resource-manager/Microsoft.Web", "WebApps.json"),),

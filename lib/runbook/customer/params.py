@@ -50,6 +50,7 @@ FIXES = {
     "msp.connectors.exact": "give msp.connectors.exact in parameters/msp.yml: url (https://start.exactonline.nl), division (the administration's number), client_id (the app's GUID), client_secret and refresh_token (references; the refresh token's must be writable: keyvault:, passwordstate: or file:) and tier_items (the managed-services item code per tier)",
     "msp.connectors.partner_center": "give msp.connectors.partner_center in parameters/msp.yml: url (https://api.partnercenter.microsoft.com), client_id (the app registered in Partner Center, in the MSP's tenant) and client_secret, a reference to a secret of that app",
     "msp.connectors": "see parameters/msp.yml: connectors.hubspot, connectors.topdesk, connectors.exact and connectors.partner_center, each with its url and credential reference",
+    "msp.evidence_store": "give msp.evidence_store in parameters/msp.yml: account_url (https://<account>.blob.core.windows.net, or azurite), container (3-63 lower-case letters, digits, hyphens), resource_id (the storage account's ARM id), retention_days (1-146000, what the container's immutability policy must hold at least) and push (auto or manual)",
     "crm": "give crm.hubspot_company_id, the number at the end of the customer's company card URL in HubSpot (.../record/0-2/<id>)",
     "topdesk": "give topdesk.branch_id, the customer's branch id in TOPdesk (a GUID); optionally sla_reference and sla_service_level",
     "handover": "name contacts by their name or e-mail address as `contacts` lists them: handover.licence_admin (one), handover.insight (a list)",
@@ -194,6 +195,68 @@ class Connectors(_Strict):
     partner_center: PartnerCenterConnector | None = None
 
 
+_CONTAINER_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?!-)){1,61}[a-z0-9]$")
+_STORAGE_ACCOUNT_ID = re.compile(
+    r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/Microsoft\.Storage/storageAccounts/[a-z0-9]{3,24}$",
+    re.IGNORECASE,
+)
+
+
+class EvidenceStoreSettings(_Strict):
+    """The MSP's evidence archive in Azure Blob (runbook evidence push): the account's blob URL (or `azurite`, the local
+    Azurite `runbook demo` starts), one container for the MSP (a path per customer and run in it), the storage account's
+    ARM id (its container's immutability policy is checked through ARM before a push), the retention the policy must
+    hold at least, and whether runs are pushed at the end of each run (`auto`) or by `runbook evidence push` only."""
+
+    account_url: str
+    container: str
+    resource_id: str
+    retention_days: int = Field(ge=1, le=146_000)
+    push: Literal["auto", "manual"] = "manual"
+
+    @field_validator("account_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if v != "azurite" and not re.match(r"^https://[^/\s?#]+(/[a-z0-9]{3,24})?/?$", v):
+            raise ValueError(
+                "give the account's blob endpoint over https, e.g. https://<account>.blob.core.windows.net (no SAS, "
+                "no path), or 'azurite' for the local Azurite of the demo"
+            )
+        return v.rstrip("/")
+
+    @field_validator("container")
+    @classmethod
+    def _container(cls, v: str) -> str:
+        if not _CONTAINER_NAME.match(v):
+            raise ValueError(f"'{v}' is not a container name: 3-63 lower-case letters, digits and single hyphens")
+        return v
+
+    @field_validator("resource_id")
+    @classmethod
+    def _resource_id(cls, v: str) -> str:
+        if not _STORAGE_ACCOUNT_ID.match(v):
+            raise ValueError(
+                "give the storage account's resource ID, "
+                "/subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.Storage/storageAccounts/<name>"
+            )
+        return v
+
+    @property
+    def subscription_id(self) -> str:
+        """The subscription of the storage account."""
+        return self.resource_id.split("/")[2]
+
+    @property
+    def resource_group(self) -> str:
+        """The resource group of the storage account."""
+        return self.resource_id.split("/")[4]
+
+    @property
+    def account_name(self) -> str:
+        """The storage account's name."""
+        return self.resource_id.rstrip("/").rsplit("/", 1)[-1]
+
+
 class StoredCredential(_Strict):
     """A credential the MSP keeps for the customer (an administrator account, a firewall, a portal): where it is."""
 
@@ -215,6 +278,7 @@ class Msp(_Strict):
     # the MSP's Key Vault (in the MSP's tenant): `{keyvault: <secret name>}` references name a secret in it
     key_vault: str | None = None
     connectors: Connectors = Connectors()  # HubSpot, TOPdesk: URLs and credential references
+    evidence_store: EvidenceStoreSettings | None = None  # the evidence archive in Azure Blob (runbook evidence push)
 
     _g = field_validator("tenant_id", "principal_id")(lambda cls, v: _guid(v))
 

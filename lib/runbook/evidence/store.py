@@ -3,8 +3,8 @@
 A caller (the papermill runner, an interactive session, the CLI) asks the store; the store uses the modules of this
 package for the parts: `archive` (run folders, manifest and hash chain, HTML, secret scan), `anchor` (the chain's
 head kept outside the folder), `journal` (changes on the record as Azure accepts them), `seal` (a run's outcome and
-its sealing), `lock` (one run per customer). The local folder is the one backend today; an archive in Azure Blob
-(the auditor's copy) is to be a second backend behind the same methods.
+its sealing), `lock` (one run per customer). The local folder is where runs are made and sealed; the auditor's copy in
+Azure Blob (`remote`: push, verify against this chain) is made from the sealed runs.
 """
 
 from __future__ import annotations
