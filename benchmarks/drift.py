@@ -14,7 +14,8 @@ Measured, in this order, in the same run:
   after another, without papermill, evidence or sealing: what drift cannot avoid doing;
 - **sequential**: `runner.run_drift` per customer one after another (papermill kernel, inspects, classification,
   evidence sealed and anchored);
-- **concurrent**: the same batch as `runbook drift --all --workers N` runs it (threads, one kernel per customer).
+- **concurrent**: the same runs on --workers threads of this process (one kernel per customer; `runbook drift --all`
+  runs them on Dask: benchmarks/portfolio.py measures that).
 Reports wall times, the ratio of the sequential batch to the floor, the speed-up of concurrent over sequential,
 the memory peak (this process and the largest kernel) and the 5-minute target for --customers 50. Issue 26 targets:
 ratio of the sequential batch to the floor <= 1.5, 50 customers in under 5 minutes on 2 cores. Writes benchmarks/results/drift.json.

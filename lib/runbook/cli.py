@@ -112,9 +112,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     if stages and stages[0] not in {s.number for s in catalogue.load().stages}:
         print(f"error: --stage must be 0-4 or all, not {args.stage}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    customers = _batch_customers(args)
+    if customers is None:
+        return EXIT_BAD_INPUT
+    if _on_dask(args, customers):
+        options = {"apply": args.apply, "force": args.force, "stages": stages, "timeout": args.timeout}
+        return _run_batch("run", customers, options | {"item": args.item}, args)
     codes = []
-    for customer in args.customers:
-        if len(args.customers) > 1:
+    for customer in customers:
+        if len(customers) > 1:
             print(f"== {customer}")
         try:
             outcomes = runner.run_all(
@@ -133,6 +139,70 @@ def cmd_run(args: argparse.Namespace) -> int:
         except errors.RunbookError as exc:  # one customer's error does not stop the batch
             codes.append(report(exc))
     return _worst(codes)  # interrupted, a failure, busy, bad input, then an incomplete stage
+
+
+def _batch_customers(args: argparse.Namespace) -> list[str] | None:
+    """The customers named, or every one in parameters/ with --all (None, after one line, when neither or both)."""
+    customers = drift_customers() if args.all else list(args.customers)
+    if not customers or (args.all and args.customers):
+        print(
+            f"error: name the customers or give --all (not both). Fix: runbook {args.command} <customer>... | --all",
+            file=sys.stderr,
+        )
+        return None
+    if args.workers is not None and args.workers < 1:
+        print(f"error: --workers must be 1 or more, not {args.workers}", file=sys.stderr)
+        return None
+    return customers
+
+
+def _on_dask(args: argparse.Namespace, customers: list[str]) -> bool:
+    """A batch goes to Dask: always with a scheduler, else for more than one customer unless --workers 1."""
+    from . import batch
+
+    return bool(batch.scheduler_address(args.scheduler)) or (len(customers) > 1 and args.workers != 1)
+
+
+def _run_batch(kind: str, customers: list[str], options: dict, args: argparse.Namespace, as_json: bool = False) -> int:
+    """One task per customer on Dask (runbook/batch.py); a line per customer as it finishes, a bar on stderr (with
+    `as_json`, drift's one JSON document on stdout at the end and every other line on stderr); each customer's
+    evidence pushed to the archive when the MSP's settings say `push: auto`."""
+    from tqdm import tqdm
+
+    from . import batch
+
+    lines = sys.stderr if as_json else sys.stdout
+    address = batch.scheduler_address(args.scheduler)
+    where = address or f"a LocalCluster of {min(args.workers or batch.default_workers(), len(customers))} worker(s)"
+    print(f"{kind} of {len(customers)} customer(s) on {where}", file=lines, flush=True)
+    documents: list[dict] = []
+    with tqdm(total=len(customers), desc=f"runbook {kind}", unit="customer", file=sys.stderr, disable=None) as bar:
+
+        def show(o: batch.CustomerOutcome) -> None:
+            if kind == "drift" and o.detail is not None:
+                if as_json:
+                    documents.append(json.loads(drift_json(o.detail)))
+                else:
+                    bar.write(f"== {o.customer}\n{drift_text(o.detail)}", file=sys.stdout)
+            elif o.error:
+                bar.write(f"{o.customer}: error: {o.error}", file=sys.stderr)
+                documents.append({"customer": o.customer, "exit_code": o.exit_code, "error": o.error})
+            else:
+                bar.write(batch.customer_line(o), file=lines)
+            if not o.error and o.status != batch.CANCELLED:
+                _auto_push(o.customer, quiet=as_json)
+            bar.update(1)
+
+        outcomes, interrupted = batch.run_batch(kind, customers, options, args.workers, address, show)
+    if interrupted:
+        print(
+            f"interrupted: {sum(o.status == batch.CANCELLED for o in outcomes)} customer(s) not started, every started run sealed",
+            file=sys.stderr,
+        )
+    print(f"peak memory per worker: {batch.peak_text(outcomes) or 'n/a'}", file=lines, flush=True)
+    if as_json:
+        print(json.dumps(sorted(documents, key=lambda d: d["customer"]), indent=2))
+    return batch.worst([o.exit_code for o in outcomes] + ([errors.EXIT_INTERRUPTED] if interrupted else []))
 
 
 def _worst(codes: list[int]) -> int:
@@ -204,8 +274,6 @@ def cmd_drift(args: argparse.Namespace) -> int:
     """Inspect every automated item of every completed stage again and compare it with the last verified state in
     the evidence (exit 0 nothing drifted, 3 drift found, 2 bad input); --apply re-applies what drifted; --accept
     records a decision on one finding."""
-    from concurrent.futures import ThreadPoolExecutor, as_completed
-
     from . import runner
 
     if args.accept:
@@ -225,42 +293,30 @@ def cmd_drift(args: argparse.Namespace) -> int:
     if args.reason or args.until:
         print("error: --reason and --until go with --accept <finding>", file=sys.stderr)
         return EXIT_BAD_INPUT
-    customers = drift_customers() if args.all else list(args.customers)
-    if not customers or (args.all and args.customers):
-        print(
-            "error: name the customers or give --all (not both). Fix: runbook drift <customer>... | --all",
-            file=sys.stderr,
-        )
+    customers = _batch_customers(args)
+    if customers is None:
         return EXIT_BAD_INPUT
-    if args.workers < 1:
-        print(f"error: --workers must be 1 or more, not {args.workers}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-
     as_json = args.format == "json"
-
-    def one(customer: str) -> tuple[str, str, str, int]:
+    if _on_dask(args, customers):
+        return _run_batch("drift", customers, {"apply": args.apply, "timeout": args.timeout}, args, as_json)
+    codes, documents = [], []
+    for customer in customers:  # in this process, one after another
         try:
             o = runner.run_drift(customer, apply=args.apply, timeout=args.timeout)
-            return customer, drift_json(o) if as_json else drift_text(o), "", o.exit_code
         except Exception as exc:  # one customer's error (or a bug) does not stop the others: one line for it
-            return customer, "", f"{customer}: {errors.describe(exc)}", errors.exit_code_of(exc)
-
-    codes, documents = [], []
-    with ThreadPoolExecutor(max_workers=min(args.workers, len(customers))) as pool:
-        for future in as_completed([pool.submit(one, c) for c in customers]):
-            customer, text, err, code = future.result()
-            if as_json:  # one JSON document at the end: an entry per customer, the refused ones with their error
-                documents.append(json.loads(text) if text else {"customer": customer, "exit_code": code, "error": err})
-            else:
-                if len(customers) > 1:
-                    print(f"== {customer}")
-                if text:
-                    print(text, flush=True)
-            if err:
-                print(err, file=sys.stderr, flush=True)
-            else:
-                _auto_push(customer, quiet=as_json)
-            codes.append(code)
+            err = f"{customer}: {errors.describe(exc)}"
+            print(err, file=sys.stderr, flush=True)
+            codes.append(errors.exit_code_of(exc))
+            documents.append({"customer": customer, "exit_code": codes[-1], "error": err})
+            continue
+        if as_json:  # one JSON document at the end: an entry per customer, the refused ones with their error
+            documents.append(json.loads(drift_json(o)))
+        else:
+            if len(customers) > 1:
+                print(f"== {customer}")
+            print(drift_text(o), flush=True)
+        _auto_push(customer, quiet=as_json)
+        codes.append(o.exit_code)
     if as_json:
         print(json.dumps(sorted(documents, key=lambda d: d["customer"]), indent=2))
     return _worst(codes)
@@ -346,10 +402,24 @@ def cmd_report(args: argparse.Namespace) -> int:
     from . import runner
 
     _stream_papermill_log(everything=args.log_output)
-    o = runner.run_report(args.customer, args.month or "", timeout=args.timeout, log_output=True)
-    _print_report(o)
-    _auto_push(args.customer)
-    return o.exit_code
+    customers = _batch_customers(args)
+    if customers is None:
+        return EXIT_BAD_INPUT
+    if _on_dask(args, customers):
+        return _run_batch("report", customers, {"month": args.month or "", "timeout": args.timeout}, args)
+    codes = []
+    for customer in customers:
+        try:
+            o = runner.run_report(customer, args.month or "", timeout=args.timeout, log_output=True)
+        except errors.RunbookError as exc:
+            if len(customers) == 1:
+                raise
+            codes.append(report(exc))
+            continue
+        _print_report(o)
+        _auto_push(customer)
+        codes.append(o.exit_code)
+    return _worst(codes)
 
 
 def _print_report(o: runner.RunOutcome) -> None:
@@ -697,6 +767,24 @@ def _demo_archive(customer: str, state_dir: Path, conn) -> Iterator[bool]:
         server.stop()
 
 
+def _batch_arguments(p: argparse.ArgumentParser) -> None:
+    """--all, --workers, --scheduler: a batch over many customers on Dask (runbook/batch.py)."""
+    p.add_argument("--all", action="store_true", help="every customer in parameters/ (not msp.yml, the templates)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="a batch of more than one customer runs on Dask, one task per customer: a LocalCluster of N worker "
+        "processes (default: one per core); --workers 1 runs them one after another in this process",
+    )
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="submit to an existing Dask scheduler (tcp://host:8786; default $DASK_SCHEDULER_ADDRESS) instead of a "
+        "LocalCluster; its workers need the same parameters, evidence and sandbox paths",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     ap = argparse.ArgumentParser(
@@ -705,7 +793,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="run a stage (or all) for one or more customers with papermill and archive evidence")
     r.add_argument(
-        "customers", nargs="+", metavar="customer", help="parameters/<customer>.yml; several run one after another"
+        "customers", nargs="*", metavar="customer", help="parameters/<customer>.yml; several are a batch (or --all)"
     )
     r.add_argument("--stage", default="all", help="0-4 or all (default)")
     r.add_argument("--apply", action="store_true", help="let steps change the tenant (default: dry run)")
@@ -724,14 +812,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="stream the notebook's output (progress lines, prints) to this terminal",
     )
+    _batch_arguments(r)
     r.set_defaults(func=cmd_run)
     dr = sub.add_parser(
         "drift", help="re-verify every completed stage's automated items against the evidence (exit 0 none, 3 drift)"
     )
     dr.add_argument("customers", nargs="*", metavar="customer", help="parameters/<customer>.yml (or --all)")
-    dr.add_argument("--all", action="store_true", help="every customer in parameters/ (not msp.yml, the templates)")
     dr.add_argument("--apply", action="store_true", help="re-apply what drifted (reviewed plan), then verify")
-    dr.add_argument("--workers", type=int, default=2, help="customers run concurrently (default 2; one run each)")
+    _batch_arguments(dr)
     dr.add_argument("--accept", metavar="FINDING", help="accept a finding of the last drift run as customer-specific")
     dr.add_argument("--reason", help="why the finding is accepted (with --accept; required)")
     dr.add_argument("--until", metavar="YYYY-MM-DD", help="the last day the acceptance holds (with --accept)")
@@ -760,7 +848,8 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--format", choices=fmts, default=fmts[0])
         s.set_defaults(func=fn)
     rp = sub.add_parser("report", help=cmd_report.__doc__)
-    rp.add_argument("customer", help="parameters/<customer>.yml")
+    rp.add_argument("customers", nargs="*", metavar="customer", help="parameters/<customer>.yml; several are a batch")
+    _batch_arguments(rp)
     rp.add_argument("--month", default="", help="YYYY-MM (default: last month)")
     rp.add_argument("--timeout", type=int, default=900, help="seconds a single cell may run (default 900)")
     rp.add_argument("--log-output", action="store_true", help="stream the notebook's output to this terminal")

@@ -20,7 +20,7 @@ LIB = Path(__file__).resolve().parents[2] / "lib"
 
 def test_the_top_level_holds_the_entry_points_and_the_layers() -> None:
     top = sorted(p.name for p in (LIB / "runbook").glob("*.py"))
-    assert len(top) <= 6, top
+    assert len(top) <= 7, top  # __init__, _moved, errors and the entry points: cli, notebook, runner, batch
     packages = sorted(p.parent.name for p in (LIB / "runbook").glob("*/__init__.py"))
     assert packages == ["adapters", "authoring", "customer", "evidence", "operate", "steps"]
     for name in packages:

@@ -1,0 +1,130 @@
+"""Benchmark: a batch over many sandbox customers, sequential vs Dask, against the papermill floor of the same run.
+
+    .venv/bin/python benchmarks/portfolio.py [--customers 100] [--workers 2]
+
+N small customers (tests/support/batch_customers.py: the demo tenant, one subscription, CSP) on one demo sandbox;
+Stage 0 then drift for all of them (`runbook run --all --stage 0`, `runbook drift --all`):
+- sequential: `--workers 1` (in one process, one customer after another);
+- Dask: a LocalCluster of --workers processes (the default path of a batch);
+- floor: a bare `papermill` run of a two-cell notebook (same interpreter and kernel), measured in the same run.
+Prints wall times, the speed-up, the per-customer cost of the sequential path against the floor (two runs per
+customer: its Stage 0 and its drift run) and each Dask worker's memory peak, with `uptime` (the machine is shared);
+writes benchmarks/results/portfolio.json. Targets (issue 24): speed-up >= 1.8x on 2 cores, per-customer overhead
+<= 1.5x the floor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "lib")]
+BIN = Path(sys.executable).parent
+
+from tests.support import batch_customers  # noqa: E402
+
+
+def timed(cmd: list[str], env: dict) -> tuple[float, str]:
+    start = time.perf_counter()
+    out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    took = time.perf_counter() - start
+    if out.returncode not in (0, 3):
+        raise SystemExit(f"{' '.join(cmd)} failed ({out.returncode}): {out.stdout[-1500:]} {out.stderr[-1500:]}")
+    return took, out.stdout
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--customers", type=int, default=100)
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-portfolio-"))
+    floor_nb = nbformat.v4.new_notebook()
+    floor_nb.cells = [nbformat.v4.new_code_cell("pass"), nbformat.v4.new_code_cell("pass")]
+    floor_nb.cells[0].metadata["tags"] = ["parameters"]
+    floor_nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(floor_nb, work / "floor.ipynb")
+    sandbox_dir = work / "sandbox"
+    serve = subprocess.Popen(
+        [str(BIN / "runbook"), "sandbox", "serve", "--fixture", "demo", "--state-dir", str(sandbox_dir)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "lib")},
+    )
+    figures: dict = {
+        "customers": args.customers,
+        "workers": args.workers,
+        "uptime_before": os.popen("uptime").read().strip(),
+    }
+    try:
+        while not (sandbox_dir / "connection.json").exists():
+            if serve.poll() is not None:
+                raise SystemExit("the sandbox did not start")
+            time.sleep(0.05)
+        batch_customers.write(work / "parameters", args.customers, sandbox_dir=sandbox_dir)
+        base = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT / "lib"),
+            "RUNBOOK_SANDBOX": str(sandbox_dir / "connection.json"),
+            "RUNBOOK_PARAMETERS_DIR": str(work / "parameters"),
+        }
+        floors = [
+            timed(
+                [str(BIN / "papermill"), "--no-progress-bar", str(work / "floor.ipynb"), str(work / f"out{i}.ipynb")],
+                base,
+            )[0]
+            for i in range(3)
+        ]
+        floor = sorted(floors)[1]
+        for label, workers in (("sequential", 1), ("dask", args.workers)):
+            env = {**base, "RUNBOOK_EVIDENCE_DIR": str(work / f"evidence-{label}")}
+            run, out_run = timed([str(BIN / "runbook"), "run", "--all", "--stage", "0", "--workers", str(workers)], env)
+            drift, out_drift = timed([str(BIN / "runbook"), "drift", "--all", "--workers", str(workers)], env)
+            peaks = re.findall(r"^peak memory per worker: (.*)$", out_run + out_drift, re.M)
+            figures[label] = {
+                "stage0_s": round(run, 1),
+                "drift_s": round(drift, 1),
+                "total_s": round(run + drift, 1),
+                "peaks": peaks,
+            }
+            print(
+                f"{label:<10} stage 0 {run:7.1f} s   drift {drift:7.1f} s   total {run + drift:7.1f} s  {peaks}",
+                flush=True,
+            )
+        seq, dask = figures["sequential"]["total_s"], figures["dask"]["total_s"]
+        per_run = seq / (2 * args.customers)
+        figures |= {
+            "papermill_floor_s": round(floor, 2),
+            "speed_up": round(seq / dask, 2),
+            "sequential_per_run_s": round(per_run, 2),
+            "overhead_vs_floor": round(per_run / floor, 2),
+            "uptime_after": os.popen("uptime").read().strip(),
+        }
+        print(
+            f"papermill floor (two cells) {floor:.2f} s; sequential per customer run {per_run:.2f} s = {per_run / floor:.2f}x floor"
+        )
+        print(f"speed-up with {args.workers} Dask workers: {seq / dask:.2f}x  ({figures['uptime_after']})")
+    finally:
+        serve.terminate()
+        serve.wait(10)
+    results = ROOT / "benchmarks" / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    (results / "portfolio.json").write_text(json.dumps(figures, indent=2))
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

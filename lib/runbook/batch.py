@@ -1,0 +1,481 @@
+"""A batch over many customers on Dask (`dask.distributed`): one task per customer, its stages in order inside it.
+
+`runbook run|drift|report` over more than one customer submits one `Job` per customer to a Dask cluster: a
+`LocalCluster` of worker processes sized to the machine (or `--workers N`), or an existing scheduler
+(`--scheduler tcp://host:8786`, or `$DASK_SCHEDULER_ADDRESS`). Each task runs `run_customer` in a worker process, one
+customer at a time per worker (one thread each): it calls the runner exactly as the sequential CLI does (its own
+papermill kernel per run, its own sandbox connection from the parameters folder and the connection file), under the
+customer's run lock, which lives with the evidence (`evidence/lock.py`), so it holds across workers and machines.
+The locations the run needs (parameters, evidence, anchors, the sandbox's connection file) travel with the job,
+explicitly, as absolute paths; secrets never do (a `{env: ...}` reference is read from the worker's own environment).
+The task returns a small picklable `CustomerOutcome`; the caller streams them as customers finish
+(`distributed.as_completed`).
+
+Stopping: `Batch.stop()` (the CLI calls it on Ctrl-C or SIGTERM) sets a Dask `Event` the tasks watch, cancels the
+tasks not started, and lets the started ones end as an interrupted run does: the watcher raises
+`runner.Interrupted` in the task's thread while its notebook executes (the runner then seals the run as
+`interrupted`, as for a SIGTERM), or the task stops before its next stage; the caller waits for them, then closes
+the cluster. A task that never got to run reports `cancelled` and took no lock.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import resource
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import HOME_ENV, errors
+
+KINDS = ("run", "drift", "report")
+SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
+CANCELLED = "cancelled"  # a customer whose task was cancelled before it started: nothing ran, no lock taken
+
+
+def locations() -> dict[str, str]:
+    """The runbook's locations as this process resolves them, absolute: a worker (on this machine or another that
+    mounts the same paths) runs with exactly these. No secret is among them."""
+    from .adapters.clients import SANDBOX_CONNECTION_ENV, sandbox_connection_path
+    from .authoring.workcopy import WORK_ENV
+    from .customer.params import PARAMETERS_ENV, parameters_dir
+    from .evidence.anchor import ANCHOR_DIR_ENV, ANCHOR_KEY_ENV
+    from .evidence.archive import EVIDENCE_ENV
+    from .evidence.archive import root as evidence_root
+    from .evidence.lock import STALE_AFTER_ENV
+
+    env = {
+        PARAMETERS_ENV: str(parameters_dir().resolve()),
+        EVIDENCE_ENV: str(evidence_root().resolve()),
+        SANDBOX_CONNECTION_ENV: str(sandbox_connection_path().resolve()),
+    }
+    for name in (HOME_ENV, ANCHOR_DIR_ENV, ANCHOR_KEY_ENV, WORK_ENV, STALE_AFTER_ENV):
+        if os.environ.get(name):
+            env[name] = os.environ[name]
+    return env
+
+
+@dataclass(frozen=True)
+class Job:
+    """One customer's task: what to run (`kind` run, drift or report, with its options), the locations it runs with,
+    and the name of the batch's stop event."""
+
+    kind: str
+    customer: str
+    options: dict[str, Any] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    stop: str = ""
+
+
+@dataclass(frozen=True)
+class StageLine:
+    """One stage run of a customer, as the batch prints it."""
+
+    stage: int
+    status: str
+    counts: dict[str, int]
+    run_dir: str
+    error: str = ""
+    forced: bool = False
+
+
+@dataclass
+class CustomerOutcome:
+    """What one customer's task sends back: small and picklable (no item records, no clients)."""
+
+    customer: str
+    kind: str
+    exit_code: int
+    stages: list[StageLine] = field(default_factory=list)
+    detail: Any = None  # drift: its DriftOutcome (item states and findings); report: the report's RunOutcome
+    error: str = ""  # the one line of an error that stopped the customer (bad parameters, busy, ...)
+    seconds: float = 0.0
+    worker: str = ""  # host:pid of the process that ran it
+    peak_rss_mb: float = 0.0  # that process's peak resident memory so far
+    kernel_peak_rss_mb: float = 0.0  # the largest papermill kernel it started so far
+
+    @property
+    def status(self) -> str:
+        if self.error:
+            return CANCELLED if self.error == CANCELLED else "error"
+        if self.kind == "run":
+            return self.stages[-1].status if self.stages else "complete"
+        return str(getattr(self.detail, "status", "complete"))
+
+
+def _peaks() -> tuple[float, float]:
+    """This process's peak RSS and its largest waited-for child's (the kernels), in MB (ru_maxrss: KiB on Linux,
+    bytes on macOS)."""
+    per_mb = 1024 * 1024 if sys.platform == "darwin" else 1024
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / per_mb
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / per_mb
+    return round(own, 1), round(kids, 1)
+
+
+@contextmanager
+def _environment(env: dict[str, str]) -> Iterator[None]:
+    """The job's locations for the length of the task (a worker runs one task at a time), restored afterwards."""
+    before = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+class _Watcher(threading.Thread):
+    """Watches the batch's stop event; once it is set, interrupts the task's thread while a notebook executes in it
+    (`runner.execute`, which seals the run as interrupted), never in the middle of sealing."""
+
+    def __init__(self, name: str, target: int) -> None:
+        super().__init__(name="batch-stop-watcher", daemon=True)
+        from distributed import Event, get_client
+
+        self.event, self.target = Event(name, client=get_client()), target
+        self.stopped, self.done = threading.Event(), threading.Event()
+
+    def executing(self) -> bool:
+        from . import runner
+
+        frame = sys._current_frames().get(self.target)
+        while frame is not None:
+            if frame.f_code is runner.execute.__code__:
+                return True
+            frame = frame.f_back
+        return False
+
+    def run(self) -> None:
+        from . import runner
+
+        while not self.done.is_set():
+            try:
+                if not self.stopped.is_set() and self.event.wait(timeout=0.5):
+                    self.stopped.set()
+            except Exception:  # the scheduler went away: the task ends on its own
+                return
+            if self.stopped.is_set() and self.executing():
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                    ctypes.c_ulong(self.target), ctypes.py_object(runner.Interrupted)
+                )
+                return
+            if self.stopped.is_set():
+                self.done.wait(0.1)
+
+
+def _stop_requested(name: str) -> bool:
+    if not name:
+        return False
+    from distributed import Event, get_client
+
+    try:
+        return bool(Event(name, client=get_client()).is_set())
+    except Exception:
+        return False
+
+
+def run_customer(job: Job) -> CustomerOutcome:
+    """One customer's task, in a worker process: its stages in order (or its drift run, or its report) through the
+    runner, under its run lock. Never raises: an error is the customer's one line and exit code."""
+    from . import runner
+    from .evidence import status
+
+    started = time.monotonic()
+    who = f"{os.uname().nodename}:{os.getpid()}"
+    out = CustomerOutcome(job.customer, job.kind, errors.EXIT_OK, worker=who)
+    if _stop_requested(job.stop):
+        out.exit_code, out.error = errors.EXIT_INTERRUPTED, CANCELLED
+        return out
+    watcher = _Watcher(job.stop, threading.get_ident()) if job.stop else None
+    if watcher:
+        watcher.start()
+    o = job.options
+    try:
+        with _environment(job.env):
+            if job.kind == "run":
+                stages = o.get("stages") or [s.number for s in _stages()]
+                for n in stages:
+                    if watcher and watcher.stopped.is_set():
+                        raise runner.Interrupted(f"stopped before stage {n}")
+                    r = runner.run_stage(
+                        job.customer,
+                        n,
+                        apply=bool(o.get("apply")),
+                        force=bool(o.get("force")),
+                        timeout=int(o.get("timeout", 900)),
+                        item=o.get("item"),
+                    )
+                    counts: dict[str, int] = {}
+                    for item in r.items:
+                        counts[item.status] = counts.get(item.status, 0) + 1
+                    out.stages.append(StageLine(n, r.status, counts, status.link(r.run_dir), r.error, r.forced))
+                    out.exit_code = max(out.exit_code, r.exit_code, key=_severity)
+                    if r.status in ("failed", "refused", "interrupted"):
+                        break
+            elif job.kind == "drift":
+                d = runner.run_drift(job.customer, apply=bool(o.get("apply")), timeout=int(o.get("timeout", 900)))
+                out.detail, out.exit_code = d, d.exit_code
+            elif job.kind == "report":
+                r = runner.run_report(job.customer, str(o.get("month") or ""), timeout=int(o.get("timeout", 900)))
+                out.detail, out.exit_code = r, r.exit_code
+            else:
+                raise errors.InputError(f"unknown batch kind {job.kind!r}; one of {', '.join(KINDS)}")
+    except runner.Interrupted:  # stopped between stages (the watcher found no notebook executing)
+        out.exit_code = errors.EXIT_INTERRUPTED
+        out.error = out.error or "interrupted before its next stage; every stage it started is sealed"
+    except Exception as exc:  # one customer's error (or a bug) does not stop the others: one line for it
+        out.exit_code, out.error = errors.exit_code_of(exc), errors.describe(exc).removeprefix("error: ")
+    finally:
+        if watcher:
+            watcher.done.set()
+            watcher.join(2)
+    out.seconds = round(time.monotonic() - started, 2)
+    out.peak_rss_mb, out.kernel_peak_rss_mb = _peaks()
+    return out
+
+
+def _stages() -> list[Any]:
+    from .customer import catalogue
+
+    return list(catalogue.load().stages)
+
+
+SEVERITY = (
+    errors.EXIT_OK,
+    errors.EXIT_INCOMPLETE,
+    errors.EXIT_BAD_INPUT,
+    errors.EXIT_BUSY,
+    errors.EXIT_FAILED,
+    errors.EXIT_INTERRUPTED,
+)
+
+
+def _severity(code: int) -> int:
+    """Worst last: interrupted, a failure, busy, bad input, incomplete, done (the order of the CLI's exit codes)."""
+    return SEVERITY.index(code) if code in SEVERITY else SEVERITY.index(errors.EXIT_FAILED)
+
+
+def worst(codes: list[int]) -> int:
+    """The batch's exit code: the worst of its customers' (0 for none)."""
+    return max(codes, key=_severity, default=errors.EXIT_OK)
+
+
+def default_workers() -> int:
+    """A LocalCluster sized to the machine: one worker process per core."""
+    return max(1, os.cpu_count() or 1)
+
+
+def scheduler_address(given: str | None) -> str:
+    """--scheduler, else $DASK_SCHEDULER_ADDRESS, else '' (a LocalCluster)."""
+    return (given or os.environ.get(SCHEDULER_ENV) or "").strip()
+
+
+class Batch:
+    """A Dask client for one batch: a LocalCluster of `workers` processes (one thread each), or the scheduler at
+    `address`. Use as a context manager; `submit` the jobs, iterate `results()` as they finish, `stop()` on an
+    interrupt."""
+
+    def __init__(self, workers: int | None = None, address: str = "") -> None:
+        self.workers, self.address = workers or default_workers(), address
+        self.stop_name = f"runbook-batch-stop-{uuid.uuid4().hex[:12]}"
+        self.cluster: Any = None
+        self.client: Any = None
+        self.futures: list[Any] = []
+        self._customer: dict[str, str] = {}
+
+    def __enter__(self) -> Batch:
+        import logging
+
+        from distributed import Client, LocalCluster
+
+        for name in ("distributed", "tornado", "bokeh"):  # their INFO/WARNING chatter is not the batch's output
+            logging.getLogger(name).setLevel(logging.ERROR)
+        try:
+            if self.address:
+                self.client = Client(self.address, timeout="30s")
+            else:
+                self.cluster = LocalCluster(
+                    n_workers=self.workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,  # no dashboard; its HTTP routes on a free port, not 8787
+                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                    silence_logs=logging.ERROR,
+                )
+                self.client = Client(self.cluster)
+        except OSError as exc:
+            self.close()
+            where = self.address or "a LocalCluster"
+            raise errors.TargetError(
+                f"cannot reach the Dask scheduler at {where}: {exc}. Fix: start it (`dask scheduler`, then `dask worker {self.address or 'tcp://host:8786'}`) or give another --scheduler"
+            ) from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for part in (self.client, self.cluster):
+            if part is not None:
+                try:
+                    part.close()
+                except Exception:
+                    pass
+        self.client = self.cluster = None
+
+    def submit(self, kind: str, customers: list[str], options: dict[str, Any]) -> None:
+        """One task per customer (pure=False: each is a run of its own), in the order given."""
+        env = locations()
+        self.futures = [
+            self.client.submit(
+                run_customer,
+                Job(kind, c, dict(options), env, self.stop_name),
+                key=f"runbook-{kind}-{c}-{uuid.uuid4().hex[:8]}",
+                pure=False,
+                retries=0,
+            )
+            for c in customers
+        ]
+        self._customer = {f.key: c for f, c in zip(self.futures, customers, strict=True)}
+
+    def results(self) -> Iterator[CustomerOutcome]:
+        """Each customer's outcome as it finishes (a task lost with its worker is that customer's failure)."""
+        from distributed import as_completed
+
+        for future in as_completed(self.futures):
+            yield self._outcome(future)
+
+    def _outcome(self, future: Any) -> CustomerOutcome:
+        customer = self._customer.get(future.key, "?")
+        if future.status == "cancelled":
+            return CustomerOutcome(customer, "", errors.EXIT_INTERRUPTED, error=CANCELLED)
+        try:
+            result = future.result()
+        except Exception as exc:  # the worker died under it: its run folder keeps the journal (sealed by the next run)
+            return CustomerOutcome(
+                customer,
+                "",
+                errors.EXIT_FAILED,
+                error=f"its worker was lost ({type(exc).__name__}: {exc}); a run it left is sealed from its journal by the next run or `runbook evidence verify {customer} --repair`",
+            )
+        return result if isinstance(result, CustomerOutcome) else CustomerOutcome(customer, "", errors.EXIT_FAILED)
+
+    def stop(self, grace: float = 120.0) -> list[CustomerOutcome]:
+        """Interrupt the batch: the stop event set, the tasks not started cancelled, the started ones interrupted
+        (each seals its run); waits up to `grace` seconds for them and returns the outcomes of what was still open."""
+        from distributed import Event, wait
+
+        Event(self.stop_name, client=self.client).set()
+        open_ = [f for f in self.futures if not f.done()]
+        started = self._started()
+        not_started = [f for f in open_ if f.key not in started]
+        if not_started:
+            self.client.cancel(not_started)
+        running = [f for f in open_ if f.key in started]
+        if running:
+            try:
+                wait(running, timeout=grace)
+            except Exception:
+                pass
+        return [self._outcome(f) if f.done() else self._lost(f) for f in open_]
+
+    def _lost(self, future: Any) -> CustomerOutcome:
+        customer = self._customer.get(future.key, "?")
+        return CustomerOutcome(
+            customer,
+            "",
+            errors.EXIT_INTERRUPTED,
+            error=f"still running when the batch stopped; its run is sealed from its journal by the next run or `runbook evidence verify {customer} --repair`",
+        )
+
+    def _started(self) -> set[str]:
+        """Keys of tasks a worker is executing (or about to: already handed to it)."""
+        try:
+            states = self.client.run_on_scheduler(_processing)
+        except Exception:
+            return {f.key for f in self.futures}
+        return set(states)
+
+
+def _processing(dask_scheduler: Any = None) -> list[str]:
+    """On the scheduler: the keys of tasks assigned to a worker."""
+    return [str(k) for k, ts in dask_scheduler.tasks.items() if ts.state == "processing"]
+
+
+def peak_text(outcomes: list[CustomerOutcome]) -> str:
+    """The memory peak per worker process (and its largest kernel), for the batch's last line."""
+    by: dict[str, tuple[float, float]] = {}
+    for o in outcomes:
+        if o.worker:
+            own, kid = by.get(o.worker, (0.0, 0.0))
+            by[o.worker] = (max(own, o.peak_rss_mb), max(kid, o.kernel_peak_rss_mb))
+    return ", ".join(f"{w} {own:.0f} MB (kernel {kid:.0f} MB)" for w, (own, kid) in sorted(by.items()))
+
+
+def customer_line(o: CustomerOutcome) -> str:
+    """A customer's one line when it finishes."""
+    took = f"  [{o.seconds:.1f} s]" if o.seconds else ""
+    if o.error:
+        return f"{o.customer}: {o.status} (exit {o.exit_code}): {o.error}{took}"
+    if o.kind == "run":
+        parts = []
+        for s in o.stages:
+            counts = ", ".join(f"{v} {k}" for k, v in sorted(s.counts.items()))
+            forced = " FORCED" if s.forced else ""
+            parts.append(f"stage {s.stage} {s.status}{forced} ({counts})" + (f" error: {s.error}" if s.error else ""))
+        last = o.stages[-1].run_dir if o.stages else ""
+        return f"{o.customer}: exit {o.exit_code} - " + "; ".join(parts) + f"  evidence: {last}{took}"
+    d = o.detail
+    return f"{o.customer}: {o.kind} {getattr(d, 'status', '?')} (exit {o.exit_code})  evidence: {_link(d)}{took}"
+
+
+def _link(d: Any) -> str:
+    from .evidence import status
+
+    path = getattr(d, "run_dir", None)
+    return status.link(Path(path)) if path else ""
+
+
+def run_batch(
+    kind: str,
+    customers: list[str],
+    options: dict[str, Any],
+    workers: int | None = None,
+    address: str = "",
+    on_outcome: Any = None,
+) -> tuple[list[CustomerOutcome], bool]:
+    """Run a batch to its end: one task per customer on a LocalCluster of `workers` (at most one per customer) or on
+    the scheduler at `address`; `on_outcome` gets each customer's outcome as it finishes. Ctrl-C or SIGTERM stops it
+    (`Batch.stop`: tasks not started cancelled, started runs sealed as interrupted) and then the cluster closes.
+    Returns the outcomes and whether it was interrupted."""
+    from . import runner
+
+    outcomes: list[CustomerOutcome] = []
+
+    def got(o: CustomerOutcome) -> None:
+        outcomes.append(o)
+        if on_outcome is not None:
+            on_outcome(o)
+
+    size = min(workers or default_workers(), len(customers)) or 1
+    with Batch(workers=size, address=address) as b:
+        b.submit(kind, customers, options)
+        try:
+            with runner.interrupts():  # SIGTERM raises here as Ctrl-C does
+                for o in b.results():
+                    got(o)
+        except KeyboardInterrupt:
+            for o in b.stop():
+                got(o)
+            return outcomes, True
+    return outcomes, False
