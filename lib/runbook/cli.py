@@ -397,7 +397,7 @@ def cmd_checklist(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """The monthly PARC report: the report notebook executed with papermill into a new evidence run of the customer
-    (executed notebook, HTML, report.json, results, manifest in the hash chain; a PDF when playwright's Chromium is
+    (executed notebook, HTML, report.json, results, manifest in the hash chain; a PDF when a Chromium is
     installed); prints where the HTML is. Exit 0 made, 1 failed, 2 bad input (a bad --month)."""
     from . import runner
 

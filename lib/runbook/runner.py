@@ -304,21 +304,35 @@ def _run_locked(
     return outcome
 
 
-def pdf_printer() -> Callable[[Path], None] | None:
-    """Prints an HTML page to PDF with playwright's Chromium (what nbconvert's webpdf exporter uses), or None when
-    it is not installed (`python -m playwright install chromium` installs it)."""
+def chromium_executable() -> str | None:
+    """The Chromium to print with: playwright's own build when installed, else the system's (Debian's `chromium`,
+    as the browser tests use it), else None."""
+    import shutil
+
     try:
         from playwright.sync_api import sync_playwright
 
         with sync_playwright() as pw:
-            if not Path(pw.chromium.executable_path).exists():
-                return None
+            own = pw.chromium.executable_path
     except Exception:  # playwright missing, or its driver cannot start
+        return None
+    if Path(own).exists():
+        return own
+    return next((found for name in ("chromium", "chromium-browser") if (found := shutil.which(name))), None)
+
+
+def pdf_printer() -> Callable[[Path], None] | None:
+    """Prints an HTML page to PDF with Chromium through playwright (what nbconvert's webpdf exporter uses), or None
+    when no Chromium is installed (`apt-get install chromium`, or `python -m playwright install chromium`)."""
+    executable = chromium_executable()
+    if executable is None:
         return None
 
     def pdf(html: Path) -> None:
+        from playwright.sync_api import sync_playwright
+
         with sync_playwright() as pw:
-            browser = pw.chromium.launch()
+            browser = pw.chromium.launch(executable_path=executable, args=["--no-sandbox"], headless=True)
             try:
                 page = browser.new_page()
                 page.goto(html.resolve().as_uri())
@@ -329,7 +343,7 @@ def pdf_printer() -> Callable[[Path], None] | None:
     return pdf
 
 
-PDF_HINT = "no PDF: playwright's Chromium is not installed (install it with `python -m playwright install chromium`)"
+PDF_HINT = "no PDF: no Chromium is installed (install it with `apt-get install chromium` or `python -m playwright install chromium`)"
 
 
 def run_report(customer: str, month: str = "", timeout: int = 900, log_output: bool = False) -> RunOutcome:
@@ -378,7 +392,7 @@ def run_report(customer: str, month: str = "", timeout: int = 900, log_output: b
                 "started_at": started,
                 "apply": False,
                 "parameters_sha256": parameters_hash(params.customer),
-                "pdf": "printed by playwright's Chromium" if printer else PDF_HINT,
+                "pdf": "printed by Chromium (playwright)" if printer else PDF_HINT,
             },
             secrets.stored_values(params.secret_refs()),
             printer,
