@@ -134,7 +134,10 @@ def copy_msp_settings(folder: Path, sandbox_dir: Path | None = None) -> Path:
     text = (PROJECT_ROOT / "parameters" / "msp.yml").read_text()
     if sandbox_dir is not None:
         text = text.replace("{file: .sandbox/", f"{{file: {sandbox_dir}/")
-    target.write_text(text)
+    # no Azurite runs beside a test's sandbox: its runs do not push (tests/contract/test_evidence_archive.py sets up
+    # its own archive and settings; the demo test pushes through `runbook demo`)
+    assert "    push: auto\n" in text
+    target.write_text(text.replace("    push: auto\n", "    push: manual\n"))
     return target
 
 

@@ -181,7 +181,8 @@ def test_batch_run_goes_on_past_a_bad_customer(sandbox, evidence_dir, params_dir
         .replace("customer: demo", "customer: broken")
         .replace("tier: Full Stack", "tier: Gold")
     )
-    assert main(["run", "broken", "demo", "--stage", "0"]) == 2
+    # in this process, one after another (--workers 1; tests/notebooks/test_batch.py runs batches on Dask)
+    assert main(["run", "broken", "demo", "--stage", "0", "--workers", "1"]) == 2
     out = capsys.readouterr()
     assert "== demo" in out.out and "stage 0: complete" in out.out
     assert "broken.yml: field 'tier'" in out.err
