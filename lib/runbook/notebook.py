@@ -222,7 +222,8 @@ class Session:
             result = attested(item, self.ctx, automation_pending=item.kind == "automated")
         if self.interactive:  # the card's mode is the session's: an APPLY session's item cell plans, the next applies
             result.apply = self.mode()
-        if result.planned and not result.applied:
+        if result.planned and not result.applied and not applying:  # an apply run's item already applied (or
+            # was refused): its apply cell says so, it does not try again
             self.plans[item_id] = result.planned
             if self.interactive and result.status != "failed":
                 next_step = (

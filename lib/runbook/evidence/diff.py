@@ -20,8 +20,8 @@ def rows(before: dict | None, after: dict | None) -> list[tuple[str, str, str, b
     fields = list(dict.fromkeys([*b, *a]))
     out = []
     for f in fields:
-        was = _text(b[f]) if f in b else ABSENT
-        now = _text(a[f]) if f in a else ABSENT
+        was = _text(b[f]) if b.get(f) is not None else ABSENT  # a tag not set, a property not there
+        now = _text(a[f]) if a.get(f) is not None else ABSENT
         if before is None:
             was = ABSENT
         out.append((f, was, now, was != now))
