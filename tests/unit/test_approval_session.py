@@ -16,7 +16,8 @@ ITEM = "s1-monitoring-alerting"
 
 
 class Shell:
-    user_ns = {"apply": True}
+    def __init__(self) -> None:
+        self.user_ns = {"apply": True}
 
 
 @pytest.fixture
