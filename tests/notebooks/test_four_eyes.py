@@ -37,6 +37,10 @@ def approve_as(monkeypatch, sandbox, client_id: str, secret: str, capsys) -> tup
     return code, capsys.readouterr().out
 
 
+def stage0_header(outcome) -> dict:
+    return json.loads((outcome.run_dir / archive.RESULTS).read_text())
+
+
 def apply(capsys, *extra: str) -> tuple[int, str]:
     code = main(["run", "demo", "--stage", "1", "--apply", "--force", *extra])
     captured = capsys.readouterr()
@@ -46,6 +50,9 @@ def apply(capsys, *extra: str) -> tuple[int, str]:
 def test_four_eyes_on_a_real_tenant_and_before_after_per_change(sandbox, evidence_dir, params_dir, monkeypatch, capsys):
     real_target(sandbox, params_dir)
     store = EvidenceStore("demo")
+    assert runner.run_stage("demo", 0).status == "complete"  # Stage 0 plans nothing: its apply needs no approval
+    stage0 = runner.run_stage("demo", 0, apply=True)
+    assert stage0.status == "complete" and "changes nothing" in stage0_header(stage0)["approved_by"]
     dry = runner.run_stage("demo", 1, force=True)  # the reviewed plan
     assert dry.status == "incomplete", dry.error
     planned = {r.item_id: r.planned for r in dry.items}
@@ -56,14 +63,14 @@ def test_four_eyes_on_a_real_tenant_and_before_after_per_change(sandbox, evidenc
     # 1. no approval: refused before anything runs (exit 3, one line naming the fix)
     code, out = apply(capsys)
     assert code == 3 and "has no approval" in out and "runbook approve demo --stage 1" in out
-    assert "Traceback" not in out and len(store.runs()) == 1
+    assert "Traceback" not in out and len(store.runs()) == 3
 
     # 2. the applier's own approval: recorded, but the apply is refused
     code, out = approve_as(monkeypatch, sandbox, sandbox.conn.client_id, runbook_secret, capsys)
     assert code == 0 and f"app {sandbox.conn.client_id}" in out
     code, out = apply(capsys)
     assert code == 3 and "approved only by the principal applying it" in out
-    assert [archive.run_kind(r.name) for r in store.runs()] == ["stage", "approval"]
+    assert [archive.run_kind(r.name) for r in store.runs()][3:] == ["approval"]
 
     # 3. a second principal approves; then the tenant changes: the item whose plan changed is refused, nothing applied
     approver_id, approver_secret, approver_oid = sandbox.add_principal("Intercept change approver")

@@ -110,6 +110,17 @@ def test_an_approval_is_a_sealed_run_in_the_chain(evidence_dir):
     assert any("results.json was changed" in p for p in store.verify())
 
 
+def test_the_kernel_reads_the_approved_plan_the_runner_names(evidence_dir, monkeypatch):
+    assert approval.from_environment("acme") is None  # no four eyes
+    monkeypatch.setenv(approval.APPROVAL_ENV, approval.NOTHING)
+    assert approval.from_environment("acme") == {}  # a plan that changes nothing: nothing may be applied
+    store = EvidenceStore("acme")
+    dry_run(store, plan())
+    made = approval.record(store, approval.reviewed_plan(store, 1), APPROVER)
+    monkeypatch.setenv(approval.APPROVAL_ENV, made.run_id)
+    assert set(approval.from_environment("acme")) == set(plan())
+
+
 def test_require_approval_defaults_by_target_and_is_validated(params_dir):
     p = P.load("demo")
     assert p.target == "sandbox" and not p.approval_required

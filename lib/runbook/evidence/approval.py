@@ -25,6 +25,7 @@ from .store import EvidenceStore
 
 KIND = "approval"
 APPROVAL_ENV = "RUNBOOK_APPROVAL"  # the apply run's kernel: the approval run whose plan it may carry out
+NOTHING = "-"  # ... or none: the reviewed plan changes nothing, so the run may apply nothing
 # items whose changes write the evidence, not the tenant (their plan names the run's own folder): not approved
 EVIDENCE_ONLY = frozenset({"s3-documentation"})
 
@@ -271,4 +272,6 @@ def approved_plans(customer: str, approval_run: str) -> dict[str, list[Change]]:
 def from_environment(customer: str) -> dict[str, list[Change]] | None:
     """In an apply run's kernel: the approved plan the runner named ($RUNBOOK_APPROVAL), or None (no four eyes)."""
     run = os.environ.get(APPROVAL_ENV, "")
+    if run == NOTHING:
+        return {}
     return approved_plans(customer, run) if run else None

@@ -118,6 +118,10 @@ def gate(params: Parameters, stage: int, apply: bool) -> tuple[dict, dict[str, s
         return {"planned_by": me.describe(), "planner": asdict(me)}, {}
     store = EvidenceStore(params.customer)
     reviewed = four_eyes.reviewed_plan(store, stage)
+    if reviewed is not None and reviewed.changes == 0:  # nothing to approve: the run may apply nothing (Stage 0)
+        meta: dict = {"planned_by": f"{reviewed.planned_by} (run {reviewed.run_id})", "applied_by": me.describe()}
+        meta["approved_by"] = f"not needed: the reviewed plan (run {reviewed.run_id}) changes nothing"
+        return meta, {four_eyes.APPROVAL_ENV: four_eyes.NOTHING}
     ok = four_eyes.check(params.customer, stage, reviewed, four_eyes.approvals(store, stage), me)
     assert reviewed is not None
     meta = {
