@@ -334,6 +334,22 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_approve(args: argparse.Namespace) -> int:
+    """Four eyes: approve the stage's reviewed plan (its newest dry run) as yourself (azure-identity's default chain:
+    az login, environment, managed identity); an apply by another principal may then carry it out."""
+    from .operate.approve import approve
+
+    made, plan = approve(args.customer, int(args.stage), args.run or "")
+    print(
+        f"approved: stage {made.stage} plan of run {plan.run_id} ({made.changes} change(s), sha256 {made.plan_sha256})"
+    )
+    for item, n in made.items.items():
+        print(f"  {item}: {n} change(s)")
+    print(f"  by {made.describe()}; planned by {plan.planned_by or 'unknown'}")
+    print(f"  next: `runbook run {args.customer} --stage {made.stage} --apply`, signed in as another principal")
+    return EXIT_OK
+
+
 def cmd_sheet(args: argparse.Namespace) -> int:
     """Generate (if missing) and check a customer's Manageable Resource Sheet."""
     from .customer import params
@@ -831,6 +847,11 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--at", default="05:00", help="HH:MM of the drift run (default 05:00); reports an hour later")
     sc.add_argument("--drift-day", type=int, default=1, help="day of the month of `drift --all` (1-28, default 1)")
     sc.set_defaults(func=cmd_schedule)
+    ap_ = sub.add_parser("approve", help=cmd_approve.__doc__)
+    ap_.add_argument("customer")
+    ap_.add_argument("--stage", required=True, choices=[str(n) for n in range(5)], help="0-4")
+    ap_.add_argument("--run", help="the dry run to approve (default: the stage's newest)")
+    ap_.set_defaults(func=cmd_approve)
     sh = sub.add_parser("sheet", help=cmd_sheet.__doc__)
     sh.add_argument("customer")
     sh.add_argument(

@@ -60,6 +60,12 @@ class StageGateError(RunbookError):
         )
 
 
+class ApprovalRequired(RunbookError):
+    """Four eyes: an apply whose reviewed plan has no valid approval by a second person (exit 3, a closed gate)."""
+
+    exit_code = EXIT_INCOMPLETE
+
+
 class EvidenceError(RunbookError):
     """Evidence could not be archived (e.g. a secret was found) or fails verification."""
 

@@ -52,6 +52,10 @@ class Session:
         self.sealed_before: list[str] = []
         self._preflight: Any = None
         self._banner_mode: bool | None = None  # the mode the session card showed when it was last drawn
+        # four eyes: under an apply run, the approved plan per item (the runner names the approval); None without
+        from .evidence.approval import from_environment
+
+        self.approved = from_environment(params.customer) if not self.interactive else None
         from .customer.params import parameters_hash
 
         # the parameter files as this session read them: a later edit is not silently ignored (see `stale_parameters`)
@@ -160,6 +164,12 @@ class Session:
         stale = self.stale_parameters()
         if stale:
             raise errors.InputError(f"{item_id}: nothing was applied: {stale}.")
+        if self.params.approval_required:  # four eyes: the plan shown is the approved one, by another principal
+            from .evidence.approval import EVIDENCE_ONLY
+            from .operate.approve import check_interactive
+
+            if item.id not in EVIDENCE_ONLY:
+                check_interactive(self.params, self.stage.number, item_id, reviewed, self.ctx.clients.target)
         self._prepare(apply=True)
         self.ctx.apply = True
         result = execute(REGISTRY[item.id](), self.ctx, reviewed=reviewed)
@@ -167,6 +177,16 @@ class Session:
             result = with_attestation(item, self.ctx, result)
         self.plans.pop(item_id, None)
         return self._done(result)
+
+    def _approved(self, item_id: str, applying: bool) -> tuple[list[Change] | None, str]:
+        """Four eyes, under an apply run: the plan a second person approved for this item (what `execute` may
+        apply: a fresh plan that differs is refused) and the fix it names; (None, '') without an approval."""
+        from .evidence.approval import EVIDENCE_ONLY, fix
+
+        if not applying or self.approved is None or item_id in EVIDENCE_ONLY:
+            return None, ""
+        text = fix(self.params.customer, self.stage.number).replace("Fix: ", "Fix: run the dry run again; ", 1)
+        return self.approved.get(item_id, []), f"The plan differs from the approved one. {text}."
 
     def _item(self, item_id: str) -> catalogue.Item:
         item = catalogue.load().item(item_id)
@@ -192,16 +212,18 @@ class Session:
             # attestation
             step = REGISTRY[item.id]()
             assert isinstance(step, ConnectorCheck), item.id
-            result = check_or_attest(item, self.ctx, step)
+            result = check_or_attest(item, self.ctx, step, *self._approved(item.id, applying))
         elif item.id in REGISTRY:
-            result = execute(REGISTRY[item.id](), self.ctx)
+            reviewed, fix = self._approved(item.id, applying)
+            result = execute(REGISTRY[item.id](), self.ctx, reviewed=reviewed, changed_fix=fix)
             if item.kind == "both":
                 result = with_attestation(item, self.ctx, result)
         else:
             result = attested(item, self.ctx, automation_pending=item.kind == "automated")
         if self.interactive:  # the card's mode is the session's: an APPLY session's item cell plans, the next applies
             result.apply = self.mode()
-        if result.planned and not result.applied:
+        if result.planned and not result.applied and not applying:  # an apply run's item already applied (or
+            # was refused): its apply cell says so, it does not try again
             self.plans[item_id] = result.planned
             if self.interactive and result.status != "failed":
                 next_step = (

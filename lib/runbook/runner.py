@@ -257,6 +257,11 @@ def _run_locked(
     blocking = store.gate(stage)
     if blocking and not force:
         raise StageGateError(stage, blocking)
+    four_eyes: tuple[dict, dict[str, str]] = ({}, {})  # header facts, and the kernel's approved plan
+    if params.approval_required:  # an apply needs a second person's approval of the reviewed plan (exit 3)
+        from .operate.approve import gate
+
+        four_eyes = gate(params, stage, apply)
     st = catalogue.load().stage(stage)
     run = store.new_run(stage)
     run_id, run_dir = run.run_id, run.path
@@ -268,6 +273,7 @@ def _run_locked(
     os.environ[journal.JOURNAL_ENV] = str(journal_path)  # ... and writes its journal here
     if item:
         os.environ[ONLY_ITEM_ENV] = item  # ... and runs that item only
+    os.environ.update(four_eyes[1])  # ... and applies the approved plan only
     tail = JournalTail(journal_path, on_item) if on_item else None
     if tail:
         tail.start()
@@ -283,6 +289,8 @@ def _run_locked(
         os.environ.pop(BATCH_ENV, None)
         os.environ.pop(journal.JOURNAL_ENV, None)
         os.environ.pop(ONLY_ITEM_ENV, None)
+        for name in four_eyes[1]:
+            os.environ.pop(name, None)
         if tail:
             tail.done.set()
             tail.join(5)
@@ -298,6 +306,7 @@ def _run_locked(
             "blocking_items": blocking,
             "parameters_sha256": parameters_hash(params.customer),
             **({"item": item} if item else {}),
+            **four_eyes[0],
         },
         secrets.stored_values(params.secret_refs()),
     )

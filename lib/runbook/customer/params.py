@@ -279,6 +279,9 @@ class Msp(_Strict):
     key_vault: str | None = None
     connectors: Connectors = Connectors()  # HubSpot, TOPdesk: URLs and credential references
     evidence_store: EvidenceStoreSettings | None = None  # the evidence archive in Azure Blob (runbook evidence push)
+    # four eyes: an apply needs a second person's approval of the reviewed plan (`runbook approve`); unset: on for
+    # real tenants, off for the sandbox (Parameters.approval_required)
+    require_approval: bool | None = None
 
     _g = field_validator("tenant_id", "principal_id")(lambda cls, v: _guid(v))
 
@@ -880,6 +883,14 @@ class Parameters(_Strict):
                 f"unknown checklist item(s) {', '.join(unknown)}; use an id from `runbook status <customer>`"
             )
         return v
+
+    @property
+    def approval_required(self) -> bool:
+        """Whether an apply needs a second person's approval of the reviewed plan (msp.require_approval; unset: on for
+        a real tenant, off for the sandbox)."""
+        if self.msp.require_approval is not None:
+            return self.msp.require_approval
+        return self.target != "sandbox"
 
     def secret_refs(self) -> tuple[SecretRef, ...]:
         """Every secret reference these parameters hold (their values are never archived)."""

@@ -34,8 +34,8 @@ def customer_dir(customer: str) -> Path:
     return root() / customer
 
 
-RUN_KINDS = ("stage", "drift", "decision", "report")  # a stage run; a drift re-verification; an engineer's decision
-# on a finding; a monthly report
+RUN_KINDS = ("stage", "drift", "decision", "report", "approval")  # a stage run; a drift re-verification; an
+# engineer's decision on a finding; a monthly report; a second person's approval of a reviewed plan (four eyes)
 
 
 def new_run(customer: str, stage: int, kind: str = "stage") -> tuple[str, Path]:
@@ -225,6 +225,9 @@ def archive(
         "parameters_sha256",
         "apply",
         "forced",
+        "planned_by",  # four eyes (evidence/approval.py): who planned, who approved, who applied
+        "approved_by",
+        "applied_by",
     )
     facts = {k: v for k in ("kind", *keys) if (v := results.get(k, "")) is not None and (k != "kind" or v)}
     for nb in run_dir.glob("*.ipynb"):

@@ -44,8 +44,15 @@ class Journal:
                 os.close(fd)
 
     def change(self, item_id: str, change: Any) -> None:
-        """A change Azure accepted (target, action, detail; never its payload)."""
-        self.record("change", item=item_id, target=change.target, action=change.action, detail=change.detail)
+        """A change Azure accepted (target, action, detail, the target's state before it; never its payload)."""
+        self.record(
+            "change",
+            item=item_id,
+            target=change.target,
+            action=change.action,
+            detail=change.detail,
+            before=getattr(change, "before", None),
+        )
 
     def item(self, result: Any, provisional: bool = False) -> None:
         """An item's result: the final one, or (`provisional`) the step's own before the notebook weighs the

@@ -26,6 +26,10 @@ class Change:
     detail: dict = field(default_factory=dict)
     # what apply writes (a REST body); carried from plan to apply, never in the evidence (it may hold secrets)
     payload: dict | None = field(default=None, repr=False, compare=False)
+    # an applied change: its target's state before (as the inspect read it; None for a creation) and after (as the
+    # verification read it); see steps/states.py
+    before: dict | None = field(default=None, compare=False)
+    after: dict | None = field(default=None, compare=False)
 
     @property
     def headline(self) -> str:
@@ -79,6 +83,9 @@ class ItemResult:
         for key in ("planned", "applied"):
             for c in d[key]:
                 c.pop("payload", None)
+                if key == "planned" or (c.get("before") is None and c.get("after") is None):
+                    c.pop("before", None)  # a plan's values say what it will change; states are an apply's
+                    c.pop("after", None)
         return d
 
     @classmethod
@@ -199,19 +206,22 @@ def _changes(label: str, changes: list[Change]) -> str:
             for (a, t, s), n in sorted(groups.items())
         ]
     )
+    states = any(c.before is not None or c.after is not None for c in changes)  # an apply's before and after
+    if states:
+        from .diff import as_html
     rows = "".join(
         "<tr>"
         f"<td>{html.escape(c.action)}</td>"
         f'<td title="{html.escape(c.target)}">{html.escape(short_name(c.target))}</td>'
         f"<td>{html.escape(resource_type(c.target))}</td>"
-        f"<td>{_detail_html(c)}</td>"
-        "</tr>"
+        f"<td>{_detail_html(c)}</td>" + (f"<td>{as_html(c.before, c.after)}</td>" if states else "") + "</tr>"
         for c in changes[:HTML_ROWS]
     )
     more = f"<p>... and {len(changes) - HTML_ROWS} more in results.json</p>" if len(changes) > HTML_ROWS else ""
+    extra = "<th>before &rarr; after</th>" if states else ""
     full = (
         f"<details><summary>All {len(changes)} change{'s' if len(changes) != 1 else ''}</summary>"
-        f"<table><thead><tr><th>action</th><th>resource</th><th>type</th><th>detail</th></tr></thead><tbody>{rows}</tbody></table>{more}</details>"
+        f"<table><thead><tr><th>action</th><th>resource</th><th>type</th><th>detail</th>{extra}</tr></thead><tbody>{rows}</tbody></table>{more}</details>"
     )
     return f'<div class="runbook-changes"><p><b>{html.escape(label)} ({len(changes)})</b></p>{summary}{full}</div>'
 

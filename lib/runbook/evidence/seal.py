@@ -79,7 +79,9 @@ def merge_journal(found: list[ItemResult], journal_path: Path) -> list[ItemResul
     pending: dict[str, list[Change]] = {}
     for e in entries:
         if e.get("kind") == "change" and e.get("item") not in finished:
-            pending.setdefault(e["item"], []).append(Change(e["target"], e["action"], e.get("detail") or {}))
+            pending.setdefault(e["item"], []).append(
+                Change(e["target"], e["action"], e.get("detail") or {}, before=e.get("before"))
+            )
     cat = catalogue.load()
     for item_id, changes in pending.items():
         item = cat.item(item_id)

@@ -191,6 +191,14 @@ class Step:
             raise PartialFailure(failures)
         return list(ctx.applied)
 
+    def state(self, ctx: Context, obs: Observation, change: Change) -> object:
+        """The state of a change's target as `obs` read it, for the record of before and after: its relevant
+        properties, None where it does not exist, or `states.UNREAD` (the default) when this step cannot tell (the
+        change's own values stand in: see `steps/states.py`)."""
+        from .states import UNREAD
+
+        return UNREAD
+
     def judge(self, ctx: Context, obs: Observation, pending: list[Change], applied: list[Change]) -> Verdict:
         """Status of the item given what was observed, what is still pending and what was applied."""
         if pending and applied:
@@ -362,11 +370,17 @@ def graph_error_text(exc: BaseException, permission: str = "") -> str | None:
 
 
 def execute(
-    step: Step, ctx: Context, reviewed: list[Change] | None = None, keep: Callable[[Change], bool] | None = None
+    step: Step,
+    ctx: Context,
+    reviewed: list[Change] | None = None,
+    keep: Callable[[Change], bool] | None = None,
+    changed_fix: str = "",
 ) -> ItemResult:
     """Inspect, plan, apply when allowed, then inspect again to verify; Azure errors mark the item failed. `keep`
     narrows the plan (and what verification still finds pending) to the changes it accepts: `runbook drift` leaves
-    the deviations an engineer accepted as they are."""
+    the deviations an engineer accepted as they are. With `reviewed`, only that plan is applied (a fresh plan that
+    differs is refused, with `changed_fix` as the fix when given: an approved plan's). Every applied change carries
+    the state its target had before (as the inspect read it) and after (as the verification read it)."""
     item = catalogue.load().item(step.item_id)
     result = new_result(item, ctx)
     ctx.item_id, ctx.applied = item.id, []
@@ -385,15 +399,21 @@ def execute(
         if drift:
             counts = {sign: sum(d.startswith(sign) for d in drift) for sign in "+-~"}
             raise StepInputError(
-                f"the tenant changed since the plan was shown ({counts['+']} new, {counts['-']} no longer needed, {counts['~']} with other values); nothing was applied. Fix: run the item again and review its new plan. "
+                f"the tenant changed since the plan was shown ({counts['+']} new, {counts['-']} no longer needed, {counts['~']} with other values); nothing was applied. "
+                + (changed_fix or "Fix: run the item again and review its new plan.")
+                + " "
                 + "; ".join(drift[:10])
             )
         if planned and ctx.apply:
+            from . import states
+
+            states.before(step, ctx, obs, planned)  # on each change before Azure is asked (the journal has it)
             returned = step.apply(ctx, planned)
             result.applied = list(ctx.applied) or returned
             ctx.fresh = True  # verification re-reads what it verifies
             obs = step.inspect(ctx)
             pending = [c for c in step.plan(ctx, obs) if keep is None or keep(c)]
+            states.after(step, ctx, obs, result.applied, pending)
         verdict = step.judge(ctx, obs, pending, result.applied)
         result.status, result.summary, result.missing = verdict.status, verdict.summary, verdict.missing
         result.observed = obs.rows
@@ -508,7 +528,13 @@ def with_attestation(item: catalogue.Item, ctx: Context, result: ItemResult) -> 
     return result
 
 
-def check_or_attest(item: catalogue.Item, ctx: Context, step: ConnectorCheck) -> ItemResult:
+def check_or_attest(
+    item: catalogue.Item,
+    ctx: Context,
+    step: ConnectorCheck,
+    reviewed: list[Change] | None = None,
+    changed_fix: str = "",
+) -> ItemResult:
     """A connector item: its check decides when the connector is configured for the customer (fulfilled, open with
     what is missing, or failed with the connector's one-line error); otherwise the attestation is used exactly as for
     an attested item, and the result says why the check was not available. Unlike `with_attestation` (automation AND
@@ -516,7 +542,7 @@ def check_or_attest(item: catalogue.Item, ctx: Context, step: ConnectorCheck) ->
     why = step.unavailable(ctx)
     observed: list[dict] = []
     if not why:
-        checked = execute(step, ctx)
+        checked = execute(step, ctx, reviewed=reviewed, changed_fix=changed_fix)
         why = step.refused() if checked.status == "failed" else ""  # a read refused for want of a permission
         if not why:
             return checked

@@ -208,6 +208,19 @@ class DesiredResourcesStep(Step):
             )
         return Observation(rows, {"pairs": pairs, "failures": failures})
 
+    def state(self, ctx: Context, obs: Observation, change: Change) -> object:
+        """The target's compared properties as `obs` read them (masked as in the plan), None where it does not
+        exist; a resource group (nothing compared) by its location."""
+        if "by_id" not in obs.facts:  # indexed once per observation
+            obs.facts["by_id"] = {want.id.lower(): (want, have) for want, have in obs.facts["pairs"]}
+        found = obs.facts["by_id"].get(change.target.lower())
+        if found is None:
+            return super().state(ctx, obs, change)
+        want, have = found
+        if have is None:
+            return None
+        return {p: masked(value_at(have, p)) for p in want.compare or ("location",)}
+
     def plan(self, ctx: Context, obs: Observation) -> list[Change]:
         """Create what is missing and update what differs, in the table's order."""
         changes = []

@@ -73,6 +73,14 @@ class TagManagedResources(Step):
         changes = [tag_change(r, key, value) for r in obs.facts["resources"] if r.key in managed]
         return [c for c in changes if c is not None]
 
+    def state(self, ctx: Context, obs: Observation, change: Change) -> object:
+        """The managed tag of the change's resource as `obs` read it (only that tag: other tags may name people)."""
+        key = str(change.detail.get("key") or ctx.params.managed_tag.key)
+        if "by_id" not in obs.facts:  # indexed once per observation: an apply may tag thousands
+            obs.facts["by_id"] = {r.id.lower(): r for r in obs.facts["resources"]}
+        r = obs.facts["by_id"].get(change.target.lower())
+        return {f"tags.{key}": r.tag_value(key)} if r is not None else super().state(ctx, obs, change)
+
     def apply(self, ctx: Context, changes: list[Change]) -> list[Change]:
         """Merge tags with bounded concurrency, paced per subscription under ARM's write limits;
         locked resources are recorded, not fatal."""
