@@ -126,7 +126,7 @@ def evidence_dir(tmp_path, monkeypatch) -> Path:
 DEMO_SECRET_STORE = "secret_store: {keyvault: demo-runbook-app}"
 
 
-def copy_msp_settings(folder: Path, sandbox_dir: Path | None = None) -> Path:
+def copy_msp_settings(folder: Path, sandbox_dir: Path | None = None, push: str = "manual") -> Path:
     """parameters/msp.yml (the MSP's settings the demo customers share) into a parameters folder of a test; with a
     sandbox's state folder, its references to the sandbox's credential files (`{file: .sandbox/...}`: the connectors'
     token and application password, the Passwordstate key) point into that folder."""
@@ -134,10 +134,10 @@ def copy_msp_settings(folder: Path, sandbox_dir: Path | None = None) -> Path:
     text = (PROJECT_ROOT / "parameters" / "msp.yml").read_text()
     if sandbox_dir is not None:
         text = text.replace("{file: .sandbox/", f"{{file: {sandbox_dir}/")
-    # no Azurite runs beside a test's sandbox: its runs do not push (tests/contract/test_evidence_archive.py sets up
-    # its own archive and settings; the demo test pushes through `runbook demo`)
+    # no Azurite runs beside most tests' sandboxes: their runs do not push unless the test says `push="auto"` (the
+    # demo test, whose `runbook demo` starts Azurite); tests/contract/test_evidence_archive.py sets up its own
     assert "    push: auto\n" in text
-    target.write_text(text.replace("    push: auto\n", "    push: manual\n"))
+    target.write_text(text.replace("    push: auto\n", f"    push: {push}\n"))
     return target
 
 

@@ -73,7 +73,7 @@ def test_demo_command_runs_every_stage_and_verifies_evidence(tmp_path):
         .replace(DEMO_SECRET_STORE, f"secret_store: {{file: {tmp_path / 'app-secret'}}}")
     )
     (tmp_path / "parameters" / "demo.yml").write_text(demo)
-    copy_msp_settings(tmp_path / "parameters")
+    copy_msp_settings(tmp_path / "parameters", push="auto")  # every run pushed to the demo's Azurite archive
     # `--serve`: the sandbox keeps the onboarded tenant afterwards, and `runbook drift demo` (issue 26) finds no drift
     with subprocess.Popen(
         [*RUNBOOK, "demo", "--serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
