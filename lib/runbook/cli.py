@@ -61,6 +61,11 @@ def _print_item(r, show_plan: bool = False) -> None:
                 ]
                 for line in c.value_lines() or plain:
                     print(f"          {line}")
+                if label == "applied" and (c.before is not None or c.after is not None):
+                    from .evidence.diff import as_text
+
+                    for line in as_text(c.before, c.after):  # as the inspect and the verification read it
+                        print(f"          before -> after: {line}")
 
 
 PROGRESS_LINE = re.compile(r"^\S.* \[[#.]{20}\] \d+/\d+ \(")

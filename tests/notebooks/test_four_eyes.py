@@ -97,16 +97,16 @@ def test_four_eyes_on_a_real_tenant_and_before_after_per_change(sandbox, evidenc
     dry = runner.run_stage("demo", 1, force=True)
     code, out = approve_as(monkeypatch, sandbox, approver_id, approver_secret, capsys)
     assert code == 0
-    done = runner.run_stage("demo", 1, apply=True, force=True)
-    by_id = {r.item_id: r for r in done.items}
-    assert by_id[TAG].status == "fulfilled" and by_id["s1-monitoring-alerting"].status == "fulfilled", [
-        (r.item_id, r.summary) for r in done.items
-    ]
-    results = json.loads((done.run_dir / archive.RESULTS).read_text())
+    code, out = apply(capsys, "--show-plan")
+    run_dir = store.runs()[-1]
+    results = json.loads((run_dir / archive.RESULTS).read_text())
+    by_id = {r["item_id"]: r for r in results["items"]}
+    assert by_id[TAG]["status"] == "fulfilled" and by_id["s1-monitoring-alerting"]["status"] == "fulfilled", out
+    assert "before -> after: tags.Intercept: (absent) -> Managed" in out
     assert results["approved_plan"]["run"] == dry.run_id
     assert results["approved_by"].startswith(f"app {approver_id}") and approver_oid in results["approved_by"]
     assert sandbox.conn.client_id in results["applied_by"] and sandbox.conn.client_id in results["planned_by"]
-    page = next(done.run_dir.glob("*.html")).read_text()
+    page = next(run_dir.glob("*.html")).read_text()
     head = page[: page.find("</table>")]
     for fact in ("planned_by", "approved_by", "applied_by", approver_oid):
         assert fact in head, fact
@@ -125,7 +125,7 @@ def test_four_eyes_on_a_real_tenant_and_before_after_per_change(sandbox, evidenc
     ]
     assert "before &rarr; after" in page and "<code>tags.Intercept</code></td><td>(absent)</td>" in page
     assert "created: " in page and "<code>properties.groupShortName</code>" in page
-    journal = [json.loads(line) for line in (done.run_dir / "journal.jsonl").read_text().splitlines()]
+    journal = [json.loads(line) for line in (run_dir / "journal.jsonl").read_text().splitlines()]
     assert any(e["kind"] == "after" and e["action"] == "create action group" for e in journal)
     assert any(e["kind"] == "change" and e["action"] == "merge tag" and "before" in e for e in journal)
     assert store.verify() == [] and len(approval.approvals(store, 1)) == 3
