@@ -809,7 +809,7 @@ class Parameters(_Strict):
     @field_validator("attestations")
     @classmethod
     def _known_items(cls, v: dict) -> dict:
-        known = {it.id for it in load_catalogue().items}
+        known = {it.id for it in load_catalogue().items + load_catalogue().offboarding}  # stage and offboarding lines
         unknown = sorted(set(v) - known)
         if unknown:
             raise ValueError(
