@@ -34,8 +34,8 @@ def customer_dir(customer: str) -> Path:
     return root() / customer
 
 
-RUN_KINDS = ("stage", "drift", "decision", "report")  # a stage run; a drift re-verification; an engineer's decision
-# on a finding; a monthly report
+RUN_KINDS = ("stage", "drift", "decision", "report", "offboard")  # a stage run; a drift re-verification; an
+# engineer's decision on a finding; a monthly report; an offboarding (`runbook offboard`)
 
 
 def new_run(customer: str, stage: int, kind: str = "stage") -> tuple[str, Path]:

@@ -332,7 +332,7 @@ class DriftOutcome:
     customer: str
     run_id: str
     run_dir: Path
-    status: str  # complete | drift | incomplete | failed | interrupted | refused
+    status: str  # complete | drift | incomplete | failed | interrupted | refused | offboarded
     items: list[ItemDrift] = field(default_factory=list)
     error: str = ""
     apply: bool = False
@@ -345,6 +345,7 @@ class DriftOutcome:
 
         return {
             "complete": EXIT_OK,
+            "offboarded": EXIT_OK,  # the customer left (an applied `runbook offboard`): nothing is inspected
             "drift": EXIT_INCOMPLETE,
             "incomplete": EXIT_INCOMPLETE,
             "interrupted": EXIT_INTERRUPTED,
