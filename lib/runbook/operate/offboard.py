@@ -180,6 +180,7 @@ class Plan:
         self.removing: set[str] = set()
         # every target any item's runs created (a resource group one item made is not a look-alike in another's table)
         self.recorded: set[str] = {r.target.lower() for r in recs or [] if r.creating}
+        self.records: list[Record] = list(recs or [])
 
 
 class Undo(Step):
@@ -270,6 +271,9 @@ class Undo(Step):
         done = (
             f"Removed {len(applied)} artefact(s) and verified." if applied else "Nothing of the MSP's left to remove."
         )
+        if counts.get("locked"):  # reported, never unlocked: the item is not done until the customer lifts the lock
+            text = f" {counts['locked']} locked: the customer lifts the lock, then run again."
+            return Verdict("open", done + text + _also(counts, exclude=("remove", "gone", "locked")), told)
         return Verdict("fulfilled", done + _also(counts, exclude=("remove", "gone")), told)
 
 
@@ -422,32 +426,32 @@ class ManagedTag(Undo):
         if self.item_id == "s3-tag-sheet-resources":
             return [Artefact(self.item_id, "tag", "managed tag", "gone", "removed with s1-tag-managed-resources")]
         key, value = ctx.params.managed_tag.key, ctx.params.managed_tag.value
-        was = {r.target.lower(): r.detail.get("was") for r in self.recs if r.action == "merge tag"}
+        was: dict[str, str | None] = {}  # the value before the MSP's first merge (both tagging items' records)
+        for r in self.shared.records:
+            if r.action == "merge tag":
+                was.setdefault(r.target.lower(), r.detail.get("was"))
+        from ..adapters.inventory import list_resources
+
         out = []
-        for sub in ctx.params.subscription_ids:
-            try:
-                found = list(
-                    ctx.clients.resource(sub).resources.list(filter=f"tagName eq '{key}' and tagValue eq '{value}'")
-                )
-            except HttpResponseError as exc:
-                failures.append(
-                    ScopeFailure(f"/subscriptions/{sub}", f"cannot list the tagged resources: {error_text(exc)}")
-                )
+        # every resource with its tags (a list filtered by tag returns none, as ARM's does): the MSP tag by key (any
+        # casing) and value
+        found = list_resources(ctx.clients, ctx.params.subscription_ids, failures)
+        for res in found:
+            use = res.tag_key(key)
+            if use is None or str(res.tags[use]).lower() != value.lower():
                 continue
-            for res in found:
-                use = next((k for k in (res.tags or {}) if k.lower() == key.lower()), key)
-                before = was.get(str(res.id).lower())
-                extra = {"key": use, "value": (res.tags or {}).get(use, value)}
-                if before is not None and extra["value"] == before:  # written back already, or never the MSP's value
-                    why = f"the customer's own tag {use}={before}: it was there before the MSP's merge"
-                    out.append(Artefact(self.item_id, "tag", str(res.id), "kept", why, sub))
-                    continue
-                if before:
-                    extra["restore"] = before
-                why = f"carries the MSP tag {use}={extra['value']}" + (
-                    f"; the customer's value '{before}' is written back" if before else ""
-                )
-                out.append(Artefact(self.item_id, "tag", str(res.id), "remove", why, sub, "", extra))
+            before = was.get(res.id.lower())
+            extra = {"key": use, "value": res.tags[use]}
+            if before is not None and extra["value"] == before:  # written back already, or never the MSP's value
+                why = f"the customer's own tag {use}={before}: it was there before the MSP's merge"
+                out.append(Artefact(self.item_id, "tag", res.id, "kept", why, res.subscription_id))
+                continue
+            if before:
+                extra["restore"] = before
+            why = f"carries the MSP tag {use}={extra['value']}" + (
+                f"; the customer's value '{before}' is written back" if before else ""
+            )
+            out.append(Artefact(self.item_id, "tag", res.id, "remove", why, res.subscription_id, "", extra))
         return out
 
     def plan(self, ctx: Context, obs: Observation) -> list[Change]:
