@@ -311,6 +311,17 @@ def cmd_offboard(args: argparse.Namespace) -> int:
     return o.exit_code
 
 
+def cmd_tier(args: argparse.Namespace) -> int:
+    """A tier change: undo what the new tier does not include, then run the stages under it (dry run; --apply)."""
+    from . import runner
+    from .evidence import status
+    from .operate import tier
+
+    o = tier.change(args.customer, args.to, runner.run_offboard, runner.run_all, args.apply, status.link)
+    print(o.text())
+    return o.exit_code
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     """The monthly PARC report: the report notebook executed with papermill into a new evidence run of the customer
     (executed notebook, HTML, report.json, results, manifest in the hash chain; a PDF when playwright's Chromium is
@@ -583,6 +594,13 @@ def build_parser() -> argparse.ArgumentParser:
     ob.add_argument("--apply", action="store_true", help="remove the reviewed plan, delete the app's secret, verify")
     ob.add_argument("--timeout", type=int, default=900, help="seconds a single cell may run (default 900)")
     ob.set_defaults(func=cmd_offboard)
+    tr = sub.add_parser(
+        "tier", help="move a customer to another tier: undo what it leaves, add what it needs (dry run)"
+    )
+    tr.add_argument("customer", help="parameters/<customer>.yml")
+    tr.add_argument("--to", required=True, metavar="TIER", help="CSP, Premium or 'Full Stack'")
+    tr.add_argument("--apply", action="store_true", help="remove, then run every stage under the new tier")
+    tr.set_defaults(func=cmd_tier)
     sh = sub.add_parser("sheet", help=cmd_sheet.__doc__)
     sh.add_argument("customer")
     sh.add_argument(

@@ -493,10 +493,13 @@ def run_offboard(
     timeout: int = 900,
     log_output: bool = False,
     notebook: Path | None = None,
+    only: tuple[str, ...] = (),
+    tier_to: str = "",
 ):
     """`runbook offboard <customer>`: under the customer's run lock (killed runs sealed first), execute the offboarding
     notebook with papermill (its kernel plans every automated item's undo and, with `apply`, removes the reviewed
-    plan, journaling each deletion Azure accepted), then seal the run (kind `offboard`) like a drift run."""
+    plan, journaling each deletion Azure accepted), then seal the run (kind `offboard`) like a drift run. A tier change
+    (`only`: the items the new tier `tier_to` does not include) runs the same notebook for those items."""
     from .authoring.notebooks import offboard_notebook
     from .operate import offboard
 
@@ -523,7 +526,12 @@ def run_offboard(
         output = run.path / source.name
         started = stamp()
         try:
-            parameters = {"customer": params.customer, "apply": bool(apply), "run_id": run.run_id}
+            parameters = {
+                "customer": params.customer,
+                "apply": bool(apply),
+                "run_id": run.run_id,
+                "only": ",".join(only),
+            }
             error, interrupted = execute(source, output, parameters, timeout, log_output)
         finally:
             _close_thread_loop()
@@ -540,7 +548,8 @@ def run_offboard(
         try:
             store.archive(
                 run,
-                offboard.header(outcome, started, parameters_hash(params.customer)),
+                offboard.header(outcome, started, parameters_hash(params.customer))
+                | ({"tier_to": tier_to, "tier_from": params.tier, "only": list(only)} if tier_to else {}),
                 [r.to_dict() for r in results],
                 secrets.stored_values(params.secret_refs()),
             )

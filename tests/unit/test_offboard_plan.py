@@ -188,3 +188,47 @@ def test_what_is_handed_over_is_listed_with_its_reason(item_id, evidence_dir, pa
     assert r.planned == [] and r.status == "fulfilled"
     if item_id != "s3-defender-enabled":  # no record: nothing read from the tenant
         assert {row["decision"] for row in r.observed} <= {"hand over", "needs the customer"} and r.observed
+
+
+def test_a_tier_change_undoes_what_the_new_tier_leaves_out_and_adds_what_it_needs():
+    from runbook.operate import tier
+
+    removes, adds = tier.plan_items("Full Stack", "Premium")
+    assert {"s3-backup-deployed", "s3-patching-deployed"} <= {i.id for i in removes} and adds == []
+    removes, adds = tier.plan_items("Premium", "CSP")
+    assert {i.id for i in removes} == {"s1-monitoring-alerting", "s3-advisor", "s3-defender-enabled", "s3-azure-policy"}
+    assert all(i.undo is not None for i in removes)
+    removes, adds = tier.plan_items("CSP", "Premium")
+    assert removes == [] and {"s1-monitoring-alerting", "s3-azure-policy", "s3-defender-discussed"} <= {
+        i.id for i in adds
+    }
+
+
+def test_a_tier_change_refuses_bad_input_before_any_call(params_dir):
+    from runbook.errors import InputError
+    from runbook.operate import tier
+
+    def never(*a, **kw):
+        raise AssertionError("no run")
+
+    with pytest.raises(InputError, match="not a tier"):
+        tier.change("demo", "Gold", never, never)
+    with pytest.raises(InputError, match="already on Full Stack"):
+        tier.change("demo", "Full Stack", never, never)
+    with pytest.raises(InputError, match=r"attestations\.tier-change-agreed is required"):
+        tier.change("demo", "Premium", never, never, apply=True)
+
+
+def test_the_app_and_its_secret_in_key_vault_are_removed(clients, vault_params, evidence_dir):
+    """The demo's app secret lives in the MSP's Key Vault (parameters/demo.yml as committed): the undo removes the
+    app's role assignments, its service principal and the application, then deletes the secret (soft delete)."""
+    ctx = onboard(clients, evidence_dir, [AppRegistration()])
+    ref = ctx.params.app_registration.secret_store
+    assert ctx.secrets.versions(ref)
+    plan = undo(ctx, "s1-app-registration")
+    assert plan.planned[-1].action == "remove client secret" and plan.planned[-1].target == ref.describe()
+    ctx.apply = True
+    done = undo(ctx, "s1-app-registration", reviewed=plan.planned)
+    assert done.status == "fulfilled" and len(done.applied) == len(plan.planned), done.summary
+    assert ctx.secrets.versions(ref) == []
+    assert "payload" not in json.dumps(done.to_dict()) and "secret_text" not in json.dumps(done.to_dict())

@@ -346,7 +346,8 @@ OFFBOARD_NOTEBOOK = "offboard.ipynb"
 OFFBOARD_PARAMETERS = (
     'customer = "demo"  # parameters/<customer>.yml to load; "demo" runs on the sandbox tenant\n'
     "apply = False  # dry run by default; True removes the reviewed plan (only under `runbook offboard --apply`)\n"
-    'run_id = ""  # set by the runner; empty when stepping through by hand (nothing is recorded then)'
+    'run_id = ""  # set by the runner; empty when stepping through by hand (nothing is recorded then)\n'
+    'only = ""  # set by `runbook tier`: the items the new tier does not include (empty: every item, an offboarding)'
 )
 
 
@@ -386,7 +387,7 @@ def offboard_cells(cat: catalogue.Catalogue | None = None) -> list[Cell]:
         Cell(
             "session",
             "code",
-            "from runbook.operate import offboard\n\nsession = offboard.start(customer, apply=apply, run_id=run_id)\nsession",
+            "from runbook.operate import offboard\n\nsession = offboard.start(customer, apply=apply, run_id=run_id, only=only)\nsession",
         ),
         Cell(
             "plan-md",

@@ -81,10 +81,11 @@ class Catalogue:
     # the offboarding checklist (the CSM's and the Engineer's lines of `runbook offboard`), outside the stages
     offboarding: tuple[Item, ...] = ()
     offboarding_stage: Stage | None = None
+    tier_change: tuple[Item, ...] = ()  # the lines a tier change needs attested (`runbook tier`)
 
     def item(self, item_id: str) -> Item:
         """An item by id (a stage line or an offboarding line); KeyError names the known ids."""
-        for it in self.items + self.offboarding:
+        for it in self.items + self.offboarding + self.tier_change:
             if it.id == item_id:
                 return it
         raise KeyError(f"unknown checklist item '{item_id}'")
@@ -160,8 +161,9 @@ def load() -> Catalogue:
     for it in offboarding:
         if not it.id.startswith("off-") or it.undo is not None:
             raise ValueError(f"catalogue offboarding line {it.id}: ids start with off- and carry no undo")
-    ids = [i.id for i in items + offboarding]
+    tier_change = [_item(r, OFFBOARDING_STAGE) for r in (raw.get("tier_change") or {}).get("items") or []]
+    ids = [i.id for i in items + offboarding + tier_change]
     if len(set(ids)) != len(ids):
         raise ValueError("catalogue item ids must be unique")
     stage = Stage(OFFBOARDING_STAGE, off["title"], off["notebook"]) if off else None
-    return Catalogue(raw["template_version"], stages, tuple(items), tuple(offboarding), stage)
+    return Catalogue(raw["template_version"], stages, tuple(items), tuple(offboarding), stage, tuple(tier_change))

@@ -208,7 +208,7 @@ def verified(store: EvidenceStore) -> dict[str, Latest]:
     out: dict[str, Latest] = {}
     for run_dir in store.runs():
         path = run_dir / archive.RESULTS
-        if archive.run_kind(run_dir.name) == "decision" or not path.exists():
+        if archive.run_kind(run_dir.name) in ("decision", "offboard") or not path.exists():  # undo results: no baseline
             continue
         data = json.loads(path.read_text())
         for rec in data.get("items", []):

@@ -123,7 +123,7 @@ def offboarded(store: EvidenceStore) -> Path | None:
         if archive.run_kind(run_dir.name) != OFFBOARD or not path.exists():
             continue
         data = json.loads(path.read_text())
-        if data.get("apply") and data.get("status") in ("offboarded", "incomplete"):
+        if data.get("apply") and data.get("status") in ("offboarded", "incomplete") and not data.get("tier_to"):
             found = run_dir
     return found
 
@@ -821,7 +821,7 @@ def header(outcome: OffboardOutcome, started: str, parameters_sha256: str) -> di
 class OffboardSession:
     """One customer's offboarding in the offboarding notebook: plan (dry run), remove (apply), checklist, finish."""
 
-    def __init__(self, params: Parameters, apply: bool = False, run_id: str = "") -> None:
+    def __init__(self, params: Parameters, apply: bool = False, run_id: str = "", only: str = "") -> None:
         from ..adapters.progress import BATCH_ENV
         from ..customer.connect import make_clients
 
@@ -836,6 +836,10 @@ class OffboardSession:
         self.recs = by_item(found)
         cat = catalogue.load()
         self.scope = order([i for i in cat.items if i.undo is not None and i.applies_to(params.tier)])
+        # a tier change (`runbook tier`) undoes only the items the new tier does not include
+        self.only = [x for x in only.split(",") if x]
+        if self.only:
+            self.scope = [i for i in self.scope if i.id in self.only]
         self.outside = [i for i in cat.items if i.undo is not None and not i.applies_to(params.tier)]
         self.shared = Plan(found)
         self.results: dict[str, ItemResult] = {}
@@ -881,8 +885,10 @@ class OffboardSession:
         return OffboardTable(self, "After removing")
 
     def checklist(self) -> OffboardTable:
-        """The CSM's and the Engineer's offboarding lines, from their attestations in the parameters."""
-        for item in catalogue.load().offboarding:
+        """The CSM's and the Engineer's offboarding lines, from their attestations in the parameters (a tier change
+        records the customer's agreement instead)."""
+        lines = catalogue.load().tier_change if self.only else catalogue.load().offboarding
+        for item in lines:
             self._record(attested(item, self.ctx))
         return OffboardTable(self, "Offboarding checklist", lines=True)
 
@@ -912,13 +918,14 @@ class OffboardSession:
         return f"OffboardSession(customer={self.params.customer!r}, apply={self.apply}, items={len(self.scope)})"
 
 
-def start(customer: str, apply: bool = False, run_id: str = "") -> OffboardSession:
-    """Load and validate the customer's parameters and open its offboarding session (the notebook's first call)."""
+def start(customer: str, apply: bool = False, run_id: str = "", only: str = "") -> OffboardSession:
+    """Load and validate the customer's parameters and open its offboarding session (the notebook's first call);
+    `only`: the comma-separated items a tier change undoes."""
     from ..customer.params import check_sign_in_refs
 
     params = load(customer)
     check_sign_in_refs(params)
-    return OffboardSession(params, apply, run_id)
+    return OffboardSession(params, apply, run_id, only)
 
 
 class Notice:
@@ -939,9 +946,11 @@ class OffboardTable:
 
     def __init__(self, session: OffboardSession, title: str, summary: bool = False, lines: bool = False) -> None:
         self.title, self.summary = title, summary
-        ids = [i.id for i in catalogue.load().offboarding] if lines else [i.id for i in session.scope]
+        cat = catalogue.load()
+        own = [i.id for i in cat.offboarding + cat.tier_change]
+        ids = own if lines else [i.id for i in session.scope]
         if summary:
-            ids = [i.id for i in session.scope] + [i.id for i in catalogue.load().offboarding]
+            ids = [i.id for i in session.scope] + own
         self.items = [session.results[i] for i in ids if i in session.results]
 
     def totals(self) -> dict[str, int]:
