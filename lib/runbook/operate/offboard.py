@@ -438,7 +438,9 @@ class ManagedTag(Undo):
         found = list_resources(ctx.clients, ctx.params.subscription_ids, failures)
         for res in found:
             use = res.tag_key(key)
-            if use is None or str(res.tags[use]).lower() != value.lower():
+            if (
+                use is None or str(res.tags[use]) != value
+            ):  # a tag's value is case-sensitive in Azure: 'managed' is not it
                 continue
             before = was.get(res.id.lower())
             extra = {"key": use, "value": res.tags[use]}
@@ -583,6 +585,10 @@ class AppRegistrationUndo(Undo):
             ctx.clients.run_graph(delete)
             return
         super().remove(ctx, change)
+
+    def explain(self, exc: HttpResponseError) -> str:
+        """Azure's refusal, or the secret store's or Graph's line as it was raised."""
+        return error_text(exc) if exc.error is not None else str(exc.message)
 
     def apply(self, ctx: Context, changes: list[Change]) -> list[Change]:
         from ..errors import SecretError
