@@ -232,3 +232,42 @@ def test_the_app_and_its_secret_in_key_vault_are_removed(clients, vault_params, 
     assert done.status == "fulfilled" and len(done.applied) == len(plan.planned), done.summary
     assert ctx.secrets.versions(ref) == []
     assert "payload" not in json.dumps(done.to_dict()) and "secret_text" not in json.dumps(done.to_dict())
+
+
+def test_backup_protection_is_stopped_and_its_data_retained(clients, params_dir, evidence_dir):
+    """Backup stays the customer's: the undo stops the protection the runbook enabled, retaining the recovery points
+    (PUT of the protected item with protectionState ProtectionStopped: learn.microsoft.com/azure/backup/
+    backup-azure-arm-userestapi-backupazurevms, "Stop protection but retain existing data"), and keeps the vault and
+    its policy; a stop for an item that is not protected is refused (400
+    BMSUserErrorInvalidConfigureProtectionRequest, as configure protection's own input errors)."""
+    from azure.core.exceptions import HttpResponseError
+
+    from runbook.steps.backup import BackupDeployed
+
+    ctx = onboard(clients, evidence_dir, [BackupDeployed()])
+    plan = undo(ctx, "s3-backup-deployed")
+    assert plan.planned and {c.action for c in plan.planned} == {"stop protection, retain data"}
+    kept = {row["kind"] for row in plan.observed if row["decision"] == "kept"}
+    assert {"Recovery Services vault", "backup policy"} <= kept
+    ctx.apply = True
+    done = undo(ctx, "s3-backup-deployed", reviewed=plan.planned)
+    assert done.status == "fulfilled" and len(done.applied) == len(plan.planned), done.summary
+    item = plan.planned[0].target
+    got = clients.resource(SUB).resources.get_by_id(item, api_version=plan.planned[0].detail["api_version"])
+    assert got.properties["protectionState"] == "ProtectionStopped"
+    assert all(r["decision"] == "kept" for r in done.observed)  # the vaults, policies, stopped items: kept
+    again = undo(ctx, "s3-backup-deployed")
+    assert again.planned == []
+    missing = item.rsplit(";", 1)[0] + ";no-such-vm"
+    with pytest.raises(HttpResponseError) as err:
+        clients.resource(SUB).resources.begin_create_or_update_by_id(
+            missing,
+            {
+                "properties": {
+                    "protectedItemType": "Microsoft.Compute/virtualMachines",
+                    "protectionState": "ProtectionStopped",
+                }
+            },
+            api_version=plan.planned[0].detail["api_version"],
+        ).result()
+    assert err.value.status_code == 400 and err.value.error.code == "BMSUserErrorInvalidConfigureProtectionRequest"

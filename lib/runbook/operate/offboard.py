@@ -417,6 +417,47 @@ class RecordedResources(Undo):
         ]
 
 
+class BackupUndo(RecordedResources):
+    """Backup stays the customer's: the vault, its policy and the recovery points are kept; the protection the runbook
+    enabled on each VM is stopped with its data retained (a PUT of the protected item with protectionState
+    ProtectionStopped), so nothing is backed up on the MSP's schedule any more and nothing is lost."""
+
+    def artefacts(self, ctx: Context, failures: list[ScopeFailure]) -> list[Artefact]:
+        out = super().artefacts(ctx, failures)
+        sources = {r.target.lower(): r.detail.get("vm", "") for r in self.recs if r.action == "protect VM"}
+        for a in out:
+            if a.decision != "kept" or a.target.lower() not in sources:
+                continue
+            have = _exists(ctx, a.target, a.api_version) or {}
+            state = (have.get("properties") or {}).get("protection_state") or (have.get("properties") or {}).get(
+                "protectionState", ""
+            )
+            if state == "ProtectionStopped":
+                a.why = "protection stopped, the recovery points retained: the customer's data"
+                continue
+            a.decision, a.kind = "remove", "VM protection"
+            a.why = "the protection the runbook enabled: stopped, the recovery points retained"
+            a.extra = {"stop": True, "vm": sources[a.target.lower()]}
+        return out
+
+    def plan(self, ctx: Context, obs: Observation) -> list[Change]:
+        changes = super().plan(ctx, obs)
+        for c in changes:
+            c.action = "stop protection, retain data"
+        return changes
+
+    def remove(self, ctx: Context, change: Change) -> None:
+        body = {
+            "properties": {
+                "protectedItemType": "Microsoft.Compute/virtualMachines",
+                "sourceResourceId": change.detail["vm"],
+                "protectionState": "ProtectionStopped",
+            }
+        }
+        client = ctx.clients.resource(subscription_of(change.target)).resources
+        client.begin_create_or_update_by_id(change.target, body, api_version=change.detail["api_version"]).result()
+
+
 class ManagedTag(Undo):
     """The MSP tag: its key with the MSP's value comes off every resource that carries it (Tags API, operation Delete
     of that key and value only); where the tag's key held the customer's value before the MSP's merge (the journal's
@@ -717,6 +758,7 @@ UNDOS: dict[str, type[Undo]] = {
     "s1-tag-managed-resources": ManagedTag,
     "s3-tag-sheet-resources": ManagedTag,
     "s3-lighthouse": LighthouseUndo,
+    "s3-backup-deployed": BackupUndo,
     "s0-msp-authorized": Handed,
     "s2-partner-center-budget": Handed,
     "s3-documentation": Handed,
