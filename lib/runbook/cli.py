@@ -231,6 +231,8 @@ def drift_text(o) -> str:
     lines = [
         f"drift {o.customer}: {o.status}{' (--apply)' if o.apply else ''} - {totals}  evidence: {status.link(o.run_dir)}"
     ]
+    if o.status == "offboarded":
+        lines.append(f"  the customer was offboarded (run {o.run_id}): nothing is re-verified")
     if not o.items and o.status == "complete":
         lines.append("  nothing to re-verify: no stage is complete in the evidence yet (runbook run <customer>)")
     for i in o.items:
@@ -414,6 +416,29 @@ def cmd_checklist(args: argparse.Namespace) -> int:
     else:
         print(status.checklist(p), end="")
     return EXIT_OK
+
+
+def cmd_offboard(args: argparse.Namespace) -> int:
+    """The reverse runbook: plan the removal of the MSP's artefacts (dry run), or with --apply remove the reviewed plan
+    (exit 0 planned or offboarded, 3 something refused, 2 bad input)."""
+    from . import runner
+    from .evidence import status
+    from .operate import offboard
+
+    o = runner.run_offboard(args.customer, apply=args.apply, timeout=args.timeout)
+    print(offboard.describe(o, status.link))
+    return o.exit_code
+
+
+def cmd_tier(args: argparse.Namespace) -> int:
+    """A tier change: undo what the new tier does not include, then run the stages under it (dry run; --apply)."""
+    from . import runner
+    from .evidence import status
+    from .operate import tier
+
+    o = tier.change(args.customer, args.to, runner.run_offboard, runner.run_all, args.apply, status.link)
+    print(o.text())
+    return o.exit_code
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -857,6 +882,18 @@ def build_parser() -> argparse.ArgumentParser:
     ap_.add_argument("--stage", required=True, choices=[str(n) for n in range(5)], help="0-4")
     ap_.add_argument("--run", help="the dry run to approve (default: the stage's newest)")
     ap_.set_defaults(func=cmd_approve)
+    ob = sub.add_parser("offboard", help="the reverse runbook: remove the MSP's artefacts (dry run; --apply removes)")
+    ob.add_argument("customer", help="parameters/<customer>.yml")
+    ob.add_argument("--apply", action="store_true", help="remove the reviewed plan, delete the app's secret, verify")
+    ob.add_argument("--timeout", type=int, default=900, help="seconds a single cell may run (default 900)")
+    ob.set_defaults(func=cmd_offboard)
+    tr = sub.add_parser(
+        "tier", help="move a customer to another tier: undo what it leaves, add what it needs (dry run)"
+    )
+    tr.add_argument("customer", help="parameters/<customer>.yml")
+    tr.add_argument("--to", required=True, metavar="TIER", help="CSP, Premium or 'Full Stack'")
+    tr.add_argument("--apply", action="store_true", help="remove, then run every stage under the new tier")
+    tr.set_defaults(func=cmd_tier)
     sh = sub.add_parser("sheet", help=cmd_sheet.__doc__)
     sh.add_argument("customer")
     sh.add_argument(

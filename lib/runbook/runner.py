@@ -35,7 +35,16 @@ from .evidence.seal import RunOutcome
 # before papermill or nbformat load: their jsonschema would compile 38 grammars nothing here uses
 fastimport.defer_rfc3987_grammar()
 
-__all__ = ["RunOutcome", "parameters_hash", "recover", "run_all", "run_drift", "run_report", "run_stage"]
+__all__ = [
+    "RunOutcome",
+    "parameters_hash",
+    "recover",
+    "run_all",
+    "run_drift",
+    "run_offboard",
+    "run_report",
+    "run_stage",
+]
 
 
 def recover(customer: str) -> list[str]:
@@ -483,6 +492,11 @@ def run_drift(
             )
         check_sandbox_tenant(params, sandbox_connection_path())
     store = EvidenceStore(params.customer)
+    from .operate import offboard
+
+    gone = offboard.offboarded(store)
+    if gone is not None:  # the customer left: nothing to re-verify, nothing drifted
+        return drift.DriftOutcome(params.customer, gone.name, gone, "offboarded", [], "", apply)
     with store.lock(f"drift{' --apply' if apply else ''}") as stale:
         if stale:
             log.warning("took over a stale lock of %s (pid %s)", params.customer, stale.get("pid"))
@@ -505,6 +519,78 @@ def run_drift(
             store.archive(
                 run,
                 drift.header(outcome, started, parameters_hash(params.customer)),
+                [r.to_dict() for r in results],
+                secrets.stored_values(params.secret_refs()),
+            )
+        except EvidenceError as exc:
+            outcome.status, outcome.error = "refused", str(exc)
+            raise
+        return outcome
+
+
+def run_offboard(
+    customer: str,
+    apply: bool = False,
+    timeout: int = 900,
+    log_output: bool = False,
+    notebook: Path | None = None,
+    only: tuple[str, ...] = (),
+    tier_to: str = "",
+):
+    """`runbook offboard <customer>`: under the customer's run lock (killed runs sealed first), execute the offboarding
+    notebook with papermill (its kernel plans every automated item's undo and, with `apply`, removes the reviewed
+    plan, journaling each deletion Azure accepted), then seal the run (kind `offboard`) like a drift run. A tier change
+    (`only`: the items the new tier `tier_to` does not include) runs the same notebook for those items."""
+    from .authoring.notebooks import offboard_notebook
+    from .operate import offboard
+
+    params = load(customer)  # ParameterError before any Azure call
+    check_sign_in_refs(params)
+    if params.target == "sandbox":
+        from .adapters.clients import sandbox_connection_path
+        from .customer.params import check_sandbox_tenant
+        from .errors import TargetError
+
+        if not sandbox_connection_path().exists():
+            raise TargetError(
+                f"no sandbox is running (missing {sandbox_connection_path()}). Fix: `runbook demo --serve`, or `runbook sandbox serve`"
+            )
+        check_sandbox_tenant(params, sandbox_connection_path())
+    store = EvidenceStore(params.customer)
+    with store.lock(f"offboard{' --apply' if apply else ''}") as stale:
+        if stale:
+            log.warning("took over a stale lock of %s (pid %s)", params.customer, stale.get("pid"))
+        for run_id in store.recover():
+            log.warning("sealed run %s of %s from its journal: its process was killed", run_id, params.customer)
+        run = store.new_run(0, kind=offboard.OFFBOARD)
+        source = Path(notebook) if notebook else offboard_notebook()
+        output = run.path / source.name
+        started = stamp()
+        try:
+            parameters = {
+                "customer": params.customer,
+                "apply": bool(apply),
+                "run_id": run.run_id,
+                "only": ",".join(only),
+            }
+            error, interrupted = execute(source, output, parameters, timeout, log_output)
+        finally:
+            _close_thread_loop()
+        results = offboard.collect(run.journal_path)
+        outcome = offboard.OffboardOutcome(
+            params.customer,
+            run.run_id,
+            run.path,
+            offboard.state_of(results, apply, error, interrupted),
+            results,
+            error,
+            apply,
+        )
+        try:
+            store.archive(
+                run,
+                offboard.header(outcome, started, parameters_hash(params.customer))
+                | ({"tier_to": tier_to, "tier_from": params.tier, "only": list(only)} if tier_to else {}),
                 [r.to_dict() for r in results],
                 secrets.stored_values(params.secret_refs()),
             )

@@ -26,7 +26,7 @@ def portfolio_page(params_dir, evidence_dir):
     seal("globex", stage=0, items=stage_items(0, "Premium"))  # onboarding, Stage 1 reached, everything open
     seal("initech", stage=0, items=stage_items(0, "Premium", **{"s0-signed-sla": "failed"}))  # Stage 0, one failed
     onboard("demo")
-    seal("demo", kind="offboard", stage=None, notebook="offboard.ipynb")  # offboarded
+    seal("demo", kind="offboard", stage=None, notebook="offboard.ipynb", status="offboarded", apply=True)
     assert main(["portfolio"]) == 0
     page = evidence_dir / "portfolio.html"
     assert page.exists()

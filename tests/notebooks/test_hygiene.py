@@ -12,7 +12,10 @@ from runbook.authoring.notebooks import REPORT_NOTEBOOK, REPORT_SECTIONS
 from runbook.customer import catalogue
 
 NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob("*.ipynb"))
-OPERATIONS = ["drift.ipynb"]  # the notebooks of the months after onboarding (`runbook drift`), beside the report's
+OPERATIONS = [
+    "drift.ipynb",
+    "offboard.ipynb",
+]  # after onboarding (`runbook drift`, `runbook offboard`), beside the report
 STAGE_NOTEBOOKS = [p for p in NOTEBOOKS if p.name != REPORT_NOTEBOOK]  # the stages' and drift's: one call per item
 
 

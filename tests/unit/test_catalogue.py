@@ -68,3 +68,58 @@ def test_configuring_items_are_exactly_the_steps_that_apply():
 
     applying = {item_id for item_id, step in REGISTRY.items() if step.apply is not Step.apply}
     assert applying == {i.id for i in catalogue.load().items if i.configures}
+
+
+def test_every_configuring_item_declares_its_undo():
+    """Issue 25: the reverse runbook lives in the catalogue: each configuring item says how it is undone (remove, hand
+    over, keep) with a reason and how the MSP's artefacts are recognised; attested items carry none."""
+    cat = catalogue.load()
+    for item in cat.items:
+        if item.configures:
+            assert item.undo is not None, item.id
+        if item.undo is not None:
+            assert item.kind != "attested" and item.undo.action in catalogue.UNDO_ACTIONS, item.id
+            assert item.undo.reason and item.undo.artefacts, item.id
+    undo = {i.id: i.undo.action for i in cat.items if i.undo is not None}
+    assert undo["s1-app-registration"] == undo["s1-monitoring-alerting"] == undo["s3-azure-policy"] == "remove"
+    assert undo["s3-defender-enabled"] == "hand_over" and undo["s3-backup-deployed"] == "keep"
+    assert "Delete Role" in cat.item("s3-lighthouse").undo.reason
+
+
+def test_the_offboarding_lines_are_in_the_catalogue_not_in_the_stages():
+    cat = catalogue.load()
+    ids = [i.id for i in cat.offboarding]
+    assert ids == [
+        "off-contract-exact",
+        "off-contract-partner-center",
+        "off-topdesk-sla",
+        "off-portal-access",
+        "off-customer-informed",
+        "off-credentials-removed",
+        "off-final-report",
+    ]
+    assert {i.role for i in cat.offboarding} == {"CSM", "Engineer"}
+    for item in cat.offboarding:
+        assert item.text.startswith(item.role) and item.heading and item.how_to_check and item.undo is None
+        assert item.stage == catalogue.OFFBOARDING_STAGE and cat.item(item.id) is item
+    assert catalogue.OFFBOARDING_STAGE not in {s.number for s in cat.stages}
+    assert cat.offboarding_stage is not None and cat.offboarding_stage.notebook == "offboard.ipynb"
+
+
+def test_a_configuring_item_without_undo_is_refused(tmp_path, monkeypatch):
+    import yaml
+
+    raw = yaml.safe_load(catalogue.DATA.read_text())
+    raw["items"][2].pop("undo")  # s1-app-registration
+    path = tmp_path / "catalogue.yml"
+    path.write_text(yaml.safe_dump(raw))
+    monkeypatch.setattr(catalogue, "DATA", path)
+    catalogue.load.cache_clear()
+    try:
+        import pytest
+
+        with pytest.raises(ValueError, match="s1-app-registration: a configuring item needs an undo"):
+            catalogue.load()
+    finally:
+        monkeypatch.undo()
+        catalogue.load.cache_clear()

@@ -18,6 +18,7 @@ def test_check_reports_a_changed_or_missing_notebook(tmp_path):
     assert notebook_gen.write(tmp_path) == [tmp_path / s.notebook for s in catalogue.load().stages] + [
         tmp_path / notebook_gen.DRIFT_NOTEBOOK,
         tmp_path / notebook_gen.REPORT_NOTEBOOK,
+        tmp_path / notebook_gen.OFFBOARD_NOTEBOOK,
     ]
     assert notebook_gen.check(tmp_path) == [] and notebook_gen.write(tmp_path) == []
     first, second = (tmp_path / s.notebook for s in catalogue.load().stages[:2])

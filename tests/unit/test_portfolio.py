@@ -104,13 +104,16 @@ def test_evidence_health_is_what_evidence_verify_finds(folders):
     assert row.status in ("onboarding", "onboarded")
 
 
-def test_a_completed_offboard_run_marks_the_customer_offboarded(folders):
-    """Offboarding (issue 25) writes runs of kind `offboard`; the archive seals a folder of that kind as any other
-    (a run id `<time>-offboard-<hex>`), and its chain verifies. An unfinished offboarding is not offboarded."""
+def test_an_applied_offboarding_marks_the_customer_offboarded(folders):
+    """`runbook offboard --apply` seals a run of kind `offboard` (`<time>-offboard-<hex>`) whose results say
+    `apply: true` and status `offboarded` (or `incomplete`: something refused, the management still ended). A dry
+    run, a failed run and a tier change's removals (`tier_to`) do not make the customer offboarded."""
     onboard("demo")
-    seal("demo", kind="offboard", stage=None, notebook="offboard.ipynb", status="failed")
+    seal("demo", kind="offboard", stage=None, notebook="offboard.ipynb", status="planned", apply=False)
+    seal("demo", kind="offboard", stage=None, notebook="offboard.ipynb", status="failed", apply=True)
+    seal("demo", kind="offboard", stage=None, notebook="offboard.ipynb", status="offboarded", apply=True, tier_to="CSP")
     assert rows_by_name()["demo"].status == "onboarded"
-    run = seal("demo", kind="offboard", stage=None, notebook="offboard.ipynb")
+    run = seal("demo", kind="offboard", stage=None, notebook="offboard.ipynb", status="offboarded", apply=True)
     row = rows_by_name()["demo"]
     assert row.status == "offboarded" and row.evidence == "ok"
     assert portfolio.run_kind(run.name) == "offboard"

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from ..core import ids
 from ..core.http import ArmError, Request, Response, arm_error
 from ..core.provider import Provider, TypeSpec
-from ..core.rbac import BUILTIN_ROLES, OWNER, USER_ACCESS_ADMINISTRATOR, role_guid
+from ..core.rbac import BUILTIN_ROLES, OWNER, USER_ACCESS_ADMINISTRATOR, role_allows, role_guid
 
 if TYPE_CHECKING:
     from ..core.arm import Arm
@@ -31,6 +31,8 @@ UNKNOWN_TENANT_NAME = "Default Directory"
 # Roles Lighthouse refuses although they are built-in: Owner; roles with data actions or restricted actions
 # (Log Analytics Contributor is refused since 2025-06: Azure/Azure-Lighthouse-samples#137)
 RESTRICTED_ROLES = {OWNER, "92aaf0da-9dab-42b6-94a3-d43ce8d16293"}
+# the one role through which a managing tenant's principal may remove a delegation (remove-delegation, above)
+REGISTRATION_DELETE_ROLE = "91c1777a-f3dc-4fae-b103-61d183457e46"
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 
 
@@ -165,6 +167,8 @@ class ManagedServices(Provider):
                     }
             return out
 
+        if req.method == "DELETE" and not ap.is_collection and (refused := self.may_remove(arm, principal, ap)):
+            return refused
         if req.method in ("PUT", "DELETE") and not ap.is_collection:
             return self.write(arm, req, ap, spec)
         if ap.is_collection and req.method == "GET":
@@ -181,6 +185,25 @@ class ManagedServices(Provider):
             obj = arm.state.get(ap.path)
             return Response(200, view(obj)) if obj else arm.not_found(ap, spec)
         return None
+
+    @staticmethod
+    def may_remove(arm: Arm, principal: str, ap: ids.ArmPath) -> Response | None:
+        """Removing a delegation (learn.microsoft.com/azure/lighthouse/how-to/remove-delegation): a user of the
+        customer's tenant with Microsoft.Authorization/roleAssignments/write (Owner), or a principal of the managing
+        tenant holding the Managed Services Registration Assignment Delete Role through the offer; any other role the
+        offer delegates (Contributor included) is refused with ARM's 403."""
+        held = arm.state.roles_of(principal, ap.path)
+        if any(src == "rbac" and role_allows(g, "Microsoft.Authorization/roleAssignments/write") for g, src in held):
+            return None
+        if any(src == "lighthouse" and g == REGISTRATION_DELETE_ROLE for g, src in held):
+            return None
+        return arm_error(
+            403,
+            "AuthorizationFailed",
+            f"The client '{principal}' with object id '{principal}' does not have authorization to perform action "
+            f"'Microsoft.ManagedServices/registrationAssignments/delete' over scope '{ap.path}' or the scope is invalid. "
+            "If access was recently granted, please refresh your credentials.",
+        )
 
     @staticmethod
     def tenant_name(arm: Arm, tenant_id: str) -> str:

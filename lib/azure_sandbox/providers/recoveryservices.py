@@ -558,6 +558,10 @@ class RecoveryServices(Provider):
         """Container and item name the source VM; the VM is in the vault's region and protected nowhere else; the
         policy is one of this vault's."""
         props = body.get("properties") or {}
+        if str(props.get("protectionState", "")) == "ProtectionStopped":  # stop protection, retain data
+            if arm.state.get(ap.path) is None:
+                raise _protection_error(f"The item '{ap.name}' is not protected: there is no protection to stop.")
+            return
         vault_id = ap.path.split("/backupFabrics/")[0]
         vault = arm.state.get(vault_id)
         source = str(props.get("sourceResourceId", ""))
@@ -613,6 +617,12 @@ class RecoveryServices(Provider):
         body = req.json()
         existing = arm.state.get(ap.path)
         props = body.setdefault("properties", {})
+        if existing is not None and props.get("protectionState") == "ProtectionStopped":
+            # stop protection and retain data (learn.microsoft.com/azure/backup/backup-azure-arm-userestapi-backupazurevms,
+            # "Stop protection but retain existing data"): no more backups, the recovery points stay; a job (202)
+            existing["properties"].update(protectionState="ProtectionStopped", policyId="", policyName="")
+            headers, _ = arm.start_lro(req, ids.subscription_of(ap.path) or "", "async", None, spec.type, ap.path)
+            return Response(202, None, headers)
         vm = arm.state.get(props["sourceResourceId"]) or {}
         props.update(
             backupManagementType="AzureIaasVM",

@@ -69,6 +69,14 @@ class Passwordstate:
         _ok(resp, f"read '{title}'")
         return str(resp.json()[0]["Password"])
 
+    def delete(self, list_id: int, title: str) -> None:
+        """Delete the entry of this title (DELETE /api/passwords/{PasswordID}); none there is nothing to do."""
+        entry = self.find(list_id, title)
+        if entry is None:
+            return
+        what = f"delete '{title}' from password list {list_id}"
+        _ok(self._call("DELETE", f"passwords/{entry.id}", what, params={"MoveToRecycleBin": "False"}), what)
+
     def store(
         self,
         list_id: int,

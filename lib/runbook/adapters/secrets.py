@@ -298,6 +298,24 @@ class SecretStores:
             f"{ref.describe()}: an environment variable is read-only; the runbook cannot store a new secret there. Fix: give a keyvault: or passwordstate: reference"
         )
 
+    def delete(self, ref: SecretRef) -> None:
+        """Delete the secret (`runbook offboard`): in Key Vault a soft delete (recoverable for the vault's retention,
+        as the vault is set up), in Passwordstate the entry of that title, a file removed; an environment variable is
+        read-only (SecretError naming it)."""
+        if ref.keyvault:
+            try:
+                self._vault(ref).begin_delete_secret(ref.secret_name).result()
+            except Exception as exc:
+                raise vault_error(ref, exc, "delete") from None
+            return
+        if ref.passwordstate:
+            self._ps(ref).delete(ref.password_list, ref.title)
+            return
+        if ref.file:
+            file_path(ref).unlink(missing_ok=True)
+            return
+        raise SecretError(f"{ref.describe()}: an environment variable is read-only; unset it where it is defined")
+
     def versions(self, ref: SecretRef) -> list[Stored]:
         """The secret's enabled versions as its store describes them, newest first (no value is read); [] when
         there is none. A file or an environment variable has one version."""

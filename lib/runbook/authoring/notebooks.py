@@ -1,4 +1,4 @@
-"""Write the five stage notebooks, the drift notebook and the monthly report notebook (`REPORT_NOTEBOOK`, its
+"""Write the five stage notebooks, the drift notebook, the offboarding notebook and the monthly report notebook (`REPORT_NOTEBOOK`, its
 sections from `REPORT_SECTIONS`) from the catalogue, so their narrative cannot drift from it.
 
 Every stage notebook has the same shape: a title cell, the papermill ``parameters`` cell, the session
@@ -340,6 +340,88 @@ def drift_cells() -> list[Cell]:
     ]
 
 
+OFFBOARD_NOTEBOOK = "offboard.ipynb"
+
+#: The offboarding notebook's papermill parameters cell (`runbook offboard` injects the run's values after it).
+OFFBOARD_PARAMETERS = (
+    'customer = "demo"  # parameters/<customer>.yml to load; "demo" runs on the sandbox tenant\n'
+    "apply = False  # dry run by default; True removes the reviewed plan (only under `runbook offboard --apply`)\n"
+    'run_id = ""  # set by the runner; empty when stepping through by hand (nothing is recorded then)\n'
+    'only = ""  # set by `runbook tier`: the items the new tier does not include (empty: every item, an offboarding)'
+)
+
+
+def offboard_cells(cat: catalogue.Catalogue | None = None) -> list[Cell]:
+    """Every cell of the offboarding notebook, in order: one library call each, showing a table. The undo of each
+    item and the offboarding lines come from the catalogue."""
+    cat = cat or catalogue.load()
+    undone = "\n".join(
+        f"* **{i.id}** ({i.undo.action.replace('_', ' ')}): {i.undo.reason}" for i in cat.items if i.undo is not None
+    )
+    lines = "\n".join(f"* **{i.id}** ({i.role}): {i.heading}" for i in cat.offboarding)
+    return [
+        Cell(
+            "title",
+            "markdown",
+            "# Offboarding: the reverse runbook\n"
+            "\n"
+            "When a customer leaves, what the MSP configured in their tenant is removed or handed over deliberately, with "
+            "evidence, and nothing of the customer's own is touched. An artefact is the MSP's only when the evidence "
+            "records it (the ids Azure returned to the runbook), or it carries the MSP tag, or it is the MSP's app "
+            "registration or Lighthouse offer by name and record. A resource under a lock is reported, not unlocked.\n"
+            "\n"
+            "* **Batch:** `runbook offboard <customer> [--apply]` executes this notebook with papermill and seals the run "
+            "in the customer's evidence chain.\n"
+            "* **Dry run** is the default: nothing in the tenant changes unless `apply` is `True`.\n"
+            "* **Afterwards** `runbook drift` reports the customer as offboarded.\n"
+            "\n"
+            "How each automated item is undone (the catalogue's `undo:`):\n"
+            "\n" + undone,
+        ),
+        Cell("parameters", "code", OFFBOARD_PARAMETERS, ("parameters",)),
+        Cell(
+            "session-md",
+            "markdown",
+            "## Session\nLoads the customer's parameters and the evidence: every change the runs recorded.",
+        ),
+        Cell(
+            "session",
+            "code",
+            "from runbook.operate import offboard\n\nsession = offboard.start(customer, apply=apply, run_id=run_id, only=only)\nsession",
+        ),
+        Cell(
+            "plan-md",
+            "markdown",
+            "## The plan\nPer item, in the reverse of the onboarding (the Lighthouse delegation last), every artefact "
+            "with its decision: **remove**, **kept** or **hand over** (with the reason), **needs the customer** (and who "
+            "can do it), **locked**, **gone**, or **not the MSP's** (a look-alike without a record).",
+        ),
+        Cell("plan", "code", "session.plan()"),
+        Cell(
+            "remove-md",
+            "markdown",
+            "## Remove\nWith `apply`, each item's reviewed plan above is removed through the reviewed-plan path (the "
+            "tenant is inspected again; a plan that changed meanwhile is refused, naming the differences), each deletion "
+            "journaled the moment Azure accepts it, then verified. The app's client secret is deleted from its store "
+            "after the app. In a dry run this says what it would do.",
+        ),
+        Cell("remove", "code", "session.remove()"),
+        Cell(
+            "checklist-md",
+            "markdown",
+            "## The CSM's and the Engineer's lines\nAttested in the parameters (`attestations.<id>`):\n\n" + lines,
+        ),
+        Cell("checklist", "code", "session.checklist()"),
+        Cell(
+            "summary-md",
+            "markdown",
+            "## Offboarding summary\nWhat this run leaves in the evidence: removed, refused (why), kept (why), needs "
+            "the customer (results.json).",
+        ),
+        Cell("summary", "code", "session.finish()"),
+    ]
+
+
 def build_cells(cells: Sequence[Cell]) -> NotebookNode:
     """A notebook of these cells, without outputs."""
     import nbformat
@@ -370,6 +452,7 @@ def expected(cat: catalogue.Catalogue | None = None) -> dict[str, str]:
     out = {st.notebook: render(build(st, cat.for_stage(st.number))) for st in cat.stages}
     out[DRIFT_NOTEBOOK] = render(build_cells(drift_cells()))
     out[REPORT_NOTEBOOK] = render(build_cells(report_cells()))
+    out[OFFBOARD_NOTEBOOK] = render(build_cells(offboard_cells(cat)))
     return out
 
 
@@ -405,6 +488,12 @@ def stage_notebook(name: str) -> Path:
 def drift_notebook() -> Path:
     """The drift notebook (notebooks/drift.ipynb, or generated into .cache/notebooks as `stage_notebook` does)."""
     return stage_notebook(DRIFT_NOTEBOOK)
+
+
+def offboard_notebook() -> Path:
+    """The offboarding notebook (notebooks/offboard.ipynb, or generated into .cache/notebooks as `stage_notebook`
+    does)."""
+    return stage_notebook(OFFBOARD_NOTEBOOK)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -876,7 +876,8 @@ class Parameters(_Strict):
     @field_validator("attestations")
     @classmethod
     def _known_items(cls, v: dict) -> dict:
-        known = {it.id for it in load_catalogue().items}
+        cat = load_catalogue()
+        known = {it.id for it in cat.items + cat.offboarding + cat.tier_change}  # stage, offboarding, tier lines
         unknown = sorted(set(v) - known)
         if unknown:
             raise ValueError(

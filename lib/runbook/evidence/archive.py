@@ -34,8 +34,9 @@ def customer_dir(customer: str) -> Path:
     return root() / customer
 
 
-RUN_KINDS = ("stage", "drift", "decision", "report", "approval")  # a stage run; a drift re-verification; an
-# engineer's decision on a finding; a monthly report; a second person's approval of a reviewed plan (four eyes)
+RUN_KINDS = ("stage", "drift", "decision", "report", "approval", "offboard")  # a stage run; a drift
+# re-verification; an engineer's decision on a finding; a monthly report; a second person's approval of a reviewed
+# plan (four eyes); an offboarding or a tier change's removals (`runbook offboard`, `runbook tier`)
 
 
 def new_run(customer: str, stage: int, kind: str = "stage") -> tuple[str, Path]:

@@ -208,7 +208,7 @@ def verified(store: EvidenceStore) -> dict[str, Latest]:
     out: dict[str, Latest] = {}
     for run_dir in store.runs():
         path = run_dir / archive.RESULTS
-        if archive.run_kind(run_dir.name) == "decision" or not path.exists():
+        if archive.run_kind(run_dir.name) in ("decision", "offboard") or not path.exists():  # undo results: no baseline
             continue
         data = json.loads(path.read_text())
         for rec in data.get("items", []):
@@ -332,7 +332,7 @@ class DriftOutcome:
     customer: str
     run_id: str
     run_dir: Path
-    status: str  # complete | drift | incomplete | failed | interrupted | refused
+    status: str  # complete | drift | incomplete | failed | interrupted | refused | offboarded
     items: list[ItemDrift] = field(default_factory=list)
     error: str = ""
     apply: bool = False
@@ -345,6 +345,7 @@ class DriftOutcome:
 
         return {
             "complete": EXIT_OK,
+            "offboarded": EXIT_OK,  # the customer left (an applied `runbook offboard`): nothing is inspected
             "drift": EXIT_INCOMPLETE,
             "incomplete": EXIT_INCOMPLETE,
             "interrupted": EXIT_INTERRUPTED,

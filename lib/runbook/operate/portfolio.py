@@ -9,7 +9,8 @@ touched, linking to its latest evidence HTML.
 * **One customer never sinks the others**: invalid parameters are that row's error (status `invalid parameters`),
   evidence that cannot be read is that row's error (status `error`); the other rows are built as usual.
 * **Run kinds are read from the run ids** (`<time>-<kind>-<hex>`, a stage run's kind is `stageN`), so a kind added
-  later is seen: a completed run of kind `offboard` makes the customer `offboarded`.
+  later is seen: an applied offboarding (`offboard.ends_management`, not a tier change's removals) makes the
+  customer `offboarded`.
 * **The page** (`render_html`) is one self-contained file: the table is in the HTML (500 rows paint without waiting
   for a script), inline CSS and a few lines of inline script that sort by a column header (numbers and dates as such,
   one O(n log n) sort, empty cells last) and filter by text, tier and status. Every value is escaped. Links to the
@@ -34,11 +35,11 @@ from ..customer import catalogue, params
 from ..evidence import EvidenceStore, archive, journal
 from ..evidence.results import stamp
 from .drift import OPEN_STATES, STATES, ItemDrift, last_drift
+from .offboard import ends_management
 
 ROLES = ("CSM", "Engineer")
 #: a customer's status on the page, in the order the status filter lists them
 STATUSES = ("invalid parameters", "error", "not started", "onboarding", "onboarded", "offboarded")
-OFFBOARD_KIND = "offboard"  # the run kind of offboarding (issue 25): a completed one marks the customer offboarded
 DONE_STAGE = 5  # the stage reached once every stage is complete
 PAGE = "portfolio.html"  # in the evidence root by default: its links are relative to it
 
@@ -160,7 +161,7 @@ def _evidence(row: Row, store: EvidenceStore, tier: str) -> None:
             touched.append(_mtime(run_dir / journal.JOURNAL))
         else:
             touched.append(_run_started(run_dir.name))
-        if run_kind(run_dir.name) == OFFBOARD_KIND and data.get("status") == "complete":
+        if ends_management(run_kind(run_dir.name), data):
             offboarded = True
         html_files = sorted(run_dir.glob("*.html"))
         if html_files:
