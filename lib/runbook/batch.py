@@ -202,6 +202,10 @@ def run_customer(job: Job) -> CustomerOutcome:
     o = job.options
     try:
         with _environment(job.env):
+            from . import PROJECT_ROOT
+            from .authoring import kernels
+
+            kernels.fork_for_process(str(PROJECT_ROOT))  # this worker's kernels fork from one pre-imported process
             if job.kind == "run":
                 stages = o.get("stages") or [s.number for s in _stages()]
                 for n in stages:

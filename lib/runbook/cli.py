@@ -11,7 +11,7 @@ import re
 import shlex
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -124,26 +124,34 @@ def cmd_run(args: argparse.Namespace) -> int:
         options = {"apply": args.apply, "force": args.force, "stages": stages, "timeout": args.timeout}
         return _run_batch("run", customers, options | {"item": args.item}, args)
     codes = []
-    for customer in customers:
-        if len(customers) > 1:
-            print(f"== {customer}")
-        try:
-            outcomes = runner.run_all(
-                customer,
-                apply=args.apply,
-                force=args.force,
-                stages=stages,
-                on_outcome=_print_outcome,
-                timeout=args.timeout,
-                log_output=True,  # filtered by _stream_papermill_log
-                on_item=lambda r: _print_item(r, show_plan=args.show_plan),
-                item=args.item,
-            )
-            codes.append(max((o.exit_code for o in outcomes), default=EXIT_OK))
-            _auto_push(customer)
-        except errors.RunbookError as exc:  # one customer's error does not stop the batch
-            codes.append(report(exc))
+    with runner.fork_kernels() if len(customers) > 1 else nullcontext():  # kernels forked from one pre-imported
+        for customer in customers:
+            codes.append(_run_customer(customer, stages, args, several=len(customers) > 1))
     return _worst(codes)  # interrupted, a failure, busy, bad input, then an incomplete stage
+
+
+def _run_customer(customer: str, stages: list[int] | None, args: argparse.Namespace, several: bool) -> int:
+    """One customer's stages of `runbook run` in this process: its exit code (an error is one line)."""
+    from . import runner
+
+    if several:
+        print(f"== {customer}")
+    try:
+        outcomes = runner.run_all(
+            customer,
+            apply=args.apply,
+            force=args.force,
+            stages=stages,
+            on_outcome=_print_outcome,
+            timeout=args.timeout,
+            log_output=True,  # filtered by _stream_papermill_log
+            on_item=lambda r: _print_item(r, show_plan=args.show_plan),
+            item=args.item,
+        )
+    except errors.RunbookError as exc:  # one customer's error does not stop the batch
+        return report(exc)
+    _auto_push(customer)
+    return max((o.exit_code for o in outcomes), default=EXIT_OK)
 
 
 def _batch_customers(args: argparse.Namespace) -> list[str] | None:
@@ -306,27 +314,38 @@ def cmd_drift(args: argparse.Namespace) -> int:
     as_json = args.format == "json"
     if _on_dask(args, customers):
         return _run_batch("drift", customers, {"apply": args.apply, "timeout": args.timeout}, args, as_json)
-    codes, documents = [], []
-    for customer in customers:  # in this process, one after another
-        try:
-            o = runner.run_drift(customer, apply=args.apply, timeout=args.timeout)
-        except Exception as exc:  # one customer's error (or a bug) does not stop the others: one line for it
-            err = f"{customer}: {errors.describe(exc)}"
-            print(err, file=sys.stderr, flush=True)
-            codes.append(errors.exit_code_of(exc))
-            documents.append({"customer": customer, "exit_code": codes[-1], "error": err})
-            continue
-        if as_json:  # one JSON document at the end: an entry per customer, the refused ones with their error
-            documents.append(json.loads(drift_json(o)))
-        else:
-            if len(customers) > 1:
-                print(f"== {customer}")
-            print(drift_text(o), flush=True)
-        _auto_push(customer, quiet=as_json)
-        codes.append(o.exit_code)
+    codes: list[int] = []
+    documents: list[dict] = []
+    with runner.fork_kernels() if len(customers) > 1 else nullcontext():  # kernels forked from one pre-imported
+        for customer in customers:  # in this process, one after another
+            _drift_customer(customer, args, as_json, len(customers) > 1, codes, documents)
     if as_json:
         print(json.dumps(sorted(documents, key=lambda d: d["customer"]), indent=2))
     return _worst(codes)
+
+
+def _drift_customer(
+    customer: str, args: argparse.Namespace, as_json: bool, several: bool, codes: list[int], documents: list[dict]
+) -> None:
+    """One customer's drift run in this process; its exit code and JSON document appended (an error is one line)."""
+    from . import runner
+
+    try:
+        o = runner.run_drift(customer, apply=args.apply, timeout=args.timeout)
+    except Exception as exc:  # one customer's error (or a bug) does not stop the others: one line for it
+        err = f"{customer}: {errors.describe(exc)}"
+        print(err, file=sys.stderr, flush=True)
+        codes.append(errors.exit_code_of(exc))
+        documents.append({"customer": customer, "exit_code": codes[-1], "error": err})
+        return
+    if as_json:  # one JSON document at the end: an entry per customer, the refused ones with their error
+        documents.append(json.loads(drift_json(o)))
+    else:
+        if several:
+            print(f"== {customer}")
+        print(drift_text(o), flush=True)
+    _auto_push(customer, quiet=as_json)
+    codes.append(o.exit_code)
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:
@@ -454,17 +473,18 @@ def cmd_report(args: argparse.Namespace) -> int:
     if _on_dask(args, customers):
         return _run_batch("report", customers, {"month": args.month or "", "timeout": args.timeout}, args)
     codes = []
-    for customer in customers:
-        try:
-            o = runner.run_report(customer, args.month or "", timeout=args.timeout, log_output=True)
-        except errors.RunbookError as exc:
-            if len(customers) == 1:
-                raise
-            codes.append(report(exc))
-            continue
-        _print_report(o)
-        _auto_push(customer)
-        codes.append(o.exit_code)
+    with runner.fork_kernels() if len(customers) > 1 else nullcontext():  # kernels forked from one pre-imported
+        for customer in customers:
+            try:
+                o = runner.run_report(customer, args.month or "", timeout=args.timeout, log_output=True)
+            except errors.RunbookError as exc:
+                if len(customers) == 1:
+                    raise
+                codes.append(report(exc))
+                continue
+            _print_report(o)
+            _auto_push(customer)
+            codes.append(o.exit_code)
     return _worst(codes)
 
 

@@ -37,6 +37,7 @@ fastimport.defer_rfc3987_grammar()
 
 __all__ = [
     "RunOutcome",
+    "fork_kernels",
     "parameters_hash",
     "recover",
     "run_all",
@@ -133,9 +134,12 @@ def _ipc_kernel_manager():
         async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> Any:
             log = PROJECT_ROOT / ".cache" / "kernel.log"
             log.parent.mkdir(parents=True, exist_ok=True)
+            from .authoring import kernels
+
             with log.open("a") as err:  # the kernel process holds its own copy of the descriptor
                 kw.setdefault("stderr", err)
-                return await super()._async_launch_kernel(kernel_cmd, **kw)
+                # inside `fork_kernels()`: forked from the process that has imported what a kernel imports
+                return await super()._async_launch_kernel(kernels.kernel_command(kernel_cmd), **kw)
 
     return IpcKernelManager
 
@@ -446,6 +450,14 @@ def reuse_kernel():
     from .authoring import kernels
 
     return kernels.reuse(_ipc_kernel_manager())
+
+
+def fork_kernels():
+    """A block (a batch of customers in this process) whose kernels are forked from one process that imported what a
+    kernel imports (`runbook.authoring.forkserver`): each run still gets a new kernel process of its own."""
+    from .authoring import kernels
+
+    return kernels.forking(str(PROJECT_ROOT))
 
 
 def _close_thread_loop() -> None:

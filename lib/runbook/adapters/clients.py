@@ -434,3 +434,41 @@ class Clients:
             return asyncio.run(main())
         with ThreadPoolExecutor(max_workers=1) as pool:  # a notebook kernel already runs a loop
             return pool.submit(asyncio.run, main()).result()
+
+
+# what `Clients` imports on first use, for a process that forks kernels (`runbook.authoring.forkserver`)
+SDK_MODULES = (
+    "azure.mgmt.resource.resources",
+    "azure.mgmt.resource.subscriptions",
+    "azure.mgmt.authorization",
+    "azure.mgmt.managedservices",
+    "azure.mgmt.monitor",
+    "azure.mgmt.security",
+    "azure.mgmt.resource.policy",
+    "azure.mgmt.resource.locks",
+    "azure.mgmt.consumption",
+    "azure.mgmt.costmanagement",
+    "azure.mgmt.advisor",
+    "azure.mgmt.recoveryservicesbackup",
+    "azure.mgmt.compute",
+    "azure.keyvault.secrets",
+    "httpx",
+    "msgraph",
+    "kiota_authentication_azure.azure_identity_authentication_provider",
+)
+
+
+def preload() -> None:
+    """Import the SDK modules the clients are built from and msgraph's models (its deserialisers import ~1,400 model
+    modules the first time any Graph object is read): once, in a process that forks kernels."""
+    for module in SDK_MODULES:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            continue
+    try:
+        from msgraph.generated.models.application import Application
+
+        Application().get_field_deserializers()
+    except ImportError:
+        pass

@@ -181,3 +181,55 @@ def _stop_client(client: Any) -> None:
     if getattr(client, "kc", None) is not None:
         client.kc.stop_channels()
         client.kc = None
+
+
+# --- kernels forked from a pre-imported process (authoring/forkserver.py) --------------------------------------------
+_fork_lock = __import__("threading").Lock()
+_fork_server: Any = None  # this process's fork server while `forking()` blocks (or a worker's `fork_for_process`) run
+_fork_depth = 0
+
+
+@contextmanager
+def forking(cwd: str) -> Iterator[Any]:
+    """Within this block (any thread of this process), every kernel papermill starts is forked from one fork server
+    that has imported what a kernel imports; the server starts now, in the background, and stops at the block's end
+    (the outermost block's, when nested; never one a worker made with `fork_for_process`)."""
+    global _fork_server, _fork_depth
+    from .forkserver import ForkServer
+
+    with _fork_lock:
+        owner = _fork_server is None
+        if owner:
+            _fork_server = ForkServer(cwd=cwd).start()
+        _fork_depth += 1
+        server = _fork_server
+    try:
+        yield server
+    finally:
+        with _fork_lock:
+            _fork_depth -= 1
+            if owner:
+                _fork_server = None
+        if owner:
+            server.stop()
+
+
+def fork_for_process(cwd: str) -> Any:
+    """A fork server for the rest of this process's life (a Dask worker's: its customers' kernels fork from it); it
+    stops when the process exits (its stdin closes then, whatever way the process ends)."""
+    global _fork_server
+    import atexit
+
+    from .forkserver import ForkServer
+
+    with _fork_lock:
+        if _fork_server is None:
+            _fork_server = ForkServer(cwd=cwd).start()
+            atexit.register(_fork_server.stop)
+        return _fork_server
+
+
+def kernel_command(kernel_cmd: list[str]) -> list[str]:
+    """The command that starts a kernel: through this process's fork server when one is up, else `kernel_cmd`."""
+    server = _fork_server
+    return server.command(kernel_cmd) if server is not None else kernel_cmd

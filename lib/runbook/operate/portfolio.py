@@ -112,7 +112,7 @@ def _mtime(path: Path) -> str:
 def _raw_tier(customer: str) -> tuple[str, str]:
     """Tier and tenant name as an invalid file still gives them (for the row), else empty."""
     try:
-        data = yaml.safe_load(params.resolve_path(customer).read_text())
+        data = yaml.load(params.resolve_path(customer).read_text(), Loader=params.SAFE_LOADER)
     except (OSError, yaml.YAMLError):
         return "", ""
     if not isinstance(data, dict):

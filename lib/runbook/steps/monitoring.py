@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+from ..customer.params import SAFE_LOADER
 from .base import Context, ScopeFailure, StepInputError
 from .desired import Desired, DesiredResourcesStep
 from .tagging import managed_marking
@@ -20,7 +21,7 @@ HEALTH_ALERTS = {"ala-service-health": "ServiceHealth", "ala-resource-health": "
 @lru_cache(maxsize=1)
 def baseline_rules() -> dict[str, list[dict]]:
     """Baseline metric alert rules by lower-cased resource type."""
-    return yaml.safe_load(RULES_FILE.read_text())
+    return yaml.load(RULES_FILE.read_text(), Loader=SAFE_LOADER)
 
 
 def metric_alert_name(rule_id: str, resource_id: str) -> str:

@@ -36,7 +36,7 @@ import yaml
 from azure.core.exceptions import HttpResponseError
 from azure.core.rest import HttpRequest
 
-from ..customer.params import Parameters
+from ..customer.params import SAFE_LOADER, Parameters
 from ..evidence.results import Change
 from .base import Context, Observation, ScopeFailure, Verdict
 from .desired import Desired, DesiredResourcesStep
@@ -83,7 +83,7 @@ class Baseline:
 @lru_cache(maxsize=4)
 def load_baseline(path: Path = BASELINE_FILE) -> Baseline:
     """The baseline data file, checked."""
-    data = yaml.safe_load(path.read_text())
+    data = yaml.load(path.read_text(), Loader=SAFE_LOADER)
     members = tuple(
         Member(
             m["reference"],
