@@ -12,12 +12,16 @@ it stale ("new in scope"): one finding per clone, as a renamed customer would ha
 Measured, in this order, in the same run:
 - **floor**: per customer, in this process, every in-scope item's inspect (the dry-run `execute` drift calls), one
   after another, without papermill, evidence or sealing: what drift cannot avoid doing;
-- **sequential**: `runner.run_drift` per customer one after another (papermill kernel, inspects, classification,
-  evidence sealed and anchored);
-- **concurrent**: the same runs on --workers threads of this process (one kernel per customer; `runbook drift --all`
-  runs them on Dask: benchmarks/portfolio.py measures that).
+- **sequential**: `runner.run_drift` per customer one after another in this process, as `runbook drift --all
+  --workers 1` runs them (papermill kernel, forked from the batch's fork server; inspects, classification, evidence
+  sealed and anchored);
+- **concurrent**: `runbook drift --all --workers N`: the batch on a Dask LocalCluster of --workers processes
+  (`batch.run_batch`, each worker's kernels forked from its own fork server), the cluster's start included.
+Exact Online's limit of 60 calls a minute per company (the sandbox enforces it; every customer is invoiced from the
+MSP's one administration) is lifted for the measurement through the sandbox's control and the calls are counted: the
+bound that limit sets on a real portfolio is reported beside the figures.
 Reports wall times, the ratio of the sequential batch to the floor, the speed-up of concurrent over sequential,
-the memory peak (this process and the largest kernel) and the 5-minute target for --customers 50. Issue 26 targets:
+the memory peak (this process, each worker and the largest kernel) and the 5-minute target for --customers 50. Issue 26 targets:
 ratio of the sequential batch to the floor <= 1.5, 50 customers in under 5 minutes on 2 cores. Writes benchmarks/results/drift.json.
 """
 
@@ -32,7 +36,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,6 +62,19 @@ def clone(evidence_root: Path, params_dir: Path, name: str) -> None:
         anchor.record(evidence_root, name, head["run_id"], head["manifest_sha256"])
 
 
+def sandbox_admin(state_dir: Path, method: str, path: str, body: dict | None = None) -> dict:
+    """The sandbox's loopback controls (faults, a service's limits, call statistics)."""
+    import ssl
+    import urllib.request
+
+    conn = json.loads((state_dir / "connection.json").read_text())
+    req = urllib.request.Request(
+        conn["url"] + path, method=method, data=json.dumps(body).encode() if body is not None else None
+    )
+    with urllib.request.urlopen(req, context=ssl.create_default_context(cafile=conn["ca_path"])) as resp:
+        return json.loads(resp.read() or b"{}")
+
+
 def floor_of(customer: str) -> tuple[float, int]:
     """The bare inspects of one customer's drift: every in-scope item's dry-run execute, in this process."""
     from runbook.customer.params import load
@@ -76,7 +92,8 @@ def main() -> int:
     ap.add_argument("--customers", type=int, default=50)
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
-    from runbook import PROJECT_ROOT, runner
+    from runbook import PROJECT_ROOT, batch, runner
+    from runbook.authoring import kernels
     from runbook.evidence import EvidenceStore
 
     work = Path(tempfile.mkdtemp(prefix="bench-drift-"))
@@ -118,12 +135,20 @@ def main() -> int:
         if bad:
             raise SystemExit(f"cloned evidence does not verify: {bad}")
         print(f"setup: demo onboarded and {len(names) - 1} clones in {time.perf_counter() - t0:.0f} s", flush=True)
+        # Exact Online allows 60 calls a minute per company: every customer is invoiced from the MSP's one
+        # administration, so a real portfolio's drift shares that minute. Lifted here (the sandbox's control) to
+        # measure the runbook's own cost; the calls are counted and the bound they set is reported.
+        sandbox_admin(work / "sandbox", "PUT", "/_sandbox/services/exact", {"minutely": 10**6, "daily": 10**6})
+        sandbox_admin(work / "sandbox", "DELETE", "/_sandbox/stats")
 
         floor, items = 0.0, 0
         for name in names:
             took, n = floor_of(name)
             floor, items = floor + took, items + n
         print(f"floor (bare inspects, {items} item inspects): {floor:.1f} s", flush=True)
+        exact_calls = sandbox_admin(work / "sandbox", "GET", "/_sandbox/stats").get("exact_calls", 0)
+        exact_minutes = exact_calls / 60
+        print(f"Exact Online calls of one pass: {exact_calls} (at 60 a minute: {exact_minutes:.1f} min)", flush=True)
 
         def one(name: str) -> str:
             o = runner.run_drift(name)
@@ -133,14 +158,20 @@ def main() -> int:
             return o.status
 
         start = time.perf_counter()
-        sequential = [one(n) for n in names]
+        with runner.fork_kernels():  # as `runbook drift --all --workers 1`
+            sequential = [one(n) for n in names]
+            time.sleep(0.2)  # the server's line for the last kernel
+            kernel_peak_mb = kernels.forked_kernel_peak_kb() / 1024
         seq = time.perf_counter() - start
         print(f"sequential drift of {len(names)} customers: {seq:.1f} s", flush=True)
         start = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=args.workers) as pool:
-            concurrent = list(pool.map(one, names))
+        outcomes, _ = batch.run_batch("drift", names, {"apply": False, "timeout": 900}, args.workers)
         conc = time.perf_counter() - start
-        print(f"concurrent drift ({args.workers} workers): {conc:.1f} s", flush=True)
+        concurrent = [o.status for o in outcomes]
+        for o in outcomes:
+            if o.status not in ("complete", "drift"):
+                print(f"  {o.customer}: {o.status}: {o.error}", flush=True)
+        print(f"concurrent drift (Dask, {args.workers} workers): {conc:.1f} s", flush=True)
         statuses = sorted(set(sequential) | set(concurrent))
         figures = {
             "customers": len(names),
@@ -153,10 +184,13 @@ def main() -> int:
             "ratio_concurrent_to_floor": round(conc / floor, 2),
             "speedup_concurrent": round(seq / conc, 2),
             "peak_rss_runbook_mb": round(rss_mb(resource.RUSAGE_SELF)),
-            "peak_rss_largest_kernel_mb": round(rss_mb(resource.RUSAGE_CHILDREN)),
+            "peak_rss_largest_kernel_mb": round(max(rss_mb(resource.RUSAGE_CHILDREN), kernel_peak_mb)),
+            "peak_rss_per_worker": batch.peak_text(outcomes),
             "statuses": statuses,
             "load_average": os.getloadavg(),
             "under_5_min": conc < 300,
+            "exact_calls_per_pass": exact_calls,
+            "exact_minutes_at_60_per_min": round(exact_minutes, 1),
         }
     finally:
         serve.terminate()
@@ -167,7 +201,8 @@ def main() -> int:
         f"targets: ratio to the floor <= 1.5: {'met' if figures['ratio_sequential_to_floor'] <= 1.5 else 'MISSED'} "
         f"(the same runs one after another {figures['ratio_sequential_to_floor']}x; the concurrent batch's wall time "
         f"{figures['ratio_concurrent_to_floor']}x); "
-        f"{len(names)} customers under 5 min: {'met' if conc < 300 else 'MISSED'} ({conc:.0f} s)"
+        f"{len(names)} customers under 5 min: {'met' if conc < 300 else 'MISSED'} ({conc:.0f} s) with Exact Online's "
+        f"minute lifted; under its real 60 calls a minute the {exact_calls} calls alone take {exact_minutes:.1f} min"
     )
     results = ROOT / "benchmarks" / "results"
     results.mkdir(parents=True, exist_ok=True)

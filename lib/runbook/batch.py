@@ -111,11 +111,14 @@ class CustomerOutcome:
 
 
 def _peaks() -> tuple[float, float]:
-    """This process's peak RSS and its largest waited-for child's (the kernels), in MB (ru_maxrss: KiB on Linux,
-    bytes on macOS)."""
+    """This process's peak RSS and its largest kernel's (a waited-for child, or one its fork server forked), in MB
+    (ru_maxrss: KiB on Linux, bytes on macOS)."""
+    from .authoring import kernels
+
     per_mb = 1024 * 1024 if sys.platform == "darwin" else 1024
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / per_mb
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / per_mb
+    kids = max(kids, kernels.forked_kernel_peak_kb() / 1024)  # kernels forked by the worker's fork server
     return round(own, 1), round(kids, 1)
 
 

@@ -64,6 +64,10 @@ def test_each_notebook_gets_a_forked_kernel_of_its_own_with_the_runners_environm
         second = run_probe(tmp_path, "second")
         assert server.forked == 2
         zygote = server.process.pid
+        deadline = time.monotonic() + 10  # the server reports each ended kernel's peak memory (the batch's line)
+        while not server.kernel_peak_kb and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert 20 * 1024 < kernels.forked_kernel_peak_kb() == server.kernel_peak_kb < 4 * 1024 * 1024
     assert first["ppid"] == second["ppid"] == zygote  # forked by the server...
     assert first["pid"] != second["pid"] and first["sid"] == first["pid"]  # ...each its own process and session
     assert first["graph_models_loaded"] and second["graph_models_loaded"]  # with what the server imported

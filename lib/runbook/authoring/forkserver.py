@@ -201,13 +201,20 @@ def _kill(pid: int) -> None:
 
 
 def _reap(kernels: dict[int, socket.socket]) -> None:
+    """Wait for the kernels that ended: each one's exit status to its client, and a line `kernel PID STATUS
+    MAXRSS_KB` on stdout for the starter (a forked kernel is the server's child: only the server sees its rusage)."""
     while kernels:
         try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
+            pid, status, usage = os.wait4(-1, os.WNOHANG)
         except ChildProcessError:
             return
         if pid == 0:
             return
+        try:
+            sys.stdout.write(f"kernel {pid} {os.waitstatus_to_exitcode(status)} {usage.ru_maxrss}\n")
+            sys.stdout.flush()
+        except OSError:  # the starter is gone
+            pass
         conn = kernels.pop(pid, None)
         if conn is not None:
             try:
@@ -230,6 +237,7 @@ class ForkServer:
         self.python = python
         self.cwd = cwd
         self.forked = 0  # kernel commands handed to the server
+        self.kernel_peak_kb = 0  # the largest peak resident memory of a kernel it forked that has ended
 
     def start(self) -> ForkServer:
         with open(os.path.join(self.folder, "server.log"), "ab") as log:
@@ -245,10 +253,16 @@ class ForkServer:
         return self
 
     def _wait_ready(self) -> None:
+        """Wait for `ready`, then read the server's line per ended kernel (its peak memory)."""
         assert self.process is not None and self.process.stdout is not None
-        line = self.process.stdout.readline()
+        stdout = self.process.stdout
+        line = stdout.readline()
         self._failed = line.strip() != b"ready"
         self._ready.set()
+        for line in iter(stdout.readline, b""):
+            words = line.split()
+            if len(words) == 4 and words[0] == b"kernel":
+                self.kernel_peak_kb = max(self.kernel_peak_kb, int(words[3]))
 
     def ready(self, timeout: float = 60) -> bool:
         """Whether the server preloaded and listens (waits for it up to `timeout`)."""

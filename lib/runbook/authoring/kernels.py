@@ -233,3 +233,9 @@ def kernel_command(kernel_cmd: list[str]) -> list[str]:
     """The command that starts a kernel: through this process's fork server when one is up, else `kernel_cmd`."""
     server = _fork_server
     return server.command(kernel_cmd) if server is not None else kernel_cmd
+
+
+def forked_kernel_peak_kb() -> int:
+    """The largest peak memory (KiB) of a kernel this process's fork server forked and saw end (0 without one)."""
+    server = _fork_server
+    return int(server.kernel_peak_kb) if server is not None else 0
