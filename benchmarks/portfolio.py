@@ -1,6 +1,7 @@
 """Benchmark: a batch over many sandbox customers, sequential vs Dask, against the papermill floor of the same run.
 
     .venv/bin/python benchmarks/portfolio.py [--customers 100] [--workers 2]
+    .venv/bin/python benchmarks/portfolio.py --done-when      # the issue's 20-customer case, checked end to end
 
 N small customers (tests/support/batch_customers.py: the demo tenant, one subscription, CSP) on one demo sandbox;
 Stage 0 then drift for all of them (`runbook run --all --stage 0`, `runbook drift --all`):
@@ -11,6 +12,10 @@ Prints wall times, the speed-up, the per-customer cost of the sequential path ag
 customer: its Stage 0 and its drift run) and each Dask worker's memory peak, with `uptime` (the machine is shared);
 writes benchmarks/results/portfolio.json. Targets (issue 24): speed-up >= 1.8x on 2 cores, per-customer overhead
 <= 1.5x the floor.
+
+`--done-when` checks the issue's case instead: `runbook run --all --stage 0 --workers 2` over 20 customers and a
+broken one (exit 2 for it, the others done, every customer's evidence verified), and, while the batch holds one
+customer's lock, a second `runbook run <that customer> --stage 0` refused by the lock (exit 4). Exit 0 when all hold.
 """
 
 from __future__ import annotations
@@ -44,10 +49,58 @@ def timed(cmd: list[str], env: dict) -> tuple[float, str]:
     return took, out.stdout
 
 
+def done_when(work: Path, base: dict, customers: int = 20) -> int:
+    """The issue's 20-customer case, end to end through the CLI (see the module's docstring)."""
+    made = batch_customers.write(work / "parameters", customers, bad="broken", sandbox_dir=work / "sandbox")
+    env = {**base, "RUNBOOK_EVIDENCE_DIR": str(work / "evidence")}
+    start = time.perf_counter()
+    batch = subprocess.Popen(
+        [str(BIN / "runbook"), "run", "--all", "--stage", "0", "--workers", "2"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    last = work / "evidence" / made[-1] / ".run.lock"  # the batch's last customer: still to come, or running
+    second = None
+    while batch.poll() is None and second is None:
+        if last.exists():
+            second = subprocess.run(
+                [str(BIN / "runbook"), "run", made[-1], "--stage", "0"],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+            )
+        time.sleep(0.02)
+    out, err = batch.communicate()
+    took = time.perf_counter() - start
+    checks = {
+        "batch exit 2 (the broken customer's)": batch.returncode == 2,
+        "broken: exit 2 with its file and field": "broken: error:" in err and "tier" in err,
+        f"{customers} customers: stage 0 complete": sum(f"{c}: exit 0" in out for c in made) == customers,
+        "the second invocation refused by the lock (exit 4)": second is not None and second.returncode == 4,
+    }
+    verified = subprocess.run(
+        [str(BIN / "runbook"), "evidence", "verify", *made], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    checks["every customer's evidence verified"] = verified.returncode == 0
+    for what, ok in checks.items():
+        print(f"{'ok    ' if ok else 'FAILED'} {what}")
+    if second is not None and second.returncode != 4:
+        print(f"  second invocation: exit {second.returncode}: {second.stdout[-500:]} {second.stderr[-500:]}")
+    if not all(checks.values()):
+        print(out[-3000:], err[-3000:])
+    print(f"done-when: {customers} customers + 1 broken on 2 Dask workers in {took:.1f} s")
+    return 0 if all(checks.values()) else 1
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--customers", type=int, default=100)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--done-when", action="store_true", help="check the issue's 20-customer case instead")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-portfolio-"))
     floor_nb = nbformat.v4.new_notebook()
@@ -73,13 +126,15 @@ def main() -> int:
             if serve.poll() is not None:
                 raise SystemExit("the sandbox did not start")
             time.sleep(0.05)
-        batch_customers.write(work / "parameters", args.customers, sandbox_dir=sandbox_dir)
         base = {
             **os.environ,
             "PYTHONPATH": str(ROOT / "lib"),
             "RUNBOOK_SANDBOX": str(sandbox_dir / "connection.json"),
             "RUNBOOK_PARAMETERS_DIR": str(work / "parameters"),
         }
+        if args.done_when:
+            return done_when(work, base)
+        batch_customers.write(work / "parameters", args.customers, sandbox_dir=sandbox_dir)
         floors = [
             timed(
                 [str(BIN / "papermill"), "--no-progress-bar", str(work / "floor.ipynb"), str(work / f"out{i}.ipynb")],

@@ -48,6 +48,10 @@ def preload() -> None:
         "ipykernel.kernelapp",
         "ipykernel.ipkernel",
         "ipykernel.zmqshell",
+        "ipykernel.debugger",  # debugpy and pydevd: a fifth of a kernel's own start
+        "sqlite3",  # IPython's history
+        "tornado.queues",
+        "pdb",
         "IPython.core.interactiveshell",
         "matplotlib_inline.backend_inline",
         "pandas",
@@ -138,6 +142,12 @@ def _child(conn: socket.socket, fds: list[int], request: dict[str, Any], closing
 def serve(address: str) -> int:
     """Preload, listen on `address`, fork a kernel per request until stdin closes (the starter is gone)."""
     preload()
+    import threading
+
+    if threading.active_count() > 1:  # forking a process with threads is not safe: the starter uses ordinary kernels
+        sys.stdout.write(f"not ready: the preload started {threading.active_count() - 1} thread(s)\n")
+        sys.stdout.flush()
+        return 1
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(address)
     os.chmod(address, 0o600)
