@@ -735,22 +735,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Start the sandbox, run every stage for a demo customer (default `demo`, Full Stack; `demo-premium` is the
     Premium tier on the same tenant) with apply, print status and evidence. With `--serve` the sandbox, holding the
     onboarded tenant, keeps serving until Ctrl-C (for `runbook drift`, `runbook status`, JupyterLab)."""
-    from . import runner
-
-    customer = args.customer
-    state_dir = PROJECT_ROOT / ".sandbox"
-    # the kernel's imports (ipykernel, the runbook, the Azure SDK, msgraph's models) start now in a fork server, on
-    # the other core while the sandbox and Azurite start; the demo's one warm kernel is forked from it
-    with runner.fork_kernels() as forks:
-        return _demo(args, customer, state_dir, forks)
-
-
-def _demo(args: argparse.Namespace, customer: str, state_dir: Path, forks) -> int:
     from azure_sandbox import Faults
 
     from . import runner
     from .evidence import EvidenceStore, status
 
+    customer = args.customer
+    state_dir = PROJECT_ROOT / ".sandbox"
     # the demo tenant ends each long-running operation by its first status poll (every one is still started, polled
     # and read back through the SDK's poller); `runbook sandbox serve` keeps one "in progress" poll per operation
     sb = _sandbox("demo", state_dir, faults=Faults(lro_polls=0))
@@ -794,7 +785,6 @@ def _demo(args: argparse.Namespace, customer: str, state_dir: Path, forks) -> in
                 print(f"evidence archive: {errors.describe(exc)}")
         print(f"checklist for the tracking issue: runbook checklist {customer}")
         if getattr(args, "serve", False):
-            forks.stop()  # nothing more to fork while the sandbox serves
             print(
                 f"the sandbox keeps serving the onboarded tenant at {sb.connection.url}: in another terminal try "
                 f"`runbook drift {customer}`; Ctrl-C to stop.",
