@@ -82,10 +82,14 @@ def done_when(work: Path, base: dict, customers: int = 20) -> int:
         f"{customers} customers: stage 0 complete": sum(f"{c}: exit 0" in out for c in made) == customers,
         "the second invocation refused by the lock (exit 4)": second is not None and second.returncode == 4,
     }
-    verified = subprocess.run(
-        [str(BIN / "runbook"), "evidence", "verify", *made], cwd=ROOT, env=env, capture_output=True, text=True
-    )
-    checks["every customer's evidence verified"] = verified.returncode == 0
+    unverified = [
+        c
+        for c in made
+        if subprocess.run(
+            [str(BIN / "runbook"), "evidence", "verify", c], cwd=ROOT, env=env, capture_output=True, text=True
+        ).returncode
+    ]
+    checks["every customer's evidence verified (runbook evidence verify)"] = not unverified
     for what, ok in checks.items():
         print(f"{'ok    ' if ok else 'FAILED'} {what}")
     if second is not None and second.returncode != 4:
