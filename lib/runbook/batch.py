@@ -176,6 +176,16 @@ class _Watcher(threading.Thread):
                 self.done.wait(0.1)
 
 
+def dask_setup(worker: Any) -> None:
+    """A LocalCluster worker's preload (in its process's main thread): SIGINT ignored. A terminal's Ctrl-C goes to the
+    whole process group, the worker processes included; unhandled it would kill them with a traceback, their tasks
+    lost and their runs unsealed. The batch's own process handles it (`Batch.stop`: the started runs sealed)."""
+    import signal
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _stop_requested(name: str) -> bool:
     if not name:
         return False
@@ -318,6 +328,7 @@ class Batch:
                     dashboard_address=None,  # no dashboard; its HTTP routes on a free port, not 8787
                     scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                     silence_logs=logging.ERROR,
+                    preload=[__name__],  # dask_setup below: a terminal's Ctrl-C is this process's to handle
                 )
                 self.client = Client(self.cluster)
         except OSError as exc:
