@@ -149,11 +149,14 @@ class _Watcher(threading.Thread):
         self.stopped, self.done = threading.Event(), threading.Event()
 
     def executing(self) -> bool:
-        from . import runner
+        """Whether the task's thread is inside papermill's `execute_notebook`, that is inside the `try` of
+        `runner.execute` that seals an interrupted run; not merely inside `runner.execute`, whose first lines (before
+        that `try`) an interrupt would escape, leaving the run unsealed."""
+        from papermill.execute import execute_notebook
 
         frame = sys._current_frames().get(self.target)
         while frame is not None:
-            if frame.f_code is runner.execute.__code__:
+            if frame.f_code is execute_notebook.__code__:
                 return True
             frame = frame.f_back
         return False
@@ -417,17 +420,19 @@ class Batch:
         )
 
     def _started(self) -> set[str]:
-        """Keys of tasks a worker is executing (or about to: already handed to it)."""
+        """Keys of tasks a worker thread is executing. Not the scheduler's `processing`: that includes tasks queued on a
+        worker behind the one it executes (worker saturation), which have not started and are cancelled like the rest
+        (one that starts meanwhile finds the stop event set and reports `cancelled`)."""
         try:
-            states = self.client.run_on_scheduler(_processing)
+            per_worker = self.client.run(_executing, on_error="ignore")
         except Exception:
             return {f.key for f in self.futures}
-        return set(states)
+        return {key for keys in per_worker.values() if isinstance(keys, list) for key in keys}
 
 
-def _processing(dask_scheduler: Any = None) -> list[str]:
-    """On the scheduler: the keys of tasks assigned to a worker."""
-    return [str(k) for k, ts in dask_scheduler.tasks.items() if ts.state == "processing"]
+def _executing(dask_worker: Any = None) -> list[str]:
+    """On a worker: the keys of the tasks its threads are executing."""
+    return [str(ts.key) for ts in dask_worker.state.all_running_tasks]
 
 
 def peak_text(outcomes: list[CustomerOutcome]) -> str:
