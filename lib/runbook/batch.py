@@ -38,6 +38,7 @@ from . import HOME_ENV, errors
 KINDS = ("run", "drift", "report")
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 CANCELLED = "cancelled"  # a customer whose task was cancelled before it started: nothing ran, no lock taken
+STILL_RUNNING = "still running when the batch stopped"  # a second Ctrl-C did not wait for it to seal its run
 
 
 def locations() -> dict[str, str]:
@@ -311,6 +312,7 @@ class Batch:
         self.cluster: Any = None
         self.client: Any = None
         self.futures: list[Any] = []
+        self._open: list[Any] = []  # the tasks still open when `stop` was called
         self._customer: dict[str, str] = {}
 
     def __enter__(self) -> Batch:
@@ -397,7 +399,7 @@ class Batch:
         from distributed import Event, wait
 
         Event(self.stop_name, client=self.client).set()
-        open_ = [f for f in self.futures if not f.done()]
+        self._open = open_ = [f for f in self.futures if not f.done()]
         started = self._started()
         not_started = [f for f in open_ if f.key not in started]
         if not_started:
@@ -408,7 +410,12 @@ class Batch:
                 wait(running, timeout=grace)
             except Exception:
                 pass
-        return [self._outcome(f) if f.done() else self._lost(f) for f in open_]
+        return self.abandon()
+
+    def abandon(self) -> list[CustomerOutcome]:
+        """The outcomes of the tasks `stop` found open, without waiting (a second Ctrl-C): those still running are
+        reported as such, their runs sealed from their journals later."""
+        return [self._outcome(f) if f.done() else self._lost(f) for f in self._open]
 
     def _lost(self, future: Any) -> CustomerOutcome:
         customer = self._customer.get(future.key, "?")
@@ -416,7 +423,7 @@ class Batch:
             customer,
             "",
             errors.EXIT_INTERRUPTED,
-            error=f"still running when the batch stopped; its run is sealed from its journal by the next run or `runbook evidence verify {customer} --repair`",
+            error=f"{STILL_RUNNING}; its run is sealed from its journal by the next run or `runbook evidence verify {customer} --repair`",
         )
 
     def _started(self) -> set[str]:
@@ -443,6 +450,19 @@ def peak_text(outcomes: list[CustomerOutcome]) -> str:
             own, kid = by.get(o.worker, (0.0, 0.0))
             by[o.worker] = (max(own, o.peak_rss_mb), max(kid, o.kernel_peak_rss_mb))
     return ", ".join(f"{w} {own:.0f} MB (kernel {kid:.0f} MB)" for w, (own, kid) in sorted(by.items()))
+
+
+def interrupted_text(outcomes: list[CustomerOutcome]) -> str:
+    """The batch's last word after Ctrl-C or SIGTERM: how many customers never started, and whether every started run
+    was sealed (a second Ctrl-C does not wait: it names the customers whose runs the next run or --repair seals)."""
+    not_started = sum(o.status == CANCELLED for o in outcomes)
+    left = sorted(o.customer for o in outcomes if o.error.startswith(STILL_RUNNING))
+    if not left:
+        return f"interrupted: {not_started} customer(s) not started, every started run sealed"
+    return (
+        f"interrupted: {not_started} customer(s) not started; stopped at once: a run of {', '.join(left)} may be "
+        "unsealed (`runbook evidence verify <customer> --repair` seals it from its journal, as its next run does)"
+    )
 
 
 def customer_line(o: CustomerOutcome) -> str:
@@ -498,7 +518,12 @@ def run_batch(
                 for o in b.results():
                     got(o)
         except KeyboardInterrupt:
-            for o in b.stop():
+            try:
+                with runner.interrupts():  # a second Ctrl-C (or SIGTERM) while the started runs seal: stop at once
+                    stopped = b.stop()
+            except KeyboardInterrupt:
+                stopped = b.abandon()
+            for o in stopped:
                 got(o)
             return outcomes, True
     return outcomes, False
