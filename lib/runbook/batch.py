@@ -13,9 +13,12 @@ The task returns a small picklable `CustomerOutcome`; the caller streams them as
 
 Stopping: `Batch.stop()` (the CLI calls it on Ctrl-C or SIGTERM) sets a Dask `Event` the tasks watch, cancels the
 tasks not started, and lets the started ones end as an interrupted run does: the watcher raises
-`runner.Interrupted` in the task's thread while its notebook executes (the runner then seals the run as
+`runner.BatchStopped` in the task's thread while its notebook executes (the runner then seals the run as
 `interrupted`, as for a SIGTERM), or the task stops before its next stage; the caller waits for them, then closes
-the cluster. A task that never got to run reports `cancelled` and took no lock.
+the cluster. A task that never got to run reports `cancelled` and took no lock. A LocalCluster's workers ignore
+SIGINT (`dask_setup`, their preload): a terminal's Ctrl-C reaches the whole process group, and is this process's to
+handle. A second Ctrl-C (or SIGTERM) while the started runs seal stops at once: the runs still open are reported
+as such (`interrupted_text`), sealed from their journals by the customer's next run or `evidence verify --repair`.
 """
 
 from __future__ import annotations
@@ -173,7 +176,7 @@ class _Watcher(threading.Thread):
                 return
             if self.stopped.is_set() and self.executing():
                 ctypes.pythonapi.PyThreadState_SetAsyncExc(
-                    ctypes.c_ulong(self.target), ctypes.py_object(runner.Interrupted)
+                    ctypes.c_ulong(self.target), ctypes.py_object(runner.BatchStopped)
                 )
                 return
             if self.stopped.is_set():
