@@ -193,6 +193,22 @@ def dask_setup(worker: Any) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+@contextmanager
+def _signals_ignored() -> Iterator[None]:
+    """SIGINT and SIGTERM ignored in this block (in the main thread; elsewhere signals are not delivered anyway)."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN), signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before[0])
+        signal.signal(signal.SIGTERM, before[1])
+
+
 def _stop_requested(name: str) -> bool:
     if not name:
         return False
@@ -351,13 +367,16 @@ class Batch:
         self.close()
 
     def close(self) -> None:
-        for part in (self.client, self.cluster):
-            if part is not None:
-                try:
-                    part.close()
-                except Exception:
-                    pass
-        self.client = self.cluster = None
+        """The client, then the cluster (its workers and what they started); a Ctrl-C or SIGTERM meanwhile (a second
+        or third one) is ignored, so the workers are never left half closed: closing takes a few seconds."""
+        with _signals_ignored():
+            for part in (self.client, self.cluster):
+                if part is not None:
+                    try:
+                        part.close()
+                    except Exception:
+                        pass
+            self.client = self.cluster = None
 
     def submit(self, kind: str, customers: list[str], options: dict[str, Any]) -> None:
         """One task per customer (pure=False: each is a run of its own), in the order given."""
