@@ -13,9 +13,12 @@ The task returns a small picklable `CustomerOutcome`; the caller streams them as
 
 Stopping: `Batch.stop()` (the CLI calls it on Ctrl-C or SIGTERM) sets a Dask `Event` the tasks watch, cancels the
 tasks not started, and lets the started ones end as an interrupted run does: the watcher raises
-`runner.Interrupted` in the task's thread while its notebook executes (the runner then seals the run as
+`runner.BatchStopped` in the task's thread while its notebook executes (the runner then seals the run as
 `interrupted`, as for a SIGTERM), or the task stops before its next stage; the caller waits for them, then closes
-the cluster. A task that never got to run reports `cancelled` and took no lock.
+the cluster. A task that never got to run reports `cancelled` and took no lock. A LocalCluster's workers ignore
+SIGINT (`dask_setup`, their preload): a terminal's Ctrl-C reaches the whole process group, and is this process's to
+handle. A second Ctrl-C (or SIGTERM) while the started runs seal stops at once: the runs still open are reported
+as such (`interrupted_text`), sealed from their journals by the customer's next run or `evidence verify --repair`.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from . import HOME_ENV, errors
 KINDS = ("run", "drift", "report")
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 CANCELLED = "cancelled"  # a customer whose task was cancelled before it started: nothing ran, no lock taken
+STILL_RUNNING = "still running when the batch stopped"  # a second Ctrl-C did not wait for it to seal its run
 
 
 def locations() -> dict[str, str]:
@@ -149,11 +153,14 @@ class _Watcher(threading.Thread):
         self.stopped, self.done = threading.Event(), threading.Event()
 
     def executing(self) -> bool:
-        from . import runner
+        """Whether the task's thread is inside papermill's `execute_notebook`, that is inside the `try` of
+        `runner.execute` that seals an interrupted run; not merely inside `runner.execute`, whose first lines (before
+        that `try`) an interrupt would escape, leaving the run unsealed."""
+        from papermill.execute import execute_notebook
 
         frame = sys._current_frames().get(self.target)
         while frame is not None:
-            if frame.f_code is runner.execute.__code__:
+            if frame.f_code is execute_notebook.__code__:
                 return True
             frame = frame.f_back
         return False
@@ -169,11 +176,37 @@ class _Watcher(threading.Thread):
                 return
             if self.stopped.is_set() and self.executing():
                 ctypes.pythonapi.PyThreadState_SetAsyncExc(
-                    ctypes.c_ulong(self.target), ctypes.py_object(runner.Interrupted)
+                    ctypes.c_ulong(self.target), ctypes.py_object(runner.BatchStopped)
                 )
                 return
             if self.stopped.is_set():
                 self.done.wait(0.1)
+
+
+def dask_setup(worker: Any) -> None:
+    """A LocalCluster worker's preload (in its process's main thread): SIGINT ignored. A terminal's Ctrl-C goes to the
+    whole process group, the worker processes included; unhandled it would kill them with a traceback, their tasks
+    lost and their runs unsealed. The batch's own process handles it (`Batch.stop`: the started runs sealed)."""
+    import signal
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextmanager
+def _signals_ignored() -> Iterator[None]:
+    """SIGINT and SIGTERM ignored in this block (in the main thread; elsewhere signals are not delivered anyway)."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN), signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before[0])
+        signal.signal(signal.SIGTERM, before[1])
 
 
 def _stop_requested(name: str) -> bool:
@@ -298,6 +331,7 @@ class Batch:
         self.cluster: Any = None
         self.client: Any = None
         self.futures: list[Any] = []
+        self._open: list[Any] = []  # the tasks still open when `stop` was called
         self._customer: dict[str, str] = {}
 
     def __enter__(self) -> Batch:
@@ -318,6 +352,7 @@ class Batch:
                     dashboard_address=None,  # no dashboard; its HTTP routes on a free port, not 8787
                     scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                     silence_logs=logging.ERROR,
+                    preload=[__name__],  # dask_setup below: a terminal's Ctrl-C is this process's to handle
                 )
                 self.client = Client(self.cluster)
         except OSError as exc:
@@ -332,13 +367,16 @@ class Batch:
         self.close()
 
     def close(self) -> None:
-        for part in (self.client, self.cluster):
-            if part is not None:
-                try:
-                    part.close()
-                except Exception:
-                    pass
-        self.client = self.cluster = None
+        """The client, then the cluster (its workers and what they started); a Ctrl-C or SIGTERM meanwhile (a second
+        or third one) is ignored, so the workers are never left half closed: closing takes a few seconds."""
+        with _signals_ignored():
+            for part in (self.client, self.cluster):
+                if part is not None:
+                    try:
+                        part.close()
+                    except Exception:
+                        pass
+            self.client = self.cluster = None
 
     def submit(self, kind: str, customers: list[str], options: dict[str, Any]) -> None:
         """One task per customer (pure=False: each is a run of its own), in the order given."""
@@ -383,7 +421,7 @@ class Batch:
         from distributed import Event, wait
 
         Event(self.stop_name, client=self.client).set()
-        open_ = [f for f in self.futures if not f.done()]
+        self._open = open_ = [f for f in self.futures if not f.done()]
         started = self._started()
         not_started = [f for f in open_ if f.key not in started]
         if not_started:
@@ -394,7 +432,12 @@ class Batch:
                 wait(running, timeout=grace)
             except Exception:
                 pass
-        return [self._outcome(f) if f.done() else self._lost(f) for f in open_]
+        return self.abandon()
+
+    def abandon(self) -> list[CustomerOutcome]:
+        """The outcomes of the tasks `stop` found open, without waiting (a second Ctrl-C): those still running are
+        reported as such, their runs sealed from their journals later."""
+        return [self._outcome(f) if f.done() else self._lost(f) for f in self._open]
 
     def _lost(self, future: Any) -> CustomerOutcome:
         customer = self._customer.get(future.key, "?")
@@ -402,21 +445,23 @@ class Batch:
             customer,
             "",
             errors.EXIT_INTERRUPTED,
-            error=f"still running when the batch stopped; its run is sealed from its journal by the next run or `runbook evidence verify {customer} --repair`",
+            error=f"{STILL_RUNNING}; its run is sealed from its journal by the next run or `runbook evidence verify {customer} --repair`",
         )
 
     def _started(self) -> set[str]:
-        """Keys of tasks a worker is executing (or about to: already handed to it)."""
+        """Keys of tasks a worker thread is executing. Not the scheduler's `processing`: that includes tasks queued on a
+        worker behind the one it executes (worker saturation), which have not started and are cancelled like the rest
+        (one that starts meanwhile finds the stop event set and reports `cancelled`)."""
         try:
-            states = self.client.run_on_scheduler(_processing)
+            per_worker = self.client.run(_executing, on_error="ignore")
         except Exception:
             return {f.key for f in self.futures}
-        return set(states)
+        return {key for keys in per_worker.values() if isinstance(keys, list) for key in keys}
 
 
-def _processing(dask_scheduler: Any = None) -> list[str]:
-    """On the scheduler: the keys of tasks assigned to a worker."""
-    return [str(k) for k, ts in dask_scheduler.tasks.items() if ts.state == "processing"]
+def _executing(dask_worker: Any = None) -> list[str]:
+    """On a worker: the keys of the tasks its threads are executing."""
+    return [str(ts.key) for ts in dask_worker.state.all_running_tasks]
 
 
 def peak_text(outcomes: list[CustomerOutcome]) -> str:
@@ -427,6 +472,19 @@ def peak_text(outcomes: list[CustomerOutcome]) -> str:
             own, kid = by.get(o.worker, (0.0, 0.0))
             by[o.worker] = (max(own, o.peak_rss_mb), max(kid, o.kernel_peak_rss_mb))
     return ", ".join(f"{w} {own:.0f} MB (kernel {kid:.0f} MB)" for w, (own, kid) in sorted(by.items()))
+
+
+def interrupted_text(outcomes: list[CustomerOutcome]) -> str:
+    """The batch's last word after Ctrl-C or SIGTERM: how many customers never started, and whether every started run
+    was sealed (a second Ctrl-C does not wait: it names the customers whose runs the next run or --repair seals)."""
+    not_started = sum(o.status == CANCELLED for o in outcomes)
+    left = sorted(o.customer for o in outcomes if o.error.startswith(STILL_RUNNING))
+    if not left:
+        return f"interrupted: {not_started} customer(s) not started, every started run sealed"
+    return (
+        f"interrupted: {not_started} customer(s) not started; stopped at once: a run of {', '.join(left)} may be "
+        "unsealed (`runbook evidence verify <customer> --repair` seals it from its journal, as its next run does)"
+    )
 
 
 def customer_line(o: CustomerOutcome) -> str:
@@ -482,7 +540,12 @@ def run_batch(
                 for o in b.results():
                     got(o)
         except KeyboardInterrupt:
-            for o in b.stop():
+            try:
+                with runner.interrupts():  # a second Ctrl-C (or SIGTERM) while the started runs seal: stop at once
+                    stopped = b.stop()
+            except KeyboardInterrupt:
+                stopped = b.abandon()
+            for o in stopped:
                 got(o)
             return outcomes, True
     return outcomes, False

@@ -208,10 +208,7 @@ def _run_batch(kind: str, customers: list[str], options: dict, args: argparse.Na
 
         outcomes, interrupted = batch.run_batch(kind, customers, options, args.workers, address, show)
     if interrupted:
-        print(
-            f"interrupted: {sum(o.status == batch.CANCELLED for o in outcomes)} customer(s) not started, every started run sealed",
-            file=sys.stderr,
-        )
+        print(batch.interrupted_text(outcomes), file=sys.stderr)
     print(f"peak memory per worker: {batch.peak_text(outcomes) or 'n/a'}", file=lines, flush=True)
     if as_json:
         print(json.dumps(sorted(documents, key=lambda d: d["customer"]), indent=2))

@@ -61,6 +61,12 @@ class Interrupted(KeyboardInterrupt):
     """SIGTERM, delivered to the runner's main thread like Ctrl-C."""
 
 
+class BatchStopped(Interrupted):
+    """A batch's stop (its Ctrl-C or SIGTERM), raised in a Dask worker's task thread by runbook/batch.py."""
+
+    why = "the batch's stop (Ctrl-C or SIGTERM to the batch)"
+
+
 @contextmanager
 def interrupts() -> Iterator[None]:
     """While a stage runs, SIGTERM interrupts it the way SIGINT does (the evidence is then sealed, not lost)."""
@@ -202,7 +208,7 @@ def execute(source: Path, output: Path, parameters: dict, timeout: int, log_outp
     except PapermillExecutionError as exc:
         return f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}", False
     except KeyboardInterrupt as exc:  # SIGINT, or SIGTERM via interrupts(): seal what was done
-        why = "SIGTERM" if isinstance(exc, Interrupted) else "SIGINT"
+        why = getattr(exc, "why", "SIGTERM" if isinstance(exc, Interrupted) else "SIGINT")
         return f"interrupted by {why}; the evidence holds everything applied until then", True
     except Exception as exc:  # kernel died, timeout: keep what was saved, mark the run failed
         return f"{type(exc).__name__}: {exc}", False
