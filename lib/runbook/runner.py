@@ -558,6 +558,7 @@ def run_offboard(
 
     params = load(customer)  # ParameterError before any Azure call
     check_sign_in_refs(params)
+    offboard.check_inputs(params, apply, only)  # deleting backup data needs the customer's agreement (exit 2)
     if params.target == "sandbox":
         from .adapters.clients import sandbox_connection_path
         from .customer.params import check_sandbox_tenant
