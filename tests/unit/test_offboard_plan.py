@@ -328,3 +328,22 @@ def test_backup_data_deleted_only_with_the_customers_written_agreement(clients, 
     assert {r["kind"] for r in done.observed if r["decision"] == "kept"} >= {"Recovery Services vault"}
     ctx.apply = False
     assert undo(ctx, "s3-backup-deployed").planned == []
+
+
+def test_the_notebooks_remove_cell_passes_the_four_eyes_gate_first(clients, params_dir, evidence_dir):
+    """In JupyterLab (no runner: no run folder) with approval required, the offboarding notebook's remove cell checks
+    the plan it shows against an approval by another principal before anything else: without one it is refused
+    (ApprovalRequired, exit 3) naming `runbook approve <customer> --offboard`; nothing is removed."""
+    from runbook.errors import ApprovalRequired
+
+    onboard(clients, evidence_dir, [MonitoringAlerting()])
+    params = P.load("demo")
+    params = params.model_copy(update={"msp": params.msp.model_copy(update={"require_approval": True})})
+    session = offboard.OffboardSession(params, apply=True)
+    session.ctx = Context(params, lambda: clients, False)
+    before = {r.id.lower() for r in clients.resource(SUB).resources.list()}
+    session.plan()
+    assert session.results["s1-monitoring-alerting"].planned
+    with pytest.raises(ApprovalRequired, match=r"demo offboarding: .*runbook approve demo --offboard"):
+        session.remove()
+    assert {r.id.lower() for r in clients.resource(SUB).resources.list()} == before

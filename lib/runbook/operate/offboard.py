@@ -840,6 +840,15 @@ UNDOS: dict[str, type[Undo]] = {
 }
 
 
+def tier_items(before: str, to: str) -> tuple[list[catalogue.Item], list[catalogue.Item]]:
+    """A tier change's (items undone, items added): with an undo, in the old tier and not the new; in the new and not
+    the old (`tier.plan_items`)."""
+    cat = catalogue.load()
+    removes = [i for i in cat.items if i.undo is not None and i.applies_to(before) and not i.applies_to(to)]
+    adds = [i for i in cat.items if i.applies_to(to) and not i.applies_to(before)]
+    return removes, adds
+
+
 def order(items: list[catalogue.Item]) -> list[catalogue.Item]:
     """The reverse of the onboarding, the Lighthouse delegation last (it may carry the runbook's own access)."""
     rev = list(reversed(items))
@@ -965,6 +974,20 @@ class OffboardSession:
         self.outside = [i for i in cat.items if i.undo is not None and not i.applies_to(params.tier)]
         self.shared = Plan(found)
         self.results: dict[str, ItemResult] = {}
+        # four eyes, under an apply run: the plan a second person approved, per item (the runner names the approval)
+        from ..evidence.approval import from_environment, subject_for
+
+        self.subject = subject_for(self.tier_to(params))
+        self.approved = from_environment(params.customer) if self.batch and apply else None
+
+    def tier_to(self, params: Parameters) -> str:
+        """The tier a tier change's removals move to ('' for an offboarding), from the runner's `only`."""
+        if not self.only:
+            return ""
+        for to in catalogue.TIERS:
+            if to != params.tier and [i.id for i in tier_items(params.tier, to)[0]] == self.only:
+                return to
+        return ""
 
     def _record(self, result: ItemResult) -> None:
         self.results[result.item_id] = result
@@ -997,14 +1020,43 @@ class OffboardSession:
                 else "Nothing of the MSP's to remove."
             )
         if not self.batch:
+            if self.params.approval_required:  # four eyes: the plan shown is the approved one, by another principal
+                from .approve import check_interactive
+
+                for item in todo:
+                    check_interactive(
+                        self.params,
+                        catalogue.OFFBOARDING_STAGE,
+                        item.id,
+                        list(self.results[item.id].planned),
+                        self.ctx.clients.target,
+                        self.subject,
+                    )
             raise InputError(
                 f"removing is recorded as an offboarding run: run `runbook offboard {self.params.customer} --apply`"
             )
         for item in todo:
             self.ctx.apply = True
-            self._record(self._run(item, reviewed=list(self.results[item.id].planned)))
+            self._record(self._run(item, **self._reviewed(item.id)))
             self.ctx.apply = False
         return OffboardTable(self, "After removing")
+
+    def _reviewed(self, item_id: str) -> dict[str, Any]:
+        """What an item's removal may carry out: the plan this run showed, or under four eyes the approved plan (a
+        fresh plan that differs is refused, naming the differences and the fix)."""
+        if self.approved is None:
+            return {"reviewed": list(self.results[item_id].planned)}
+        from ..evidence.approval import OFFBOARD, dry_run_command, fix
+
+        stage = catalogue.OFFBOARDING_STAGE
+        text = fix(self.params.customer, stage, self.subject).replace(
+            "Fix: ", f"Fix: run `{dry_run_command(self.params.customer, stage, self.subject)}` again; ", 1
+        )
+        what = "offboarding" if self.subject == OFFBOARD else "tier change"
+        return {
+            "reviewed": self.approved.get(item_id, []),
+            "changed_fix": f"The plan differs from the approved {what} plan. {text}.",
+        }
 
     def checklist(self) -> OffboardTable:
         """The CSM's and the Engineer's offboarding lines, from their attestations in the parameters (a tier change
@@ -1055,6 +1107,20 @@ def start(customer: str, apply: bool = False, run_id: str = "", only: str = "") 
     params = load(customer)
     check_sign_in_refs(params)
     return OffboardSession(params, apply, run_id, only)
+
+
+def gate(params: Parameters, apply: bool, tier_to: str = "") -> tuple[dict, dict[str, str]]:
+    """Four eyes on an offboard run (`runbook offboard`, a tier change's removals) of a customer that needs approval
+    (`msp.require_approval`): the stages' gate (`operate.approve.gate`) on the offboard dry run's plan. A dry run
+    records who planned; an apply is refused (ApprovalRequired, exit 3, before any run folder) unless a second
+    principal approved the newest dry run's plan (`runbook approve <customer> --offboard`) and it has not changed since;
+    the kernel then removes that plan only. Without approval required: nothing to record, nothing to check."""
+    if not params.approval_required:
+        return {}, {}
+    from ..evidence.approval import subject_for
+    from .approve import gate as approval_gate
+
+    return approval_gate(params, catalogue.OFFBOARDING_STAGE, apply, subject_for(tier_to))
 
 
 def not_needed(item: catalogue.Item, ctx: Context, why: str) -> ItemResult:
