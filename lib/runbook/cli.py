@@ -358,18 +358,29 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
-    """Four eyes: approve the stage's reviewed plan (its newest dry run) as yourself (azure-identity's default chain:
-    az login, environment, managed identity); an apply by another principal may then carry it out."""
+    """Four eyes: approve the stage's reviewed plan (its newest dry run), or with --offboard the offboarding's, as
+    yourself (azure-identity's default chain: az login, environment, managed identity); an apply by another principal
+    may then carry it out."""
+    from .evidence.approval import dry_run_command, what
     from .operate.approve import approve
 
-    made, plan = approve(args.customer, int(args.stage), args.run or "")
+    if (args.stage is None) == (not args.offboard):
+        print(
+            "error: give --stage N (a stage's plan) or --offboard (an offboarding's plan), one of them", file=sys.stderr
+        )
+        return EXIT_BAD_INPUT
+    stage = int(args.stage) if args.stage is not None else None
+    made, plan = approve(args.customer, stage, args.run or "", offboard=args.offboard)
     print(
-        f"approved: stage {made.stage} plan of run {plan.run_id} ({made.changes} change(s), sha256 {made.plan_sha256})"
+        f"approved: {what(made.stage, made.subject)} plan of run {plan.run_id} ({made.changes} change(s), sha256 "
+        f"{made.plan_sha256})"
     )
     for item, n in made.items.items():
         print(f"  {item}: {n} change(s)")
     print(f"  by {made.describe()}; planned by {plan.planned_by or 'unknown'}")
-    print(f"  next: `runbook run {args.customer} --stage {made.stage} --apply`, signed in as another principal")
+    print(
+        f"  next: `{dry_run_command(args.customer, made.stage, made.subject)} --apply`, signed in as another principal"
+    )
     return EXIT_OK
 
 
@@ -896,8 +907,11 @@ def build_parser() -> argparse.ArgumentParser:
     sc.set_defaults(func=cmd_schedule)
     ap_ = sub.add_parser("approve", help=cmd_approve.__doc__)
     ap_.add_argument("customer")
-    ap_.add_argument("--stage", required=True, choices=[str(n) for n in range(5)], help="0-4")
-    ap_.add_argument("--run", help="the dry run to approve (default: the stage's newest)")
+    ap_.add_argument("--stage", choices=[str(n) for n in range(5)], help="0-4")
+    ap_.add_argument(
+        "--offboard", action="store_true", help="the newest offboard dry run's plan (runbook offboard, or runbook tier)"
+    )
+    ap_.add_argument("--run", help="the dry run to approve (default: the stage's, or the offboarding's, newest)")
     ap_.set_defaults(func=cmd_approve)
     ob = sub.add_parser("offboard", help="the reverse runbook: remove the MSP's artefacts (dry run; --apply removes)")
     ob.add_argument("customer", help="parameters/<customer>.yml")

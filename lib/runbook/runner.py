@@ -564,6 +564,7 @@ def run_offboard(
 
     params = load(customer)  # ParameterError before any Azure call
     check_sign_in_refs(params)
+    offboard.check_inputs(params, apply, only)  # deleting backup data needs the customer's agreement (exit 2)
     if params.target == "sandbox":
         from .adapters.clients import sandbox_connection_path
         from .customer.params import check_sandbox_tenant
@@ -580,10 +581,14 @@ def run_offboard(
             log.warning("took over a stale lock of %s (pid %s)", params.customer, stale.get("pid"))
         for run_id in store.recover():
             log.warning("sealed run %s of %s from its journal: its process was killed", run_id, params.customer)
+        four_eyes = offboard.gate(
+            params, apply, tier_to
+        )  # approval required: an apply needs a second person's (exit 3)
         run = store.new_run(0, kind=offboard.OFFBOARD)
         source = Path(notebook) if notebook else offboard_notebook()
         output = run.path / source.name
         started = stamp()
+        os.environ.update(four_eyes[1])  # the kernel removes the approved plan only
         try:
             parameters = {
                 "customer": params.customer,
@@ -594,6 +599,8 @@ def run_offboard(
             error, interrupted = execute(source, output, parameters, timeout, log_output)
         finally:
             _close_thread_loop()
+            for name in four_eyes[1]:
+                os.environ.pop(name, None)
         results = offboard.collect(run.journal_path)
         outcome = offboard.OffboardOutcome(
             params.customer,
@@ -608,7 +615,8 @@ def run_offboard(
             store.archive(
                 run,
                 offboard.header(outcome, started, parameters_hash(params.customer))
-                | ({"tier_to": tier_to, "tier_from": params.tier, "only": list(only)} if tier_to else {}),
+                | ({"tier_to": tier_to, "tier_from": params.tier, "only": list(only)} if tier_to else {})
+                | four_eyes[0],
                 [r.to_dict() for r in results],
                 secrets.stored_values(params.secret_refs()),
             )

@@ -5,6 +5,7 @@ resource; a role assignment and a budget gone twice. Each test cites its source;
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timezone
 
 import pytest
 from azure.core.exceptions import HttpResponseError
@@ -154,3 +155,79 @@ def test_a_role_assignment_and_a_budget_deleted_twice(sandbox, clients):
     res.begin_create_or_update_by_id(budget, body, api_version="2024-08-01").result()
     res.begin_delete_by_id(budget, api_version="2024-08-01").result()
     assert budget.lower() not in {k.lower() for k in sandbox.state.arm}
+
+
+def _protected_vm(raw, soft_delete: str = "Enabled") -> str:
+    """A vault (its soft delete as given) protecting the demo's app VM with a daily policy: the protected item's id."""
+    from tests.contract.test_rules_backup_patching import CONTAINER, ITEM, VAULT, V, protect, simple_policy, wait
+
+    body = {
+        "location": "westeurope",
+        "sku": {"name": "RS0", "tier": "Standard"},
+        "properties": {"securitySettings": {"softDeleteSettings": {"softDeleteState": soft_delete}}},
+    }
+    resp = raw("PUT", f"{VAULT}?{V}", body)
+    assert resp.status_code == 201, resp.text
+    wait(raw, resp)
+    assert raw("PUT", f"{VAULT}/backupPolicies/daily?api-version=2026-10-01", simple_policy()).status_code == 200
+    wait(raw, raw("POST", f"{VAULT}/backupFabrics/Azure/refreshContainers?api-version=2026-10-01"))
+    wait(raw, protect(raw))
+    return f"{VAULT}/backupFabrics/Azure/protectionContainers/{CONTAINER}/protectedItems/{ITEM}"
+
+
+BACKUP_API = "2026-10-01"
+
+
+def test_deleting_a_protected_item_soft_deletes_it_and_its_recovery_points(sandbox, clients, raw):
+    """Stop protection and delete data: ProtectedItems_Delete (specification/recoveryservicesbackup/resource-manager/
+    Microsoft.RecoveryServices/RecoveryServicesBackup/stable/2019-06-15/examples/Common/ProtectedItem_Delete.json:
+    202 with Azure-AsyncOperation, Location and Retry-After). With the vault's soft delete on (the default) the item
+    stays, soft-deleted for 14 days (bms.json ProtectedItem: isScheduledForDeferredDelete, deferredDeleteTimeInUTC;
+    learn.microsoft.com/azure/backup/backup-azure-security-feature-cloud; a GET after the delete still answers it,
+    Azure/azure-rest-api-specs#18921); a second DELETE has nothing left to delete. The vault and its policy stay."""
+    item = _protected_vm(raw)
+    resp = raw("DELETE", f"{item}?api-version={BACKUP_API}")
+    assert resp.status_code == 202
+    assert {"Azure-AsyncOperation", "Location", "Retry-After"} <= set(resp.headers)
+    from tests.contract.test_rules_backup_patching import wait
+
+    wait(raw, resp)
+    got = clients.resource(SUB).resources.get_by_id(item, api_version=BACKUP_API).properties
+    assert got["isScheduledForDeferredDelete"] is True and got["protectionState"] == "ProtectionStopped"
+    assert got["deferredDeleteTimeInUTC"] > datetime.now(timezone.utc).isoformat() and got["policyId"] == ""
+    clients.resource(SUB).resources.begin_delete_by_id(item, api_version=BACKUP_API).result()  # 204: already
+    assert raw("GET", f"{item.split('/backupFabrics/')[0]}/backupPolicies/daily?api-version={BACKUP_API}").ok
+
+
+def test_without_soft_delete_the_item_is_gone_and_a_missing_one_is_not_found(sandbox, clients, raw):
+    """With soft delete off the deleted item is gone (GET 404); deleting an item that does not exist is 404
+    BMSUserErrorDataSourceObjectNotFound ("Item not found. Selected item might have been deleted...", as Azure answers
+    it: Azure/azure-rest-api-specs#23842, hashicorp/terraform-provider-azurerm#9452), through the SDK (the generic
+    resources client the offboarding uses, begin_delete_by_id)."""
+    item = _protected_vm(raw, soft_delete="Disabled")
+    res = clients.resource(SUB).resources
+    res.begin_delete_by_id(item, api_version=BACKUP_API).result()
+    assert raw("GET", f"{item}?api-version={BACKUP_API}").status_code == 404
+    with pytest.raises(HttpResponseError) as err:
+        res.begin_delete_by_id(item, api_version=BACKUP_API).result()
+    assert err.value.status_code == 404 and err.value.error.code == "BMSUserErrorDataSourceObjectNotFound"
+
+
+def test_a_protected_item_in_a_locked_vault_is_not_deleted(sandbox, clients, raw):
+    """A CanNotDelete lock on the vault covers its protected items: the DELETE is 409 ScopeLocked and the item stays
+    protected (learn.microsoft.com/azure/azure-resource-manager/management/lock-resources: a lock applies to the
+    resource and its child resources; learn.microsoft.com/azure/backup/backup-azure-delete-vault: remove the lock
+    first)."""
+    item = _protected_vm(raw)
+    vault = item.split("/backupFabrics/")[0]
+    res = clients.resource(SUB).resources
+    res.begin_create_or_update_by_id(
+        f"{vault}/providers/Microsoft.Authorization/locks/keep",
+        {"properties": {"level": "CanNotDelete"}},
+        api_version="2020-05-01",
+    ).result()
+    with pytest.raises(HttpResponseError) as err:
+        res.begin_delete_by_id(item, api_version=BACKUP_API).result()
+    assert err.value.status_code == 409 and err.value.error.code == "ScopeLocked"
+    got = res.get_by_id(item, api_version=BACKUP_API).properties
+    assert got["protectionState"] == "IRPending" and not got.get("isScheduledForDeferredDelete")

@@ -186,7 +186,70 @@ def test_apply_removes_the_msps_artefacts_and_nothing_of_the_customers(demo, cap
     assert kept_ras  # the customer's own role assignments (and the MSP's access, which needs the customer)
     # the Lighthouse delegation the customer deployed stays: the runbook keeps its access there until they remove it
     assert [k for k in after if k.startswith(f"/subscriptions/{SHARED}/".lower()) and "/registrationassignments/" in k]
+    # backup (offboarding.backup_data unset: retain): the protection stopped, the recovery points and the vault kept
+    stopped = [r["target"].lower() for r in results["removed"] if r["action"] == "stop protection, retain data"]
+    assert stopped and all(after[t]["properties"]["protectionState"] == "ProtectionStopped" for t in stopped)
+    assert not any(after[t]["properties"].get("isScheduledForDeferredDelete") for t in stopped)
+    assert any("/microsoft.recoveryservices/vaults/" in k and k.count("/") == 8 for k in after)
+    SNAPSHOT["stopped"] = stopped
     assert main(["evidence", "verify", "demo"]) == 0
+
+
+def test_backup_data_is_deleted_only_as_the_parameters_say_and_after_the_customers_agreement(demo, capsys):  # noqa: F811
+    """offboarding.backup_data: delete (the customer decided, later, that their backups go too): the plan says per
+    protected item that its recovery points are deleted, irreversibly; --apply without the attestation of the
+    customer's written agreement is exit 2 before any run folder, naming the file, the field and the fix; with it the
+    items are deleted (soft-deleted by the vault for 14 days), the vaults and policies kept."""
+    path = demo.folder / "demo.yml"
+    original = path.read_text()
+    path.write_text(original + "offboarding: {backup_data: delete}\n")
+    assert main(["offboard", "demo"]) == 0
+    out = capsys.readouterr().out
+    results = last_run()
+    planned = [c for i in results["items"] for c in i["planned"] if i["item_id"] == "s3-backup-deployed"]
+    assert {c["target"].lower() for c in planned} == set(SNAPSHOT["stopped"])
+    assert {c["action"] for c in planned} == {"stop protection, delete data"}
+    assert "VM protection and its recovery points" in out
+    rows = [r for i in results["items"] for r in i["observed"] if r.get("decision") == "remove"]
+    assert rows and all("irreversible" in r["why"] and "off-backup-data-deletion-agreed" in r["why"] for r in rows)
+    agreed = next(i for i in results["items"] if i["item_id"] == "off-backup-data-deletion-agreed")
+    assert agreed["status"] == "open"
+
+    runs = len(evidence.runs("demo"))
+    assert main(["offboard", "demo", "--apply"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "demo.yml: offboarding.backup_data is delete" in err and "attestations.off-backup-data-deletion-agreed" in err
+    )
+    assert "Traceback" not in err and len(evidence.runs("demo")) == runs  # nothing ran
+    assert all(not demo.state.arm[t]["properties"].get("isScheduledForDeferredDelete") for t in _ids(demo))
+
+    attest = '  off-backup-data-deletion-agreed: {by: Chris CSM, at: 2027-06-30, reference: "TOPdesk I2706-0001"}\n'
+    path.write_text(
+        original.replace("attestations:\n", "attestations:\n" + attest, 1) + "offboarding: {backup_data: delete}\n"
+    )
+    assert main(["offboard", "demo", "--apply"]) == 0, capsys.readouterr()
+    capsys.readouterr()
+    results = last_run()
+    assert results["status"] == "offboarded"
+    removed = {r["target"].lower() for r in results["removed"] if r["action"] == "stop protection, delete data"}
+    assert removed == set(SNAPSHOT["stopped"])
+    arm_now = arm(demo)
+    for t in removed:  # the vault's soft delete (on by default) keeps each item 14 days, then purges it
+        assert arm_now[t]["properties"]["isScheduledForDeferredDelete"] is True
+    assert any("/microsoft.recoveryservices/vaults/" in k and k.count("/") == 8 for k in arm_now)  # vaults kept
+    agreed = next(i for i in results["items"] if i["item_id"] == "off-backup-data-deletion-agreed")
+    assert agreed["status"] == "fulfilled"
+    assert main(["offboard", "demo"]) == 0  # a re-run: nothing of it left to remove
+    capsys.readouterr()
+    assert not [c for i in last_run()["items"] for c in i["planned"] if i["item_id"] == "s3-backup-deployed"]
+    path.write_text(original)
+    assert main(["evidence", "verify", "demo"]) == 0
+
+
+def _ids(demo) -> list[str]:  # noqa: F811
+    """The protected items as the sandbox stores them (its own id casing), of the items the offboarding stopped."""
+    return [k for k in demo.state.arm if k.lower() in SNAPSHOT["stopped"]]
 
 
 def test_drift_then_reports_the_customer_as_offboarded(demo, capsys):  # noqa: F811

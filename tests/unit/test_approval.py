@@ -170,3 +170,45 @@ def test_before_and_after_from_the_reading_or_the_changes_own_values():
     assert "<code>tags.Intercept</code></td><td>old</td><td>&rarr;</td><td>Managed</td>" in as_html(
         tag.before, tag.after
     )
+
+
+def offboard_dry_run(store: EvidenceStore, plans: dict[str, list[Change]], tier_to: str = "") -> str:
+    """A sealed offboard dry run (`runbook offboard`, or a tier change's removals with `tier_to`) that planned `plans`."""
+    run = store.new_run(0, kind="offboard")
+    items = [ItemResult(i, 3, "Engineer", "automated", i, "open", planned=c).to_dict() for i, c in plans.items()]
+    header = {"customer": store.customer, "run_id": run.run_id, "kind": "offboard", "stage": None}
+    header |= {"status": "planned", "apply": False, "forced": False, "planned_by": "Runbook app"}
+    header |= {"tier_to": tier_to} if tier_to else {}
+    store.archive(run, header, items)
+    return run.run_id
+
+
+def test_an_offboarding_plan_is_approved_by_the_same_engine_apart_from_the_stages(evidence_dir):
+    """`runbook approve --offboard`: the newest offboard dry run (an offboarding's, or a tier change's removals), its
+    subject on the approval; the gate of an offboarding takes only approvals of an offboarding's plan, a stage's gate
+    only a stage's, and every refusal names `runbook approve <customer> --offboard`."""
+    store = EvidenceStore("acme")
+    removals = {"s1-monitoring-alerting": [Change(AG, "remove action group", {"name": "ag-msp"})]}
+    stage = 5
+    with pytest.raises(ApprovalRequired, match=r"acme offboarding: .*no dry run .*Fix: `runbook offboard acme`"):
+        approval.check("acme", stage, approval.reviewed_plan(store, stage, subject="offboard"), [], RUNBOOK, "offboard")
+    run = offboard_dry_run(store, removals)
+    dry_run(store, plan())  # a stage's dry run in between: not the offboarding's
+    reviewed = approval.reviewed_plan(store, stage, subject=approval.OFFBOARD)
+    assert reviewed is not None and reviewed.run_id == run and reviewed.changes == 1
+    with pytest.raises(ApprovalRequired, match=r"has no approval\. Fix: .*`runbook approve acme --offboard`"):
+        approval.check("acme", stage, reviewed, approval.approvals(store, stage, "offboard"), RUNBOOK, "offboard")
+    stage_plan = approval.reviewed_plan(store, 1)
+    assert stage_plan is not None
+    approval.record(store, stage_plan, APPROVER)  # a stage's approval does not open the offboarding's gate
+    assert approval.approvals(store, stage, "offboard") == []
+    made = approval.record(store, reviewed, APPROVER)
+    assert made.subject == "offboard" and approval.approvals(store, 1)[0].subject == ""
+    ok = approval.check("acme", stage, reviewed, approval.approvals(store, stage, "offboard"), RUNBOOK, "offboard")
+    assert ok.run_id == made.run_id and set(approval.approved_plans("acme", made.run_id)) == set(removals)
+    tier = offboard_dry_run(store, removals | {"s3-backup-deployed": []}, tier_to="Premium")
+    newest = approval.reviewed_plan(store, stage, subject=approval.ANY_OFFBOARD)
+    assert newest is not None and newest.run_id == tier and newest.subject == "tier:Premium"
+    with pytest.raises(ApprovalRequired, match=r"tier change to Premium .*has no approval"):
+        approval.check("acme", stage, newest, approval.approvals(store, stage, newest.subject), RUNBOOK, newest.subject)
+    assert store.verify() == []

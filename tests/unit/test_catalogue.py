@@ -95,6 +95,7 @@ def test_the_offboarding_lines_are_in_the_catalogue_not_in_the_stages():
         "off-topdesk-sla",
         "off-portal-access",
         "off-customer-informed",
+        "off-backup-data-deletion-agreed",
         "off-credentials-removed",
         "off-final-report",
     ]

@@ -271,3 +271,79 @@ def test_backup_protection_is_stopped_and_its_data_retained(clients, params_dir,
             api_version=plan.planned[0].detail["api_version"],
         ).result()
     assert err.value.status_code == 400 and err.value.error.code == "BMSUserErrorInvalidConfigureProtectionRequest"
+
+
+def test_backup_data_deleted_only_with_the_customers_written_agreement(clients, params_dir, evidence_dir):
+    """`offboarding.backup_data: delete`: the plan says per protected item that its protection is stopped and its
+    recovery points deleted (irreversible), and the apply deletes the item (ProtectedItems_Delete, 202 + an LRO:
+    Common/ProtectedItem_Delete.json), which the vault's soft delete keeps soft-deleted (isScheduledForDeferredDelete);
+    the vault and its policy stay. Without attestations.off-backup-data-deletion-agreed an apply is exit 2 before
+    anything runs (`check_inputs`), and the undo itself refuses the deletion in one line; a re-run plans nothing."""
+    from datetime import date
+
+    from runbook.errors import InputError
+    from runbook.steps.backup import BackupDeployed
+
+    ctx = onboard(clients, evidence_dir, [BackupDeployed()])
+    ctx.params = ctx.params.model_copy(update={"offboarding": P.Offboarding(backup_data="delete")})
+    plan = undo(ctx, "s3-backup-deployed")
+    assert plan.planned and {c.action for c in plan.planned} == {"stop protection, delete data"}
+    rows = [r for r in plan.observed if r["decision"] == "remove"]
+    assert rows and all("delete its recovery points: irreversible" in r["why"] for r in rows)
+    assert all(f"needs attestations.{offboard.DELETION_AGREED}" in r["why"] for r in rows)
+    kept = {row["kind"] for row in plan.observed if row["decision"] == "kept"}
+    assert {"Recovery Services vault", "backup policy"} <= kept
+    with pytest.raises(InputError) as err:
+        offboard.check_inputs(ctx.params, apply=True)
+    assert "offboarding.backup_data is delete" in str(err.value) and offboard.DELETION_AGREED in str(err.value)
+    offboard.check_inputs(ctx.params, apply=False)  # a dry run shows the plan
+    offboard.check_inputs(ctx.params, apply=True, only=("s3-patching-deployed",))  # a tier change without backup
+    ctx.apply = True
+    refused = undo(ctx, "s3-backup-deployed", reviewed=plan.planned)  # the undo never deletes without it either
+    assert refused.status == "failed" and not refused.applied
+    assert all(offboard.DELETION_AGREED in m for m in refused.missing)
+    item = plan.planned[0].target
+    api = plan.planned[0].detail["api_version"]
+    assert (
+        not clients.resource(SUB)
+        .resources.get_by_id(item, api_version=api)
+        .properties.get("isScheduledForDeferredDelete")
+    )
+
+    agreed = P.Attestation(by="Chris CSM", at=date(2027, 6, 30), reference="TOPdesk I2706-0001: letter signed")
+    ctx.params = ctx.params.model_copy(
+        update={"attestations": {**ctx.params.attestations, offboard.DELETION_AGREED: agreed}}
+    )
+    offboard.check_inputs(ctx.params, apply=True)
+    ctx.apply = False
+    plan = undo(ctx, "s3-backup-deployed")
+    assert all("needs attestations" not in r["why"] for r in plan.observed)
+    ctx.apply = True
+    done = undo(ctx, "s3-backup-deployed", reviewed=plan.planned)
+    assert done.status == "fulfilled" and len(done.applied) == len(plan.planned), done.summary
+    got = clients.resource(SUB).resources.get_by_id(item, api_version=api).properties
+    assert got["isScheduledForDeferredDelete"] is True and got["protectionState"] == "ProtectionStopped"
+    gone = [r for r in done.observed if r["decision"] == "gone"]
+    assert len(gone) == len(plan.planned) and all("soft-deleted until" in r["why"] for r in gone)
+    assert {r["kind"] for r in done.observed if r["decision"] == "kept"} >= {"Recovery Services vault"}
+    ctx.apply = False
+    assert undo(ctx, "s3-backup-deployed").planned == []
+
+
+def test_the_notebooks_remove_cell_passes_the_four_eyes_gate_first(clients, params_dir, evidence_dir):
+    """In JupyterLab (no runner: no run folder) with approval required, the offboarding notebook's remove cell checks
+    the plan it shows against an approval by another principal before anything else: without one it is refused
+    (ApprovalRequired, exit 3) naming `runbook approve <customer> --offboard`; nothing is removed."""
+    from runbook.errors import ApprovalRequired
+
+    onboard(clients, evidence_dir, [MonitoringAlerting()])
+    params = P.load("demo")
+    params = params.model_copy(update={"msp": params.msp.model_copy(update={"require_approval": True})})
+    session = offboard.OffboardSession(params, apply=True)
+    session.ctx = Context(params, lambda: clients, False)
+    before = {r.id.lower() for r in clients.resource(SUB).resources.list()}
+    session.plan()
+    assert session.results["s1-monitoring-alerting"].planned
+    with pytest.raises(ApprovalRequired, match=r"demo offboarding: .*runbook approve demo --offboard"):
+        session.remove()
+    assert {r.id.lower() for r in clients.resource(SUB).resources.list()} == before

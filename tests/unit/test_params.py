@@ -177,3 +177,15 @@ def test_the_template_documents_every_section():
     text = (params.PROJECT_ROOT / "parameters" / "template.yml").read_text()
     missing = [f for f in params.Parameters.model_fields if not re.search(rf"^#?\s*{f}:", text, re.MULTILINE)]
     assert missing == []
+
+
+def test_offboarding_backup_data_is_retain_or_delete(params_dir, capsys):
+    assert params.load("demo").offboarding.backup_data == "retain"  # unset: the recovery points stay
+    write(params_dir, offboarding={"backup_data": "delete"})
+    assert params.load("demo").offboarding.backup_data == "delete"
+    write(params_dir, offboarding={"backup_data": "purge"})
+    msg = error_of()
+    assert "demo.yml" in msg and "'offboarding.backup_data'" in msg and "retain" in msg and "Fix:" in msg
+    assert "off-backup-data-deletion-agreed" in msg
+    assert main(["params", "validate", "demo"]) == 2
+    assert "offboarding.backup_data" in capsys.readouterr().err

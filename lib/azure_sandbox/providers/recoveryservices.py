@@ -17,6 +17,10 @@ specification/recoveryservicesbackup/resource-manager/Microsoft.RecoveryServices
   (hashicorp/terraform-provider-azurerm#2207); a VM of another region, or one another vault protects, is refused with
   the same code (the service's own code is not public: inferred; messages from the az CLI check and
   Azure/terraform-provider-azapi#398);
+- stop protection and delete data (Common/ProtectedItem_Delete.json): DELETE of the item, 202 + Azure-AsyncOperation
+  and Location; with the vault's soft delete on the item stays soft-deleted for its retention (14 days:
+  isScheduledForDeferredDelete, deferredDeleteTimeInUTC), else it is gone; a missing item is 404
+  BMSUserErrorDataSourceObjectNotFound (Azure/azure-rest-api-specs#23842);
 - backupStatus (AzureIaasVm/GetBackupStatus.json): which vault and policy protect a VM;
 - the vault's redundancy cannot change once an item is protected: 400 StorageModelModifyError ("Storage Redundancy
   option is locked when the first machine is registered with the vault", hashicorp/terraform-provider-azurerm#8813);
@@ -611,7 +615,9 @@ class RecoveryServices(Provider):
         self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec, principal: str
     ) -> Response | None:
         """Enabling protection is a long-running operation (202 + Azure-AsyncOperation); the item is IRPending until
-        its first backup."""
+        its first backup. Deleting it (stop protection and delete data) is one too (`delete_item`)."""
+        if req.method == "DELETE" and not ap.is_collection:
+            return self.delete_item(arm, req, ap, spec)
         if req.method != "PUT" or ap.is_collection:
             return None
         body = req.json()
@@ -640,4 +646,52 @@ class RecoveryServices(Provider):
             return arm.put(req, ap, spec, existing, body=body)
         arm.put(req, ap, spec, None, body=body)
         headers, _ = arm.start_lro(req, ids.subscription_of(ap.path) or "", "async", None, spec.type, ap.path)
+        return Response(202, None, headers)
+
+    def delete_item(self, arm: Arm, req: Request, ap: ids.ArmPath, spec: TypeSpec) -> Response:
+        """Stop protection and delete data (ProtectedItems_Delete, Common/ProtectedItem_Delete.json): 202 with
+        Azure-AsyncOperation and Location (Retry-After), the item and its recovery points deleted when the operation
+        ends. With the vault's soft delete on (its default) the item stays, soft-deleted for the vault's retention
+        (14 days): protection stopped, properties.isScheduledForDeferredDelete true and deferredDeleteTimeInUTC /
+        deferredDeleteTimeRemaining set (Azure/azure-rest-api-specs#18921: a GET after the delete still answers it,
+        ProtectionStopped); with soft delete off it is gone (404). An item that does not exist is 404
+        BMSUserErrorDataSourceObjectNotFound (Azure/azure-rest-api-specs#23842, hashicorp/terraform-provider-azurerm#9452);
+        one soft-deleted already is 204 (nothing left to delete; the spec's other answer, the service's own not public).
+        A lock on the vault or above is 409 ScopeLocked before this (ARM checks locks for every provider)."""
+        existing = arm.state.get(ap.path)
+        if existing is None:
+            raise ArmError(
+                404,
+                "BMSUserErrorDataSourceObjectNotFound",
+                "Item not found.\r\nSelected item might have been deleted. Please check if item is registered to the "
+                "vault.",
+            )
+        props = existing.setdefault("properties", {})
+        if props.get("isScheduledForDeferredDelete"):
+            return Response(204)
+        vault = arm.state.get(vault_of(existing)) or {}
+        soft = ((vault.get("properties") or {}).get("securitySettings") or {}).get("softDeleteSettings") or {}
+        days = int(soft.get("softDeleteRetentionPeriodInDays") or 14)
+        path = ap.path
+
+        def done() -> None:
+            if str(soft.get("softDeleteState", "Enabled")).lower() == "disabled":
+                arm.state.delete_tree(path)
+                return
+            item = arm.state.get(path)
+            if item is None:
+                return
+            item["properties"].update(
+                protectionState="ProtectionStopped",
+                policyId="",
+                policyName="",
+                isScheduledForDeferredDelete=True,
+                deferredDeleteTimeInUTC=_iso(datetime.now(timezone.utc) + timedelta(days=days)),
+                deferredDeleteTimeRemaining=f"{days}:00:00:00",
+                isDeferredDeleteScheduleUpcoming=False,
+            )
+
+        headers, _ = arm.start_lro(req, ids.subscription_of(path) or "", "async", done, spec.type, path)
+        url = headers["Azure-AsyncOperation"]
+        headers["Location"] = url.replace("/operationstatuses/", "/operationresults/")
         return Response(202, None, headers)

@@ -45,6 +45,7 @@ FIXES = {
     "policy": "see parameters/template.yml: location, allowed_locations, allowed_locations_effect (Audit, Deny or Disabled), exemptions",
     "backup": "see parameters/template.yml: time (HH:00 or HH:30), time_zone (a Windows time zone such as 'W. Europe Standard Time'), frequency, retention_*, rpo_hours the schedule can meet",
     "patching": "see parameters/template.yml: windows with name, days, start (HH:MM), duration_hours 1.5-3.9, time_zone, tag_value",
+    "offboarding": "offboarding.backup_data is retain (stop protection, keep the recovery points: the default) or delete (stop protection and delete them: irreversible, needs attestations.off-backup-data-deletion-agreed)",
     "iac": "give iac.repository (a git URL or path), optionally branch, base_branch, path and credential ({env: NAME} or {file: path})",
     "cloud": "use name AzureCloud, AzureUSGovernment or AzureChinaCloud, or name: custom with arm_endpoint and authority",
     "msp.connectors.hubspot": "give msp.connectors.hubspot in parameters/msp.yml: url (https://api.hubapi.com) and token, a reference to a private app's access token",
@@ -756,6 +757,14 @@ class ExactAccount(_Strict):
         return text
 
 
+class Offboarding(_Strict):
+    """What `runbook offboard` (and a tier change's removals) does where the parameters decide."""
+
+    # the backup protection the runbook enabled: retain (stop protection, keep the recovery points: the default) or
+    # delete (stop protection and delete the recovery points: irreversible; needs attestations.off-backup-data-deletion-agreed)
+    backup_data: Literal["retain", "delete"] = "retain"
+
+
 class Attestation(_Strict):
     """A person's record that a human step was done (or is not required)."""
 
@@ -809,6 +818,7 @@ class Parameters(_Strict):
     patching: Patching | None = None
     iac: Iac | None = None
     app_registration: AppRegistration | None = None
+    offboarding: Offboarding = Offboarding()  # `runbook offboard`: backup_data retain (default) or delete
     attestations: dict[str, Attestation] = {}
     credentials: list[StoredCredential] = []  # checked by s3-credentials-stored (names and metadata, never values)
 

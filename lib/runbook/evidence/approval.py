@@ -8,6 +8,10 @@ forged or removed unnoticed) naming the plan's run and hash, the approver's prin
 approval required (`Parameters.approval_required`) is refused (`refusal`) when no approval names the reviewed plan's
 hash, or when the only approvals of it are by the principal applying; the apply itself then carries out the approved
 plan only (each item's fresh plan must be the approved one, `approved_plans`).
+
+The same engine approves an offboarding's plan (`runbook offboard`: the newest sealed offboard dry run, its removals
+per item) and a tier change's removals (`runbook tier --to X`: the offboard dry run with that `tier_to`): their
+`subject` (`OFFBOARD`, or `tier:<to>`) says which, their stage is the offboarding lines' (`OFFBOARDING_STAGE`).
 """
 
 from __future__ import annotations
@@ -28,6 +32,38 @@ APPROVAL_ENV = "RUNBOOK_APPROVAL"  # the apply run's kernel: the approval run wh
 NOTHING = "-"  # ... or none: the reviewed plan changes nothing, so the run may apply nothing
 # items whose changes write the evidence, not the tenant (their plan names the run's own folder): not approved
 EVIDENCE_ONLY = frozenset({"s3-documentation"})
+OFFBOARD = "offboard"  # the subject of an offboarding's plan (a tier change's removals: "tier:<to>"; a stage's: "")
+ANY_OFFBOARD = "*"  # `runbook approve --offboard`: the newest offboard dry run, an offboarding or a tier change's
+
+
+def subject_of(results: dict) -> str:
+    """The subject of an offboard run's plan, from its results: a tier change's removals or an offboarding."""
+    return f"tier:{results['tier_to']}" if results.get("tier_to") else OFFBOARD
+
+
+def subject_for(tier_to: str = "") -> str:
+    """The subject of the plan `runbook offboard` (no tier) or `runbook tier --to <tier_to>` carries out."""
+    return f"tier:{tier_to}" if tier_to else OFFBOARD
+
+
+def what(stage: int, subject: str = "") -> str:
+    """What a plan is of, for people: 'stage 1', 'offboarding', 'tier change to CSP (its removals)'."""
+    if not subject:
+        return f"stage {stage}"
+    return "offboarding" if subject == OFFBOARD else f"tier change to {subject.split(':', 1)[1]} (its removals)"
+
+
+def dry_run_command(customer: str, stage: int, subject: str = "") -> str:
+    """The command whose dry run is the reviewed plan."""
+    if not subject:
+        return f"runbook run {customer} --stage {stage}"
+    if subject == OFFBOARD:
+        return f"runbook offboard {customer}"
+    return f"runbook tier {customer} --to '{subject.split(':', 1)[1]}'"
+
+
+def approve_command(customer: str, stage: int, subject: str = "") -> str:
+    return f"runbook approve {customer} --offboard" if subject else f"runbook approve {customer} --stage {stage}"
 
 
 @dataclass(frozen=True)
@@ -101,6 +137,7 @@ class ReviewedPlan:
     sha256: str
     planned_by: str = ""  # the principal the dry run signed in as (or, not recorded, who ran it)
     planner: dict = field(default_factory=dict)
+    subject: str = ""  # "" a stage's plan; OFFBOARD or "tier:<to>" an offboard run's removals
 
     @property
     def changes(self) -> int:
@@ -120,6 +157,7 @@ class Approval:
     items: dict[str, int] = field(default_factory=dict)
     planned_by: str = ""
     run_id: str = ""
+    subject: str = ""  # as ReviewedPlan.subject
 
     @property
     def principal(self) -> Principal:
@@ -147,66 +185,90 @@ def _plans(data: dict) -> dict[str, list[Change]]:
     }
 
 
-def _reviewed(run_dir: Path, data: dict, stage: int) -> ReviewedPlan:
+def _reviewed(run_dir: Path, data: dict, stage: int, subject: str = "") -> ReviewedPlan:
     plans = _plans(data)
     planner = data.get("planner") or {}
     who = str(data.get("planned_by") or data.get("ran_by") or "")
-    return ReviewedPlan(stage, run_dir.name, plans, plan_hash(plans), who, dict(planner))
+    return ReviewedPlan(stage, run_dir.name, plans, plan_hash(plans), who, dict(planner), subject)
 
 
-def reviewed_plan(store: EvidenceStore, stage: int, run_id: str = "") -> ReviewedPlan | None:
-    """The stage's reviewed plan: its newest sealed dry run that ran to its end (or the run `run_id` names)."""
+def _of(run_dir: Path, data: dict, stage: int, subject: str) -> str | None:
+    """The subject of a sealed run's plan when it is one of `stage` (and `subject`; ANY_OFFBOARD: any offboard
+    run's), else None."""
+    kind = archive.run_kind(run_dir.name)
+    if not subject:
+        return "" if kind == "stage" and data.get("stage") == stage else None
+    if kind != OFFBOARD:
+        return None
+    found = subject_of(data)
+    return found if subject in (ANY_OFFBOARD, found) else None
+
+
+def reviewed_plan(store: EvidenceStore, stage: int, run_id: str = "", subject: str = "") -> ReviewedPlan | None:
+    """The stage's reviewed plan: its newest sealed dry run that ran to its end (or the run `run_id` names). With a
+    `subject`, an offboard run's instead: its newest sealed dry run of that subject (ANY_OFFBOARD: of any)."""
     found = None
     for run_dir, data in _sealed(store):
-        if archive.run_kind(run_dir.name) != "stage" or data.get("stage") != stage:
+        got = _of(run_dir, data, stage, subject)
+        if got is None:
             continue
         if run_id and run_dir.name == run_id:
-            return _reviewed(run_dir, data, stage)
-        if not data.get("apply") and data.get("status") in ("complete", "incomplete"):
-            found = (run_dir, data)
+            return _reviewed(run_dir, data, stage, got)
+        if not data.get("apply") and data.get("status") in ("complete", "incomplete", "planned"):
+            found = (run_dir, data, got)
     if run_id or found is None:
         return None
-    return _reviewed(found[0], found[1], stage)
+    return _reviewed(found[0], found[1], stage, found[2])
 
 
-def approvals(store: EvidenceStore, stage: int | None = None) -> list[Approval]:
-    """The approvals on record (of one stage's plans, or of any), oldest first."""
+def approvals(store: EvidenceStore, stage: int | None = None, subject: str = "") -> list[Approval]:
+    """The approvals on record (of one stage's plans, or of any; with a subject, of an offboard run's), oldest
+    first."""
     out = []
     for run_dir, data in _sealed(store):
         if archive.run_kind(run_dir.name) == KIND and data.get("status") == "recorded" and data.get(KIND):
             rec = data[KIND]
-            if stage is None or rec.get("stage") == stage:
+            if (stage is None or rec.get("stage") == stage) and (
+                stage is None or str(rec.get("subject") or "") == subject
+            ):
                 a = Approval(**{k: v for k, v in rec.items() if k in Approval.__dataclass_fields__})
                 a.run_id = run_dir.name
                 out.append(a)
     return out
 
 
-def fix(customer: str, stage: int) -> str:
+def fix(customer: str, stage: int, subject: str = "") -> str:
     """The way through the closed gate, in one sentence."""
     return (
-        f"Fix: a second person (signed in as themselves) reviews the plan and runs `runbook approve {customer} "
-        f"--stage {stage}`; then run the apply again"
+        f"Fix: a second person (signed in as themselves) reviews the plan and runs "
+        f"`{approve_command(customer, stage, subject)}`; then run the apply again"
     )
 
 
 def check(
-    customer: str, stage: int, reviewed: ReviewedPlan | None, approved: list[Approval], applier: Principal
+    customer: str,
+    stage: int,
+    reviewed: ReviewedPlan | None,
+    approved: list[Approval],
+    applier: Principal,
+    subject: str = "",
 ) -> Approval:
     """The approval that lets `applier` carry out the reviewed plan: one naming the plan's hash, by another principal.
     ApprovalRequired (exit 3) naming why not and the fix: no reviewed plan, no approval, an approval of another plan,
-    or only the applier's own."""
+    or only the applier's own. `subject`: an offboard run's plan (an offboarding, a tier change's removals)."""
+    of = what(stage, subject)
     if reviewed is None:
         raise ApprovalRequired(
-            f"{customer} stage {stage}: an apply needs a reviewed and approved plan, and there is no dry run of the "
-            f"stage to approve; nothing was applied. Fix: `runbook run {customer} --stage {stage}` (a dry run), then "
-            f"a second person runs `runbook approve {customer} --stage {stage}`"
+            f"{customer} {of}: an apply needs a reviewed and approved plan, and there is no dry run of the "
+            f"{'stage' if not subject else of} to approve; nothing was applied. Fix: "
+            f"`{dry_run_command(customer, stage, subject)}` (a dry run), then a second person runs "
+            f"`{approve_command(customer, stage, subject)}`"
         )
-    head = f"{customer} stage {stage}: nothing was applied: "
+    head = f"{customer} {of}: nothing was applied: "
     if not approved:
         raise ApprovalRequired(
             head + f"the reviewed plan (run {reviewed.run_id}, {reviewed.changes} change(s), sha256 "
-            f"{reviewed.sha256[:12]}) has no approval. {fix(customer, stage)}"
+            f"{reviewed.sha256[:12]}) has no approval. {fix(customer, stage, subject)}"
         )
     same_plan = [a for a in approved if a.plan_sha256 == reviewed.sha256]
     if not same_plan:
@@ -214,13 +276,13 @@ def check(
         raise ApprovalRequired(
             head + f"the plan differs from the approved one: approved sha256 {last.plan_sha256[:12]} (run "
             f"{last.plan_run}), the reviewed plan is now sha256 {reviewed.sha256[:12]} (run {reviewed.run_id}). "
-            + fix(customer, stage)
+            + fix(customer, stage, subject)
         )
     others = [a for a in same_plan if not a.principal.same_as(applier)]
     if not others:
         raise ApprovalRequired(
             head + f"the plan is approved only by the principal applying it ({applier.describe()}); four eyes need a "
-            f"second person. {fix(customer, stage)}"
+            f"second person. {fix(customer, stage, subject)}"
         )
     return others[-1]
 
@@ -239,13 +301,16 @@ def record(
         reviewed.changes,
         {k: len(v) for k, v in reviewed.plans.items() if k not in EVIDENCE_ONLY},
         reviewed.planned_by,
+        subject=reviewed.subject,
     )
-    with store.lock(f"approve stage {reviewed.stage}"):
+    with store.lock(f"approve {what(reviewed.stage, reviewed.subject)}"):
         store.recover()
         run = store.new_run(reviewed.stage, kind=KIND)
         approval.run_id = run.run_id
         header: dict = {"customer": store.customer, "run_id": run.run_id, "kind": KIND, "stage": reviewed.stage}
         header |= {"status": "recorded", "forced": False, "error": "", "started_at": approval.approved_at}
+        if reviewed.subject:
+            header["subject"] = reviewed.subject
         header |= {"apply": False, "approved_by": approver.describe(), "planned_by": reviewed.planned_by}
         header[KIND] = {k: v for k, v in asdict(approval).items() if k != "run_id"}
         store.archive(run, header, [], known_secrets)
@@ -260,7 +325,7 @@ def approved_plans(customer: str, approval_run: str) -> dict[str, list[Change]]:
     if not found:
         raise EvidenceError(f"approval run {approval_run} of {customer} is not in the evidence (or not sealed)")
     a = found[0]
-    reviewed = reviewed_plan(store, a.stage, a.plan_run)
+    reviewed = reviewed_plan(store, a.stage, a.plan_run, a.subject)
     if reviewed is None or reviewed.sha256 != a.plan_sha256:
         raise EvidenceError(
             f"the plan approved in {approval_run} (run {a.plan_run}, sha256 {a.plan_sha256[:12]}) is not what that "

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from ..customer.catalogue import OFFBOARDING_STAGE
 from ..customer.params import Parameters, load
 from ..errors import InputError, TargetError
 from ..evidence import EvidenceStore
@@ -72,19 +73,30 @@ def sign_in_as_approver(params: Parameters) -> Principal:
     return Principal.from_claims(_claims(token))
 
 
-def approve(customer: str, stage: int, run_id: str = "") -> tuple[Approval, four_eyes.ReviewedPlan]:
+def approve(
+    customer: str, stage: int | None, run_id: str = "", offboard: bool = False
+) -> tuple[Approval, four_eyes.ReviewedPlan]:
     """`runbook approve <customer> --stage N`: sign in as the approver and record their approval of the stage's
-    reviewed plan (its newest sealed dry run, or `run_id`). InputError (exit 2) when there is no such plan."""
+    reviewed plan (its newest sealed dry run, or `run_id`). `--offboard` (`offboard`): of the newest sealed offboard
+    dry run instead (`runbook offboard`, or a tier change's removals), or `run_id`. InputError (exit 2) when there is no
+    such plan."""
     from ..adapters import secrets
 
     params = load(customer)
     store = EvidenceStore(params.customer)
-    reviewed = four_eyes.reviewed_plan(store, stage, run_id)
-    if reviewed is None:
+    if offboard:
+        stage, subject = OFFBOARDING_STAGE, four_eyes.ANY_OFFBOARD
+        reviewed = four_eyes.reviewed_plan(store, stage, run_id, subject)
+        what = f"run {run_id} is not a sealed offboard run" if run_id else "there is no dry run of `runbook offboard`"
+        how = f"`runbook offboard {params.customer}` (or `runbook tier {params.customer} --to <tier>`)"
+    else:
+        assert stage is not None
+        reviewed = four_eyes.reviewed_plan(store, stage, run_id)
         what = f"run {run_id} is not a sealed stage {stage} run" if run_id else f"there is no dry run of stage {stage}"
+        how = f"`runbook run {params.customer} --stage {stage}`"
+    if reviewed is None:
         raise InputError(
-            f"{params.customer}: nothing to approve: {what}. Fix: `runbook run {params.customer} --stage {stage}` "
-            "(a dry run), read its plan, then approve it"
+            f"{params.customer}: nothing to approve: {what}. Fix: {how} (a dry run), read its plan, then approve it"
         )
     approver = sign_in_as_approver(params)
     made = four_eyes.record(store, reviewed, approver, secrets.stored_values(params.secret_refs()))
@@ -109,20 +121,21 @@ def applier(params: Parameters) -> Principal:
         clients.close()
 
 
-def gate(params: Parameters, stage: int, apply: bool) -> tuple[dict, dict[str, str]]:
+def gate(params: Parameters, stage: int, apply: bool, subject: str = "") -> tuple[dict, dict[str, str]]:
     """Before a stage run whose customer needs approval: the facts for the run's header (who planned, approved,
     applies) and the environment for its kernel. A dry run records who planned; an apply is refused (ApprovalRequired,
-    exit 3) unless a second principal approved the reviewed plan, and its kernel then applies that plan only."""
+    exit 3) unless a second principal approved the reviewed plan, and its kernel then applies that plan only. With a
+    `subject` (approval.OFFBOARD, or a tier change's `tier:<to>`), the same for an offboard run's removals."""
     me = applier(params)
     if not apply:
         return {"planned_by": me.describe(), "planner": asdict(me)}, {}
     store = EvidenceStore(params.customer)
-    reviewed = four_eyes.reviewed_plan(store, stage)
+    reviewed = four_eyes.reviewed_plan(store, stage, subject=subject)
     if reviewed is not None and reviewed.changes == 0:  # nothing to approve: the run may apply nothing (Stage 0)
         meta: dict = {"planned_by": f"{reviewed.planned_by} (run {reviewed.run_id})", "applied_by": me.describe()}
         meta["approved_by"] = f"not needed: the reviewed plan (run {reviewed.run_id}) changes nothing"
         return meta, {four_eyes.APPROVAL_ENV: four_eyes.NOTHING}
-    ok = four_eyes.check(params.customer, stage, reviewed, four_eyes.approvals(store, stage), me)
+    ok = four_eyes.check(params.customer, stage, reviewed, four_eyes.approvals(store, stage, subject), me, subject)
     assert reviewed is not None
     meta = {
         "planned_by": f"{reviewed.planned_by} (run {reviewed.run_id})",
@@ -133,20 +146,24 @@ def gate(params: Parameters, stage: int, apply: bool) -> tuple[dict, dict[str, s
     return meta, {four_eyes.APPROVAL_ENV: ok.run_id}
 
 
-def check_interactive(params: Parameters, stage: int, item_id: str, shown: list[Change], target: Any) -> None:
+def check_interactive(
+    params: Parameters, stage: int, item_id: str, shown: list[Change], target: Any, subject: str = ""
+) -> Approval:
     """A JupyterLab session's apply cell with approval required: the plan the cell shows must be the approved one
-    for this item, approved by another principal than the session's. ApprovalRequired naming why and the fix."""
+    for this item, approved by another principal than the session's. ApprovalRequired naming why and the fix; the
+    approval that lets it through. `subject`: an offboard run's plan (the offboarding notebook's remove cell)."""
     from ..errors import ApprovalRequired
     from ..steps.base import review_differences
 
     store = EvidenceStore(params.customer)
-    reviewed = four_eyes.reviewed_plan(store, stage)
+    reviewed = four_eyes.reviewed_plan(store, stage, subject=subject)
     me = Principal.from_claims(target.signed_in())
-    ok = four_eyes.check(params.customer, stage, reviewed, four_eyes.approvals(store, stage), me)
+    ok = four_eyes.check(params.customer, stage, reviewed, four_eyes.approvals(store, stage, subject), me, subject)
     approved = four_eyes.approved_plans(params.customer, ok.run_id).get(item_id, [])
     differs = review_differences(approved, shown)
     if differs:
         raise ApprovalRequired(
             f"{item_id}: nothing was applied: the plan shown differs from the approved one ({'; '.join(differs[:5])}). "
-            + four_eyes.fix(params.customer, stage)
+            + four_eyes.fix(params.customer, stage, subject)
         )
+    return ok

@@ -430,18 +430,45 @@ class RecordedResources(Undo):
 class BackupUndo(RecordedResources):
     """Backup stays the customer's: the vault, its policy and the recovery points are kept; the protection the runbook
     enabled on each VM is stopped with its data retained (a PUT of the protected item with protectionState
-    ProtectionStopped), so nothing is backed up on the MSP's schedule any more and nothing is lost."""
+    ProtectionStopped), so nothing is backed up on the MSP's schedule any more and nothing is lost. With
+    `offboarding.backup_data: delete` the protection is stopped and its recovery points deleted instead (a DELETE of
+    the protected item, a long-running operation; with the vault's soft delete on Azure keeps the item soft-deleted for
+    14 days, then purges it): irreversible, so only after the customer's written agreement is attested
+    (`attestations.off-backup-data-deletion-agreed`; `check_inputs` refuses the apply without it, exit 2). The vault and
+    its policy stay either way."""
+
+    def deleting(self, ctx: Context) -> bool:
+        return ctx.params.offboarding.backup_data == "delete"
 
     def artefacts(self, ctx: Context, failures: list[ScopeFailure]) -> list[Artefact]:
         out = super().artefacts(ctx, failures)
         sources = {r.target.lower(): r.detail.get("vm", "") for r in self.recs if r.action == "protect VM"}
+        deleting = self.deleting(ctx)
         for a in out:
-            if a.decision != "kept" or a.target.lower() not in sources:
+            if a.decision != "kept":
                 continue
-            have = _exists(ctx, a.target, a.api_version) or {}
-            state = (have.get("properties") or {}).get("protection_state") or (have.get("properties") or {}).get(
-                "protectionState", ""
-            )
+            if a.target.lower() not in sources:
+                if deleting and a.subscription:  # the vault and its policy stay either way
+                    a.why = (
+                        "the vault and its policy stay (offboarding.backup_data: delete removes the recovery points)"
+                    )
+                continue
+            props = (_exists(ctx, a.target, a.api_version) or {}).get("properties") or {}
+            if props.get("isScheduledForDeferredDelete") or props.get("is_scheduled_for_deferred_delete"):
+                until = props.get("deferredDeleteTimeInUTC") or props.get("deferred_delete_time_in_utc") or ""
+                a.decision = "gone"
+                a.why = "protection stopped and its recovery points deleted" + (
+                    f" (soft-deleted until {until}, then purged)" if until else ""
+                )
+                continue
+            state = props.get("protection_state") or props.get("protectionState", "")
+            if deleting:
+                a.decision, a.kind = "remove", "VM protection and its recovery points"
+                a.why = "stop protection and delete its recovery points: irreversible (offboarding.backup_data: delete)"
+                if not deletion_agreed(ctx.params):
+                    a.why += f"; --apply needs attestations.{DELETION_AGREED} first"
+                a.extra = {"delete_data": True, "vm": sources[a.target.lower()]}
+                continue
             if state == "ProtectionStopped":
                 a.why = "protection stopped, the recovery points retained: the customer's data"
                 continue
@@ -453,10 +480,18 @@ class BackupUndo(RecordedResources):
     def plan(self, ctx: Context, obs: Observation) -> list[Change]:
         changes = super().plan(ctx, obs)
         for c in changes:
-            c.action = "stop protection, retain data"
+            c.action = "stop protection, delete data" if c.detail.get("delete_data") else "stop protection, retain data"
         return changes
 
     def remove(self, ctx: Context, change: Change) -> None:
+        client = ctx.clients.resource(subscription_of(change.target)).resources
+        if change.detail.get("delete_data"):
+            if not deletion_agreed(ctx.params):  # the runner refused this run already (exit 2): never without it
+                raise HttpResponseError(
+                    message=f"not deleted: attestations.{DELETION_AGREED} (the customer's written agreement) is missing"
+                )
+            client.begin_delete_by_id(change.target, api_version=change.detail["api_version"]).result()
+            return
         body = {
             "properties": {
                 "protectedItemType": "Microsoft.Compute/virtualMachines",
@@ -464,8 +499,37 @@ class BackupUndo(RecordedResources):
                 "protectionState": "ProtectionStopped",
             }
         }
-        client = ctx.clients.resource(subscription_of(change.target)).resources
         client.begin_create_or_update_by_id(change.target, body, api_version=change.detail["api_version"]).result()
+
+    def explain(self, exc: HttpResponseError) -> str:
+        return error_text(exc) if exc.error is not None else str(exc.message)
+
+
+DELETION_AGREED = "off-backup-data-deletion-agreed"  # the customer's written agreement to delete their backup data
+
+
+def deletion_agreed(params: Parameters) -> bool:
+    att = params.attestations.get(DELETION_AGREED)
+    return att is not None and att.status == "fulfilled"
+
+
+def check_inputs(params: Parameters, apply: bool, only: tuple[str, ...] = ()) -> None:
+    """Before an offboarding run (or a tier change's removals) starts: deleting backup data is irreversible, so an
+    apply with `offboarding.backup_data: delete` that would undo the backup needs the customer's written agreement
+    attested; without it InputError (exit 2) before anything runs, naming the file, the field and the fix."""
+    from ..customer.params import display_path, resolve_path
+
+    if not apply or params.offboarding.backup_data != "delete" or deletion_agreed(params):
+        return
+    item = catalogue.load().item("s3-backup-deployed")
+    if not item.applies_to(params.tier) or (only and item.id not in only):
+        return
+    raise InputError(
+        f"{display_path(resolve_path(params.customer))}: offboarding.backup_data is delete: the recovery points of "
+        f"the VMs the runbook protects are deleted, which cannot be undone; attestations.{DELETION_AGREED} is "
+        "required first (the customer's written agreement); nothing was run. Fix: add "
+        f"attestations.{DELETION_AGREED} with by, at and reference, or set offboarding.backup_data: retain."
+    )
 
 
 class ManagedTag(Undo):
@@ -776,6 +840,15 @@ UNDOS: dict[str, type[Undo]] = {
 }
 
 
+def tier_items(before: str, to: str) -> tuple[list[catalogue.Item], list[catalogue.Item]]:
+    """A tier change's (items undone, items added): with an undo, in the old tier and not the new; in the new and not
+    the old (`tier.plan_items`)."""
+    cat = catalogue.load()
+    removes = [i for i in cat.items if i.undo is not None and i.applies_to(before) and not i.applies_to(to)]
+    adds = [i for i in cat.items if i.applies_to(to) and not i.applies_to(before)]
+    return removes, adds
+
+
 def order(items: list[catalogue.Item]) -> list[catalogue.Item]:
     """The reverse of the onboarding, the Lighthouse delegation last (it may carry the runbook's own access)."""
     rev = list(reversed(items))
@@ -901,6 +974,20 @@ class OffboardSession:
         self.outside = [i for i in cat.items if i.undo is not None and not i.applies_to(params.tier)]
         self.shared = Plan(found)
         self.results: dict[str, ItemResult] = {}
+        # four eyes, under an apply run: the plan a second person approved, per item (the runner names the approval)
+        from ..evidence.approval import from_environment, subject_for
+
+        self.subject = subject_for(self.tier_to(params))
+        self.approved = from_environment(params.customer) if self.batch and apply else None
+
+    def tier_to(self, params: Parameters) -> str:
+        """The tier a tier change's removals move to ('' for an offboarding), from the runner's `only`."""
+        if not self.only:
+            return ""
+        for to in catalogue.TIERS:
+            if to != params.tier and [i.id for i in tier_items(params.tier, to)[0]] == self.only:
+                return to
+        return ""
 
     def _record(self, result: ItemResult) -> None:
         self.results[result.item_id] = result
@@ -933,21 +1020,57 @@ class OffboardSession:
                 else "Nothing of the MSP's to remove."
             )
         if not self.batch:
+            if self.params.approval_required:  # four eyes: the plan shown is the approved one, by another principal
+                from .approve import check_interactive
+
+                for item in todo:
+                    check_interactive(
+                        self.params,
+                        catalogue.OFFBOARDING_STAGE,
+                        item.id,
+                        list(self.results[item.id].planned),
+                        self.ctx.clients.target,
+                        self.subject,
+                    )
             raise InputError(
                 f"removing is recorded as an offboarding run: run `runbook offboard {self.params.customer} --apply`"
             )
         for item in todo:
             self.ctx.apply = True
-            self._record(self._run(item, reviewed=list(self.results[item.id].planned)))
+            self._record(self._run(item, **self._reviewed(item.id)))
             self.ctx.apply = False
         return OffboardTable(self, "After removing")
+
+    def _reviewed(self, item_id: str) -> dict[str, Any]:
+        """What an item's removal may carry out: the plan this run showed, or under four eyes the approved plan (a
+        fresh plan that differs is refused, naming the differences and the fix)."""
+        if self.approved is None:
+            return {"reviewed": list(self.results[item_id].planned)}
+        from ..evidence.approval import OFFBOARD, dry_run_command, fix
+
+        stage = catalogue.OFFBOARDING_STAGE
+        text = fix(self.params.customer, stage, self.subject).replace(
+            "Fix: ", f"Fix: run `{dry_run_command(self.params.customer, stage, self.subject)}` again; ", 1
+        )
+        what = "offboarding" if self.subject == OFFBOARD else "tier change"
+        return {
+            "reviewed": self.approved.get(item_id, []),
+            "changed_fix": f"The plan differs from the approved {what} plan. {text}.",
+        }
 
     def checklist(self) -> OffboardTable:
         """The CSM's and the Engineer's offboarding lines, from their attestations in the parameters (a tier change
         records the customer's agreement instead)."""
+        from ..steps.base import not_in_tier
+
         lines = catalogue.load().tier_change if self.only else catalogue.load().offboarding
         for item in lines:
-            self._record(attested(item, self.ctx))
+            if not item.applies_to(self.params.tier):
+                self._record(not_in_tier(item, self.ctx))
+            elif item.id == DELETION_AGREED and self.params.offboarding.backup_data != "delete":
+                self._record(not_needed(item, self.ctx, "offboarding.backup_data is retain: the recovery points stay"))
+            else:
+                self._record(attested(item, self.ctx))
         return OffboardTable(self, "Offboarding checklist", lines=True)
 
     def finish(self) -> OffboardTable:
@@ -984,6 +1107,30 @@ def start(customer: str, apply: bool = False, run_id: str = "", only: str = "") 
     params = load(customer)
     check_sign_in_refs(params)
     return OffboardSession(params, apply, run_id, only)
+
+
+def gate(params: Parameters, apply: bool, tier_to: str = "") -> tuple[dict, dict[str, str]]:
+    """Four eyes on an offboard run (`runbook offboard`, a tier change's removals) of a customer that needs approval
+    (`msp.require_approval`): the stages' gate (`operate.approve.gate`) on the offboard dry run's plan. A dry run
+    records who planned; an apply is refused (ApprovalRequired, exit 3, before any run folder) unless a second
+    principal approved the newest dry run's plan (`runbook approve <customer> --offboard`) and it has not changed since;
+    the kernel then removes that plan only. Without approval required: nothing to record, nothing to check."""
+    if not params.approval_required:
+        return {}, {}
+    from ..evidence.approval import subject_for
+    from .approve import gate as approval_gate
+
+    return approval_gate(params, catalogue.OFFBOARDING_STAGE, apply, subject_for(tier_to))
+
+
+def not_needed(item: catalogue.Item, ctx: Context, why: str) -> ItemResult:
+    """An offboarding line the parameters make unnecessary: not-required, with why."""
+    from ..evidence.results import stamp
+    from ..steps.base import new_result
+
+    result = new_result(item, ctx)
+    result.status, result.summary, result.finished_at = "not-required", f"Not required: {why}.", stamp()
+    return result
 
 
 class Notice:

@@ -51,11 +51,8 @@ class TierChange:
 
 def plan_items(before: str, to: str) -> tuple[list[catalogue.Item], list[catalogue.Item]]:
     """(items undone, items added): with an undo, in the old tier and not the new; automated, in the new and not
-    the old."""
-    cat = catalogue.load()
-    removes = [i for i in cat.items if i.undo is not None and i.applies_to(before) and not i.applies_to(to)]
-    adds = [i for i in cat.items if i.applies_to(to) and not i.applies_to(before)]
-    return removes, adds
+    the old (`offboard.tier_items`, which an offboard run's kernel also reads)."""
+    return offboard.tier_items(before, to)
 
 
 def change(
