@@ -54,6 +54,19 @@ def recover(customer: str) -> list[str]:
 
 
 log = logging.getLogger(__name__)
+
+
+class _KilledKernelTask(logging.Filter):
+    """An interrupted run's kernel is stopped on purpose (the run is sealed as interrupted, and says so); nbclient's
+    cell task still waiting on that kernel then ends with DeadKernelError nobody awaits, and asyncio would print its
+    traceback ("Task exception was never retrieved") on the engineer's terminal. That record only is dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (exc is not None and type(exc).__name__ == "DeadKernelError" and "never retrieved" in record.msg)
+
+
+logging.getLogger("asyncio").addFilter(_KilledKernelTask())
 KERNEL = "python3"
 
 
