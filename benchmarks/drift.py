@@ -18,11 +18,13 @@ Measured, in this order, in the same run:
 - **concurrent**: `runbook drift --all --workers N`: the batch on a Dask LocalCluster of --workers processes
   (`batch.run_batch`, each worker's kernels forked from its own fork server), the cluster's start included.
 Exact Online's limit of 60 calls a minute per company (the sandbox enforces it; every customer is invoiced from the
-MSP's one administration) is lifted for the measurement through the sandbox's control and the calls are counted: the
-bound that limit sets on a real portfolio is reported beside the figures.
+MSP's one administration) is lifted for these three through the sandbox's control and the calls are counted; then
+- **under Exact's limit**: the concurrent batch again with the limit in force (60 a minute, 5,000 a day): the wall
+  time a real portfolio of this shape takes, and the 429 answers it met (the connector waits for the minute's reset
+  when an answer says none is left).
 Reports wall times, the ratio of the sequential batch to the floor, the speed-up of concurrent over sequential,
 the memory peak (this process, each worker and the largest kernel) and the 5-minute target for --customers 50. Issue 26 targets:
-ratio of the sequential batch to the floor <= 1.5, 50 customers in under 5 minutes on 2 cores. Writes benchmarks/results/drift.json.
+ratio to the floor <= 1.5, 50 customers in under 5 minutes on 2 cores (under Exact's limit). Writes benchmarks/results/drift.json.
 """
 
 from __future__ import annotations
@@ -172,6 +174,22 @@ def main() -> int:
             if o.status not in ("complete", "drift"):
                 print(f"  {o.customer}: {o.status}: {o.error}", flush=True)
         print(f"concurrent drift (Dask, {args.workers} workers): {conc:.1f} s", flush=True)
+        # the same batch under Exact Online's real limits (60 calls a minute): the 5-minute target
+        sandbox_admin(work / "sandbox", "PUT", "/_sandbox/services/exact", {"minutely": 60, "daily": 5000})
+        sandbox_admin(work / "sandbox", "DELETE", "/_sandbox/stats")
+        start = time.perf_counter()
+        limited, _ = batch.run_batch("drift", names, {"apply": False, "timeout": 900}, args.workers)
+        real = time.perf_counter() - start
+        stats = sandbox_admin(work / "sandbox", "GET", "/_sandbox/stats")
+        for o in limited:
+            if o.status not in ("complete", "drift"):
+                print(f"  {o.customer}: {o.status}: {o.error}", flush=True)
+        print(
+            f"concurrent drift under Exact Online's 60 calls a minute: {real:.1f} s "
+            f"({stats.get('exact_calls', 0)} Exact calls, {stats.get('status_429', 0)} answers 429)",
+            flush=True,
+        )
+        concurrent += [o.status for o in limited]
         statuses = sorted(set(sequential) | set(concurrent))
         figures = {
             "customers": len(names),
@@ -188,9 +206,11 @@ def main() -> int:
             "peak_rss_per_worker": batch.peak_text(outcomes),
             "statuses": statuses,
             "load_average": os.getloadavg(),
-            "under_5_min": conc < 300,
             "exact_calls_per_pass": exact_calls,
             "exact_minutes_at_60_per_min": round(exact_minutes, 1),
+            "concurrent_real_exact_limit_s": round(real, 1),
+            "answers_429_real_limit": stats.get("status_429", 0),
+            "under_5_min": real < 300,
         }
     finally:
         serve.terminate()
@@ -201,8 +221,8 @@ def main() -> int:
         f"targets: ratio to the floor <= 1.5: {'met' if figures['ratio_sequential_to_floor'] <= 1.5 else 'MISSED'} "
         f"(the same runs one after another {figures['ratio_sequential_to_floor']}x; the concurrent batch's wall time "
         f"{figures['ratio_concurrent_to_floor']}x); "
-        f"{len(names)} customers under 5 min: {'met' if conc < 300 else 'MISSED'} ({conc:.0f} s) with Exact Online's "
-        f"minute lifted; under its real 60 calls a minute the {exact_calls} calls alone take {exact_minutes:.1f} min"
+        f"{len(names)} customers under 5 min under Exact Online's real 60 calls a minute: "
+        f"{'met' if real < 300 else 'MISSED'} ({real:.0f} s; {exact_calls} calls a pass; {conc:.0f} s with it lifted)"
     )
     results = ROOT / "benchmarks" / "results"
     results.mkdir(parents=True, exist_ok=True)

@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from runbook.adapters.connectors import Exact
+from runbook.adapters.connectors.exact import TokenSet
 from runbook.errors import ConnectorCredentialError, ConnectorNotFound, ConnectorThrottled, SecretError
 
 URL = "https://start.exactonline.sandbox.test"
@@ -49,12 +50,27 @@ class Token:
         self.path.write_text(value)
         self.stored += 1
 
+    def refresh(self) -> str:
+        """The refresh token stored (a token set's, or the plain one)."""
+        return TokenSet.parse(self.read()).refresh
+
 
 @pytest.fixture
 def wire(sandbox):
     clients = sandbox.clients()
     yield clients.http(), sandbox
     clients.close()
+
+
+@pytest.fixture(autouse=True)
+def tokens_at_will(sandbox):
+    """These tests exchange refresh tokens back to back: Exact's one access token per 9.5 minutes is lifted for them
+    (its own test below puts it back), and forgotten after each, as if the tokens given had expired."""
+    exact = sandbox.service("exact")
+    exact.control({"renew_within": 10**6})
+    yield
+    exact.control({"renew_within": 30})
+    exact.issued.clear()
 
 
 @pytest.fixture
@@ -275,7 +291,7 @@ def test_the_connector_reads_account_subscriptions_and_first_invoice_over_pages(
     assert len(invoices) == 71 and invoices[0].number == 26110042 and invoices[0].day == date(2026, 11, 30)
     first = c.invoice_lines(invoices[0])
     assert [x.item_code for x in first.lines] == ["MS-FULLSTACK", "MS-ONBOARDING", "AZ-CONSUMPTION"]
-    assert c.exchanges == 1 and token.stored == 1 and token.read() in ex.refresh
+    assert c.exchanges == 1 and token.stored == 1 and token.refresh() in ex.refresh
 
 
 def test_an_expired_access_token_is_renewed_with_the_rotated_refresh_token(wire, token):
@@ -287,7 +303,7 @@ def test_an_expired_access_token_is_renewed_with_the_rotated_refresh_token(wire,
     c.account("42")
     time.sleep(1.1)  # within 30 s of expiry: a new access token first
     c.account("43")
-    assert c.exchanges == 2 and token.stored == 2 and token.read() in sandbox.service("exact").refresh
+    assert c.exchanges == 2 and token.stored == 2 and token.refresh() in sandbox.service("exact").refresh
 
 
 def test_the_connector_waits_for_the_minutely_reset_and_reports_the_daily_limit(wire, token):
@@ -297,8 +313,9 @@ def test_the_connector_waits_for_the_minutely_reset_and_reports_the_daily_limit(
     sandbox.admin("PUT", "/_sandbox/services/exact", {"minutely": 3, "window_ms": 1500})
     waits: list[float] = []
     c = connector(sandbox, http, token, sleep=lambda s: (waits.append(s), time.sleep(s)))
-    for code in ("42", "43", "17", "42", "43"):
+    for code in ("42", "43", "17"):
         c.account(code)
+    assert c.item("MS-FULLSTACK") is not None and c.item("MS-ONBOARDING") is not None
     assert waits and all(0 < w <= 1.6 for w in waits)
     sandbox.admin("PUT", "/_sandbox/services/exact", {"daily": 1})
     slept: list[float] = []
@@ -331,7 +348,7 @@ def test_the_connector_names_a_spent_token_a_wrong_secret_and_an_unknown_account
         refused.value
     )
     assert "msp.connectors.exact.refresh_token" in str(refused.value)
-    wrong = Exact(http, URL, token.read, division=DIVISION, client_id=CLIENT, client_secret=lambda: "nope")
+    wrong = Exact(http, URL, token.refresh, division=DIVISION, client_id=CLIENT, client_secret=lambda: "nope")
     with pytest.raises(ConnectorCredentialError) as client:
         wrong.reachable()
     assert "it refused the app (400 invalid_client" in str(client.value) and "msp.connectors.exact.client_id" in str(
@@ -358,3 +375,61 @@ def test_a_store_that_cannot_take_the_rotated_token_is_refused_before_it_is_spen
         c.reachable()
     assert "must be a reference the runbook can write (keyvault:, passwordstate: or file:)" in str(exc.value)
     assert sandbox.service("exact").exchanges == 0 and token.read() == before
+
+
+def test_one_access_token_per_9_5_minutes_and_an_early_request_spends_nothing(wire, token, sandbox):
+    """Exact's API limits of July 2021 (as its partners relay them, e.g. Invantive's "Impact Exact Online API
+    adjustments July 1, 2021": "maximum of 1 access token generation every 9.5 minutes"): a new access token only in
+    the last 30 s of the app's current one. The refusal's status and wording are inferred (400 invalid_request, RFC
+    6749 5.2); the refresh token sent is not spent by it."""
+    http, _ = wire
+    sandbox.service("exact").control({"renew_within": 30})
+    first = exchange(http, sandbox, token.read())
+    assert first.status_code == 200
+    rotated = first.json()["refresh_token"]
+    early = exchange(http, sandbox, rotated)
+    assert early.status_code == 400 and early.json()["error"] == "invalid_request"
+    assert "once per 9.5 minutes" in early.json()["error_description"]
+    assert rotated in sandbox.service("exact").refresh  # not spent
+    token.store(rotated)  # a process that did not keep the token set: the connector says what happened
+    c = connector(sandbox, http, token)
+    with pytest.raises(ConnectorCredentialError) as exc:
+        c.reachable()
+    text = str(exc.value)
+    assert "it gives the app one access token per 9.5 minutes" in text and "\n" not in text
+    sandbox.service("exact").control({"renew_within": 10**6})
+    assert exchange(http, sandbox, rotated).status_code == 200  # the same token, later: accepted
+
+
+def test_processes_share_the_stored_access_token_and_a_lost_race_takes_the_winners(wire, token, sandbox):
+    """Under the one-token-per-9.5-minutes rule every process of the app must use the access token one of them got:
+    the connector stores the token set and a second connector (another kernel) takes it without an exchange; one that
+    read the refresh token before the first stored its successor is refused (400 invalid_grant), reads the store
+    again and takes the winner's set; a stored access token answered 401 (revoked) is not taken again."""
+    http, _ = wire
+    ex = sandbox.service("exact")
+    ex.control({"renew_within": 30})
+    plain = token.read()
+    first = connector(sandbox, http, token)
+    assert "the refresh token was exchanged" in first.reachable()
+    second = connector(sandbox, http, token)
+    assert "the stored access token (another run's, still valid) was used" in second.reachable()
+    assert (first.exchanges, second.exchanges, second.adopted, ex.exchanges) == (1, 0, 1, 1)
+    reads = iter([plain])  # the late one read the plain token before the first stored the set
+    late = Exact(
+        http,
+        URL,
+        lambda: next(reads, None) or token.read(),
+        division=DIVISION,
+        client_id=CLIENT,
+        client_secret=lambda: sandbox.service_secret("exact-client-secret"),
+        store=token.store,
+        sleep=lambda s: None,
+    )
+    assert late.account("42").code == "42"
+    assert (late.exchanges, late.adopted, ex.exchanges) == (0, 1, 1)
+    ex.control({"renew_within": 10**6})
+    ex.access.clear()  # the stored access token revoked
+    again = connector(sandbox, http, token)
+    assert again.account("43").code == "43"
+    assert (again.adopted, again.exchanges, ex.exchanges) == (1, 1, 2)

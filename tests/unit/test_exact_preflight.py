@@ -38,9 +38,12 @@ def test_the_demo_exact_connector_is_ok_and_finds_the_account(sandbox, params_di
     assert "account 42 (Contoso Demo BV) found in division 3120456" in exact
     assert "stage 1: nothing found that blocks it" in out and "stage 4: nothing found that blocks it" in out
     assert token.read_text() != before  # the rotated token is where the next run reads it
-    assert main(["preflight", "demo"]) == 0  # ... and the next run can exchange it
-    assert "OK       connector exact" in capsys.readouterr().out
-    assert sandbox.service("exact").exchanges == 2
+    assert main(["preflight", "demo"]) == 0  # ... and the next run uses the access token stored with it
+    again = capsys.readouterr().out
+    assert (
+        "OK       connector exact" in again and "the stored access token (another run's, still valid) was used" in again
+    )
+    assert sandbox.service("exact").exchanges == 1
 
 
 def test_a_spent_refresh_token_is_missing_and_names_the_items_and_stages(sandbox, params_dir, capsys):

@@ -1,7 +1,8 @@
 """Exact Online's REST API (`https://start.exactonline.sandbox.test/api/v1/{division}/`, the stand-in for
 `https://start.exactonline.nl/api/v1/{division}/`) as an app with a refresh token meets it: the OAuth2 token endpoint
-(grant_type=refresh_token, form-encoded; the refresh token ROTATES: a used one is refused with 400 invalid_grant),
-bearer access tokens of 10 minutes, the current user (`current/Me`), and read-only OData v2 resources of a division:
+(grant_type=refresh_token, form-encoded; the refresh token ROTATES: a used one is refused with 400 invalid_grant;
+one access token per app per 9.5 minutes, a new one only in the last 30 s of the current one's life), bearer access
+tokens of 10 minutes, the current user (`current/Me`), and read-only OData v2 resources of a division:
 crm/Accounts, logistics/Items, subscription/Subscriptions, subscription/SubscriptionLines, salesinvoice/SalesInvoices,
 salesinvoice/SalesInvoiceLines, with `$filter` (eq, ne, gt, ge, lt, le, and, or; guid'..', datetime'..', strings,
 numbers; trim()), `$select`, `$orderby`, `$top` and 60-row pages linked by `__next` (`$skiptoken=guid'<last key>'`);
@@ -209,10 +210,12 @@ class Exact(HostedService):
         self.spent: set[str] = set()  # refresh tokens already exchanged (refused from then on)
         self.access: dict[str, tuple[str, float]] = {}  # access token -> (client id, expires at, epoch seconds)
         self.user: dict[str, Any] = {}
-        self.limit = {"minutely": 60, "daily": 5000, "window_ms": 60_000, "expires_in": 600}
+        # renew_within: a new access token is given only in the last 30 s of the app's current one (once per 9.5 min)
+        self.limit = {"minutely": 60, "daily": 5000, "window_ms": 60_000, "expires_in": 600, "renew_within": 30}
         self.used: dict[tuple[str, int], int] = {}  # (client, window index) -> calls
         self.used_today: dict[tuple[str, str], int] = {}  # (client, UTC day) -> calls
         self.exchanges = 0
+        self.issued: dict[str, float] = {}  # client id -> when its newest access token expires (epoch seconds)
 
     @classmethod
     def from_fixture(cls, data: dict | None) -> Exact:
@@ -356,8 +359,9 @@ class Exact(HostedService):
         return {"exact-client-secret": self.apps[client]["secret"], "exact-refresh-token": token}
 
     def control(self, switches: dict[str, Any]) -> dict[str, Any]:
-        """`minutely` and `daily` call limits, the minutely window's length `window_ms` (60 s; shorter in tests) and
-        the access tokens' lifetime `expires_in` (seconds)."""
+        """`minutely` and `daily` call limits, the minutely window's length `window_ms` (60 s; shorter in tests), the
+        access tokens' lifetime `expires_in` (seconds) and `renew_within`: how close to the end of the app's current
+        access token a new one is given (30 s; as long as `expires_in` or more lifts the rule)."""
         unknown = set(switches) - set(self.limit)
         if unknown:
             raise ValueError(f"unknown exact switch(es): {', '.join(sorted(unknown))}; known: {', '.join(self.limit)}")
@@ -409,11 +413,21 @@ class Exact(HostedService):
                 "invalid_grant",
                 "The refresh token has been used already." if spent else "The refresh token is invalid.",  # inferred
             )
+        current = self.issued.get(client, 0.0)
+        if current - time.time() > int(self.limit["renew_within"]):
+            # Exact gives an app one access token per 9.5 minutes (its 2021 API limits): the refresh token is not
+            # spent by a refused early request. Status and wording inferred.
+            until = datetime.fromtimestamp(current - int(self.limit["renew_within"]), tz=timezone.utc)
+            return oauth_error(
+                "invalid_request",
+                f"An access token can be requested once per 9.5 minutes; the current one may be renewed from {until:%H:%M:%S} UTC.",
+            )
         del self.refresh[token]
         self.spent.add(token)
         rotated, access = new_token("R"), new_token("A")
         self.refresh[rotated] = client
         self.access[access] = (client, time.time() + int(self.limit["expires_in"]))
+        self.issued[client] = self.access[access][1]
         self.exchanges += 1
         body = {
             "access_token": access,

@@ -134,10 +134,10 @@ def scan_text(text: str, file: str, known: tuple[str, ...] = ()) -> list[Finding
 
 def known_secret_values() -> tuple[str, ...]:
     """Secrets this machine holds for the runbook (sandbox credential, stored app secrets): never archived."""
-    values = []
+    values: list[str] = []
     for candidate in [PROJECT_ROOT / ".sandbox" / "client-secret", *sorted((PROJECT_ROOT / ".secrets").glob("*"))]:
         if candidate.is_file():
-            values.append(candidate.read_text().strip())
+            values.extend(secret_parts(candidate.read_text()))
     env_conn = os.environ.get("RUNBOOK_SANDBOX")
     if env_conn and Path(env_conn).exists():
         secret_path = Path(json.loads(Path(env_conn).read_text())["secret_path"])
@@ -149,7 +149,22 @@ def known_secret_values() -> tuple[str, ...]:
 def stored_values(refs: Iterable[SecretRef | None]) -> tuple[str, ...]:
     """Values of the secrets these references point to in local files (never to be archived)."""
     files = [r for r in refs if r is not None and r.file]
-    return tuple(file_path(r).read_text().strip() for r in files if file_path(r).exists())
+    return tuple(v for r in files if file_path(r).exists() for v in secret_parts(file_path(r).read_text()))
+
+
+def secret_parts(text: str) -> tuple[str, ...]:
+    """A stored secret's values: the text, and, for a JSON object (Exact Online's stored token set), each of its
+    string values on its own."""
+    text = text.strip()
+    parts = [text] if text else []
+    if text.startswith("{"):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+        if isinstance(data, dict):
+            parts += [v for v in data.values() if isinstance(v, str) and len(v) >= 8]
+    return tuple(parts)
 
 
 def file_path(ref: SecretRef) -> Path:

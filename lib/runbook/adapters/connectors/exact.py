@@ -7,6 +7,13 @@ token of 10 minutes, and Exact ROTATES the refresh token on every exchange: the 
 from then on), so the new one is written back to the same secret reference (`store`) before anything else is read.
 A reference no store can write (an environment variable) is refused before the exchange spends the token.
 
+Exact gives an app one access token per 9.5 minutes (a new one only in the last 30 s of the current one's life), so
+every process of the MSP (each kernel of a batch, each stage run) must share the one it has: what is written back is
+a token set, `{"refresh_token", "access_token", "expires_at"}` as JSON in the same secret (a plain refresh token, as
+the MSP first stores it, is read as well). A process finds the stored access token and uses it until 30 s before it
+expires; only then does it exchange. Two processes exchanging at once: the loser's refresh token is spent (400
+invalid_grant) or its request early; it reads the store again and takes the winner's set.
+
 Reads (OData v2, `{"d": {"results": [...], "__next": "<url>"}}`, 60 rows per page, `$filter` / `$select` /
 `$orderby` / `$top`, dates as `/Date(<ms>)/`): `current/Me` (the preflight's read: CurrentDivision), `crm/Accounts`
 (ID, Code, Name; the code is right-aligned in 18 characters, so it is compared trimmed), `logistics/Items` (ID, Code,
@@ -23,6 +30,7 @@ minutely reset when it is near; the daily limit is reported, not waited for."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -46,6 +54,43 @@ RENEW_BEFORE = 30  # seconds before expiry a new access token is fetched
 PAGE = 60  # Exact's page size for the REST API
 DRAFT = 10  # SalesInvoices.Status: 10 draft, 20 open, 50 processed
 _DATE = re.compile(r"^/Date\((-?\d+)(?:[+-]\d{4})?\)/$")
+ADOPT_TRIES = 5  # times the store is read again after a lost exchange race (0.2 s apart)
+
+
+@dataclass(frozen=True)
+class TokenSet:
+    """What the refresh-token secret holds: the refresh token and, once a process has exchanged it, the access token
+    it got and when that expires (epoch seconds)."""
+
+    refresh: str
+    access: str = ""
+    expires_at: float = 0.0
+
+    @classmethod
+    def parse(cls, text: str) -> TokenSet:
+        """A stored token set (JSON), or a plain refresh token as the MSP stored it first."""
+        text = text.strip()
+        try:
+            data = json.loads(text) if text.startswith("{") else None
+        except ValueError:
+            data = None
+        if not isinstance(data, dict) or not data.get("refresh_token"):
+            return cls(text)
+        try:
+            expires = float(data.get("expires_at") or 0)
+        except (TypeError, ValueError):
+            expires = 0.0
+        return cls(str(data["refresh_token"]), str(data.get("access_token") or ""), expires)
+
+    def dumps(self) -> str:
+        return json.dumps(
+            {"refresh_token": self.refresh, "access_token": self.access, "expires_at": round(self.expires_at, 3)},
+            sort_keys=True,
+        )
+
+    def usable(self, now: float) -> bool:
+        """An access token with more than RENEW_BEFORE seconds to live."""
+        return bool(self.access) and now < self.expires_at - RENEW_BEFORE
 
 
 def odata_date(value: object) -> date | None:
@@ -159,7 +204,12 @@ class Exact(Connector):
         self._client_secret, self._store, self._writable, self.clock = client_secret, store, writable, clock
         self._refresh: str | None = None  # the current refresh token (the stored one, or the one just rotated in)
         self._expires = 0.0
+        self._refused: set[str] = set()  # stored access tokens Exact answered 401 to (not taken again)
+        self._adopted = False  # the access token in use was another process's, read from the store
         self.exchanges = 0  # token exchanges made (each spends a refresh token)
+        self.adopted = 0  # stored access tokens taken over from other processes
+        self._accounts: dict[str, Account] = {}  # read once per connector: s1 and s4 of one run share them
+        self._items: dict[str, Item | None] = {}
 
     # --- the credential: a refresh token exchanged, rotated and stored back ----------------------------------------
     def credential_fix(self) -> str:
@@ -170,17 +220,58 @@ class Exact(Connector):
         )
 
     def secret(self) -> str:
-        """The access token, exchanged for the refresh token on first use and again shortly before it expires."""
+        """The access token: the one in the store while it has more than RENEW_BEFORE seconds to live (another
+        process's, or ours), else a new one exchanged for the refresh token."""
         if self._secret is None or self.clock() >= self._expires - RENEW_BEFORE:
-            self._secret = self._exchange()
+            stored = self._stored() if self._store is not None or self._refresh is None else None
+            if stored is not None and stored.usable(self.clock()) and stored.access not in self._refused:
+                self._take(stored, adopted=True)
+            else:
+                self._exchange(stored.refresh if stored is not None else self._refresh or "")
+        assert self._secret is not None
         return self._secret
 
-    def _exchange(self) -> str:
+    def _take(self, tokens: TokenSet, *, adopted: bool) -> None:
+        self._secret, self._refresh, self._expires, self._adopted = (
+            tokens.access,
+            tokens.refresh,
+            tokens.expires_at,
+            adopted,
+        )
+        self.adopted += adopted
+
+    def _stored(self) -> TokenSet:
+        try:
+            return TokenSet.parse(self._credential())
+        except SecretError as exc:
+            raise ConnectorCredentialError(
+                f"{self.system}: cannot read its {self.credential_name} ({exc}). Fix: {self.credential_fix()}"
+            ) from None
+
+    def retry(self, resp: httpx.Response, what: str, attempt: int) -> bool:
+        """As the base; a 401 to an access token taken from the store (revoked, or the clocks differ) is not taken
+        again: the next try exchanges the refresh token."""
+        if resp.status_code == 401 and self._adopted and self._secret and attempt + 1 < self.attempts:
+            self._refused.add(self._secret)
+            self._secret, self._adopted = None, False
+            return True
+        return super().retry(resp, what, attempt)
+
+    def call(self, method: str, path: str, what: str, **kw: Any) -> httpx.Response:
+        """As the base, after waiting for the minutely reset when the last answer said no call is left this minute
+        (a 429 counts towards the errors per hour that make Exact block the app)."""
+        if (self.last_headers.get("X-RateLimit-Minutely-Remaining") or "").strip() == "0":
+            reset = (self.last_headers.get("X-RateLimit-Minutely-Reset") or "").strip()
+            wait = int(reset) / 1000 - self.clock() + 0.05 if reset.isdigit() else 0.0
+            if 0 < wait <= self.longest_wait * 2:
+                self.sleep(wait)
+        return super().call(method, path, what, **kw)
+
+    def _exchange(self, refresh: str) -> None:
         what = "exchange its refresh token for an access token"
         try:
             if self._writable is not None:  # before the token is spent: can the rotated one be stored?
                 self._writable()
-            refresh = self._refresh or self._credential()
             client_secret = self._client_secret()
         except SecretError as exc:
             raise ConnectorCredentialError(
@@ -200,11 +291,19 @@ class Exact(Connector):
             raise self._unreachable(what, exc) from None
         if resp.status_code in (400, 401):
             body = self._oauth_error(resp)
+            if body.get("error") != "invalid_client" and self._store is not None and self._adopt_after_race(refresh):
+                return
             if body.get("error") == "invalid_client":
                 raise ConnectorCredentialError(
                     f"{self.system}: cannot {what}: it refused the app ({resp.status_code} invalid_client: "
                     f"{body.get('error_description', '')}). Fix: check {self.settings}.client_id and the client secret "
                     f"{self.settings}.client_secret points to (Exact App Center > the app)"
+                )
+            if body.get("error") == "invalid_request":  # early: Exact's one access token per 9.5 minutes
+                raise ConnectorCredentialError(
+                    f"{self.system}: cannot {what}: it gives the app one access token per 9.5 minutes and the current "
+                    f"one is not in {self.settings}.refresh_token ({body.get('error_description', '')}). Fix: run "
+                    "again when it may be renewed; every process using the app must store the token set it got"
                 )
             raise ConnectorCredentialError(
                 f"{self.system}: cannot {what}: it refused the refresh token ({resp.status_code} "
@@ -218,21 +317,33 @@ class Exact(Connector):
         if not access or not rotated:
             raise self.unexpected(resp, what)
         self.exchanges += 1
-        self._refresh = rotated
+        try:
+            seconds = float(body.get("expires_in") or ACCESS_TOKEN_SECONDS)
+        except (TypeError, ValueError):
+            seconds = ACCESS_TOKEN_SECONDS
+        tokens = TokenSet(rotated, access, self.clock() + seconds)
+        self._take(tokens, adopted=False)
         if self._store is not None:
             try:
-                self._store(rotated)
+                self._store(tokens.dumps())
             except SecretError as exc:
                 raise ConnectorCredentialError(
                     f"{self.system}: the refresh token was rotated but the new one could not be stored ({exc}); the "
                     f"old one is spent. Fix: make {self.settings}.refresh_token writable, then {self.credential_fix()}"
                 ) from None
-        try:
-            seconds = float(body.get("expires_in") or ACCESS_TOKEN_SECONDS)
-        except (TypeError, ValueError):
-            seconds = ACCESS_TOKEN_SECONDS
-        self._expires = self.clock() + seconds
-        return access
+
+    def _adopt_after_race(self, spent: str) -> bool:
+        """After a refused exchange: when another process has meanwhile stored a new token set (it won the race, or
+        holds the current access token), take it. Reads the store a few times, 0.2 s apart (the winner writes it
+        just after its answer)."""
+        for n in range(ADOPT_TRIES):
+            stored = self._stored()
+            if stored.refresh != spent and stored.usable(self.clock()) and stored.access not in self._refused:
+                self._take(stored, adopted=True)
+                return True
+            if n + 1 < ADOPT_TRIES:
+                self.sleep(0.2)
+        return False
 
     def _unreachable(self, what: str, exc: Exception) -> ConnectorTargetError:
         first = str(exc).splitlines()[0] if str(exc) else ""
@@ -326,12 +437,20 @@ class Exact(Connector):
         left = self.last_headers.get("X-RateLimit-Remaining")
         minute = self.last_headers.get("X-RateLimit-Minutely-Remaining")
         rate = f"; {minute} calls left this minute, {left} today" if left and minute else ""
-        return f"the refresh token was exchanged and its successor stored; the app's user reads division {current} at {self.url}{rate}"
+        how = (
+            "the refresh token was exchanged and its successor stored"
+            if self.exchanges
+            else "the stored access token (another run's, still valid) was used"
+        )
+        return f"{how}; the app's user reads division {current} at {self.url}{rate}"
 
     def account(
         self, code: str, fix: str = "give the customer's account code (Exact Online > CRM > Accounts)"
     ) -> Account:
-        """The account with this code; ConnectorNotFound (with `fix`) when the division has none."""
+        """The account with this code (read once per connector); ConnectorNotFound (with `fix`) when the division
+        has none."""
+        if code.strip() in self._accounts:
+            return self._accounts[code.strip()]
         what = f"find account {code}"
         rows = self.rows(
             "crm/Accounts",
@@ -344,18 +463,22 @@ class Exact(Connector):
                 f"{self.system}: cannot {what}: division {self.division} has no account with code {code}. Fix: {fix}"
             )
         r = rows[0]
-        return Account(str(r.get("ID") or ""), str(r.get("Code") or "").strip(), str(r.get("Name") or ""))
+        found = Account(str(r.get("ID") or ""), str(r.get("Code") or "").strip(), str(r.get("Name") or ""))
+        self._accounts[code.strip()] = found
+        return found
 
     def item(self, code: str) -> Item | None:
-        """The item with this code (None when the division has none)."""
+        """The item with this code (None when the division has none), read once per connector."""
+        if code in self._items:
+            return self._items[code]
         what = f"find item {code}"
         rows = self.rows(
             "logistics/Items", what, {"$filter": f"Code eq {_quote(code)}", "$select": "ID,Code,Description"}, top=1
         )
-        if not rows:
-            return None
-        r = rows[0]
-        return Item(str(r.get("ID") or ""), str(r.get("Code") or ""), str(r.get("Description") or ""))
+        r = rows[0] if rows else None
+        found = Item(str(r.get("ID") or ""), str(r.get("Code") or ""), str(r.get("Description") or "")) if r else None
+        self._items[code] = found
+        return found
 
     def subscriptions(self, account_id: str, items: Mapping[str, str] | None = None) -> list[Subscription]:
         """The account's subscriptions (ordered by it) with their lines; `items` maps item ids to codes."""
