@@ -307,16 +307,18 @@ def test_an_expired_access_token_is_renewed_with_the_rotated_refresh_token(wire,
 
 
 def test_the_connector_waits_for_the_minutely_reset_and_reports_the_daily_limit(wire, token):
-    """API limits: when X-RateLimit-Minutely-Remaining is 0 a call waits until X-RateLimit-Minutely-Reset; when the
-    daily limit (X-RateLimit-Remaining 0) is used up it is reported in one line, not waited for."""
+    """API limits: when X-RateLimit-Minutely-Remaining is down to the connector's reserve (2, left to a batch's other
+    processes) a call waits until X-RateLimit-Minutely-Reset, and no 429 is met; when the daily limit (X-RateLimit-Remaining 0) is used up it is reported in one line, not waited for."""
     http, sandbox = wire
-    sandbox.admin("PUT", "/_sandbox/services/exact", {"minutely": 3, "window_ms": 1500})
+    sandbox.admin("PUT", "/_sandbox/services/exact", {"minutely": 4, "window_ms": 1500})
     waits: list[float] = []
+    refused_before = sandbox.admin("GET", "/_sandbox/stats").get("status_429", 0)
     c = connector(sandbox, http, token, sleep=lambda s: (waits.append(s), time.sleep(s)))
     for code in ("42", "43", "17"):
         c.account(code)
     assert c.item("MS-FULLSTACK") is not None and c.item("MS-ONBOARDING") is not None
     assert waits and all(0 < w <= 1.6 for w in waits)
+    assert sandbox.admin("GET", "/_sandbox/stats").get("status_429", 0) == refused_before  # waited, never refused
     sandbox.admin("PUT", "/_sandbox/services/exact", {"daily": 1})
     slept: list[float] = []
     c2 = connector(sandbox, http, token, sleep=slept.append)

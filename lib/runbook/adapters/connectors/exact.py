@@ -54,6 +54,7 @@ RENEW_BEFORE = 30  # seconds before expiry a new access token is fetched
 PAGE = 60  # Exact's page size for the REST API
 DRAFT = 10  # SalesInvoices.Status: 10 draft, 20 open, 50 processed
 _DATE = re.compile(r"^/Date\((-?\d+)(?:[+-]\d{4})?\)/$")
+RESERVE = 2  # calls of the minute left to the batch's other processes: at this many the connector waits for the reset
 ADOPT_TRIES = 5  # times the store is read again after a lost exchange race (0.2 s apart)
 
 
@@ -258,9 +259,12 @@ class Exact(Connector):
         return super().retry(resp, what, attempt)
 
     def call(self, method: str, path: str, what: str, **kw: Any) -> httpx.Response:
-        """As the base, after waiting for the minutely reset when the last answer said no call is left this minute
-        (a 429 counts towards the errors per hour that make Exact block the app)."""
-        if (self.last_headers.get("X-RateLimit-Minutely-Remaining") or "").strip() == "0":
+        """As the base, after waiting for the minutely reset when the last answer said RESERVE calls or fewer are left
+        this minute: a 429 counts towards the errors an hour that make Exact block the app, and the other processes
+        of a batch (the minute is the company's) may take the last ones meanwhile."""
+        left = (self.last_headers.get("X-RateLimit-Minutely-Remaining") or "").strip()
+        day_over = (self.last_headers.get("X-RateLimit-Remaining") or "").strip() == "0"  # reported, not waited for
+        if left.isdigit() and int(left) <= RESERVE and not day_over:
             reset = (self.last_headers.get("X-RateLimit-Minutely-Reset") or "").strip()
             wait = int(reset) / 1000 - self.clock() + 0.05 if reset.isdigit() else 0.0
             if 0 < wait <= self.longest_wait * 2:
