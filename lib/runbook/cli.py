@@ -10,10 +10,10 @@ import os
 import re
 import shlex
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 # Only what every command needs is imported here: the heavy libraries (pandas, nbformat, papermill, the Azure SDKs)
 # load inside the commands that use them, so `runbook --help` answers at once (tests/unit/test_lazy_imports.py).
@@ -754,7 +754,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     # and read back through the SDK's poller); `runbook sandbox serve` keeps one "in progress" poll per operation
     sb = _sandbox("demo", state_dir, faults=Faults(lro_polls=0))
     _started(sb)
-    with sb, _demo_archive(customer, state_dir, sb.connection) as archived:
+    with sb, _demo_archive(customer, state_dir, sb.connection) as archive:
         os.environ["RUNBOOK_SANDBOX"] = str(state_dir / "connection.json")
         print(f"sandbox tenant serving at {sb.connection.url}; running all stages for '{customer}' with --apply")
         try:
@@ -775,11 +775,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(
             f"evidence: {status.link(store.folder)}  ({'verified' if not problems else 'PROBLEMS: ' + '; '.join(problems)})"
         )
-        if archived:  # every sealed run into the archive (Azurite), then checked there against the chain
-            from .customer import params
-            from .evidence import remote
+        from .customer import params
+        from .evidence import remote
 
-            try:
+        try:
+            if archive():  # every sealed run into the archive (Azurite), then checked there against the chain
                 p = params.load(customer)
                 print(remote.push(p).text())
                 remote_problems = remote.verify_remote(p)
@@ -789,8 +789,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
                     else "evidence archive PROBLEMS: " + "; ".join(remote_problems)
                 )
                 problems += remote_problems
-            except errors.RunbookError as exc:
-                print(f"evidence archive: {errors.describe(exc)}")
+        except errors.RunbookError as exc:
+            print(f"evidence archive: {errors.describe(exc)}")
         print(f"checklist for the tracking issue: runbook checklist {customer}")
         if getattr(args, "serve", False):
             print(
@@ -803,42 +803,70 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def _demo_archive(customer: str, state_dir: Path, conn) -> Iterator[bool]:
+def _demo_archive(customer: str, state_dir: Path, conn) -> Iterator[Callable[[], bool]]:
     """The demo's evidence archive: Azurite when installed (HTTPS with the sandbox's certificate, OAuth), the containers
-    the sandbox's ARM holds made on it; yields whether it runs (else one line with the install command)."""
+    the sandbox's ARM holds made on it. Started in a thread while the stages run (Node's start and the containers take
+    ~3 s); yields a call that waits for it and says whether it runs (else one line with the install command), raising
+    its start's error."""
     import shutil
+    import threading
 
     from .adapters import azurite
 
     if azurite.executable() is None:
-        print(
-            f"evidence archive: Azurite is not installed, the demo's runs are not pushed (install: {azurite.INSTALL})"
-        )
-        yield False
+
+        def missing() -> bool:
+            print(
+                f"evidence archive: Azurite is not installed, the demo's runs are not pushed (install: {azurite.INSTALL})"
+            )
+            return False
+
+        yield missing
         return
     shutil.rmtree(state_dir / "azurite", ignore_errors=True)  # a fresh archive, as the sandbox's tenant is fresh
-    server = azurite.start(state_dir / "azurite", conn.tls_cert_path, conn.tls_key_path, state_dir)
+    made: dict[str, Any] = {}
+
+    def start() -> None:
+        try:
+            from azure.identity import ClientSecretCredential
+
+            from .adapters.blobstore import InTenant
+
+            made["server"] = server = azurite.start(
+                state_dir / "azurite", conn.tls_cert_path, conn.tls_key_path, state_dir
+            )
+            credential = ClientSecretCredential(
+                conn.msp_tenant_id,
+                conn.client_id,
+                Path(conn.secret_path).read_text().strip(),
+                authority=conn.url,
+                disable_instance_discovery=True,
+                connection_verify=conn.ca_path,
+            )
+            containers = ["evidence-intercept", "evidence-mutable"]  # the demo fixture's (sandbox-demo.yml)
+            azurite.create_containers(
+                server.account_url, containers, InTenant(credential, conn.msp_tenant_id), conn.ca_path
+            )
+            made["line"] = f"evidence archive: Azurite at {server.account_url} (containers {', '.join(containers)})"
+        except Exception as exc:  # reported when the archive is asked for
+            made["error"] = exc
+
+    thread = threading.Thread(target=start, name="azurite-start", daemon=True)
+    thread.start()
+
+    def ready() -> bool:
+        thread.join()
+        if "error" in made:
+            raise made["error"]
+        print(made["line"])
+        return True
+
     try:
-        from azure.identity import ClientSecretCredential
-
-        from .adapters.blobstore import InTenant
-
-        credential = ClientSecretCredential(
-            conn.msp_tenant_id,
-            conn.client_id,
-            Path(conn.secret_path).read_text().strip(),
-            authority=conn.url,
-            disable_instance_discovery=True,
-            connection_verify=conn.ca_path,
-        )
-        containers = ["evidence-intercept", "evidence-mutable"]  # the demo fixture's (sandbox-demo.yml)
-        azurite.create_containers(
-            server.account_url, containers, InTenant(credential, conn.msp_tenant_id), conn.ca_path
-        )
-        print(f"evidence archive: Azurite at {server.account_url} (containers {', '.join(containers)})")
-        yield True
+        yield ready
     finally:
-        server.stop()
+        thread.join()
+        if "server" in made:
+            made["server"].stop()
 
 
 def _batch_arguments(p: argparse.ArgumentParser) -> None:

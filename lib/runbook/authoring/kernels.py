@@ -53,7 +53,8 @@ class KernelPool:
         return self.km
 
     def close(self) -> None:
-        """Stop the kernel (gracefully, as papermill stops its own) and release its sockets."""
+        """Stop the kernel and release its sockets. At once (SIGKILL): the block's last notebook has returned and
+        been sealed, nothing in the kernel is kept, and a graceful shutdown request waits 1-2 s for it to exit."""
         km, self.km = self.km, None
         if km is None:
             return
@@ -61,7 +62,7 @@ class KernelPool:
 
         try:
             if run_sync(km.is_alive)():
-                run_sync(km.shutdown_kernel)(now=False)
+                run_sync(km.shutdown_kernel)(now=True)
         finally:
             run_sync(km.cleanup_resources)()
 

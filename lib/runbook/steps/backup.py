@@ -26,7 +26,7 @@ from azure.core.rest import HttpRequest
 from ..adapters.inventory import Resource
 from ..customer.params import Backup
 from ..evidence.results import Change
-from .base import Context, Observation, ScopeFailure, StepInputError, Verdict
+from .base import Context, Observation, ScopeFailure, StepInputError, Verdict, follow_operation
 from .desired import Desired, DesiredResourcesStep
 from .tagging import managed_marking
 
@@ -309,13 +309,7 @@ class BackupDeployed(DesiredResourcesStep):
         url = f"{vault}/backupFabrics/Azure/refreshContainers?api-version={API_BACKUP}&$filter=backupManagementType eq 'AzureIaasVM'"
         resp = client.send_request(HttpRequest("POST", url))
         resp.raise_for_status()
-        location = resp.headers.get("Location")
-        for _ in range(120):
-            if not location or resp.status_code != 202:
-                return
-            time.sleep(min(float(resp.headers.get("Retry-After") or 1), 30.0))
-            resp = client.send_request(HttpRequest("GET", location))
-            resp.raise_for_status()
+        follow_operation(client, resp, time.monotonic() + 1800)  # unfinished after 30 min: what is found so far
 
     def judge(self, ctx: Context, obs: Observation, pending: list[Change], applied: list[Change]) -> Verdict:
         verdict = super().judge(ctx, obs, pending, applied)

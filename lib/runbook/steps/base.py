@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 import re
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -261,6 +262,25 @@ class TenantCheck(ConnectorCheck):
 
     def refused(self) -> str:
         return self.refusal
+
+
+def follow_operation(client: Any, resp: Any, deadline: float, longest_wait: float = 30.0) -> bool:
+    """Follow an ARM asynchronous operation (202 + Location) until it stops answering 202, as azure-core's poller
+    does: its status asked once at once, then again after each answer's Retry-After (at most `longest_wait`). True
+    when it finished, False when time.monotonic() passed `deadline` first. An error answer raises."""
+    from azure.core.rest import HttpRequest
+
+    location = resp.headers.get("Location")
+    first = True
+    while location and resp.status_code == 202:
+        if not first:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(min(float(resp.headers.get("Retry-After") or 1), longest_wait))
+        first = False
+        resp = client.send_request(HttpRequest("GET", location))
+        resp.raise_for_status()
+    return True
 
 
 def new_result(item: catalogue.Item, ctx: Context) -> ItemResult:

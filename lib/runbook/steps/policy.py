@@ -38,7 +38,7 @@ from azure.core.rest import HttpRequest
 
 from ..customer.params import SAFE_LOADER, Parameters
 from ..evidence.results import Change
-from .base import Context, Observation, ScopeFailure, Verdict
+from .base import Context, Observation, ScopeFailure, Verdict, follow_operation
 from .desired import Desired, DesiredResourcesStep
 
 API_POLICY = "2023-04-01"
@@ -549,16 +549,11 @@ class PolicyBaseline(DesiredResourcesStep):
         url = f"/subscriptions/{sub}/providers/Microsoft.PolicyInsights/policyStates/latest/triggerEvaluation?api-version={API_STATES}"
         resp = client.send_request(HttpRequest("POST", url))
         resp.raise_for_status()
-        location = resp.headers.get("Location")
         deadline = time.monotonic() + 60 * ctx.params.policy.evaluation_timeout_minutes
-        while location and resp.status_code == 202:
-            if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"Azure's compliance scan of {sub} did not finish within {ctx.params.policy.evaluation_timeout_minutes} min"
-                )
-            time.sleep(min(float(resp.headers.get("Retry-After") or 1), 30.0))
-            resp = client.send_request(HttpRequest("GET", location))
-            resp.raise_for_status()
+        if not follow_operation(client, resp, deadline):
+            raise TimeoutError(
+                f"Azure's compliance scan of {sub} did not finish within {ctx.params.policy.evaluation_timeout_minutes} min"
+            )
 
     def wait_remediations(self, ctx: Context, started: list[Change]) -> list[str]:
         """Wait for the remediation tasks, with progress; the failed ones named with their first deployment error."""
