@@ -16,8 +16,10 @@ tasks not started, and lets the started ones end as an interrupted run does: the
 `runner.BatchStopped` in the task's thread while its notebook executes (the runner then seals the run as
 `interrupted`, as for a SIGTERM), or the task stops before its next stage; the caller waits for them, then closes
 the cluster. A task that never got to run reports `cancelled` and took no lock. A LocalCluster's workers ignore
-SIGINT (`dask_setup`, their preload): a terminal's Ctrl-C reaches the whole process group, and is this process's to
-handle. A second Ctrl-C (or SIGTERM) while the started runs seal stops at once: the runs still open are reported
+SIGINT and SIGTERM (`dask_setup`, their preload): a terminal's Ctrl-C and systemd's SIGTERM reach the whole process
+group, and are this process's to handle. One while the cluster starts is held until it has started (never a
+half-started cluster), then stops the batch before any task runs. A task whose worker dies fails at once (the
+LocalCluster's `allowed-failures` is 0): never re-run elsewhere, never waited for. A second Ctrl-C (or SIGTERM) while the started runs seal stops at once: the runs still open are reported
 as such (`interrupted_text`), sealed from their journals by the customer's next run or `evidence verify --repair`.
 """
 
@@ -184,13 +186,40 @@ class _Watcher(threading.Thread):
 
 
 def dask_setup(worker: Any) -> None:
-    """A LocalCluster worker's preload (in its process's main thread): SIGINT ignored. A terminal's Ctrl-C goes to the
-    whole process group, the worker processes included; unhandled it would kill them with a traceback, their tasks
-    lost and their runs unsealed. The batch's own process handles it (`Batch.stop`: the started runs sealed)."""
+    """A LocalCluster worker's preload (in its process's main thread): SIGINT and SIGTERM ignored. A terminal's Ctrl-C
+    goes to the whole process group, the worker processes included, and so does systemd's SIGTERM when it stops a
+    service; unhandled either would kill them, their tasks lost and their runs unsealed. The batch's own process
+    handles both (`Batch.stop`: the started runs sealed); the cluster closes its workers by message (and SIGKILL when
+    one does not go)."""
     import signal
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+@contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """SIGINT and SIGTERM held during this block (the cluster's start, the submission) and raised as KeyboardInterrupt
+    after it: a cluster is never left half started, a task never submitted without its future kept."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+
+    def hold(signum: int, frame: object) -> None:
+        held.append(signum)
+
+    before = signal.signal(signal.SIGINT, hold), signal.signal(signal.SIGTERM, hold)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before[0])
+        signal.signal(signal.SIGTERM, before[1])
+    if held:
+        raise KeyboardInterrupt
 
 
 @contextmanager
@@ -335,9 +364,17 @@ class Batch:
         self._customer: dict[str, str] = {}
 
     def __enter__(self) -> Batch:
+        self.open()
+        return self
+
+    def open(self) -> None:
+        """Start the LocalCluster (or connect to the scheduler) and the client. On a LocalCluster a task whose worker
+        dies fails at once (`allowed-failures` 0): a customer's run is never started again elsewhere behind the
+        caller's back, and a stop does not wait for it."""
         import logging
 
-        from distributed import Client, LocalCluster
+        import dask
+        from distributed import Client
 
         for name in ("distributed", "tornado", "bokeh"):  # their INFO/WARNING chatter is not the batch's output
             logging.getLogger(name).setLevel(logging.ERROR)
@@ -345,15 +382,8 @@ class Batch:
             if self.address:
                 self.client = Client(self.address, timeout="30s")
             else:
-                self.cluster = LocalCluster(
-                    n_workers=self.workers,
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=None,  # no dashboard; its HTTP routes on a free port, not 8787
-                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-                    silence_logs=logging.ERROR,
-                    preload=[__name__],  # dask_setup below: a terminal's Ctrl-C is this process's to handle
-                )
+                with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+                    self.cluster = self._local_cluster()
                 self.client = Client(self.cluster)
         except OSError as exc:
             self.close()
@@ -361,7 +391,21 @@ class Batch:
             raise errors.TargetError(
                 f"cannot reach the Dask scheduler at {where}: {exc}. Fix: start it (`dask scheduler`, then `dask worker {self.address or 'tcp://host:8786'}`) or give another --scheduler"
             ) from None
-        return self
+
+    def _local_cluster(self) -> Any:
+        import logging
+
+        from distributed import LocalCluster
+
+        return LocalCluster(
+            n_workers=self.workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,  # no dashboard; its HTTP routes on a free port, not 8787
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+            silence_logs=logging.ERROR,
+            preload=[__name__],  # dask_setup below: a terminal's Ctrl-C is this process's to handle
+        )
 
     def __exit__(self, *exc: object) -> None:
         self.close()
@@ -381,17 +425,16 @@ class Batch:
     def submit(self, kind: str, customers: list[str], options: dict[str, Any]) -> None:
         """One task per customer (pure=False: each is a run of its own), in the order given."""
         env = locations()
-        self.futures = [
-            self.client.submit(
+        for c in customers:  # kept one by one: a stop meanwhile finds every task submitted so far
+            future = self.client.submit(
                 run_customer,
                 Job(kind, c, dict(options), env, self.stop_name),
                 key=f"runbook-{kind}-{c}-{uuid.uuid4().hex[:8]}",
                 pure=False,
                 retries=0,
             )
-            for c in customers
-        ]
-        self._customer = {f.key: c for f, c in zip(self.futures, customers, strict=True)}
+            self.futures.append(future)
+            self._customer[future.key] = c
 
     def results(self) -> Iterator[CustomerOutcome]:
         """Each customer's outcome as it finishes (a task lost with its worker is that customer's failure)."""
@@ -533,19 +576,29 @@ def run_batch(
             on_outcome(o)
 
     size = min(workers or default_workers(), len(customers)) or 1
-    with Batch(workers=size, address=address) as b:
-        b.submit(kind, customers, options)
+    b = Batch(workers=size, address=address)
+    try:
         try:
+            with _signals_deferred():  # a Ctrl-C or SIGTERM while the cluster starts: raised once it has, before
+                b.open()  # any task is submitted
+            with _signals_deferred():  # ... or while the tasks are submitted: each one's future is kept first
+                b.submit(kind, customers, options)
             with runner.interrupts():  # SIGTERM raises here as Ctrl-C does
                 for o in b.results():
                     got(o)
         except KeyboardInterrupt:
             try:
                 with runner.interrupts():  # a second Ctrl-C (or SIGTERM) while the started runs seal: stop at once
-                    stopped = b.stop()
+                    stopped = b.stop() if b.client is not None else []
             except KeyboardInterrupt:
                 stopped = b.abandon()
             for o in stopped:
                 got(o)
+            reported = {o.customer for o in outcomes}
+            for c in customers:  # never submitted (the stop came while the cluster started)
+                if c not in reported:
+                    got(CustomerOutcome(c, "", errors.EXIT_INTERRUPTED, error=CANCELLED))
             return outcomes, True
+    finally:
+        b.close()
     return outcomes, False
