@@ -315,16 +315,18 @@ def cmd_drift(args: argparse.Namespace) -> int:
     documents: list[dict] = []
     with runner.fork_kernels() if len(customers) > 1 else nullcontext():  # kernels forked from one pre-imported
         for customer in customers:  # in this process, one after another
-            _drift_customer(customer, args, as_json, len(customers) > 1, codes, documents)
+            code, document = _drift_customer(customer, args, as_json, len(customers) > 1)
+            codes.append(code)
+            if document is not None:
+                documents.append(document)
     if as_json:
         print(json.dumps(sorted(documents, key=lambda d: d["customer"]), indent=2))
     return _worst(codes)
 
 
-def _drift_customer(
-    customer: str, args: argparse.Namespace, as_json: bool, several: bool, codes: list[int], documents: list[dict]
-) -> None:
-    """One customer's drift run in this process; its exit code and JSON document appended (an error is one line)."""
+def _drift_customer(customer: str, args: argparse.Namespace, as_json: bool, several: bool) -> tuple[int, dict | None]:
+    """One customer's drift run in this process: its exit code, and its JSON document (with --format json; an error's
+    always, the error being one line)."""
     from . import runner
 
     try:
@@ -332,17 +334,17 @@ def _drift_customer(
     except Exception as exc:  # one customer's error (or a bug) does not stop the others: one line for it
         err = f"{customer}: {errors.describe(exc)}"
         print(err, file=sys.stderr, flush=True)
-        codes.append(errors.exit_code_of(exc))
-        documents.append({"customer": customer, "exit_code": codes[-1], "error": err})
-        return
+        code = errors.exit_code_of(exc)
+        return code, {"customer": customer, "exit_code": code, "error": err}
+    document = None
     if as_json:  # one JSON document at the end: an entry per customer, the refused ones with their error
-        documents.append(json.loads(drift_json(o)))
+        document = json.loads(drift_json(o))
     else:
         if several:
             print(f"== {customer}")
         print(drift_text(o), flush=True)
     _auto_push(customer, quiet=as_json)
-    codes.append(o.exit_code)
+    return o.exit_code, document
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:

@@ -31,6 +31,7 @@ from .errors import (  # noqa: F401 (re-exported)
 from .evidence import EvidenceStore, journal
 from .evidence.results import ItemResult, stamp
 from .evidence.seal import RunOutcome
+from .evidence.store import Run
 
 # before papermill or nbformat load: their jsonschema would compile 38 grammars nothing here uses
 fastimport.defer_rfc3987_grammar()
@@ -508,55 +509,37 @@ def run_drift(
     notebook, its HTML, results.json (every item's report and the findings), the manifest in the chain, the anchor.
     Safe in threads (a batch over customers): nothing is passed through this process's environment."""
     from .authoring.notebooks import drift_notebook
-    from .operate import drift
+    from .operate import drift, offboard
 
     params = load(customer)  # ParameterError before any Azure call
     check_sign_in_refs(params)
-    if params.target == "sandbox":
-        from .adapters.clients import sandbox_connection_path
-        from .customer.params import check_sandbox_tenant
-        from .errors import TargetError
 
-        if not sandbox_connection_path().exists():  # one line before any run folder, not a failure per item
-            raise TargetError(
-                f"no sandbox is running (missing {sandbox_connection_path()}). Fix: `runbook demo --serve` (onboards the demo and keeps serving), or `runbook sandbox serve`"
-            )
-        check_sandbox_tenant(params, sandbox_connection_path())
-    store = EvidenceStore(params.customer)
-    from .operate import offboard
-
-    gone = offboard.offboarded(store)
-    if gone is not None:  # the customer left: nothing to re-verify, nothing drifted
+    def offboarded(store: EvidenceStore) -> drift.DriftOutcome | None:
+        gone = offboard.offboarded(store)
+        if gone is None:
+            return None
+        # the customer left: nothing to re-verify, nothing drifted
         return drift.DriftOutcome(params.customer, gone.name, gone, "offboarded", [], "", apply)
-    with store.lock(f"drift{' --apply' if apply else ''}") as stale:
-        if stale:
-            log.warning("took over a stale lock of %s (pid %s)", params.customer, stale.get("pid"))
-        for run_id in store.recover():
-            log.warning("sealed run %s of %s from its journal: its process was killed", run_id, params.customer)
-        run = store.new_run(0, kind="drift")
-        source = Path(notebook) if notebook else drift_notebook()
-        output = run.path / source.name
-        started = stamp()
-        try:
-            parameters = {"customer": params.customer, "apply": bool(apply), "run_id": run.run_id}
-            error, interrupted = execute(source, output, parameters, timeout, log_output)
-        finally:
-            _close_thread_loop()
+
+    def conclude(run: Run, error: str, interrupted: bool, started: str) -> tuple[Any, dict, list[ItemResult]]:
         reports, results = drift.collect(run.journal_path)
         outcome = drift.DriftOutcome(
             params.customer, run.run_id, run.path, drift.state_of(reports, error, interrupted), reports, error, apply
         )
-        try:
-            store.archive(
-                run,
-                drift.header(outcome, started, parameters_hash(params.customer)),
-                [r.to_dict() for r in results],
-                secrets.stored_values(params.secret_refs()),
-            )
-        except EvidenceError as exc:
-            outcome.status, outcome.error = "refused", str(exc)
-            raise
-        return outcome
+        return outcome, drift.header(outcome, started, parameters_hash(params.customer)), results
+
+    return _sealed_run(
+        params,
+        "drift",
+        apply,
+        notebook,
+        drift_notebook,
+        timeout,
+        log_output,
+        conclude,
+        serve="`runbook demo --serve` (onboards the demo and keeps serving), or `runbook sandbox serve`",
+        skip=offboarded,
+    )
 
 
 def run_offboard(
@@ -578,42 +561,8 @@ def run_offboard(
     params = load(customer)  # ParameterError before any Azure call
     check_sign_in_refs(params)
     offboard.check_inputs(params, apply, only)  # deleting backup data needs the customer's agreement (exit 2)
-    if params.target == "sandbox":
-        from .adapters.clients import sandbox_connection_path
-        from .customer.params import check_sandbox_tenant
-        from .errors import TargetError
 
-        if not sandbox_connection_path().exists():
-            raise TargetError(
-                f"no sandbox is running (missing {sandbox_connection_path()}). Fix: `runbook demo --serve`, or `runbook sandbox serve`"
-            )
-        check_sandbox_tenant(params, sandbox_connection_path())
-    store = EvidenceStore(params.customer)
-    with store.lock(f"offboard{' --apply' if apply else ''}") as stale:
-        if stale:
-            log.warning("took over a stale lock of %s (pid %s)", params.customer, stale.get("pid"))
-        for run_id in store.recover():
-            log.warning("sealed run %s of %s from its journal: its process was killed", run_id, params.customer)
-        four_eyes = offboard.gate(
-            params, apply, tier_to
-        )  # approval required: an apply needs a second person's (exit 3)
-        run = store.new_run(0, kind=offboard.OFFBOARD)
-        source = Path(notebook) if notebook else offboard_notebook()
-        output = run.path / source.name
-        started = stamp()
-        os.environ.update(four_eyes[1])  # the kernel removes the approved plan only
-        try:
-            parameters = {
-                "customer": params.customer,
-                "apply": bool(apply),
-                "run_id": run.run_id,
-                "only": ",".join(only),
-            }
-            error, interrupted = execute(source, output, parameters, timeout, log_output)
-        finally:
-            _close_thread_loop()
-            for name in four_eyes[1]:
-                os.environ.pop(name, None)
+    def conclude(run: Run, error: str, interrupted: bool, started: str) -> tuple[Any, dict, list[ItemResult]]:
         results = offboard.collect(run.journal_path)
         outcome = offboard.OffboardOutcome(
             params.customer,
@@ -624,12 +573,85 @@ def run_offboard(
             error,
             apply,
         )
+        header = offboard.header(outcome, started, parameters_hash(params.customer)) | (
+            {"tier_to": tier_to, "tier_from": params.tier, "only": list(only)} if tier_to else {}
+        )
+        return outcome, header, results
+
+    return _sealed_run(
+        params,
+        offboard.OFFBOARD,
+        apply,
+        notebook,
+        offboard_notebook,
+        timeout,
+        log_output,
+        conclude,
+        serve="`runbook demo --serve`, or `runbook sandbox serve`",
+        parameters={"only": ",".join(only)},
+        # approval required: an apply needs a second person's (exit 3)
+        gate=lambda: offboard.gate(params, apply, tier_to),
+    )
+
+
+def _sealed_run(
+    params: Any,
+    kind: str,
+    apply: bool,
+    notebook: Path | None,
+    default_notebook: Callable[[], Path],
+    timeout: int,
+    log_output: bool,
+    conclude: Callable[[Run, str, bool, str], tuple[Any, dict, list[ItemResult]]],
+    *,
+    serve: str,
+    parameters: dict[str, Any] | None = None,
+    skip: Callable[[EvidenceStore], Any] | None = None,
+    gate: Callable[[], tuple[dict, dict[str, str]]] | None = None,
+) -> Any:
+    """What a drift and an offboard run share around their notebook: on the sandbox, one line before any run folder
+    when it is not running (the fix: `serve`); `skip`'s outcome when it has one (nothing run, no lock taken); else
+    under the customer's run lock (`kind`, with ` --apply`; a stale one taken over, killed runs sealed first) the
+    `gate` (four eyes: the header's facts and what the kernel's environment carries: the approved plan), a new run of
+    `kind`, its notebook (`notebook`, else `default_notebook()`) executed with papermill (customer, apply, run_id, then
+    `parameters`), `conclude(run, error, interrupted, started)`'s outcome, header and results from what the kernel
+    journaled, and the run sealed (`EvidenceStore.archive`; refused: the outcome says so and the EvidenceError is
+    raised)."""
+    if params.target == "sandbox":
+        from .adapters.clients import sandbox_connection_path
+        from .customer.params import check_sandbox_tenant
+        from .errors import TargetError
+
+        if not sandbox_connection_path().exists():  # one line before any run folder, not a failure per item
+            raise TargetError(f"no sandbox is running (missing {sandbox_connection_path()}). Fix: {serve}")
+        check_sandbox_tenant(params, sandbox_connection_path())
+    store = EvidenceStore(params.customer)
+    skipped = skip(store) if skip is not None else None
+    if skipped is not None:
+        return skipped
+    with store.lock(f"{kind}{' --apply' if apply else ''}") as stale:
+        if stale:
+            log.warning("took over a stale lock of %s (pid %s)", params.customer, stale.get("pid"))
+        for run_id in store.recover():
+            log.warning("sealed run %s of %s from its journal: its process was killed", run_id, params.customer)
+        four_eyes: tuple[dict, dict[str, str]] = gate() if gate is not None else ({}, {})
+        run = store.new_run(0, kind=kind)
+        source = Path(notebook) if notebook else default_notebook()
+        output = run.path / source.name
+        started = stamp()
+        os.environ.update(four_eyes[1])  # the kernel removes the approved plan only
+        try:
+            values = {"customer": params.customer, "apply": bool(apply), "run_id": run.run_id, **(parameters or {})}
+            error, interrupted = execute(source, output, values, timeout, log_output)
+        finally:
+            _close_thread_loop()
+            for name in four_eyes[1]:
+                os.environ.pop(name, None)
+        outcome, header, results = conclude(run, error, interrupted, started)
         try:
             store.archive(
                 run,
-                offboard.header(outcome, started, parameters_hash(params.customer))
-                | ({"tier_to": tier_to, "tier_from": params.tier, "only": list(only)} if tier_to else {})
-                | four_eyes[0],
+                header | four_eyes[0],
                 [r.to_dict() for r in results],
                 secrets.stored_values(params.secret_refs()),
             )

@@ -17,6 +17,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
@@ -138,6 +140,46 @@ class BatchProcess:
         self.proc.wait(30)
 
 
+@contextmanager
+def slowed_batch(tenant, tmp_path: Path, monkeypatch) -> Iterator[BatchProcess]:
+    """A batch started on the slowed sandbox (its evidence in tmp_path/evidence, where this test's own `runbook`
+    calls look too); killed with all it started when the block fails, the sandbox's latency off again afterwards."""
+    evidence_dir = tmp_path / "evidence"
+    monkeypatch.setenv("RUNBOOK_SANDBOX", str(tenant.connection_file))
+    monkeypatch.setenv("RUNBOOK_EVIDENCE_DIR", str(evidence_dir))
+    monkeypatch.setenv("RUNBOOK_PARAMETERS_DIR", str(tenant.root / "parameters"))
+    tenant.set_faults(latency_ms=LATENCY_MS)
+    batch = BatchProcess(tenant, evidence_dir, tmp_path)
+    try:
+        yield batch
+    except BaseException:
+        batch.kill()
+        raise
+    finally:
+        tenant.set_faults(latency_ms=0)
+
+
+def stopped(batch: BatchProcess, code: int) -> tuple[str, str]:
+    """The interrupted batch's output, after checking it ended as interrupted (130) without a traceback."""
+    out, err = batch.output()
+    assert code == EXIT_INTERRUPTED, out[-3000:] + err[-3000:]
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err[-3000:]
+    return out, err
+
+
+def assert_sealed(customer: str, capsys, repair: bool = False) -> None:
+    """Every run of the customer sealed (its manifest written, its status `interrupted` or `complete`) and its
+    evidence verified by `runbook evidence verify`; with `repair`, `evidence verify --repair` first seals what the
+    batch left unsealed, from its journal (as the customer's next run would)."""
+    if repair:
+        assert main(["evidence", "verify", customer, "--repair"]) == 0, capsys.readouterr()
+    for run_dir in evidence.runs(customer):
+        assert (run_dir / evidence.MANIFEST).exists(), f"{customer}: {run_dir.name} was left unsealed"
+        status = json.loads((run_dir / evidence.RESULTS).read_text())["status"]
+        assert status in ("interrupted", "complete"), (customer, run_dir.name, status)
+    assert main(["evidence", "verify", customer]) == 0, capsys.readouterr()
+
+
 @pytest.mark.parametrize(
     "sig, to_group",
     [(signal.SIGINT, True), (signal.SIGTERM, False)],
@@ -147,26 +189,14 @@ def test_an_interrupted_batch_seals_every_started_run_and_cancels_the_rest(
     tenant, tmp_path, monkeypatch, capsys, sig, to_group
 ):
     evidence_dir = tmp_path / "evidence"
-    monkeypatch.setenv("RUNBOOK_SANDBOX", str(tenant.connection_file))
-    monkeypatch.setenv("RUNBOOK_EVIDENCE_DIR", str(evidence_dir))
-    monkeypatch.setenv("RUNBOOK_PARAMETERS_DIR", str(tenant.root / "parameters"))
-    tenant.set_faults(latency_ms=LATENCY_MS)
-    batch = BatchProcess(tenant, evidence_dir, tmp_path)
-    try:
+    with slowed_batch(tenant, tmp_path, monkeypatch) as batch:
         first = batch.wait_for_a_started_run()
         if to_group:
             os.killpg(batch.proc.pid, sig)
         else:
             batch.proc.send_signal(sig)
         code = batch.wait()
-    except BaseException:
-        batch.kill()
-        raise
-    finally:
-        tenant.set_faults(latency_ms=0)
-    out, err = batch.output()
-    assert code == EXIT_INTERRUPTED, out[-3000:] + err[-3000:]
-    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err[-3000:]
+    out, err = stopped(batch, code)
     assert re.search(r"^interrupted: \d+ customer\(s\) not started, every started run sealed$", err, re.M), err
 
     started, cancelled = [], []
@@ -180,11 +210,7 @@ def test_an_interrupted_batch_seals_every_started_run_and_cancels_the_rest(
             cancelled.append(c)
             continue
         started.append(c)
-        for run_dir in runs:
-            assert (run_dir / evidence.MANIFEST).exists(), f"{c}: {run_dir.name} was left unsealed"
-            status = json.loads((run_dir / evidence.RESULTS).read_text())["status"]
-            assert status in ("interrupted", "complete"), (c, run_dir.name, status)
-        assert main(["evidence", "verify", c]) == 0, capsys.readouterr()
+        assert_sealed(c, capsys)
     assert first.parent.name in started
     results = json.loads((first / evidence.RESULTS).read_text())
     assert results["status"] == "interrupted", results  # stopped mid-notebook, and says by what
@@ -200,12 +226,7 @@ def test_a_second_ctrl_c_stops_at_once_and_the_next_verify_repairs_what_it_left(
     batch stops at once (exit 130, no traceback, no process of it left); a run it left unsealed is sealed from its journal by `evidence verify
     --repair` (as by the customer's next run), and its stale lock taken over."""
     evidence_dir = tmp_path / "evidence"
-    monkeypatch.setenv("RUNBOOK_SANDBOX", str(tenant.connection_file))
-    monkeypatch.setenv("RUNBOOK_EVIDENCE_DIR", str(evidence_dir))
-    monkeypatch.setenv("RUNBOOK_PARAMETERS_DIR", str(tenant.root / "parameters"))
-    tenant.set_faults(latency_ms=LATENCY_MS)
-    batch = BatchProcess(tenant, evidence_dir, tmp_path)
-    try:
+    with slowed_batch(tenant, tmp_path, monkeypatch) as batch:
         first = batch.wait_for_a_started_run()
         os.killpg(batch.proc.pid, signal.SIGINT)
         deadline = time.monotonic() + 60
@@ -224,14 +245,7 @@ def test_a_second_ctrl_c_stops_at_once_and_the_next_verify_repairs_what_it_left(
             os.killpg(batch.proc.pid, signal.SIGINT)
         code = batch.wait()
         took = time.monotonic() - second
-    except BaseException:
-        batch.kill()
-        raise
-    finally:
-        tenant.set_faults(latency_ms=0)
-    out, err = batch.output()
-    assert code == EXIT_INTERRUPTED, out[-3000:] + err[-3000:]
-    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err[-3000:]
+    _, err = stopped(batch, code)
     assert took < 60, f"the second Ctrl-C took {took:.0f} s to stop the batch"
     # the last line says what it left: nothing (the runs sealed before the second Ctrl-C landed) or whose runs
     assert re.search(
@@ -242,9 +256,6 @@ def test_a_second_ctrl_c_stops_at_once_and_the_next_verify_repairs_what_it_left(
     assert batch.left_running() == []
     for c in tenant.customers:
         if evidence.runs(c):
-            assert main(["evidence", "verify", c, "--repair"]) == 0, capsys.readouterr()
-            assert evidence.verify(c) == []
-            for run_dir in evidence.runs(c):
-                assert json.loads((run_dir / evidence.RESULTS).read_text())["status"] in ("interrupted", "complete")
+            assert_sealed(c, capsys, repair=True)
     assert not list(evidence_dir.glob(f"*/{lock.LOCK}*"))
     assert first.exists()

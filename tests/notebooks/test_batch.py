@@ -20,7 +20,6 @@ from runbook import PROJECT_ROOT
 from runbook.cli import main
 from runbook.evidence import archive as evidence
 from runbook.evidence import lock
-from tests.conftest import DEMO_FIXTURE, SandboxHandle
 from tests.support import batch_customers
 
 pytestmark = pytest.mark.notebooks
@@ -31,22 +30,12 @@ WORKER = [sys.executable, "-m", "distributed.cli.dask_worker"]
 
 
 @pytest.fixture(scope="module")
-def tenant(tmp_path_factory):
+def tenant(module_sandbox):
     """One demo sandbox and a parameters folder of 4 small customers and a broken one, shared by this module."""
-    from azure_sandbox import Sandbox
-
-    root = tmp_path_factory.mktemp("batch")
-    sb = Sandbox(DEMO_FIXTURE, root / "sandbox")
-    sb.start()
-    handle = SandboxHandle(sb)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("RUNBOOK_SANDBOX", str(handle.connection_file))
-        mp.setenv("RUNBOOK_EVIDENCE_DIR", str(root / "evidence"))
-        mp.setenv("RUNBOOK_PARAMETERS_DIR", str(root / "parameters"))
-        handle.customers = batch_customers.write(root / "parameters", 4, bad="broken", sandbox_dir=sb.state_dir)
-        handle.root = root
-        yield handle
-    sb.stop()
+    module_sandbox.customers = batch_customers.write(
+        module_sandbox.folder, 4, bad="broken", sandbox_dir=module_sandbox.sandbox.state_dir
+    )
+    return module_sandbox
 
 
 def env_of(tenant) -> dict[str, str]:

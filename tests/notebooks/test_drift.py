@@ -9,46 +9,26 @@ from datetime import date
 
 import pytest
 
-from runbook import PROJECT_ROOT, runner
+from runbook import PROJECT_ROOT
 from runbook.cli import main
 from runbook.customer import params
 from runbook.evidence import EvidenceStore
 from runbook.evidence import archive as evidence
 from runbook.operate import drift
-from tests.conftest import DEMO_FIXTURE, DEMO_SECRET_STORE, DEMO_SUBS, SandboxHandle, copy_msp_settings
+from tests.conftest import DEMO_SECRET_STORE, DEMO_SUBS
+from tests.notebooks.conftest import onboard
 
 pytestmark = pytest.mark.notebooks
 SUB = DEMO_SUBS[0]
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
+def demo(module_sandbox):
     """A sandbox whose demo customer went through every stage with --apply (all five complete), shared by the tests of
     this module, which run in order."""
-    from azure_sandbox import Sandbox
-
-    root = tmp_path_factory.mktemp("drift")
-    sb = Sandbox(DEMO_FIXTURE, root / "sandbox")
-    sb.start()
-    handle = SandboxHandle(sb)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("RUNBOOK_SANDBOX", str(handle.connection_file))
-        mp.setenv("RUNBOOK_EVIDENCE_DIR", str(root / "evidence"))
-        folder = root / "parameters"
-        folder.mkdir()
-        copy_msp_settings(folder, sb.state_dir)
-        text = (PROJECT_ROOT / "parameters" / "demo.yml").read_text()
-        text = text.replace(DEMO_SECRET_STORE, f"secret_store: {{file: {root / 'secrets' / 'demo-app-secret'}}}")
-        (folder / "demo.yml").write_text(text)
-        mp.setenv("RUNBOOK_PARAMETERS_DIR", str(folder))
-        outcomes = runner.run_all("demo", apply=True, stages=[0, 1, 2])
-        # the first monthly report before Stage 3, whose s3-parc-report finds it (as `runbook demo` does)
-        assert runner.run_report("demo").status == "complete"
-        outcomes += runner.run_all("demo", apply=True, stages=[3, 4])
-        assert [o.status for o in outcomes] == ["complete"] * 5
-        handle.folder = folder
-        yield handle
-    sb.stop()
+    text = (PROJECT_ROOT / "parameters" / "demo.yml").read_text()
+    secret = module_sandbox.root / "secrets" / "demo-app-secret"
+    return onboard(module_sandbox, "demo", text.replace(DEMO_SECRET_STORE, f"secret_store: {{file: {secret}}}"))
 
 
 def put(clients, rid: str, body: dict, api: str) -> None:

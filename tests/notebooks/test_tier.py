@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import pytest
 
-from runbook import PROJECT_ROOT, runner
+from runbook import PROJECT_ROOT
 from runbook.cli import main
 from runbook.customer import params
 from runbook.evidence import archive as evidence
-from tests.conftest import DEMO_SUBS, SandboxHandle, copy_msp_settings
+from tests.conftest import DEMO_SUBS
+from tests.notebooks.conftest import onboard
 
 pytestmark = pytest.mark.notebooks
 CUSTOMER = "demo-premium"
@@ -19,33 +20,12 @@ AGREED = '  tier-change-agreed: {by: Chris CSM, at: 2026-12-01, reference: "SLA 
 
 
 @pytest.fixture(scope="module")
-def premium(tmp_path_factory):
+def premium(module_sandbox):
     """A sandbox whose Premium demo customer went through every stage with --apply, shared by this module's tests."""
-    from azure_sandbox import Sandbox
-    from tests.conftest import DEMO_FIXTURE
-
-    root = tmp_path_factory.mktemp("tier")
-    sb = Sandbox(DEMO_FIXTURE, root / "sandbox")
-    sb.start()
-    handle = SandboxHandle(sb)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("RUNBOOK_SANDBOX", str(handle.connection_file))
-        mp.setenv("RUNBOOK_EVIDENCE_DIR", str(root / "evidence"))
-        folder = root / "parameters"
-        folder.mkdir()
-        copy_msp_settings(folder, sb.state_dir)
-        # the two subscriptions the MSP holds Owner on by RBAC: a tier change there needs nobody else (on a
-        # Lighthouse-delegated one the customer's admin deploys the narrowed offer: Stage 3 stays open until then)
-        text = (PROJECT_ROOT / "parameters" / f"{CUSTOMER}.yml").read_text()
-        (folder / f"{CUSTOMER}.yml").write_text(text.replace(f"  - {DEMO_SUBS[2]}\n", "", 1))
-        mp.setenv("RUNBOOK_PARAMETERS_DIR", str(folder))
-        outcomes = runner.run_all(CUSTOMER, apply=True, stages=[0, 1, 2])
-        assert runner.run_report(CUSTOMER).status == "complete"
-        outcomes += runner.run_all(CUSTOMER, apply=True, stages=[3, 4])
-        assert [o.status for o in outcomes] == ["complete"] * 5
-        handle.folder = folder
-        yield handle
-    sb.stop()
+    # the two subscriptions the MSP holds Owner on by RBAC: a tier change there needs nobody else (on a
+    # Lighthouse-delegated one the customer's admin deploys the narrowed offer: Stage 3 stays open until then)
+    text = (PROJECT_ROOT / "parameters" / f"{CUSTOMER}.yml").read_text()
+    return onboard(module_sandbox, CUSTOMER, text.replace(f"  - {DEMO_SUBS[2]}\n", "", 1))
 
 
 def exact_item(handle, code: str) -> None:

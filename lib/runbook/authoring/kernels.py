@@ -187,7 +187,6 @@ def _stop_client(client: Any) -> None:
 # --- kernels forked from a pre-imported process (authoring/forkserver.py) --------------------------------------------
 _fork_lock = __import__("threading").Lock()
 _fork_server: Any = None  # this process's fork server while `forking()` blocks (or a worker's `fork_for_process`) run
-_fork_depth = 0
 
 
 @contextmanager
@@ -195,23 +194,20 @@ def forking(cwd: str) -> Iterator[Any]:
     """Within this block (any thread of this process), every kernel papermill starts is forked from one fork server
     that has imported what a kernel imports; the server starts now, in the background, and stops at the block's end
     (the outermost block's, when nested; never one a worker made with `fork_for_process`)."""
-    global _fork_server, _fork_depth
+    global _fork_server
     from .forkserver import ForkServer
 
     with _fork_lock:
-        owner = _fork_server is None
+        owner = _fork_server is None  # the outermost block starts the server, and only it stops it
         if owner:
             _fork_server = ForkServer(cwd=cwd).start()
-        _fork_depth += 1
         server = _fork_server
     try:
         yield server
     finally:
-        with _fork_lock:
-            _fork_depth -= 1
-            if owner:
-                _fork_server = None
         if owner:
+            with _fork_lock:
+                _fork_server = None
             server.stop()
 
 

@@ -287,6 +287,15 @@ class Undo(Step):
         return Verdict("fulfilled", done + _also(counts, exclude=("remove", "gone")), told)
 
 
+def _name_actions(changes: list[Change], flag: str, flagged: str, other: str) -> list[Change]:
+    """The planned removals, each's action named for what it does: `flagged` where its detail sets `flag`, else
+    `other` (an undo whose removals do one of two things: stop a VM's protection or also delete its data, take a tag
+    off or write the customer's value back)."""
+    for c in changes:
+        c.action = flagged if c.detail.get(flag) else other
+    return changes
+
+
 def _also(counts: dict[str, int], exclude: tuple[str, ...]) -> str:
     shown = [f"{n} {d}" for d, n in counts.items() if d not in exclude and n]
     return f" Also: {', '.join(shown)}." if shown else ""
@@ -478,10 +487,9 @@ class BackupUndo(RecordedResources):
         return out
 
     def plan(self, ctx: Context, obs: Observation) -> list[Change]:
-        changes = super().plan(ctx, obs)
-        for c in changes:
-            c.action = "stop protection, delete data" if c.detail.get("delete_data") else "stop protection, retain data"
-        return changes
+        return _name_actions(
+            super().plan(ctx, obs), "delete_data", "stop protection, delete data", "stop protection, retain data"
+        )
 
     def remove(self, ctx: Context, change: Change) -> None:
         client = ctx.clients.resource(subscription_of(change.target)).resources
@@ -572,10 +580,7 @@ class ManagedTag(Undo):
         return out
 
     def plan(self, ctx: Context, obs: Observation) -> list[Change]:
-        changes = super().plan(ctx, obs)
-        for c in changes:
-            c.action = "restore tag" if c.detail.get("restore") else "remove tag"
-        return changes
+        return _name_actions(super().plan(ctx, obs), "restore", "restore tag", "remove tag")
 
     def remove(self, ctx: Context, change: Change) -> None:
         d = change.detail
