@@ -195,7 +195,11 @@ def dask_setup(worker: Any) -> None:
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        # SIGTERM: a handler that does nothing, not SIG_IGN, which the kernels this worker starts would inherit
+        signal.signal(signal.SIGTERM, lambda signum, frame: None)
+        # born with both blocked (`_workers_born_ignoring_signals`): unblocked now, a pending one is discarded or
+        # handled, and what this worker starts (fork server, kernels) is not born blocked
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
 
 
 @contextmanager
@@ -220,6 +224,33 @@ def _signals_deferred() -> Iterator[None]:
         signal.signal(signal.SIGTERM, before[1])
     if held:
         raise KeyboardInterrupt
+
+
+@contextmanager
+def _workers_born_ignoring_signals() -> Iterator[None]:
+    """While the LocalCluster starts, its worker processes are spawned with SIGINT and SIGTERM blocked (whichever of
+    Dask's threads spawns them: multiprocessing's `util.spawnv_passfds` is wrapped for the block). A signal mask
+    survives fork and exec, a Python handler does not: a Ctrl-C to the whole group (or systemd's SIGTERM) in the
+    second a worker takes to import stays pending instead of killing it, until its preload (`dask_setup`) ignores
+    both and unblocks them, which discards it."""
+    import multiprocessing.util as mp_util
+    import signal
+
+    spawn = mp_util.spawnv_passfds
+    wanted = {signal.SIGINT, signal.SIGTERM}
+
+    def spawn_blocked(*args: Any, **kwargs: Any) -> Any:
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, wanted)
+        try:
+            return spawn(*args, **kwargs)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+    mp_util.spawnv_passfds = spawn_blocked
+    try:
+        yield
+    finally:
+        mp_util.spawnv_passfds = spawn
 
 
 @contextmanager
@@ -382,7 +413,7 @@ class Batch:
             if self.address:
                 self.client = Client(self.address, timeout="30s")
             else:
-                with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+                with dask.config.set({"distributed.scheduler.allowed-failures": 0}), _workers_born_ignoring_signals():
                     self.cluster = self._local_cluster()
                 self.client = Client(self.cluster)
         except OSError as exc:

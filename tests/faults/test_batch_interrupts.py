@@ -3,10 +3,11 @@
 A real `runbook run --all --stage 0 --workers 2` process (a LocalCluster of two worker processes) over six small
 sandbox customers (tests/support/batch_customers.py), slowed by injected latency so that, when the first run's
 journal appears, that run is still executing and most customers have not started. Then the signal: SIGINT to the
-process group, as a terminal's Ctrl-C delivers it (the Dask workers get it too), or SIGTERM to the process alone, as
-`kill` does. Afterwards: exit 130; every run folder sealed (`interrupted` or `complete`) and `runbook evidence verify`
+process group, as a terminal's Ctrl-C delivers it (the Dask workers get it too), SIGTERM to the process alone, as
+`kill` does, or SIGTERM to the whole group, as systemd stops a service. Afterwards: exit 130; every run folder sealed (`interrupted` or `complete`) and `runbook evidence verify`
 passing for its customer; the customers never started reported `cancelled`, with no run folder; no `.run.lock` left;
-no process the batch started (workers, fork servers, kernels) still running. Every wait is bounded."""
+no process the batch started (workers, fork servers, kernels) still running. Every wait is bounded. Also: a second
+Ctrl-C while the runs seal, and a Ctrl-C while the cluster is still starting."""
 
 from __future__ import annotations
 
@@ -182,8 +183,8 @@ def assert_sealed(customer: str, capsys, repair: bool = False) -> None:
 
 @pytest.mark.parametrize(
     "sig, to_group",
-    [(signal.SIGINT, True), (signal.SIGTERM, False)],
-    ids=["ctrl-c-to-the-process-group", "sigterm-to-the-process"],
+    [(signal.SIGINT, True), (signal.SIGTERM, False), (signal.SIGTERM, True)],
+    ids=["ctrl-c-to-the-process-group", "sigterm-to-the-process", "sigterm-to-the-process-group"],
 )
 def test_an_interrupted_batch_seals_every_started_run_and_cancels_the_rest(
     tenant, tmp_path, monkeypatch, capsys, sig, to_group
@@ -259,3 +260,27 @@ def test_a_second_ctrl_c_stops_at_once_and_the_next_verify_repairs_what_it_left(
             assert_sealed(c, capsys, repair=True)
     assert not list(evidence_dir.glob(f"*/{lock.LOCK}*"))
     assert first.exists()
+
+
+def test_a_ctrl_c_while_the_cluster_starts_stops_the_batch_before_any_task(tenant, tmp_path, monkeypatch, capsys):
+    """Ctrl-C to the process group while the LocalCluster starts (its first worker process is up, nothing submitted):
+    held until the cluster has started, never a half-started cluster; then the batch stops before submitting
+    anything: exit 130 without a traceback, every customer reported `cancelled` once, no run folder, no lock, no
+    process of the batch left running."""
+    evidence_dir = tmp_path / "evidence"
+    with slowed_batch(tenant, tmp_path, monkeypatch) as batch:
+        deadline = time.monotonic() + 120
+        while not batch.seen:  # the first process the batch starts: one of the cluster's workers
+            assert batch.proc.poll() is None, f"the batch ended before its cluster started: {batch.output()}"
+            assert time.monotonic() < deadline, batch.output()
+            batch.note_descendants()
+            time.sleep(0.01)
+        os.killpg(batch.proc.pid, signal.SIGINT)
+        code = batch.wait()
+    out, err = stopped(batch, code)
+    assert re.search(rf"^interrupted: {CUSTOMERS} customer\(s\) not started, every started run sealed$", err, re.M), err
+    for c in tenant.customers:
+        assert re.findall(rf"^{c}: .*$", out + err, re.M) == [f"{c}: error: {CANCELLED}"], out + err
+        assert not evidence.runs(c)
+    assert not list(evidence_dir.glob(f"*/{lock.LOCK}*")), "a lock was left behind"
+    assert batch.left_running() == []
