@@ -20,6 +20,7 @@ eq guid'...'`, `EntryID eq guid'...'`). Texts no source gives (error wordings) a
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from datetime import date
@@ -435,3 +436,27 @@ def test_processes_share_the_stored_access_token_and_a_lost_race_takes_the_winne
     again = connector(sandbox, http, token)
     assert again.account("43").code == "43"
     assert (again.adopted, again.exchanges, ex.exchanges) == (1, 1, 2)
+
+
+def test_an_item_found_is_shared_by_the_runs_of_a_machine_for_ten_minutes(wire, token, tmp_path):
+    """Under Exact's 60 calls a minute (API limits) a batch's runs each looking up the same tier item would spend a
+    call each: an item found is kept 10 minutes in the machine's cache folder and taken from there by the next
+    connector (another kernel); after 10 minutes, and for an item the division does not have, Exact is asked."""
+    http, sandbox = wire
+    ex = sandbox.service("exact")
+    first = connector(sandbox, http, token, item_cache=tmp_path)
+    item = first.item("MS-FULLSTACK")
+    assert item is not None and first.item("MS-NOPE") is None
+    second = connector(sandbox, http, token, item_cache=tmp_path)
+    second.reachable()  # its access token (taken from the store) and one call
+    calls = ex.calls
+    assert second.item("MS-FULLSTACK") == item and ex.calls == calls  # from the cache: no call
+    assert second.item("MS-NOPE") is None and ex.calls == calls + 1  # a missing one is asked again
+    (cache,) = tmp_path.glob("exact-items-*.json")
+    entries = json.loads(cache.read_text())
+    entries["MS-FULLSTACK"]["at"] -= 601  # ten minutes later
+    cache.write_text(json.dumps(entries))
+    third = connector(sandbox, http, token, item_cache=tmp_path)
+    third.reachable()
+    calls = ex.calls
+    assert third.item("MS-FULLSTACK") == item and ex.calls == calls + 1  # expired: read again

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..adapters import secrets
-from ..adapters.clients import KNOWN_CLOUDS, Clients, CloudEndpoints, Target, azure_target, sandbox_target
+from ..adapters.clients import (
+    KNOWN_CLOUDS,
+    Clients,
+    CloudEndpoints,
+    Target,
+    azure_target,
+    sandbox_connection_path,
+    sandbox_target,
+)
 from ..adapters.secrets import SecretRef
 from ..errors import StepInputError
 from .params import Parameters
@@ -78,8 +87,19 @@ def make_connector(
             client_secret=lambda: read(exact.client_secret),
             store=(lambda value: store(exact.refresh_token, value)) if store is not None else None,
             writable=(lambda: probe(exact.refresh_token)) if probe is not None else None,
+            item_cache=_cache_folder(target),
         )
     raise StepInputError(f"the {system} check cannot run: {params.connector_unavailable(system) or 'unknown system'}")
+
+
+def _cache_folder(target: Target | None) -> Path:
+    """Where the connectors keep what the runs of one machine share (not secret): beside the sandbox's connection
+    file for the sandbox (each sandbox its own), else <project>/.cache/connectors."""
+    from .. import PROJECT_ROOT
+
+    if target is not None and target.kind == "sandbox":
+        return sandbox_connection_path().parent / "cache"
+    return PROJECT_ROOT / ".cache" / "connectors"
 
 
 def partner_center_token(

@@ -31,11 +31,14 @@ minutely reset when it is near; the daily limit is reported, not waited for."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -55,6 +58,7 @@ PAGE = 60  # Exact's page size for the REST API
 DRAFT = 10  # SalesInvoices.Status: 10 draft, 20 open, 50 processed
 _DATE = re.compile(r"^/Date\((-?\d+)(?:[+-]\d{4})?\)/$")
 RESERVE = 2  # calls of the minute left to the batch's other processes: at this many the connector waits for the reset
+ITEM_CACHE_SECONDS = 600  # an item found is taken from the machine's cache for 10 minutes
 ADOPT_TRIES = 5  # times the store is read again after a lost exchange race (0.2 s apart)
 
 
@@ -199,9 +203,11 @@ class Exact(Connector):
         writable: Callable[[], object] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
+        item_cache: Path | None = None,
     ) -> None:
         super().__init__(http, url, credential, sleep=sleep)
         self.division, self.client_id = division, client_id
+        self.item_cache = item_cache  # a folder: the MSP's items found, shared by the processes of this machine
         self._client_secret, self._store, self._writable, self.clock = client_secret, store, writable, clock
         self._refresh: str | None = None  # the current refresh token (the stored one, or the one just rotated in)
         self._expires = 0.0
@@ -472,17 +478,62 @@ class Exact(Connector):
         return found
 
     def item(self, code: str) -> Item | None:
-        """The item with this code (None when the division has none), read once per connector."""
+        """The item with this code (None when the division has none), read once per connector; one found is also
+        kept ITEM_CACHE_SECONDS in `item_cache`, so the other runs of a batch (every customer's subscription carries
+        one of the same few items) take it from there: a call less each under Exact's 60 a minute. A missing item
+        is never cached (the CSM may create it and run again)."""
         if code in self._items:
             return self._items[code]
-        what = f"find item {code}"
-        rows = self.rows(
-            "logistics/Items", what, {"$filter": f"Code eq {_quote(code)}", "$select": "ID,Code,Description"}, top=1
-        )
-        r = rows[0] if rows else None
-        found = Item(str(r.get("ID") or ""), str(r.get("Code") or ""), str(r.get("Description") or "")) if r else None
+        found = self._cached_item(code)
+        if found is None:
+            what = f"find item {code}"
+            rows = self.rows(
+                "logistics/Items", what, {"$filter": f"Code eq {_quote(code)}", "$select": "ID,Code,Description"}, top=1
+            )
+            r = rows[0] if rows else None
+            found = (
+                Item(str(r.get("ID") or ""), str(r.get("Code") or ""), str(r.get("Description") or "")) if r else None
+            )
+            if found is not None:
+                self._cache_item(found)
         self._items[code] = found
         return found
+
+    def _item_file(self) -> Path | None:
+        if self.item_cache is None:
+            return None
+        host = re.sub(r"[^A-Za-z0-9.-]", "_", self.url.split("://", 1)[-1])
+        return self.item_cache / f"exact-items-{host}-{self.division}.json"
+
+    def _cached_items(self) -> dict[str, dict]:
+        path = self._item_file()
+        try:
+            data = json.loads(path.read_text()) if path is not None else {}
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _cached_item(self, code: str) -> Item | None:
+        entry = self._cached_items().get(code)
+        if not isinstance(entry, dict) or self.clock() - float(entry.get("at") or 0) > ITEM_CACHE_SECONDS:
+            return None
+        return Item(str(entry.get("id") or ""), str(entry.get("code") or ""), str(entry.get("description") or ""))
+
+    def _cache_item(self, item: Item) -> None:
+        """Write the cache anew (a whole file replaced at once: concurrent runs never read half of one)."""
+        path = self._item_file()
+        if path is None:
+            return
+        entries = self._cached_items()
+        entries[item.code] = {"id": item.id, "code": item.code, "description": item.description, "at": self.clock()}
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".exact-items-")
+            with os.fdopen(fd, "w") as fh:
+                json.dump(entries, fh)
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a cache that cannot be written only costs the next run a call
 
     def subscriptions(self, account_id: str, items: Mapping[str, str] | None = None) -> list[Subscription]:
         """The account's subscriptions (ordered by it) with their lines; `items` maps item ids to codes."""
