@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -194,10 +195,16 @@ def store(ref: SecretRef, value: str) -> str:
     if ref.file:
         path = file_path(ref)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.unlink(missing_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(value)
+        # a new file (0600, as mkstemp makes it) renamed over the old one: a run reading it meanwhile (another worker
+        # of a batch) finds the old value or the new one, never none
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(value)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
         return ref.describe()
     raise SecretError(
         f"storing into {ref.describe()} needs the MSP's vault integration; use a file reference for the sandbox"
