@@ -411,7 +411,7 @@ class Batch:
             logging.getLogger(name).setLevel(logging.ERROR)
         try:
             if self.address:
-                self.client = Client(self.address, timeout="30s")
+                self.client = Client(self.address)  # waits distributed.comm.timeouts.connect (30 s) for it
             else:
                 with dask.config.set({"distributed.scheduler.allowed-failures": 0}), _workers_born_ignoring_signals():
                     self.cluster = self._local_cluster()

@@ -163,8 +163,11 @@ def test_scheduler_points_the_batch_at_a_separately_started_scheduler(tenant, sc
 
 
 def test_an_unreachable_scheduler_is_one_line(tenant, capsys, monkeypatch):
+    import dask
+
     monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", f"tcp://127.0.0.1:{free_port()}")
-    assert main(["run", "c001", "--stage", "0"]) == 1
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):  # Dask's own 30 s, shortened for the test
+        assert main(["run", "c001", "--stage", "0"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: cannot reach the Dask scheduler at tcp://127.0.0.1:") and "Fix: " in err
     assert len(err.strip().splitlines()) == 1
