@@ -147,11 +147,11 @@ class _Watcher(threading.Thread):
     """Watches the batch's stop event; once it is set, interrupts the task's thread while a notebook executes in it
     (`runner.execute`, which seals the run as interrupted), never in the middle of sealing."""
 
-    def __init__(self, name: str, target: int) -> None:
+    def __init__(self, event: Any, target: int) -> None:
+        """`event`: the batch's stop event (a Dask `Event`, or anything with its `wait(timeout) -> bool`); `target`:
+        the ident of the task's thread."""
         super().__init__(name="batch-stop-watcher", daemon=True)
-        from distributed import Event, get_client
-
-        self.event, self.target = Event(name, client=get_client()), target
+        self.event, self.target = event, target
         self.stopped, self.done = threading.Event(), threading.Event()
 
     def executing(self) -> bool:
@@ -177,12 +177,41 @@ class _Watcher(threading.Thread):
             except Exception:  # the scheduler went away: the task ends on its own
                 return
             if self.stopped.is_set() and self.executing():
+                # the exception is raised at the thread's next bytecode, wherever that is: in a callback Python calls
+                # for itself (a gc callback, a __del__) it is swallowed ("Exception ignored in ...") and the notebook
+                # goes on. The unraisable hook says so (`_unraisable_stop_quiet`): then it is raised again.
+                _SWALLOWED.clear()
                 ctypes.pythonapi.PyThreadState_SetAsyncExc(
                     ctypes.c_ulong(self.target), ctypes.py_object(runner.BatchStopped)
                 )
-                return
+                while not self.done.is_set() and not _SWALLOWED.wait(0.1):
+                    pass
+                continue
             if self.stopped.is_set():
                 self.done.wait(0.1)
+
+
+_SWALLOWED = threading.Event()  # set when Python swallowed a BatchStopped the watcher raised (see `_Watcher.run`)
+
+
+def _unraisable_stop_quiet() -> None:
+    """In this process, a `runner.BatchStopped` Python had to swallow (raised by the watcher in a callback such as a gc
+    callback; the watcher raises it again) is not printed as an ignored exception with its traceback; anything else
+    still is, by the hook that was there."""
+    from . import runner
+
+    hook = sys.unraisablehook
+    if getattr(hook, "_batch_stop_quiet", False):
+        return
+
+    def quiet(unraisable: Any) -> None:
+        if isinstance(unraisable.exc_value, runner.BatchStopped):
+            _SWALLOWED.set()
+            return
+        hook(unraisable)
+
+    quiet._batch_stop_quiet = True  # type: ignore[attr-defined]
+    sys.unraisablehook = quiet
 
 
 def dask_setup(worker: Any) -> None:
@@ -292,8 +321,13 @@ def run_customer(job: Job) -> CustomerOutcome:
     if _stop_requested(job.stop):
         out.exit_code, out.error = errors.EXIT_INTERRUPTED, CANCELLED
         return out
-    watcher = _Watcher(job.stop, threading.get_ident()) if job.stop else None
+    watcher = None
+    if job.stop:
+        from distributed import Event, get_client
+
+        watcher = _Watcher(Event(job.stop, client=get_client()), threading.get_ident())
     if watcher:
+        _unraisable_stop_quiet()
         watcher.start()
     o = job.options
     try:
