@@ -42,10 +42,29 @@ BIN = Path(sys.executable).parent
 from tests.support import batch_customers  # noqa: E402
 
 
-def timed(cmd: list[str], env: dict) -> tuple[float, str]:
+def cpu_of(pid: int) -> float:
+    """CPU seconds (user + system) a live process has used so far, from /proc (0 where there is none)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+CPU: dict[str, float] = {}  # the last timed command's CPU seconds: its process tree's, the sandbox's
+
+
+def timed(cmd: list[str], env: dict, sandbox_pid: int = 0) -> tuple[float, str]:
+    import resource
+
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    sandbox = cpu_of(sandbox_pid)
     start = time.perf_counter()
     out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     took = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU["runbook"] = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
+    CPU["sandbox"] = cpu_of(sandbox_pid) - sandbox
     if out.returncode not in (0, 3):
         raise SystemExit(f"{' '.join(cmd)} failed ({out.returncode}): {out.stdout[-1500:]} {out.stderr[-1500:]}")
     return took, out.stdout
@@ -177,17 +196,29 @@ def main() -> int:
         floor = sorted(floors)[1]
         for label, workers in (("sequential", 1), ("dask", args.workers)):
             env = {**base, "RUNBOOK_EVIDENCE_DIR": str(work / f"evidence-{label}")}
-            run, out_run = timed([str(BIN / "runbook"), "run", "--all", "--stage", "0", "--workers", str(workers)], env)
-            drift, out_drift = timed([str(BIN / "runbook"), "drift", "--all", "--workers", str(workers)], env)
+            cmd = [str(BIN / "runbook"), "run", "--all", "--stage", "0", "--workers", str(workers)]
+            run, out_run = timed(cmd, env, serve.pid)
+            cpu = dict(CPU)
+            drift, out_drift = timed(
+                [str(BIN / "runbook"), "drift", "--all", "--workers", str(workers)], env, serve.pid
+            )
+            cpu = {k: cpu[k] + CPU[k] for k in cpu}
             peaks = re.findall(r"^peak memory per worker: (.*)$", out_run + out_drift, re.M)
             figures[label] = {
                 "stage0_s": round(run, 1),
                 "drift_s": round(drift, 1),
                 "total_s": round(run + drift, 1),
                 "peaks": peaks,
+                # where the time goes: CPU seconds of the batch's process tree (runbook, workers, kernels) and of the
+                # sandbox, against the wall time x the cores
+                "cpu_runbook_s": round(cpu["runbook"], 1),
+                "cpu_sandbox_s": round(cpu["sandbox"], 1),
+                "cpu_busy": round((cpu["runbook"] + cpu["sandbox"]) / ((run + drift) * (os.cpu_count() or 1)), 2),
             }
             print(
-                f"{label:<10} stage 0 {run:7.1f} s   drift {drift:7.1f} s   total {run + drift:7.1f} s  {peaks}",
+                f"{label:<10} stage 0 {run:7.1f} s   drift {drift:7.1f} s   total {run + drift:7.1f} s  {peaks}\n"
+                f"{'':<10} CPU: batch {cpu['runbook']:.1f} s, sandbox {cpu['sandbox']:.1f} s "
+                f"({figures[label]['cpu_busy']:.0%} of {os.cpu_count()} cores busy)",
                 flush=True,
             )
         ceiling = machine_ceiling()

@@ -11,6 +11,7 @@ import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import trustme
 
@@ -91,6 +92,20 @@ class Connection:
     # (Azurite) started with them is trusted by the same clients
     tls_cert_path: str = ""
     tls_key_path: str = ""
+
+    def credential(self, tenant_id: str = "") -> Any:
+        """The runbook's app credential (azure-identity's ClientSecretCredential) at this sandbox, signing in to
+        `tenant_id` (by default the customer's tenant; `msp_tenant_id` for the MSP's own vault and Blob archive)."""
+        from azure.identity import ClientSecretCredential
+
+        return ClientSecretCredential(
+            tenant_id or self.tenant_id,
+            self.client_id,
+            Path(self.secret_path).read_text().strip(),
+            authority=self.url,
+            disable_instance_discovery=True,
+            connection_verify=self.ca_path,
+        )
 
     def to_json(self) -> str:
         """JSON text of the connection."""

@@ -235,22 +235,15 @@ def dask_setup(worker: Any) -> None:
 def _signals_deferred() -> Iterator[None]:
     """SIGINT and SIGTERM held during this block (the cluster's start, the submission) and raised as KeyboardInterrupt
     after it: a cluster is never left half started, a task never submitted without its future kept."""
-    import signal
+    from .runner import signals_handled
 
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
     held: list[int] = []
 
     def hold(signum: int, frame: object) -> None:
         held.append(signum)
 
-    before = signal.signal(signal.SIGINT, hold), signal.signal(signal.SIGTERM, hold)
-    try:
+    with signals_handled(hold):
         yield
-    finally:
-        signal.signal(signal.SIGINT, before[0])
-        signal.signal(signal.SIGTERM, before[1])
     if held:
         raise KeyboardInterrupt
 
@@ -287,15 +280,10 @@ def _signals_ignored() -> Iterator[None]:
     """SIGINT and SIGTERM ignored in this block (in the main thread; elsewhere signals are not delivered anyway)."""
     import signal
 
-    if threading.current_thread() is not threading.main_thread():
+    from .runner import signals_handled
+
+    with signals_handled(signal.SIG_IGN):
         yield
-        return
-    before = signal.signal(signal.SIGINT, signal.SIG_IGN), signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, before[0])
-        signal.signal(signal.SIGTERM, before[1])
 
 
 def _stop_requested(name: str) -> bool:

@@ -830,21 +830,12 @@ def _demo_archive(customer: str, state_dir: Path, conn) -> Iterator[Callable[[],
 
     def start() -> None:
         try:
-            from azure.identity import ClientSecretCredential
-
             from .adapters.blobstore import InTenant
 
             made["server"] = server = azurite.start(
                 state_dir / "azurite", conn.tls_cert_path, conn.tls_key_path, state_dir
             )
-            credential = ClientSecretCredential(
-                conn.msp_tenant_id,
-                conn.client_id,
-                Path(conn.secret_path).read_text().strip(),
-                authority=conn.url,
-                disable_instance_discovery=True,
-                connection_verify=conn.ca_path,
-            )
+            credential = conn.credential(conn.msp_tenant_id)
             containers = ["evidence-intercept", "evidence-mutable"]  # the demo fixture's (sandbox-demo.yml)
             azurite.create_containers(
                 server.account_url, containers, InTenant(credential, conn.msp_tenant_id), conn.ca_path

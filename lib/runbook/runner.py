@@ -82,11 +82,23 @@ class BatchStopped(Interrupted):
 
 
 @contextmanager
-def interrupts() -> Iterator[None]:
-    """While a stage runs, SIGTERM interrupts it the way SIGINT does (the evidence is then sealed, not lost)."""
+def signals_handled(on_int: Any, on_term: Any = None) -> Iterator[None]:
+    """SIGINT handled by `on_int` and SIGTERM by `on_term` (by default the same) in this block, the handlers that were
+    there restored after it. In any thread but the main one, where Python delivers no signal, it changes nothing."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    before = signal.signal(signal.SIGINT, on_int), signal.signal(signal.SIGTERM, on_int if on_term is None else on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before[0])
+        signal.signal(signal.SIGTERM, before[1])
+
+
+@contextmanager
+def interrupts() -> Iterator[None]:
+    """While a stage runs, SIGTERM interrupts it the way SIGINT does (the evidence is then sealed, not lost)."""
 
     def quiet() -> None:
         # the kernel is stopped mid-cell on purpose: nbclient's pending task then ends with DeadKernelError, which
@@ -101,12 +113,8 @@ def interrupts() -> Iterator[None]:
         quiet()
         raise KeyboardInterrupt
 
-    before = signal.signal(signal.SIGTERM, on_term), signal.signal(signal.SIGINT, on_int)
-    try:
+    with signals_handled(on_int, on_term):
         yield
-    finally:
-        signal.signal(signal.SIGTERM, before[0])
-        signal.signal(signal.SIGINT, before[1])
 
 
 class JournalTail(threading.Thread):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError, ServiceRequestError
@@ -262,19 +261,11 @@ def test_a_credential_not_allowed_the_msp_tenant_fails_before_any_request_and_th
     """azure-identity: a credential asked for a tenant neither its own nor in additionally_allowed_tenants raises
     ClientAuthenticationError ("not configured to acquire tokens for tenant ..."); the runbook names the fix."""
     from azure.core.exceptions import ClientAuthenticationError
-    from azure.identity import ClientSecretCredential
 
     from runbook.adapters.secrets import SecretRef, vault_error
 
     conn = sandbox.conn
-    pinned = ClientSecretCredential(
-        conn.tenant_id,
-        conn.client_id,
-        Path(conn.secret_path).read_text().strip(),
-        authority=sandbox.url,
-        disable_instance_discovery=True,
-        connection_verify=conn.ca_path,
-    )
+    pinned = conn.credential()  # its own tenant only: no additionally_allowed_tenants
     hosts = {f"{v}.{conn.vault_domain}": sandbox.url.split("://")[1] for v in conn.vaults}
     client = SecretClient(
         VAULT,

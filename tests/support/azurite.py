@@ -24,19 +24,10 @@ def require() -> None:
 def start(conn, folder: Path, containers: list[str]) -> azurite.Azurite:
     """Azurite for a running sandbox (its Connection), its state file beside the sandbox's connection file (so
     `account_url: azurite` finds it), with `containers` made on it."""
-    from azure.identity import ClientSecretCredential
-
     from runbook.adapters.blobstore import InTenant
 
     require()
     server = azurite.start(folder, conn.tls_cert_path, conn.tls_key_path, Path(conn.secret_path).parent)
-    credential = ClientSecretCredential(
-        conn.msp_tenant_id,
-        conn.client_id,
-        Path(conn.secret_path).read_text().strip(),
-        authority=conn.url,
-        disable_instance_discovery=True,
-        connection_verify=conn.ca_path,
-    )
+    credential = conn.credential(conn.msp_tenant_id)
     azurite.create_containers(server.account_url, containers, InTenant(credential, conn.msp_tenant_id), conn.ca_path)
     return server

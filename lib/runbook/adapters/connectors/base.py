@@ -78,13 +78,18 @@ class Connector:
     def secret(self) -> str:
         """The credential, read from its store on first use (never shown)."""
         if self._secret is None:
-            try:
-                self._secret = self._credential()
-            except SecretError as exc:
-                raise ConnectorCredentialError(
-                    f"{self.system}: cannot read its {self.credential_name} ({exc}). Fix: {self.credential_fix()}"
-                ) from None
+            self._secret = self.read_credential()
         return self._secret
+
+    def read_credential(self) -> str:
+        """The credential's text as its store holds it now (not kept); a store that cannot give it raises
+        ConnectorCredentialError naming the fix."""
+        try:
+            return self._credential()
+        except SecretError as exc:
+            raise ConnectorCredentialError(
+                f"{self.system}: cannot read its {self.credential_name} ({exc}). Fix: {self.credential_fix()}"
+            ) from None
 
     def call(
         self,

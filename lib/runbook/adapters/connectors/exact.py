@@ -248,12 +248,7 @@ class Exact(Connector):
         self.adopted += adopted
 
     def _stored(self) -> TokenSet:
-        try:
-            return TokenSet.parse(self._credential())
-        except SecretError as exc:
-            raise ConnectorCredentialError(
-                f"{self.system}: cannot read its {self.credential_name} ({exc}). Fix: {self.credential_fix()}"
-            ) from None
+        return TokenSet.parse(self.read_credential())
 
     def retry(self, resp: httpx.Response, what: str, attempt: int) -> bool:
         """As the base; a 401 to an access token taken from the store (revoked, or the clocks differ) is not taken
