@@ -34,7 +34,7 @@ lint: install  ## ruff (lint + format), mypy (strict below the entry points), im
 	PYTHONPATH=lib $(BIN)/python tests/support/import_cycles.py runbook azure_sandbox
 
 test: lint  ## lint and types, then the whole test suite: unit, contract (incl. azure-cli), faults, notebooks, wheel
-	$(BIN)/python -m pytest --durations=15
+	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15
 
 contract: install
 	$(BIN)/python -m pytest tests/contract

@@ -114,6 +114,17 @@ def clients(sandbox):
     made.close()
 
 
+@pytest.fixture(autouse=True)
+def _evidence_outside_the_checkout(tmp_path_factory, monkeypatch) -> None:
+    """A test that names no evidence folder of its own (`evidence_dir`, a module's sandbox, its own environment) gets
+    an empty one, never the checkout's evidence/ (and lighthouse/, .anchors/ beside it): tests in parallel (xdist)
+    would share its customers' run locks, and a test's runs would stay in the checkout."""
+    import os
+
+    if "RUNBOOK_EVIDENCE_DIR" not in os.environ:
+        monkeypatch.setenv("RUNBOOK_EVIDENCE_DIR", str(tmp_path_factory.mktemp("evidence") / "evidence"))
+
+
 @pytest.fixture
 def evidence_dir(tmp_path, monkeypatch) -> Path:
     """An empty evidence root for one test."""
