@@ -229,6 +229,12 @@ def dask_setup(worker: Any) -> None:
         # born with both blocked (`_workers_born_ignoring_signals`): unblocked now, a pending one is discarded or
         # handled, and what this worker starts (fork server, kernels) is not born blocked
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    from . import PROJECT_ROOT
+    from .authoring import kernels
+
+    # the worker's fork server starts now: its preload (IPython, the SDK, msgraph: ~3 s) runs while the cluster
+    # starts and the tasks are submitted, not in the first customer's run
+    kernels.fork_for_process(str(PROJECT_ROOT))
 
 
 @contextmanager
