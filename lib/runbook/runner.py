@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import signal
 import threading
 import uuid
@@ -211,7 +212,7 @@ def execute(source: Path, output: Path, parameters: dict, timeout: int, log_outp
     from .authoring import kernels
 
     pool = kernels.current()  # inside kernels.reuse(): the notebooks of this block share one warm kernel
-    warm = kernels.papermill_kwargs(pool, KERNEL, str(PROJECT_ROOT)) if pool is not None else {}
+    warm = kernels.papermill_kwargs(pool, KERNEL, str(PROJECT_ROOT))
     try:
         with interrupts():
             papermill.execute_notebook(
@@ -371,26 +372,71 @@ def chromium_executable() -> str | None:
     return next((found for name in ("chromium", "chromium-browser") if (found := shutil.which(name))), None)
 
 
-def pdf_printer() -> Callable[[Path], None] | None:
-    """Prints an HTML page to PDF with Chromium through playwright (what nbconvert's webpdf exporter uses), or None
-    when no Chromium is installed (`apt-get install chromium`, or `python -m playwright install chromium`)."""
+class _Printer(threading.Thread):
+    """Chromium through playwright in a thread of its own (playwright's sync API stays in the thread that started
+    it), launched as soon as the printer is made, so the browser starts while the report's notebook runs; `print`
+    hands it a page and waits for the PDF."""
+
+    def __init__(self, executable: str) -> None:
+        super().__init__(name="pdf-printer", daemon=True)
+        self.executable = executable
+        self.pages: queue.Queue[Path | None] = queue.Queue()
+        self.done: queue.Queue[BaseException | None] = queue.Queue()
+        self.start()
+
+    def run(self) -> None:
+        try:
+            from playwright.sync_api import sync_playwright
+
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=self.executable, args=["--no-sandbox"], headless=True)
+                try:
+                    while (html := self.pages.get()) is not None:
+                        try:
+                            page = browser.new_page()
+                            page.goto(html.resolve().as_uri())
+                            page.pdf(path=str(html.with_suffix(".pdf")), format="A4", print_background=True)
+                            page.close()
+                        except Exception as exc:
+                            self.done.put(exc)
+                        else:
+                            self.done.put(None)
+                finally:
+                    browser.close()
+        except Exception as exc:  # no browser: every page asked for gets the error
+            while True:
+                self.done.put(exc)
+                if self.pages.get() is None:
+                    return
+
+    def print(self, html: Path) -> None:
+        """Print `html` to the PDF beside it (same name), raising what the browser raised."""
+        if not self.is_alive() and self.done.empty():
+            raise RuntimeError("the PDF printer has stopped")
+        self.pages.put(html)
+        error = self.done.get()
+        if error is not None:
+            raise error
+
+    def close(self) -> None:
+        self.pages.put(None)
+        self.join(timeout=30)
+
+
+@contextmanager
+def pdf_printer() -> Iterator[Callable[[Path], None] | None]:
+    """A block in which HTML pages print to PDF with Chromium through playwright (what nbconvert's webpdf exporter
+    uses), the browser started at the block's start; None when no Chromium is installed (`apt-get install chromium`,
+    or `python -m playwright install chromium`)."""
     executable = chromium_executable()
     if executable is None:
-        return None
-
-    def pdf(html: Path) -> None:
-        from playwright.sync_api import sync_playwright
-
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=executable, args=["--no-sandbox"], headless=True)
-            try:
-                page = browser.new_page()
-                page.goto(html.resolve().as_uri())
-                page.pdf(path=str(html.with_suffix(".pdf")), format="A4", print_background=True)
-            finally:
-                browser.close()
-
-    return pdf
+        yield None
+        return
+    printer = _Printer(executable)
+    try:
+        yield printer.print
+    finally:
+        printer.close()
 
 
 PDF_HINT = "no PDF: no Chromium is installed (install it with `apt-get install chromium` or `python -m playwright install chromium`)"
@@ -423,30 +469,31 @@ def run_report(customer: str, month: str = "", timeout: int = 900, log_output: b
         run = store.new_run(-1, kind=REPORT_KIND)
         source = stage_notebook(REPORT_NOTEBOOK)
         started = stamp()
-        error, interrupted = execute(
-            source,
-            run.path / source.name,
-            {"customer": params.customer, "month": m.label, "run_id": run.run_id},
-            timeout,
-            log_output,
-        )
-        state = "interrupted" if interrupted else "failed" if error else "complete"
-        outcome = RunOutcome(params.customer, -1, run.run_id, run.path, state, [], error)
-        printer = pdf_printer() if not error else None
-        store.seal(
-            outcome,
-            {
-                "stage": None,
-                "kind": REPORT_KIND,
-                "month": m.label,
-                "started_at": started,
-                "apply": False,
-                "parameters_sha256": parameters_hash(params.customer),
-                "pdf": "printed by Chromium (playwright)" if printer else PDF_HINT,
-            },
-            secrets.stored_values(params.secret_refs()),
-            printer,
-        )
+        with pdf_printer() as printer:  # Chromium starts while the notebook runs
+            error, interrupted = execute(
+                source,
+                run.path / source.name,
+                {"customer": params.customer, "month": m.label, "run_id": run.run_id},
+                timeout,
+                log_output,
+            )
+            state = "interrupted" if interrupted else "failed" if error else "complete"
+            outcome = RunOutcome(params.customer, -1, run.run_id, run.path, state, [], error)
+            printer = printer if not error else None
+            store.seal(
+                outcome,
+                {
+                    "stage": None,
+                    "kind": REPORT_KIND,
+                    "month": m.label,
+                    "started_at": started,
+                    "apply": False,
+                    "parameters_sha256": parameters_hash(params.customer),
+                    "pdf": "printed by Chromium (playwright)" if printer else PDF_HINT,
+                },
+                secrets.stored_values(params.secret_refs()),
+                printer,
+            )
         return outcome
 
 

@@ -29,10 +29,13 @@ def journal_items(run_dir):
 def test_a_batch_runs_its_stages_on_one_kernel_each_with_its_own_evidence(sandbox, evidence_dir, params_dir):
     with runner.reuse_kernel() as pool:
         outcomes = runner.run_all("demo", stages=[0, 1])
+        client = pool.kc
         report = runner.run_report("demo")  # the report notebook too, as `runbook demo` runs it
         assert pool.notebooks == 3 and pool.warm == 2  # the second and third notebook: no new kernel
         assert pool.km is not None and pool.km.has_kernel
-    assert pool.km is None  # the block's end stops the kernel
+        assert client is not None and pool.kc is client  # ... nor a new client (its channels kept connected)
+    assert pool.km is None and pool.kc is None  # the block's end stops the kernel and closes the client
+    assert not client.channels_running
     assert [o.status for o in outcomes] == ["complete", "incomplete"] and report.status == "complete"
     for o in [*outcomes, report]:
         nb = next(o.run_dir.glob("*.ipynb"))

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from runbook.adapters.secrets import SECRET_PATTERNS
 from runbook.evidence import archive as evidence
 
 
@@ -80,6 +81,39 @@ def test_no_evidence_is_a_problem(evidence_dir):
 def test_scanner_finds_secrets(text, kind):
     kinds = [f.kind for f in evidence.scan_text(text, "f")]
     assert kind in kinds
+
+
+def scan_by_line(text, known=()):
+    """The scan as it was, every pattern on every line: what the whole-text search must agree with."""
+    out = []
+    for n, line in enumerate(text.splitlines(), 1):
+        out += [(n, kind) for kind, pat in SECRET_PATTERNS.items() if pat.search(line)]
+        out += [(n, "known secret value") for v in known if v and len(v) >= 8 and v in line]
+    return out
+
+
+@pytest.mark.parametrize("sep", ["\n", "\r\n", "\r", "\u2028", "\x1c", "\x85"], ids=repr)
+def test_the_whole_text_scan_finds_what_the_scan_by_line_finds(sep):
+    samples = [
+        "File /home/eva/project/x.py",
+        "/root",  # a whole line: the look-behind at its start, the end of the line after it
+        "C:\\Users\\eva\\x",
+        "pwd: abcdefgh",
+        "pwd:",  # the value on the next line: not an assignment on this one
+        "abcdefgh",
+        "Authorization: Bearer",
+        "abcdefghijklmnopqrstuvwxyz0123",
+        "pat-eu1-0a1b2c3d-0a1b-0a1b-0a1b-0a1b2c3d4e5f",
+        "abc8Q~abcdefghijklmnopqrstuvwxyz0123456",
+        "stampNL001.abcdefghijklmnopqrstuvwxyz",
+        "leak plainvalue123 here",
+        "nothing to see",
+    ]
+    for first in range(len(samples)):
+        for second in range(len(samples)):
+            text = sep.join([samples[first], samples[second], "tail"])
+            found = [(int(f.where.split()[1]), f.kind) for f in evidence.scan_text(text, "f", ("plainvalue123",))]
+            assert found == scan_by_line(text, ("plainvalue123",)), text
 
 
 def test_scanner_leaves_clean_text_alone():

@@ -108,6 +108,24 @@ SECRET_PATTERNS: dict[str, re.Pattern] = {
 }
 
 
+# A literal every match of the kind's pattern contains (lower case; the text is searched lower-cased): a text
+# without one cannot match, and a substring search is a hundred times faster than the pattern's.
+_ANCHORS: dict[str, tuple[str, ...]] = {
+    "bearer token": ("eyj",),
+    "authorization header": ("bearer",),
+    "Entra ID client secret": ("q~",),
+    "storage connection string": ("accountkey=",),
+    "SAS token": ("sig=",),
+    "shared access key": ("sharedaccesskey=",),
+    "password assignment": ("password", "passwd", "pwd", "client_secret"),
+    "private key": ("private key-----",),
+    "HubSpot private app token": ("pat-",),
+    "Exact Online token": ("stamp",),
+    "absolute home path": ("/home/", "/root", "/users/", "\\users"),
+}
+assert _ANCHORS.keys() == SECRET_PATTERNS.keys()
+
+
 @dataclass
 class Finding:
     """Where the secret scan found something, and of what kind (never the value)."""
@@ -121,14 +139,24 @@ class Finding:
 
 
 def scan_text(text: str, file: str, known: tuple[str, ...] = ()) -> list[Finding]:
-    """Secret findings in a text, by line; `known` are secret values that must not appear verbatim."""
+    """Secret findings in a text, by line; `known` are secret values that must not appear verbatim.
+
+    The whole text is searched first: for each kind, its literal anchor (`_ANCHORS`), then, when one is there, its
+    pattern. Whatever a pattern finds in a line it finds in the text (a line's start and end are, in the text, next
+    to a line break, which no pattern's look-around or `\\b` takes for a word, and which `\\s` matches), so a text
+    without a hit has no finding; only the kinds that hit are searched line by line, to say where."""
+    known = tuple(v for v in known if v and len(v) >= 8)
+    low = text.lower()
+    kinds = [k for k, pat in SECRET_PATTERNS.items() if any(a in low for a in _ANCHORS[k]) and pat.search(text)]
+    if not kinds and not any(v in text for v in known):
+        return []
     findings = []
     for n, line in enumerate(text.splitlines(), 1):
-        for kind, pat in SECRET_PATTERNS.items():
-            if pat.search(line):
+        for kind in kinds:
+            if SECRET_PATTERNS[kind].search(line):
                 findings.append(Finding(file, f"line {n}", kind))
         for value in known:
-            if value and len(value) >= 8 and value in line:
+            if value in line:
                 findings.append(Finding(file, f"line {n}", "known secret value"))
     return findings
 

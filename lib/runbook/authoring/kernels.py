@@ -13,6 +13,7 @@ starts and stops a kernel per notebook.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import os
 from collections.abc import Iterator
@@ -44,6 +45,7 @@ class KernelPool:
     def __init__(self, manager_class: type) -> None:
         self.manager_class = manager_class
         self.km: Any = None
+        self.kc: Any = None  # the client of the notebooks run so far, kept for the next (a new one waits 0.2 s)
         self.notebooks = 0  # notebooks run in this block
         self.warm = 0  # ... of them on a kernel an earlier notebook had started
 
@@ -55,6 +57,7 @@ class KernelPool:
     def close(self) -> None:
         """Stop the kernel and release its sockets. At once (SIGKILL): the block's last notebook has returned and
         been sealed, nothing in the kernel is kept, and a graceful shutdown request waits 1-2 s for it to exit."""
+        self.drop_client()
         km, self.km = self.km, None
         if km is None:
             return
@@ -65,6 +68,12 @@ class KernelPool:
                 run_sync(km.shutdown_kernel)(now=True)
         finally:
             run_sync(km.cleanup_resources)()
+
+    def drop_client(self) -> None:
+        """Close the kept client's channels (the kernel stays)."""
+        kc, self.kc = self.kc, None
+        if kc is not None:
+            kc.stop_channels()
 
 
 @contextmanager
@@ -88,15 +97,24 @@ def current() -> KernelPool | None:
     return _pool.get()
 
 
-def papermill_kwargs(pool: KernelPool, kernel_name: str, cwd: str) -> dict[str, Any]:
-    """What `papermill.execute_notebook` needs to run on the pool's kernel (through the engine `ENGINE`)."""
+def papermill_kwargs(pool: KernelPool | None, kernel_name: str, cwd: str) -> dict[str, Any]:
+    """What `papermill.execute_notebook` needs to run through the engine `ENGINE`: on the pool's kernel, or without
+    a pool on a kernel of its own as papermill's nbclient engine does (both with `snapshot_saves`)."""
     _register_engine()
+    if pool is None:
+        return {"engine_name": ENGINE}
     km = pool.manager(kernel_name)
     if km.has_kernel and not _alive(km):  # died between two notebooks: start afresh
         pool.close()
         km = pool.manager(kernel_name)
     env = {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIX)}
-    return {"engine_name": ENGINE, "km": km, "pool": pool, "prelude": prelude(cwd, env) if km.has_kernel else ""}
+    warm = {"engine_name": ENGINE, "km": km, "pool": pool, "prelude": prelude(cwd, env) if km.has_kernel else ""}
+    if km.has_kernel and pool.kc is not None:
+        # the client the last notebook used, its channels connected: a new one's first kernel_info loses its IOPub
+        # answer to the subscription still joining and waits 0.2 s for it (jupyter_client's wait_for_ready); messages
+        # the last notebook left queued are told apart by their parent request, as nbclient does for every reply
+        warm["kc"] = pool.kc
+    return warm
 
 
 def _alive(km: Any) -> bool:
@@ -108,8 +126,57 @@ def _alive(km: Any) -> bool:
 _registered = False
 
 
+def write_snapshot(nb: dict, path: str) -> None:
+    """The notebook as it stands, written to `path` whole or not at all (a temporary file renamed over it): compact
+    JSON through the C encoder, neither copied, validated nor split into lines as nbformat's canonical form is."""
+    import json
+    import tempfile
+
+    folder, name = os.path.split(path)
+    try:
+        mode = os.stat(path).st_mode & 0o777  # papermill's first save made it: its permissions stay
+    except OSError:
+        mode = 0o644
+    fd, tmp = tempfile.mkstemp(dir=folder or ".", prefix=f".{name}.", suffix=".part")
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(nb, fh, ensure_ascii=False, default=str)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+@contextmanager
+def snapshot_saves(nb_man: Any) -> Iterator[None]:
+    """While cells run, papermill saves the whole notebook at each cell's start and end (what a killed run leaves
+    shows how far it came); nbformat's canonical write (a deep copy, schema validation, JSON indented by the pure
+    Python encoder) cost 7 ms a save, 2.6 s of `runbook demo`'s 348. Inside this block those saves are
+    `write_snapshot`s, a valid notebook nbformat reads as well; the last save, after the block (papermill's
+    `notebook_complete`, also after a failure), is the canonical one."""
+    path = getattr(nb_man, "output_path", None)
+    if not path or "://" in str(path):  # papermill's other stores (s3://, abs://): its own saves
+        yield
+        return
+
+    def save(**kwargs: Any) -> None:
+        if kwargs.get("nb"):
+            nb_man.nb = kwargs["nb"]
+        write_snapshot(nb_man.nb, str(path))
+        nb_man.last_save_time = nb_man.now()
+
+    nb_man.save = save
+    try:
+        yield
+    finally:
+        del nb_man.save  # the class's canonical save again
+
+
 def _register_engine() -> None:
-    """papermill's nbclient engine, running on a given kernel manager and leaving its kernel running."""
+    """papermill's nbclient engine with `snapshot_saves`; with a pool, running on its kernel manager and leaving its
+    kernel running."""
     global _registered
     if _registered:
         return
@@ -143,7 +210,8 @@ def _register_engine() -> None:
             execution_timeout: int | None = None,
             **kwargs: Any,
         ) -> Any:
-            pool: KernelPool = kwargs.pop("pool")
+            pool: KernelPool | None = kwargs.pop("pool", None)
+            kept = kwargs.pop("kc", None)  # the pool's client (nbclient sets its own `kc` in its __init__)
             kwargs = remove_args(["input_path"], **kwargs)
             safe_kwargs = remove_args(["timeout", "startup_timeout"], **kwargs)
             final_kwargs = merge_kwargs(
@@ -156,32 +224,31 @@ def _register_engine() -> None:
                 stdout_file=stdout_file,
                 stderr_file=stderr_file,
             )
+            if pool is None:  # papermill's own engine, its kernel started and stopped by its client
+                with snapshot_saves(nb_man):
+                    return PapermillNotebookClient(nb_man, **final_kwargs).execute()
             client = WarmClient(nb_man, **final_kwargs)
+            client.kc = kept  # None: nbclient starts a client of its own
             pool.warm += bool(client.prelude)
             try:
-                nb = client.execute()
+                with snapshot_saves(nb_man):
+                    nb = client.execute()
             except CellExecutionError:  # a cell failed: the kernel is sound; papermill records the error
-                _stop_client(client)
+                pool.kc = client.kc
                 raise
             except BaseException:  # interrupted, timed out, died: stop the kernel as papermill does with its own
+                pool.kc = None
                 try:
                     client._cleanup_kernel()
                 finally:
                     pool.km = None
                 raise
-            _stop_client(client)
+            pool.kc = client.kc  # kept for the next notebook (closed with the pool)
             pool.notebooks += 1
             return nb
 
     papermill_engines.register(ENGINE, WarmEngine)
     _registered = True
-
-
-def _stop_client(client: Any) -> None:
-    """Close the client's channels (the kernel stays); papermill leaves them open when it does not own the kernel."""
-    if getattr(client, "kc", None) is not None:
-        client.kc.stop_channels()
-        client.kc = None
 
 
 # --- kernels forked from a pre-imported process (authoring/forkserver.py) --------------------------------------------
