@@ -752,23 +752,30 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     customer = args.customer
     state_dir = PROJECT_ROOT / ".sandbox"
-    # the demo tenant ends each long-running operation by its first status poll (every one is still started, polled
-    # and read back through the SDK's poller); `runbook sandbox serve` keeps one "in progress" poll per operation
-    sb = _sandbox("demo", state_dir, faults=Faults(lro_polls=0))
-    _started(sb)
+    kernel = runner.prestarted_kernel()  # the demo's one kernel starts while the sandbox does
+    try:
+        # the demo tenant ends each long-running operation by its first status poll (every one is still started,
+        # polled and read back through the SDK's poller); `runbook sandbox serve` keeps one "in progress" poll each
+        sb = _sandbox("demo", state_dir, faults=Faults(lro_polls=0))
+        _started(sb)
+    except BaseException:
+        kernel.close()
+        raise
     with sb, _demo_archive(customer, state_dir, sb.connection) as archive:
         os.environ["RUNBOOK_SANDBOX"] = str(state_dir / "connection.json")
         print(f"sandbox tenant serving at {sb.connection.url}; running all stages for '{customer}' with --apply")
         try:
             # the first monthly report (last month) right after Stage 2: Stage 3's s3-parc-report then finds the
             # schedule in the parameters and a report produced in the evidence
-            with runner.reuse_kernel():  # one warm kernel for every notebook of the demo, each its own evidence
+            with runner.reuse_kernel(kernel):  # one warm kernel for every notebook of the demo, each its own evidence
                 first = runner.run_all(customer, apply=True, stages=[0, 1, 2], on_outcome=_print_outcome)
                 if not any(o.status in ("failed", "refused", "interrupted") for o in first):
                     _print_report(runner.run_report(customer))
                     runner.run_all(customer, apply=True, stages=[3, 4], on_outcome=_print_outcome)
         except runner.StageGateError as exc:
             print(f"stopped: {exc}")
+        finally:
+            kernel.close()  # stopped before the status, the archive and --serve (closed once: reuse_kernel's end)
         print()
         print(status.table(customer).drop(columns=["title"]).to_string(index=False))
         store = EvidenceStore(customer)

@@ -520,11 +520,22 @@ def run_all(
     return outcomes
 
 
-def reuse_kernel():
-    """A block whose notebook runs (stages, the report) share one warm kernel of this thread (`runbook.authoring.kernels`)."""
+def reuse_kernel(pool: Any = None):
+    """A block whose notebook runs (stages, the report) share one warm kernel of this thread (`runbook.authoring.kernels`):
+    `pool`'s (from `prestarted_kernel`), else one started by the first notebook."""
     from .authoring import kernels
 
-    return kernels.reuse(_ipc_kernel_manager())
+    return kernels.reuse(_ipc_kernel_manager(), pool)
+
+
+def prestarted_kernel() -> Any:
+    """A warm kernel's pool whose kernel starts now and imports the notebooks' library (`runbook.notebook`) while the
+    caller does other work; give it to `reuse_kernel`. The caller closes it (`close()`) if no block does."""
+    from .authoring import kernels
+
+    pool = kernels.KernelPool(_ipc_kernel_manager())
+    pool.prestart(KERNEL, str(PROJECT_ROOT), warmup="import runbook.notebook")
+    return pool
 
 
 def fork_kernels():

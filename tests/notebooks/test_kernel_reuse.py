@@ -1,6 +1,7 @@
 """Issue 24 (fast stage runs): the stages of one customer's batch share one warm kernel, and each still leaves the
 executed notebook, journal and results a kernel of its own gives."""
 
+import gc
 import json
 import os
 import signal
@@ -62,7 +63,9 @@ def test_the_prelude_resets_the_session_and_gives_the_runner_environment():
         exec(code, ns)
         assert os.environ["RUNBOOK_JOURNAL"] == "/e/journal.jsonl" and "RUNBOOK_STALE" not in os.environ
         assert ns["reset"] is True
+        assert gc.get_freeze_count() > 0  # what outlived the reset is no longer scanned by the next one
     finally:
+        gc.unfreeze()  # this is the test's process, not a kernel
         os.environ.clear()
         os.environ.update(before)
 
