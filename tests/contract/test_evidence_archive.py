@@ -275,3 +275,26 @@ def test_protect_sets_the_policy_through_arm_dry_run_first(env, customer, capsys
     assert "nothing to change" in capsys.readouterr().out
     seal()
     assert remote.push(params.load("demo")).uploaded == 3
+
+
+def test_azurite_stops_at_once_after_the_archive_closed_its_connections(env, tmp_path):
+    """A BlobArchive's close ends its keep-alive connections (the container client's own close leaves the service's
+    transport open: azure-storage-blob's TransportWrapper), and Azurite.stop ends the server once its log says its
+    store is closed, not when Node gets round to exiting; with a connection left open, Azurite waits 10 s for it."""
+    from runbook.adapters.blobstore import BlobArchive
+
+    server = azurite_support.start(env.conn, tmp_path / "azurite", ["stop-test"])
+    try:
+        t = sandbox_target(Path(env.conn.secret_path).parent / "connection.json")
+        store = BlobArchive(server.account_url, "stop-test", InTenant(t.credential, env.conn.msp_tenant_id), t.verify)
+        store.upload("a/notes.txt", b"evidence\n")
+        assert [b.name for b in store.listing("a/")] == ["a/notes.txt"]
+        store.close()
+    finally:
+        import time
+
+        start = time.monotonic()
+        server.stop()
+        took = time.monotonic() - start
+    assert server.process.returncode is not None and took < 5, took
+    assert "successfully closed" in (tmp_path / "azurite" / "azurite.log").read_text()

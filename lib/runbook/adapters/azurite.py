@@ -30,6 +30,8 @@ from ..errors import TargetError
 VERSION = "3.37.0"
 ACCOUNT = "devstoreaccount1"  # Azurite's built-in account (path-style URLs: https://127.0.0.1:<port>/<account>)
 STATE_FILE = "azurite.json"
+STOP_WAIT = 15.0  # seconds Azurite gets to close its store on SIGTERM before it is killed (see Azurite.stop)
+CLOSED = "Azurite Blob service successfully closed"  # what its log says once its store is closed
 INSTALL = f"npm install --prefix .cache/npm azurite@{VERSION}"
 
 
@@ -61,12 +63,22 @@ class Azurite:
         return f"{self.url}/{ACCOUNT}"
 
     def stop(self) -> None:
-        """End the process this object started (and remove the state file it wrote)."""
+        """End the process this object started (and remove the state file it wrote). On SIGTERM Azurite closes its
+        server and its store and logs "successfully closed"; after it has served requests, Node then often stays up
+        for seconds more on a leftover timer (and with a client's connection open, 10 s before it closes at all), so
+        once the log says closed, or after STOP_WAIT, the process is killed: its data is written by then."""
         if self.process.poll() is None:
             self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
+            log = self.location / "azurite.log"
+            deadline = time.monotonic() + STOP_WAIT
+            while self.process.poll() is None and time.monotonic() < deadline:
+                try:
+                    if CLOSED in log.read_text(errors="replace")[-400:]:
+                        break
+                except OSError:
+                    pass
+                time.sleep(0.05)
+            if self.process.poll() is None:
                 self.process.kill()
                 self.process.wait(timeout=10)
         if self.state_file is not None:

@@ -101,6 +101,7 @@ class BlobArchive:
         self.verify, self.arm_url, self.arm_scope, self.resource_id = verify, arm_url, arm_scope, resource_id
         self.client_kwargs = {k: v for k, v in (client_kwargs or {}).items() if k != "polling_interval"}
         self._blobs: Any = None
+        self._service: Any = None
 
     # --- ARM: the container's immutability ------------------------------------------------------------
     def policy(self) -> Policy:
@@ -204,7 +205,9 @@ class BlobArchive:
             service = BlobServiceClient(
                 self.account_url, credential=self.credential, connection_verify=self.verify, **kw
             )
-            self._blobs = service.get_container_client(self.container)
+            # the container client shares the service's transport and its close leaves it open (azure-storage-blob's
+            # TransportWrapper): `close` closes the service too, or its keep-alive connections stay
+            self._service, self._blobs = service, service.get_container_client(self.container)
         return self._blobs
 
     def _fail(self, what: str, exc: Exception) -> TargetError:
@@ -275,4 +278,5 @@ class BlobArchive:
         """Close the Blob client's connections."""
         if self._blobs is not None:
             self._blobs.close()
-            self._blobs = None
+            self._service.close()
+            self._blobs = self._service = None
