@@ -148,7 +148,13 @@ def _ipc_kernel_manager():
     from jupyter_client.manager import AsyncKernelManager
     from traitlets import default
 
+    from .authoring import kernels
+
     class IpcKernelManager(AsyncKernelManager):
+        @default("client_factory")
+        def _default_client_factory(self) -> type:
+            return kernels.quick_ready_client()
+
         @default("transport")
         def _default_transport(self) -> str:
             return "ipc"
@@ -163,8 +169,6 @@ def _ipc_kernel_manager():
         async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> Any:
             log = PROJECT_ROOT / ".cache" / "kernel.log"
             log.parent.mkdir(parents=True, exist_ok=True)
-            from .authoring import kernels
-
             with log.open("a") as err:  # the kernel process holds its own copy of the descriptor
                 kw.setdefault("stderr", err)
                 # inside `fork_kernels()`: forked from the process that has imported what a kernel imports

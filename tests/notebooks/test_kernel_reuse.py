@@ -82,3 +82,33 @@ def test_a_warm_kernel_that_died_between_two_stages_is_replaced(sandbox, evidenc
         assert pool.km.provisioner.pid != pid and pool.warm == 0
     assert first.status == second.status == "complete", second.error
     assert evidence.verify("demo") == []
+
+
+def test_a_new_client_of_a_running_kernel_is_ready_and_gets_every_output():
+    """The runner's clients (`kernels.quick_ready_client`) check the kernel answers on shell and IOPub without
+    jupyter_client's 0.2-s waits; a client ready that soon still gets every output of its first request."""
+    from jupyter_core.utils import run_sync
+
+    km = runner._ipc_kernel_manager()(kernel_name=runner.KERNEL)
+    run_sync(km.start_kernel)()
+    try:
+        for n in range(3):  # clients after the first meet a kernel already up, as in a batch's warm kernel
+            kc = km.client()
+            assert isinstance(kc, kernels.quick_ready_client())
+            kc.start_channels()
+            try:
+                run_sync(kc.wait_for_ready)(timeout=60)
+                msg_id = kc.execute(f"print('hello {n}')")
+                text, idle = "", False
+                while not idle:
+                    msg = run_sync(kc.iopub_channel.get_msg)(timeout=30)
+                    if msg["parent_header"].get("msg_id") != msg_id:
+                        continue  # the kernel_info requests' status: told apart by their parent
+                    if msg["msg_type"] == "stream":
+                        text += msg["content"]["text"]
+                    idle = msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle"
+                assert text == f"hello {n}\n"
+            finally:
+                kc.stop_channels()
+    finally:
+        run_sync(km.shutdown_kernel)(now=True)
