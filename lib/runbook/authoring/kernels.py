@@ -51,7 +51,7 @@ class KernelPool:
     def __init__(self, manager_class: type) -> None:
         self.manager_class = manager_class
         self.km: Any = None
-        self.kc: Any = None  # the client of the notebooks run so far, kept for the next (a new one waits 0.2 s)
+        self.kc: Any = None  # the client of the notebooks run so far, kept for the next (no handshake again)
         self.unchecked = False  # `kc` is prestart's, not yet seen ready
         self.notebooks = 0  # notebooks run in this block
         self.warm = 0  # ... of them on a kernel an earlier notebook had started
@@ -143,9 +143,9 @@ def papermill_kwargs(pool: KernelPool | None, kernel_name: str, cwd: str) -> dic
         except Exception:  # nbclient starts a client of its own and says why it cannot
             pool.drop_client()
     if km.has_kernel and pool.kc is not None:
-        # the client the last notebook used, its channels connected: a new one's first kernel_info loses its IOPub
-        # answer to the subscription still joining and waits 0.2 s for it (jupyter_client's wait_for_ready); messages
-        # the last notebook left queued are told apart by their parent request, as nbclient does for every reply
+        # the client the last notebook used, its channels connected: no new client's sockets and kernel_info
+        # handshake (`quick_ready_client`) per notebook; messages the last notebook left queued are told apart by
+        # their parent request, as nbclient does for every reply
         warm["kc"] = pool.kc
     return warm
 
