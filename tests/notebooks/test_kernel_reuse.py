@@ -112,3 +112,26 @@ def test_a_new_client_of_a_running_kernel_is_ready_and_gets_every_output():
                 kc.stop_channels()
     finally:
         run_sync(km.shutdown_kernel)(now=True)
+
+
+def test_a_prestarted_kernel_runs_its_notebooks_and_refuses_input(tmp_path):
+    """`runbook demo`'s kernel, started before the sandbox (`runner.prestarted_kernel`): its first notebook runs on it
+    after the warm-up import, and its client, like nbclient's own, gives no stdin: a cell's input() fails at once."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("import sys\nloaded = 'runbook.notebook' in sys.modules"),
+        nbformat.v4.new_code_cell("print(loaded)"),
+        nbformat.v4.new_code_cell("input('?')"),
+    ]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    source, out = tmp_path / "in.ipynb", tmp_path / "out.ipynb"
+    nbformat.write(nb, source)
+    pool = runner.prestarted_kernel()
+    with runner.reuse_kernel(pool) as inside:
+        assert inside is pool and pool.km.has_kernel
+        error, interrupted = runner.execute(source, out, {}, 30, False)
+    assert "StdinNotImplementedError" in error and not interrupted, error
+    ran = nbformat.read(out, as_version=4)
+    shown = next(c for c in ran.cells if c.source == "print(loaded)")
+    assert shown.outputs[0]["text"] == "True\n"  # the warm-up's import, kept through the prelude's reset
+    assert pool.km is None and pool.kc is None

@@ -89,6 +89,7 @@ class KernelPool:
         run_sync(km.start_kernel)(extra_arguments=["--HistoryManager.hist_file=:memory:"], cwd=cwd)
         kc = km.client()
         kc.start_channels()
+        kc.allow_stdin = False  # as nbclient sets its own after start_channels: input() fails instead of waiting
         if warmup:
             kc.execute(warmup, silent=True, store_history=False)
         self.kc, self.unchecked = kc, True
