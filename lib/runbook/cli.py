@@ -775,7 +775,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         except runner.StageGateError as exc:
             print(f"stopped: {exc}")
         finally:
-            kernel.close()  # stopped before the status, the archive and --serve (closed once: reuse_kernel's end)
+            kernel.close()  # stopped before the status, the archive and --serve, also when a stage raised (a no-op
+            # after reuse_kernel's end closed it)
         print()
         print(status.table(customer).drop(columns=["title"]).to_string(index=False))
         store = EvidenceStore(customer)

@@ -386,6 +386,7 @@ class _Printer(threading.Thread):
         self.executable = executable
         self.pages: queue.Queue[Path | None] = queue.Queue()
         self.done: queue.Queue[BaseException | None] = queue.Queue()
+        self.closing = False
         self.start()
 
     def run(self) -> None:
@@ -407,11 +408,9 @@ class _Printer(threading.Thread):
                             self.done.put(None)
                 finally:
                     browser.close()
-        except Exception as exc:  # no browser: every page asked for gets the error
-            while True:
+        except Exception as exc:  # no browser: every page asked for gets the error (none is asked once closing)
+            while not self.closing and self.pages.get() is not None:
                 self.done.put(exc)
-                if self.pages.get() is None:
-                    return
 
     def print(self, html: Path) -> None:
         """Print `html` to the PDF beside it (same name), raising what the browser raised."""
@@ -423,6 +422,7 @@ class _Printer(threading.Thread):
             raise error
 
     def close(self) -> None:
+        self.closing = True
         self.pages.put(None)
         self.join(timeout=30)
 

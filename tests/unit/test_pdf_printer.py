@@ -48,3 +48,32 @@ def test_two_pages_print_on_one_browser(tmp_path):
         for p in pages:
             printer(p)
     assert all(p.with_suffix(".pdf").read_bytes()[:5] == b"%PDF-" for p in pages)
+
+
+def test_a_browser_that_fails_to_close_does_not_hold_up_the_block(tmp_path, monkeypatch):
+    import playwright.sync_api
+
+    class Browser:
+        def new_page(self):
+            raise RuntimeError("page crashed")
+
+        def close(self):
+            raise RuntimeError("browser gone")
+
+    class Playwright:
+        chromium = type("Chromium", (), {"launch": lambda self, **kw: Browser()})()
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(playwright.sync_api, "sync_playwright", Playwright)
+    monkeypatch.setattr(runner, "chromium_executable", lambda: "/usr/bin/chromium")
+    start = time.monotonic()
+    with runner.pdf_printer() as printer:
+        with pytest.raises(RuntimeError, match="page crashed"):
+            printer(tmp_path / "r.html")
+    assert time.monotonic() - start < 10  # the close's failure ends the thread; the block does not wait 30 s for it
+    assert not [t for t in threading.enumerate() if t.name == "pdf-printer"]
