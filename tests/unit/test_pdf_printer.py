@@ -72,8 +72,7 @@ def test_a_browser_that_fails_to_close_does_not_hold_up_the_block(tmp_path, monk
     monkeypatch.setattr(playwright.sync_api, "sync_playwright", Playwright)
     monkeypatch.setattr(runner, "chromium_executable", lambda: "/usr/bin/chromium")
     start = time.monotonic()
-    with runner.pdf_printer() as printer:
-        with pytest.raises(RuntimeError, match="page crashed"):
-            printer(tmp_path / "r.html")
+    with runner.pdf_printer() as printer, pytest.raises(RuntimeError, match="page crashed"):
+        printer(tmp_path / "r.html")
     assert time.monotonic() - start < 10  # the close's failure ends the thread; the block does not wait 30 s for it
     assert not [t for t in threading.enumerate() if t.name == "pdf-printer"]
