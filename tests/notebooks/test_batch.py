@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from runbook import PROJECT_ROOT
+from runbook import PROJECT_ROOT, batch
 from runbook.cli import main
 from runbook.evidence import archive as evidence
 from runbook.evidence import lock
@@ -60,7 +60,28 @@ def test_run_all_on_a_local_cluster_finishes_every_customer_past_a_bad_one(tenan
     assert not evidence.runs("broken")
     workers = re.search(r"^peak memory per worker: (.*)$", out.out, re.M)
     assert workers and len(workers.group(1).split(", ")) == 2 and f":{os.getpid()} " not in workers.group(1)
+    # the kernels forked from the batch's server: their peak is the server's to see, and is reported
+    assert all(int(mb) > 50 for mb in re.findall(r"\(kernel (\d+) MB\)", workers.group(1)))
     assert not list((tenant.root / "evidence").glob(f"*/{lock.LOCK}"))  # every lock given back
+
+
+def test_a_local_clusters_workers_fork_their_kernels_from_the_batchs_one_server(tenant):
+    # one preload (~3 s of CPU) for the machine instead of one per worker, on the cores the kernels need; and no
+    # statistical profiler sampling the workers' threads every 10 ms
+    def facts() -> tuple:  # run on each worker (pickled by value)
+        import dask
+
+        from runbook.authoring import kernels
+
+        server = kernels._fork_server
+        return server.shared, server.address, dask.config.get("distributed.worker.profile.enabled")
+
+    with batch.Batch(workers=2) as b:
+        seen = b.client.run(facts)
+        server = b.fork_server
+        assert server.ready() and not server.shared
+    assert list(seen.values()) == [(True, server.address, False)] * 2
+    assert server.process is None  # the batch's end stops it
 
 
 def test_drift_all_on_a_local_cluster(tenant, capsys):

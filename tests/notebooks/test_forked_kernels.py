@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -107,6 +109,54 @@ def test_interrupting_the_runner_stops_the_forked_kernel(tmp_path):
             time.sleep(0.1)
         assert not _alive(kernel)  # the kernel manager killed its client; the server killed the kernel with it
         assert server.alive()  # the server itself serves on
+
+
+ATTACHED_RUNNER = """
+import sys
+from pathlib import Path
+from runbook import runner
+from runbook.authoring import kernels
+server = kernels.fork_for_process(sys.argv[1])  # $RUNBOOK_FORK_SERVER: the batch's server, not one of its own
+assert server.shared and server.ready(30), "not attached"
+runner.execute(Path(sys.argv[2]), Path(sys.argv[3]), {"out_file": sys.argv[4]}, 120, False)
+"""
+
+
+def test_a_worker_attached_to_its_batchs_server_that_dies_takes_its_kernel_with_it(tmp_path):
+    # a LocalCluster's workers fork their kernels from their batch's one server (issue 24: one preload per machine);
+    # the server outlives a worker killed under its task, the kernel that worker was running must not
+    source = notebook(tmp_path / "slow.ipynb", PROBE, "import time\ntime.sleep(60)")
+    out = tmp_path / "slow.json"
+    with runner.fork_kernels() as server:
+        assert server.ready()
+        env = {**os.environ, kernels.FORK_SERVER_ENV: server.address}
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                ATTACHED_RUNNER,
+                str(PROJECT_ROOT),
+                str(source),
+                str(tmp_path / "run.ipynb"),
+                str(out),
+            ],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 60
+        while not out.exists() and worker.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert out.exists(), worker.communicate(timeout=30)[1][-2000:]
+        facts = json.loads(out.read_text())
+        assert facts["ppid"] == server.process.pid and facts["graph_models_loaded"]  # forked by the batch's server
+        worker.kill()  # SIGKILL: nothing of the worker's own gets to stop its kernel
+        worker.communicate(timeout=10)
+        deadline = time.monotonic() + 20
+        while _alive(facts["pid"]) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(facts["pid"])  # its client saw the worker gone and exited; the server killed the kernel
+        assert server.alive()  # and serves the batch's other workers on
 
 
 def _sigterm_when(path: Path) -> None:

@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -248,6 +249,19 @@ class ForkServer:
         self.cwd = cwd
         self.forked = 0  # kernel commands handed to the server
         self.kernel_peak_kb = 0  # the largest peak resident memory of a kernel it forked that has ended
+        self.shared = False  # a server another process started (`attach`): this one only forks kernels from it
+
+    @classmethod
+    def attach(cls, address: str) -> ForkServer:
+        """The server another process of this machine started and listens on `address` (a LocalCluster's workers
+        share their batch's: one preload for the machine, not one per worker). It is ready once its socket exists
+        (bound after the preload); if it is gone, kernels start the ordinary way (the client execs them)."""
+        server = cls.__new__(cls)
+        server.folder, server.address, server.process = os.path.dirname(address), address, None
+        server._ready, server._failed = threading.Event(), False
+        server.python, server.cwd, server.forked, server.kernel_peak_kb = sys.executable, None, 0, 0
+        server.shared = True
+        return server
 
     def start(self) -> ForkServer:
         with open(os.path.join(self.folder, "server.log"), "ab") as log:
@@ -276,9 +290,16 @@ class ForkServer:
 
     def ready(self, timeout: float = 60) -> bool:
         """Whether the server preloaded and listens (waits for it up to `timeout`)."""
+        if self.shared:
+            deadline = time.monotonic() + timeout
+            while not self.alive() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            return self.alive()
         return self._ready.wait(timeout) and not self._failed and self.alive()
 
     def alive(self) -> bool:
+        if self.shared:
+            return os.path.exists(self.address)
         return self.process is not None and self.process.poll() is None
 
     def command(self, kernel_cmd: list[str]) -> list[str]:
@@ -289,6 +310,8 @@ class ForkServer:
         return [self.python, "-I", "-S", str(CLIENT), self.address, *kernel_cmd]
 
     def stop(self) -> None:
+        if self.shared:
+            return  # the process that started it stops it
         process, self.process = self.process, None
         if process is not None:
             try:

@@ -364,9 +364,13 @@ def forking(cwd: str) -> Iterator[Any]:
             server.stop()
 
 
+FORK_SERVER_ENV = "RUNBOOK_FORK_SERVER"  # a LocalCluster's workers: the socket of their batch's fork server
+
+
 def fork_for_process(cwd: str) -> Any:
-    """A fork server for the rest of this process's life (a Dask worker's: its customers' kernels fork from it); it
-    stops when the process exits (its stdin closes then, whatever way the process ends)."""
+    """A fork server for the rest of this process's life (a Dask worker's: its customers' kernels fork from it): the
+    one its batch started on this machine when $RUNBOOK_FORK_SERVER names its socket (a LocalCluster's workers share
+    it), else its own, which stops when the process exits (its stdin closes then, whatever way the process ends)."""
     global _fork_server
     import atexit
 
@@ -374,8 +378,12 @@ def fork_for_process(cwd: str) -> Any:
 
     with _fork_lock:
         if _fork_server is None:
-            _fork_server = ForkServer(cwd=cwd).start()
-            atexit.register(_fork_server.stop)
+            shared = os.environ.get(FORK_SERVER_ENV, "")
+            if shared:
+                _fork_server = ForkServer.attach(shared)
+            else:
+                _fork_server = ForkServer(cwd=cwd).start()
+                atexit.register(_fork_server.stop)
         return _fork_server
 
 
