@@ -1,11 +1,16 @@
 """A batch over many customers on Dask (`dask.distributed`): one task per customer, its stages in order inside it.
 
 `runbook run|drift|report` over more than one customer submits one `Job` per customer to a Dask cluster: a
-`LocalCluster` of worker processes sized to the machine (or `--workers N`), or an existing scheduler
-(`--scheduler tcp://host:8786`, or `$DASK_SCHEDULER_ADDRESS`). Each task runs `run_customer` in a worker process, one
-customer at a time per worker (one thread each): it calls the runner exactly as the sequential CLI does (its own
-papermill kernel per run, its own sandbox connection from the parameters folder and the connection file), under the
-customer's run lock, which lives with the evidence (`evidence/lock.py`), so it holds across workers and machines.
+`LocalCluster` sized to the machine (or `--workers N`), or an existing scheduler (`--scheduler tcp://host:8786`, or
+`$DASK_SCHEDULER_ADDRESS`). Each task runs `run_customer`, one customer at a time per worker: it calls the runner
+exactly as the sequential CLI does (its own papermill kernel per run, its own sandbox connection from the parameters
+folder and the connection file), under the customer's run lock, which lives with the evidence (`evidence/lock.py`),
+so it holds across workers and machines. A LocalCluster's workers are threads of this process (`processes=False`):
+what a run computes happens in its kernel, a process of its own forked from this process's one fork server; a worker
+only drives papermill and seals the evidence (a tenth of a run's CPU). Worker processes would each import the runner,
+papermill and Dask and run Dask's machinery again, a fifth more CPU on the cores the kernels need (issue 24). The
+run's own environment (its journal, the approved plan) goes to its kernel alone (`runner.execute`), never into this
+process's, so two customers' runs in two threads never see each other's.
 The locations the run needs (parameters, evidence, anchors, the sandbox's connection file) travel with the job,
 explicitly, as absolute paths; secrets never do (a `{env: ...}` reference is read from the worker's own environment).
 The task returns a small picklable `CustomerOutcome`; the caller streams them as customers finish
@@ -15,11 +20,11 @@ Stopping: `Batch.stop()` (the CLI calls it on Ctrl-C or SIGTERM) sets a Dask `Ev
 tasks not started, and lets the started ones end as an interrupted run does: the watcher raises
 `runner.BatchStopped` in the task's thread while its notebook executes (the runner then seals the run as
 `interrupted`, as for a SIGTERM), or the task stops before its next stage; the caller waits for them, then closes
-the cluster. A task that never got to run reports `cancelled` and took no lock. A LocalCluster's workers ignore
-SIGINT and SIGTERM (`dask_setup`, their preload): a terminal's Ctrl-C and systemd's SIGTERM reach the whole process
-group, and are this process's to handle. One while the cluster starts is held until it has started (never a
-half-started cluster), then stops the batch before any task runs. A task whose worker dies fails at once (the
-LocalCluster's `allowed-failures` is 0): never re-run elsewhere, never waited for. A second Ctrl-C (or SIGTERM) while the started runs seal stops at once: the runs still open are reported
+the cluster. A task that never got to run reports `cancelled` and took no lock. A Ctrl-C or SIGTERM is this
+process's to handle (worker processes, `Batch(processes=True)`, ignore both: `dask_setup`, their preload; a terminal's
+Ctrl-C and systemd's SIGTERM reach the whole process group). One while the cluster starts is held until it has
+started (never a half-started cluster), then stops the batch before any task runs. A task whose worker process dies
+fails at once (the LocalCluster's `allowed-failures` is 0): never re-run elsewhere, never waited for. A second Ctrl-C (or SIGTERM) while the started runs seal stops at once: the runs still open are reported
 as such (`interrupted_text`), sealed from their journals by the customer's next run or `evidence verify --repair`.
 """
 
@@ -33,7 +38,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,6 +83,7 @@ class Job:
     options: dict[str, Any] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     stop: str = ""
+    origin: str = ""  # host:pid of the process that submitted it (a LocalCluster's worker threads run in it)
 
 
 @dataclass(frozen=True)
@@ -153,6 +159,11 @@ class _Watcher(threading.Thread):
         super().__init__(name="batch-stop-watcher", daemon=True)
         self.event, self.target = event, target
         self.stopped, self.done = threading.Event(), threading.Event()
+        self.swallowed = threading.Event()  # Python swallowed the BatchStopped raised in the task's thread
+
+    def start(self) -> None:
+        _WATCHING[self.target] = self
+        super().start()
 
     def executing(self) -> bool:
         """Whether the task's thread is inside papermill's `execute_notebook`, that is inside the `try` of
@@ -187,19 +198,21 @@ class _Watcher(threading.Thread):
                 # the exception is raised at the thread's next bytecode, wherever that is: in a callback Python calls
                 # for itself (a gc callback, a __del__) it is swallowed ("Exception ignored in ...") and the notebook
                 # goes on. The unraisable hook says so (`_unraisable_stop_quiet`): then it is raised again.
-                _SWALLOWED.clear()
+                self.swallowed.clear()
                 ctypes.pythonapi.PyThreadState_SetAsyncExc(
                     ctypes.c_ulong(self.target), ctypes.py_object(runner.BatchStopped)
                 )
-                while not self.done.is_set() and not _SWALLOWED.wait(0.1):
+                while not self.done.is_set() and not self.swallowed.wait(0.1):
                     pass
                 continue
             if self.stopped.is_set():
                 self.done.wait(0.1)
+        if _WATCHING.get(self.target) is self:
+            del _WATCHING[self.target]
 
 
 POLL = 0.5  # seconds between the watcher's questions to the scheduler: how soon a started task sees a stop
-_SWALLOWED = threading.Event()  # set when Python swallowed a BatchStopped the watcher raised (see `_Watcher.run`)
+_WATCHING: dict[int, _Watcher] = {}  # task thread -> its watcher (a LocalCluster's worker threads: several at once)
 
 
 def _unraisable_stop_quiet() -> None:
@@ -214,7 +227,9 @@ def _unraisable_stop_quiet() -> None:
 
     def quiet(unraisable: Any) -> None:
         if isinstance(unraisable.exc_value, runner.BatchStopped):
-            _SWALLOWED.set()
+            watcher = _WATCHING.get(threading.get_ident())  # the hook runs in the thread that swallowed it
+            if watcher is not None:
+                watcher.swallowed.set()
             return
         hook(unraisable)
 
@@ -300,6 +315,28 @@ def _signals_ignored() -> Iterator[None]:
         yield
 
 
+def _own_event_loop() -> None:
+    """A worker thread of the submitting process runs its task in a copy of the context of the thread that submitted
+    it, where jupyter_core keeps the event loop its `run_sync` uses (a context variable): a loop of that thread's, which
+    two worker threads would then both try to run ("This event loop is already running"). This task's papermill opens
+    its own."""
+    try:
+        from jupyter_core.utils import _loop
+    except ImportError:  # another jupyter_core: it keeps its loops per thread
+        return
+    _loop.set(None)
+
+
+def _worker_name() -> str:
+    """The Dask worker this task runs on (a LocalCluster's worker threads share one process: told apart by it)."""
+    try:
+        from distributed import get_worker
+
+        return f"worker-{get_worker().name}"
+    except Exception:
+        return threading.current_thread().name
+
+
 def _stop_requested(name: str) -> bool:
     if not name:
         return False
@@ -318,7 +355,9 @@ def run_customer(job: Job) -> CustomerOutcome:
     from .evidence import status
 
     started = time.monotonic()
-    who = f"{os.uname().nodename}:{os.getpid()}"
+    here = f"{os.uname().nodename}:{os.getpid()}"
+    in_process = job.origin == here  # a worker thread of the submitting process: its environment is the job's
+    who = f"{here}/{_worker_name()}" if in_process else here
     out = CustomerOutcome(job.customer, job.kind, errors.EXIT_OK, worker=who)
     if _stop_requested(job.stop):
         out.exit_code, out.error = errors.EXIT_INTERRUPTED, CANCELLED
@@ -332,8 +371,10 @@ def run_customer(job: Job) -> CustomerOutcome:
         _unraisable_stop_quiet()
         watcher.start()
     o = job.options
+    if in_process:
+        _own_event_loop()
     try:
-        with _environment(job.env):
+        with nullcontext() if in_process else _environment(job.env):
             from . import PROJECT_ROOT
             from .authoring import kernels
 
@@ -375,6 +416,7 @@ def run_customer(job: Job) -> CustomerOutcome:
         if watcher:
             watcher.done.set()
             watcher.join(2)
+        runner._close_thread_loop()  # papermill's event loop of this worker thread (the next task opens its own)
     out.seconds = round(time.monotonic() - started, 2)
     out.peak_rss_mb, out.kernel_peak_rss_mb = _peaks()
     return out
@@ -430,8 +472,10 @@ class Batch:
     `address`. Use as a context manager; `submit` the jobs, iterate `results()` as they finish, `stop()` on an
     interrupt."""
 
-    def __init__(self, workers: int | None = None, address: str = "") -> None:
-        self.workers, self.address = workers or default_workers(), address
+    def __init__(self, workers: int | None = None, address: str = "", processes: bool = False) -> None:
+        """`processes`: a LocalCluster of worker processes (each its own preload and imports) instead of worker
+        threads of this process; their kernels fork from this process's one fork server either way."""
+        self.workers, self.address, self.processes = workers or default_workers(), address, processes
         self.stop_name = f"runbook-batch-stop-{uuid.uuid4().hex[:12]}"
         self.cluster: Any = None
         self.client: Any = None
@@ -439,6 +483,7 @@ class Batch:
         self._open: list[Any] = []  # the tasks still open when `stop` was called
         self._customer: dict[str, str] = {}
         self.fork_server: Any = None  # a LocalCluster's: its workers' kernels fork from it (one preload, not one each)
+        self._forking: Any = None  # ... made this process's own (`kernels.forking`) for worker threads
 
     def __enter__(self) -> Batch:
         self.open()
@@ -450,6 +495,15 @@ class Batch:
         caller's back, and a stop does not wait for it."""
         import logging
 
+        if not self.address:
+            from . import PROJECT_ROOT
+            from .authoring import kernels
+
+            # the machine's one fork server preloads (~3 s of CPU: the first runs wait for it) from now on, while Dask
+            # is imported and the cluster starts; each worker process would otherwise start its own, one more preload
+            # per worker and per batch, on the same cores
+            self._forking = kernels.forking(str(PROJECT_ROOT))
+            self.fork_server = self._forking.__enter__()
         import dask
         from distributed import Client
 
@@ -459,13 +513,8 @@ class Batch:
             if self.address:
                 self.client = Client(self.address)  # waits distributed.comm.timeouts.connect (30 s) for it
             else:
-                from . import PROJECT_ROOT
-                from .authoring.forkserver import ForkServer
-
-                # the machine's one fork server preloads (~3 s of CPU) while the cluster starts; each worker would
-                # otherwise start its own, one more preload per worker and per batch, on the same cores
-                self.fork_server = ForkServer(cwd=str(PROJECT_ROOT)).start()
-                with dask.config.set(LOCAL_CLUSTER_CONFIG), _workers_born_ignoring_signals():
+                born = _workers_born_ignoring_signals() if self.processes else nullcontext()
+                with dask.config.set(LOCAL_CLUSTER_CONFIG), born:
                     self.cluster = self._local_cluster()
                 self.client = Client(self.cluster)
         except OSError as exc:
@@ -482,6 +531,15 @@ class Batch:
 
         from .authoring.kernels import FORK_SERVER_ENV
 
+        if not self.processes:  # worker threads of this process: this process's signals, environment, fork server
+            return LocalCluster(
+                n_workers=self.workers,
+                threads_per_worker=1,
+                processes=False,
+                dashboard_address=None,
+                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                silence_logs=logging.ERROR,
+            )
         return LocalCluster(
             env={FORK_SERVER_ENV: self.fork_server.address} if self.fork_server is not None else {},
             n_workers=self.workers,
@@ -507,8 +565,9 @@ class Batch:
                     except Exception:
                         pass
             self.client = self.cluster = None
-            if self.fork_server is not None:  # after its workers: what they forked from it is theirs to stop
-                self.fork_server.stop()
+            forking, self._forking = self._forking, None
+            if forking is not None:  # after its workers: what they forked from it is theirs to stop
+                forking.__exit__(None, None, None)
 
     def kernel_peak_mb(self) -> float:
         """The largest peak memory (MB) of a kernel the batch's own fork server forked and saw end (0 without one)."""
@@ -517,10 +576,11 @@ class Batch:
     def submit(self, kind: str, customers: list[str], options: dict[str, Any]) -> None:
         """One task per customer (pure=False: each is a run of its own), in the order given."""
         env = locations()
+        origin = f"{os.uname().nodename}:{os.getpid()}"
         for c in customers:  # kept one by one: a stop meanwhile finds every task submitted so far
             future = self.client.submit(
                 run_customer,
-                Job(kind, c, dict(options), env, self.stop_name),
+                Job(kind, c, dict(options), env, self.stop_name, origin),
                 key=f"runbook-{kind}-{c}-{uuid.uuid4().hex[:8]}",
                 pure=False,
                 retries=0,

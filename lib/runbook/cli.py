@@ -877,8 +877,9 @@ def _batch_arguments(p: argparse.ArgumentParser) -> None:
         "--workers",
         type=int,
         default=None,
-        help="a batch of more than one customer runs on Dask, one task per customer: a LocalCluster of N worker "
-        "processes (default: one per core); --workers 1 runs them one after another in this process",
+        help="a batch of more than one customer runs on Dask, one task per customer: a LocalCluster of N workers "
+        "(default: one per core; threads of this process, each customer's kernels processes of their own); "
+        "--workers 1 runs them one after another without Dask",
     )
     p.add_argument(
         "--scheduler",

@@ -23,7 +23,7 @@ def test_a_task_whose_worker_dies_fails_at_once_and_is_not_started_again(tmp_pat
             fh.write(f"{os.getpid()}\n")
         os._exit(1)
 
-    with batch.Batch(workers=1) as b:
+    with batch.Batch(workers=1, processes=True) as b:  # worker processes (the default LocalCluster's are threads)
         future = b.client.submit(dies, str(starts), pure=False)
         b.futures, b._customer = [future], {future.key: "c001"}
         (outcome,) = list(b.results())

@@ -59,29 +59,42 @@ def test_run_all_on_a_local_cluster_finishes_every_customer_past_a_bad_one(tenan
     assert "broken: error: broken.yml: field 'tier'" in out.err and "Traceback" not in out.err
     assert not evidence.runs("broken")
     workers = re.search(r"^peak memory per worker: (.*)$", out.out, re.M)
-    assert workers and len(workers.group(1).split(", ")) == 2 and f":{os.getpid()} " not in workers.group(1)
+    # the LocalCluster's two workers (threads of this process: told apart by their Dask names)
+    assert workers and len(workers.group(1).split(", ")) == 2
+    assert {w.split(" ")[0] for w in workers.group(1).split(", ")} == {
+        f"{os.uname().nodename}:{os.getpid()}/worker-{n}" for n in (0, 1)
+    }
     # the kernels forked from the batch's server: their peak is the server's to see, and is reported
     assert all(int(mb) > 50 for mb in re.findall(r"\(kernel (\d+) MB\)", workers.group(1)))
     assert not list((tenant.root / "evidence").glob(f"*/{lock.LOCK}"))  # every lock given back
 
 
-def test_a_local_clusters_workers_fork_their_kernels_from_the_batchs_one_server(tenant):
-    # one preload (~3 s of CPU) for the machine instead of one per worker, on the cores the kernels need; and no
-    # statistical profiler sampling the workers' threads every 10 ms
-    def facts() -> tuple:  # run on each worker (pickled by value)
-        import dask
+def facts(dask_worker) -> tuple:
+    """On a worker: its process, the fork server its kernels fork from, whether Dask's profiler samples it."""
+    from runbook.authoring import kernels
 
-        from runbook.authoring import kernels
+    server = kernels.fork_for_process(str(PROJECT_ROOT))
+    return os.getpid(), server.shared, server.address, "profile" in dask_worker.periodic_callbacks
 
-        server = kernels._fork_server
-        return server.shared, server.address, dask.config.get("distributed.worker.profile.enabled")
 
+def test_a_local_clusters_workers_are_threads_forking_kernels_from_the_batchs_one_server(tenant):
+    # what a run computes is in its kernel: worker processes would each import the runner, papermill and Dask again
+    # and run Dask's machinery, a fifth more CPU on the cores the kernels need; one fork server (one preload, ~3 s of
+    # CPU) for the machine; no statistical profiler sampling the workers' threads every 10 ms
     with batch.Batch(workers=2) as b:
         seen = b.client.run(facts)
         server = b.fork_server
         assert server.ready() and not server.shared
-    assert list(seen.values()) == [(True, server.address, False)] * 2
+    assert list(seen.values()) == [(os.getpid(), False, server.address, False)] * 2
     assert server.process is None  # the batch's end stops it
+
+
+def test_worker_processes_attach_to_the_batchs_one_server(tenant):
+    with batch.Batch(workers=2, processes=True) as b:
+        seen = b.client.run(facts)
+        server = b.fork_server
+    assert len({pid for pid, *_ in seen.values()} | {os.getpid()}) == 3
+    assert [rest for _, *rest in seen.values()] == [[True, server.address, False]] * 2
 
 
 def test_drift_all_on_a_local_cluster(tenant, capsys):
@@ -96,7 +109,9 @@ def test_drift_all_on_a_local_cluster(tenant, capsys):
 def test_a_second_concurrent_batch_is_refused_the_customer_the_first_holds(tenant, capsys):
     """The first batch's worker holds c002's lock (in the evidence folder); the second batch, its own cluster, gets
     exit 4 for c002 and goes on with the rest (a bad customer: exit 2 for it); the first finishes undisturbed."""
-    tenant.set_faults(latency_ms=1500)  # the first batch's Stage 0 runs take long enough
+    # the first batch's Stage 0 runs take long enough (some 12 s) for the second batch to start its cluster meanwhile,
+    # on a loaded machine too (1.5 s a request let the first batch's worker threads finish c002 first under load)
+    tenant.set_faults(latency_ms=4000)
     first = subprocess.Popen(
         [*RUNBOOK, "run", "c001", "c002", "--stage", "0", "--workers", "2"],
         env=env_of(tenant),

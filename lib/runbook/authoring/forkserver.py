@@ -54,6 +54,14 @@ def preload() -> None:
         "tornado.queues",
         "pdb",
         "IPython.core.interactiveshell",
+        # what a kernel's own start imports after the above (IPKernelApp.initialize): its completer, debugger and
+        # %store extension, psutil, tornado's asyncio platform
+        "IPython.core.completerlib",
+        "IPython.core.debugger",
+        "IPython.extensions.storemagic",
+        "psutil",
+        "tornado.platform.asyncio",
+        "faulthandler",
         "matplotlib_inline.backend_inline",
         "pandas",
         "openpyxl",

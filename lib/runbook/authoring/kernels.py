@@ -123,9 +123,12 @@ def current() -> KernelPool | None:
     return _pool.get()
 
 
-def papermill_kwargs(pool: KernelPool | None, kernel_name: str, cwd: str) -> dict[str, Any]:
+def papermill_kwargs(
+    pool: KernelPool | None, kernel_name: str, cwd: str, env: dict[str, str] | None = None
+) -> dict[str, Any]:
     """What `papermill.execute_notebook` needs to run through the engine `ENGINE`: on the pool's kernel, or without
-    a pool on a kernel of its own as papermill's nbclient engine does (both with `snapshot_saves`)."""
+    a pool on a kernel of its own as papermill's nbclient engine does (both with `snapshot_saves`). `env`: the run's
+    own environment (a new kernel gets it from its manager; the warm kernel from the prelude)."""
     _register_engine()
     if pool is None:
         return {"engine_name": ENGINE}
@@ -133,7 +136,9 @@ def papermill_kwargs(pool: KernelPool | None, kernel_name: str, cwd: str) -> dic
     if km.has_kernel and not _alive(km):  # died between two notebooks: start afresh
         pool.close()
         km = pool.manager(kernel_name)
-    env = {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIX)}
+    if not km.has_kernel:  # this notebook starts the warm kernel: its manager gives it the run's environment
+        km.kernel_env = dict(env or {})
+    env = {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIX)} | dict(env or {})
     warm = {"engine_name": ENGINE, "km": km, "pool": pool, "prelude": prelude(cwd, env) if km.has_kernel else ""}
     if pool.kc is not None and pool.unchecked:  # prestart's client: ready once the kernel answers on both channels
         from jupyter_core.utils import run_sync
