@@ -156,7 +156,7 @@ def _run_customer(customer: str, stages: list[int] | None, args: argparse.Namesp
 
 def _batch_customers(args: argparse.Namespace) -> list[str] | None:
     """The customers named, or every one in parameters/ with --all (None, after one line, when neither or both)."""
-    customers = drift_customers() if args.all else list(args.customers)
+    customers = drift_customers() if args.all else list(dict.fromkeys(args.customers))  # a name given twice runs once
     if not customers or (args.all and args.customers):
         print(
             f"error: name the customers or give --all (not both). Fix: runbook {args.command} <customer>... | --all",

@@ -222,3 +222,9 @@ def test_batch_arguments_are_checked(tenant, capsys):
     err = capsys.readouterr().err
     assert "name the customers or give --all" in err and "--workers must be 1 or more" in err
     assert Path(tenant.connection_file).exists()
+
+
+def test_a_customer_named_twice_runs_once(tenant, capsys):
+    before = len(evidence.runs("c003"))
+    assert main(["run", "c003", "c003", "--stage", "0"]) == 0
+    assert len(evidence.runs("c003")) == before + 1 and evidence.verify("c003") == []

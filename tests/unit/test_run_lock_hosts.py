@@ -52,3 +52,34 @@ def test_the_holder_beats(tmp_path, monkeypatch):
         while time.time() - path.stat().st_mtime > 100 and time.monotonic() < deadline:
             time.sleep(0.02)
         assert time.time() - path.stat().st_mtime < 100
+
+
+def test_another_thread_of_this_process_is_refused_the_customer_one_thread_holds(tmp_path):
+    # a LocalCluster's worker threads share the batch's pid: `runbook run a a` (or the same customer reached twice)
+    # must not run one customer in two threads at once
+    import threading
+
+    seen: dict[str, object] = {}
+
+    def second() -> None:
+        try:
+            lock.acquire(tmp_path, "c", "stage 0")
+            seen["second"] = "took it"
+        except CustomerBusy as exc:
+            seen["second"] = exc
+
+    with lock.held(tmp_path, "c", "stage 0"):
+        assert lock.acquire(tmp_path, "c", "stage 0") is None  # this thread again (a session started again): held
+        t = threading.Thread(target=second)
+        t.start()
+        t.join(10)
+        assert (tmp_path / lock.LOCK).exists()  # the other thread neither took it nor gave it back
+    assert isinstance(seen["second"], CustomerBusy), seen
+    assert not (tmp_path / lock.LOCK).exists()
+
+
+def test_a_lock_written_before_locks_named_their_thread_is_this_processs(tmp_path):
+    import socket
+
+    write_holder(tmp_path, socket.gethostname(), os.getpid())
+    assert lock.acquire(tmp_path, "c", "stage 0") is None

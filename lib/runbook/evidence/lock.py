@@ -68,7 +68,7 @@ class _Heartbeat(threading.Thread):
         self.path, self.stop = path, threading.Event()
 
     def run(self) -> None:
-        while not self.stop.wait(HEARTBEAT_S) and _mine(self.path):
+        while not self.stop.wait(HEARTBEAT_S) and _mine(self.path, any_thread=True):
             try:
                 os.utime(self.path)
             except OSError:
@@ -103,6 +103,7 @@ def acquire(folder: Path, customer: str, what: str) -> dict | None:
         "user": getpass.getuser(),
         "host": socket.gethostname(),
         "pid": os.getpid(),
+        "thread": threading.get_ident(),  # a batch's worker threads share one pid: a customer is one thread's at a time
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "what": what,
         "heartbeat_s": HEARTBEAT_S,
@@ -118,8 +119,8 @@ def acquire(folder: Path, customer: str, what: str) -> dict | None:
             holder = json.loads(path.read_text() or "{}")
         except (OSError, ValueError):
             holder = {}
-        if holder.get("pid") == os.getpid() and holder.get("host") == me["host"]:
-            return None  # this process holds it already (a notebook session started again in the same kernel)
+        if _this_thread(holder):
+            return None  # this thread holds it already (a notebook session started again in the same kernel)
         if holder and not _stale(holder, path):
             raise CustomerBusy(customer, holder) from None
         tmp = folder / f"{LOCK}.{os.getpid()}"
@@ -129,12 +130,22 @@ def acquire(folder: Path, customer: str, what: str) -> dict | None:
         return holder
 
 
-def _mine(path: Path) -> bool:
+def _this_thread(holder: dict, any_thread: bool = False) -> bool:
+    """Whether `holder` is this thread (`any_thread`: any thread) of this process on this host (a lock written before
+    locks named their thread: this process)."""
+    return bool(
+        holder.get("pid") == os.getpid()
+        and holder.get("host") == socket.gethostname()
+        and (any_thread or holder.get("thread", threading.get_ident()) == threading.get_ident())
+    )
+
+
+def _mine(path: Path, any_thread: bool = False) -> bool:
     try:
         holder = json.loads(path.read_text())
     except (OSError, ValueError):
         return False
-    return bool(holder.get("pid") == os.getpid() and holder.get("host") == socket.gethostname())
+    return _this_thread(holder, any_thread)
 
 
 def release(folder: Path) -> None:
@@ -142,7 +153,7 @@ def release(folder: Path) -> None:
     path = folder / LOCK
     _unbeat(path)
     try:
-        if _mine(path):
+        if _mine(path, any_thread=True):  # whichever thread of it: an interactive session's end may be atexit's
             path.unlink()
     except (OSError, ValueError):
         pass
