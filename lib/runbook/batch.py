@@ -194,7 +194,7 @@ class _Watcher(threading.Thread):
                 if not self.stopped.is_set():
                     self.done.wait(POLL)
                     continue
-            if self.stopped.is_set() and self.executing():
+            if self.stopped.is_set() and not self.done.is_set() and self.executing():  # never into a later task
                 # the exception is raised at the thread's next bytecode, wherever that is: in a callback Python calls
                 # for itself (a gc callback, a __del__) it is swallowed ("Exception ignored in ...") and the notebook
                 # goes on. The unraisable hook says so (`_unraisable_stop_quiet`): then it is raised again.
@@ -558,6 +558,11 @@ class Batch:
         """The client, then the cluster (its workers and what they started); a Ctrl-C or SIGTERM meanwhile (a second
         or third one) is ignored, so the workers are never left half closed: closing takes a few seconds."""
         with _signals_ignored():
+            if not self.processes and any(not f.done() for f in self.futures):
+                # runs still open (a second Ctrl-C did not wait for them): a worker thread cannot be killed and the
+                # cluster's close waits for its task, so its kernel is: the fork server's end kills what it forked,
+                # each such run ends (sealed as failed) and its task with it
+                self._end_forking()
             for part in (self.client, self.cluster):
                 if part is not None:
                     try:
@@ -565,9 +570,12 @@ class Batch:
                     except Exception:
                         pass
             self.client = self.cluster = None
-            forking, self._forking = self._forking, None
-            if forking is not None:  # after its workers: what they forked from it is theirs to stop
-                forking.__exit__(None, None, None)
+            self._end_forking()  # after its workers: what they forked from it is theirs to stop
+
+    def _end_forking(self) -> None:
+        forking, self._forking = self._forking, None
+        if forking is not None:
+            forking.__exit__(None, None, None)
 
     def kernel_peak_mb(self) -> float:
         """The largest peak memory (MB) of a kernel the batch's own fork server forked and saw end (0 without one)."""

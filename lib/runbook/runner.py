@@ -188,6 +188,9 @@ def _ipc_kernel_manager(env: dict[str, str] | None = None):
             with log.open("a") as err:  # the kernel process holds its own copy of the descriptor
                 kw.setdefault("stderr", err)
                 kw["env"] = {**(kw.get("env") or os.environ), **self.kernel_env}
+                # the kernel's working directory given to it, not papermill's `cwd`: that is a chdir of this whole
+                # process, which two worker threads' runs would undo under each other
+                kw.setdefault("cwd", str(PROJECT_ROOT))
                 # inside `fork_kernels()`: forked from the process that has imported what a kernel imports
                 return await super()._async_launch_kernel(kernels.kernel_command(kernel_cmd), **kw)
 
@@ -239,11 +242,11 @@ def execute(
     try:
         with interrupts():
             papermill.execute_notebook(
-                str(source),
-                str(output),
+                str(Path(source).absolute()),
+                str(Path(output).absolute()),
                 parameters=parameters,
                 kernel_name=KERNEL,
-                cwd=str(PROJECT_ROOT),
+                cwd=None,  # the kernel starts in the project's root (`_ipc_kernel_manager`); this process stays put
                 log_output=log_output,
                 progress_bar=False,
                 execution_timeout=timeout,

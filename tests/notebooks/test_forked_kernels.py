@@ -177,3 +177,16 @@ def _alive(pid: int) -> bool:
 
 def test_without_a_server_the_kernel_command_is_unchanged():
     assert kernels.kernel_command(["python", "-m", "ipykernel_launcher"]) == ["python", "-m", "ipykernel_launcher"]
+
+
+def test_a_run_starts_its_kernel_in_the_projects_root_without_moving_this_process(tmp_path, monkeypatch):
+    # papermill's `cwd` is a chdir of the whole process: two worker threads' runs would undo it under each other
+    monkeypatch.chdir(tmp_path)
+    moves: list[str] = []
+    real_chdir = os.chdir
+    monkeypatch.setattr(os, "chdir", lambda path: (moves.append(str(path)), real_chdir(path))[1])
+    facts = run_probe(tmp_path, "here")
+    assert facts["cwd"] == str(PROJECT_ROOT)  # the kernel's
+    # this process's: never moved (papermill's local file handler "changes" to the directory it is in, around each
+    # read and write: a no-op while nothing moves the process)
+    assert set(moves) <= {str(tmp_path)} and os.getcwd() == str(tmp_path)
