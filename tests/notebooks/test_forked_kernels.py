@@ -144,19 +144,29 @@ def test_a_worker_attached_to_its_batchs_server_that_dies_takes_its_kernel_with_
             stderr=subprocess.PIPE,
             text=True,
         )
-        deadline = time.monotonic() + 60
-        while not out.exists() and worker.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert out.exists(), worker.communicate(timeout=30)[1][-2000:]
-        facts = json.loads(out.read_text())
-        assert facts["ppid"] == server.process.pid and facts["graph_models_loaded"]  # forked by the batch's server
-        worker.kill()  # SIGKILL: nothing of the worker's own gets to stop its kernel
-        worker.communicate(timeout=10)
+        try:
+            facts = _written(out, worker)
+            assert facts, worker.communicate(timeout=30)[1][-2000:]
+            assert facts["ppid"] == server.process.pid and facts["graph_models_loaded"]  # forked by the batch's server
+        finally:
+            worker.kill()  # SIGKILL: nothing of the worker's own gets to stop its kernel
+            worker.communicate(timeout=10)
         deadline = time.monotonic() + 20
         while _alive(facts["pid"]) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not _alive(facts["pid"])  # its client saw the worker gone and exited; the server killed the kernel
         assert server.alive()  # and serves the batch's other workers on
+
+
+def _written(path: Path, proc: subprocess.Popen) -> dict:
+    """The probe's facts once the kernel has written them whole ({} if the process ended or 60 s passed first)."""
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError):  # not there yet, or being written
+            time.sleep(0.05)
+    return {}
 
 
 def _sigterm_when(path: Path) -> None:
